@@ -1,0 +1,313 @@
+"""The configuration: one TOML file, validated at start with every error reported at once.
+
+pydantic (extra="forbid") names each bad key by its path; `load_config` turns its errors into
+`ConfigError` lines like ``queues.sales.sla.threshold_s: must be > 0``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+Level = Annotated[int, Field(ge=1, le=5)]
+SkillMap = dict[str, Level]
+_NAME = r"^[A-Za-z0-9_.-]+$"
+Name = Annotated[str, Field(pattern=_NAME, min_length=1, max_length=64)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PbxConfig(_Model):
+    name: Name = "default"
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = Field("acd", min_length=1)
+    secret: SecretStr | None = None  # prefer secret_env / secret_file: keep secrets out of files
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    fallback_queue: str = "acd-fallback"  # the Asterisk queue used when the service is away
+    ping_interval_s: float = Field(5.0, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> PbxConfig:
+        given = [s for s in (self.secret, self.secret_env, self.secret_file) if s is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of secret, secret_env, secret_file")
+        return self
+
+    def resolve_secret(self) -> str:
+        """The AMI secret; raises ConfigError naming the source (never the value)."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        if self.secret_env is not None:
+            value = os.environ.get(self.secret_env)
+            if not value:
+                raise ConfigError([f"pbx.secret_env: environment variable {self.secret_env} "
+                                   "is not set"])
+            return value
+        assert self.secret_file is not None
+        try:
+            return self.secret_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError([f"pbx.secret_file: cannot read {self.secret_file}: "
+                               f"{exc.strerror}"]) from None
+
+
+class RedisConfig(_Model):
+    url: str | None = None  # None: `acd demo` starts a private redis-server
+    prefix: Name = "acd"
+
+
+class HttpConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class SlaConfig(_Model):
+    target_pct: float = Field(80.0, gt=0, le=100)
+    threshold_s: float = Field(20.0, gt=0)
+
+
+class QueueConfig(_Model):
+    skills: SkillMap = Field(default_factory=dict)  # required skill -> minimum level
+    sla: SlaConfig = SlaConfig()
+    wrapup_s: float = Field(10.0, ge=0)
+    ring_timeout_s: float = Field(15.0, gt=0, le=300)
+    max_wait_s: float = Field(900.0, gt=0)
+    music_class: str = "default"
+
+
+class AgentConfig(_Model):
+    interface: str = Field(pattern=r"^[A-Za-z0-9]+/\S+$")  # dial string, e.g. PJSIP/1001
+    extension: str = Field(pattern=r"^\S+$")  # the phone's CALLERID(num), for feature codes
+    name: str = ""
+    skills: SkillMap = Field(default_factory=dict)
+    queues: list[Name] = Field(default_factory=list)  # empty: every queue it is skilled for
+    login_at_start: bool = False
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class HoursConfig(_Model):
+    timezone: str = "UTC"
+    weekly: dict[Weekday, list[Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")]]]
+    holidays: list[Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\d$")]] = Field(
+        default_factory=list)
+
+
+class VipConfig(_Model):
+    numbers: list[str] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)
+    priority: int = Field(10, ge=1, le=99)
+
+
+# --- IVR flow nodes: each has a `type`; `next`-style fields name other nodes of the flow ---
+
+class PlayNode(_Model):
+    type: Literal["play"]
+    prompt: str
+    next: Name
+
+
+class MenuNode(_Model):
+    type: Literal["menu"]
+    prompt: str
+    options: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name]
+    timeout_s: float = Field(5.0, gt=0, le=60)
+    retries: int = Field(2, ge=0, le=10)
+    invalid_prompt: str = "invalid"
+    timeout_prompt: str = ""  # played before a retry after no input (default: none)
+    default: Name | None = None  # where to go when retries run out (else: hang up)
+
+
+class CollectNode(_Model):
+    type: Literal["collect"]
+    prompt: str
+    variable: Name  # stored as the call's data; "account" also feeds the VIP lookup
+    min_digits: int = Field(1, ge=1, le=32)
+    max_digits: int = Field(8, ge=1, le=32)
+    pattern: str | None = None  # regular expression the digits must match
+    timeout_s: float = Field(6.0, gt=0, le=60)
+    retries: int = Field(2, ge=0, le=10)
+    invalid_prompt: str = "invalid"
+    next: Name
+    on_fail: Name | None = None  # retries exhausted (else: hang up)
+
+    @model_validator(mode="after")
+    def _check(self) -> CollectNode:
+        if self.min_digits > self.max_digits:
+            raise ValueError("min_digits must be <= max_digits")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        return self
+
+
+class SetNode(_Model):
+    type: Literal["set"]
+    language: str | None = None
+    skills: SkillMap = Field(default_factory=dict)  # added to the call's required skills
+    next: Name
+
+
+class HoursNode(_Model):
+    type: Literal["hours"]
+    hours: Name
+    open: Name
+    closed: Name
+
+
+class VipNode(_Model):
+    type: Literal["vip"]
+    vip: Name
+    normal: Name
+
+
+class QueueNode(_Model):
+    type: Literal["queue"]
+    queue: Name
+    prompt: str = ""
+
+
+class HangupNode(_Model):
+    type: Literal["hangup"]
+    prompt: str = ""
+
+
+IvrNode = Annotated[
+    PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode | HangupNode,
+    Field(discriminator="type"),
+]
+
+
+class FlowConfig(_Model):
+    dnis: list[str] = Field(min_length=1)  # dialled numbers, or Asterisk patterns (_1XXX, _X.)
+    start: Name
+    escape_digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] | None = "0"
+    escape_queue: Name | None = None  # "press 0 for an agent" in any menu or collect
+    nodes: dict[Name, IvrNode]
+
+
+class Config(_Model):
+    pbx: PbxConfig
+    redis: RedisConfig = RedisConfig()
+    http: HttpConfig = HttpConfig()
+    timezone: str = "UTC"
+    queues: dict[Name, QueueConfig] = Field(min_length=1)
+    agents: dict[Name, AgentConfig] = Field(default_factory=dict)
+    hours: dict[Name, HoursConfig] = Field(default_factory=dict)
+    vip: VipConfig = VipConfig()
+    flows: dict[Name, FlowConfig] = Field(min_length=1)
+    short_abandon_s: float = Field(5.0, ge=0)
+
+
+class ConfigError(Exception):
+    """Every problem found in a config, one line each: ``key.path: what is wrong``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_NODE_TAGS = {"play", "menu", "collect", "set", "hours", "vip", "queue", "hangup"}
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    # pydantic puts the union tag in the path (nodes.x.menu.timeout_s): drop it for readers.
+    parts = [str(p) for i, p in enumerate(loc)
+             if not (i >= 2 and loc[i - 2] == "nodes" and p in _NODE_TAGS)]
+    return ".".join(parts) or "(top level)"
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        out.append(f"{_loc(tuple(err['loc']))}: {msg}")
+    return out
+
+
+def _cross_check(cfg: Config) -> list[str]:
+    """What a schema cannot see: references between sections."""
+    out: list[str] = []
+    for aname, agent in cfg.agents.items():
+        for i, q in enumerate(agent.queues):
+            if q not in cfg.queues:
+                out.append(f"agents.{aname}.queues.{i}: unknown queue {q!r}")
+    exts: dict[str, str] = {}
+    for aname, agent in cfg.agents.items():
+        if agent.extension in exts:
+            out.append(f"agents.{aname}.extension: {agent.extension!r} is also the extension "
+                       f"of agent {exts[agent.extension]!r}")
+        exts[agent.extension] = aname
+    for fname, flow in cfg.flows.items():
+        out += _check_flow(cfg, fname, flow)
+    return out
+
+
+def _node_refs(node: Any) -> list[tuple[str, str]]:
+    refs: list[tuple[str, str]] = []
+    for key in ("next", "open", "closed", "vip", "normal", "default", "on_fail"):
+        value = getattr(node, key, None)
+        if isinstance(value, str):
+            refs.append((key, value))
+    if isinstance(node, MenuNode):
+        refs += [(f"options.{d}", target) for d, target in node.options.items()]
+    return refs
+
+
+def _check_flow(cfg: Config, fname: str, flow: FlowConfig) -> list[str]:
+    out: list[str] = []
+    base = f"flows.{fname}"
+    if flow.start not in flow.nodes:
+        out.append(f"{base}.start: unknown node {flow.start!r}")
+    if flow.escape_queue is not None and flow.escape_queue not in cfg.queues:
+        out.append(f"{base}.escape_queue: unknown queue {flow.escape_queue!r}")
+    for nname, node in flow.nodes.items():
+        for key, target in _node_refs(node):
+            if target not in flow.nodes:
+                out.append(f"{base}.nodes.{nname}.{key}: unknown node {target!r}")
+        if isinstance(node, QueueNode) and node.queue not in cfg.queues:
+            out.append(f"{base}.nodes.{nname}.queue: unknown queue {node.queue!r}")
+        if isinstance(node, HoursNode) and node.hours not in cfg.hours:
+            out.append(f"{base}.nodes.{nname}.hours: unknown hours {node.hours!r}")
+    return out
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc)) from None
+    problems = _cross_check(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_config(data)

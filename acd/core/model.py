@@ -1,0 +1,88 @@
+"""Domain model: calls, agents and their states. Pure data, no I/O.
+
+Times are float Unix seconds passed in by the caller (never read from a clock here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CallState(StrEnum):
+    IVR = "ivr"  # in AsyncAGI, the IVR flow runs
+    WAITING = "waiting"  # in the hold loop, queued
+    RINGING = "ringing"  # claimed, the agent leg is being originated / rings
+    CONNECTED = "connected"  # bridged with the agent
+    ENDED = "ended"
+
+
+class CallOutcome(StrEnum):
+    ANSWERED = "answered"  # an agent answered (the call may still be connected)
+    ABANDONED = "abandoned"  # hung up while waiting in a queue
+    IVR_HANGUP = "ivr_hangup"  # hung up in the IVR, never queued
+    CLOSED = "closed"  # IVR ended the call (closed hours, goodbye)
+    TIMEOUT = "timeout"  # max wait reached, sent to the fallback
+    FALLBACK = "fallback"  # handed to Asterisk's own Queue()
+    LOST = "lost"  # the channel vanished while the service could not see it
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RESERVED = "reserved"  # claimed for a call, phone ringing
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    NOT_READY = "not_ready"
+
+
+PRIORITY_NORMAL = 0
+PRIORITY_VIP = 10
+
+
+@dataclass(slots=True)
+class Call:
+    id: str
+    channel: str  # the caller's channel name, e.g. PJSIP/trunk-00000012
+    uniqueid: str
+    caller_num: str
+    dnis: str  # the dialled number that chose the IVR flow
+    pbx: str = "default"
+    state: CallState = CallState.IVR
+    arrived_at: float = 0.0
+    queue: str = ""
+    priority: int = PRIORITY_NORMAL
+    required: dict[str, int] = field(default_factory=dict)  # skill -> minimum level
+    entered_at: float | None = None  # queue entry: the wait counts from here
+    vip: bool = False
+    language: str = ""
+    account: str = ""
+    ivr_path: list[str] = field(default_factory=list)
+    agent_id: str = ""
+    leg_id: str = ""  # Uniqueid (= Originate ChannelId) of the agent leg
+    answered_at: float | None = None
+    ended_at: float | None = None
+    outcome: CallOutcome | None = None
+    rona_count: int = 0
+
+    def wait_s(self, now: float) -> float:
+        if self.entered_at is None:
+            return 0.0
+        end = self.answered_at if self.answered_at is not None else now
+        return max(0.0, end - self.entered_at)
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    interface: str  # dial string, e.g. PJSIP/1001
+    skills: dict[str, int] = field(default_factory=dict)  # skill -> level 1..5
+    queues: tuple[str, ...] = ()  # queues this agent serves (empty: every queue it is skilled for)
+    name: str = ""
+    state: AgentState = AgentState.LOGGED_OUT
+    reason: str = ""  # not-ready reason
+    state_since: float = 0.0
+    ready_since: float = 0.0  # idle since; the longest idle is preferred
+    call_id: str = ""
+    leg_id: str = ""
+    calls_handled: int = 0
