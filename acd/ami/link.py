@@ -1,0 +1,227 @@
+"""The AMI link: the only module that imports panoramisk.
+
+panoramisk 1.4 is used behind this adapter because of its known quirks (../shared/LIBRARIES.md):
+- coroutine callbacks run unordered: one plain callback puts every event on a queue that a single
+  consumer reads, so events are applied strictly in arrival order;
+- a wrong secret raises nothing: the login result is checked and reported;
+- its reconnect has a fixed delay: this link reconnects itself with capped exponential backoff;
+- its Pings are never checked: a watchdog aborts the transport when a Ping goes unanswered;
+- it re-sends pending actions after a reconnect (an Originate could ring twice): every action is
+  "forgettable" here, and pending futures fail with `AmiDisconnected` instead;
+- the AGI action resolves on "Added AGI command to queue" only: results come as AsyncAGIExec
+  events, matched by the engine through their CommandId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+
+Frame = dict[str, str]
+log = logging.getLogger("acd.ami")
+
+_ALL_ACTIONS = (
+    "ping", "login", "logoff", "originate", "redirect", "agi", "hangup", "setvar", "getvar",
+    "coreshowchannels", "status", "bridge", "events", "command",
+)
+
+
+class AmiError(Exception):
+    """An action was answered with an error, or could not be sent."""
+
+
+class AmiDisconnected(AmiError):
+    pass
+
+
+class AmiAuthError(AmiError):
+    pass
+
+
+def _plain(message: Mapping[str, Any]) -> Frame:
+    """A panoramisk Message as a plain dict (repeated headers joined by newlines)."""
+    out: Frame = {}
+    for key, value in message.items():
+        out[key] = "\n".join(value) if isinstance(value, list) else str(value)
+    return out
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager without its own reconnect: the link decides when to reconnect."""
+
+    def __init__(self, link: AmiLink, **config: Any) -> None:
+        super().__init__(**config)
+        self._link = link
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            self._link._connect_failed(None if f.cancelled() else f.exception())
+            return
+        super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok = bool(super().login(future))
+        self._link._login_result(ok, _plain(future.result()))
+        return ok
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._connected = False
+        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+        self.pinger = None
+        self._link._lost(exc)
+
+
+class AmiLink:
+    """One attachment to one PBX. Events come out of `events` in arrival order."""
+
+    def __init__(self, *, host: str, port: int, username: str, secret: str,
+                 ping_interval_s: float = 5.0, ping_timeout_s: float = 5.0,
+                 reconnect_min_s: float = 0.2, reconnect_max_s: float = 30.0,
+                 action_timeout_s: float = 10.0, name: str = "pbx") -> None:
+        self.name = name
+        self._cfg = {"host": host, "port": port, "username": username}
+        self._secret = secret
+        self._ping_interval_s = ping_interval_s
+        self._ping_timeout_s = ping_timeout_s
+        self._reconnect_min_s = reconnect_min_s
+        self._reconnect_max_s = reconnect_max_s
+        self._action_timeout_s = action_timeout_s
+        self.events: asyncio.Queue[Frame] = asyncio.Queue()
+        self.connected = asyncio.Event()  # set while logged in
+        self.last_error = ""
+        self.connects = 0
+        self._manager: _Manager | None = None
+        self._attempt: asyncio.Future[bool] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self._lost_event = asyncio.Event()
+        self.on_login: Callable[[], None] | None = None
+        self.on_lost: Callable[[], None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name="ami-link")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._manager is not None:
+            with contextlib.suppress(Exception):
+                self._manager.close()
+        self.connected.clear()
+
+    async def _run(self) -> None:
+        delay = self._reconnect_min_s
+        while not self._closing:
+            ok = await self._connect_once()
+            if ok:
+                delay = self._reconnect_min_s
+                self.connects += 1
+                self.connected.set()
+                if self.on_login is not None:
+                    self.on_login()
+                watchdog = asyncio.create_task(self._watchdog())
+                await self._lost_event.wait()
+                watchdog.cancel()
+                self.connected.clear()
+                if self.on_lost is not None:
+                    self.on_lost()
+            if self._closing:
+                return
+            log.warning("AMI %s: not attached (%s); retrying in %.1f s", self.name,
+                        self.last_error or "connection lost", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._reconnect_max_s)
+
+    async def _connect_once(self) -> bool:
+        loop = asyncio.get_running_loop()
+        self._lost_event.clear()
+        self._attempt = loop.create_future()
+        manager = _Manager(self, loop=loop, secret=self._secret, events="on",
+                           ping_delay=86400, ping_interval=86400,
+                           forgetable_actions=_ALL_ACTIONS, **self._cfg)
+        manager.register_event("*", self._on_event)
+        self._manager = manager
+        manager.connect()
+        try:
+            return await asyncio.wait_for(self._attempt, self._action_timeout_s)
+        except TimeoutError:
+            self.last_error = "login timed out"
+            manager.close()
+            return False
+
+    # --- callbacks from _Manager (plain functions: never async, never raise) -----------------
+    def _on_event(self, _manager: Any, message: Mapping[str, Any]) -> None:
+        self.events.put_nowait(_plain(message))
+
+    def _connect_failed(self, exc: BaseException | None) -> None:
+        self.last_error = f"cannot connect to {self._cfg['host']}:{self._cfg['port']}: {exc}"
+        if self._attempt is not None and not self._attempt.done():
+            self._attempt.set_result(False)
+
+    def _login_result(self, ok: bool, response: Frame) -> None:
+        if not ok:
+            self.last_error = (f"AMI login as {self._cfg['username']!r} refused: "
+                               f"{response.get('Message', 'no reason given')}")
+            log.error("AMI %s: %s", self.name, self.last_error)
+        if self._attempt is not None and not self._attempt.done():
+            self._attempt.set_result(ok)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        if self._attempt is not None and not self._attempt.done():
+            self.last_error = "connection closed during login"
+            self._attempt.set_result(False)
+        self._lost_event.set()
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(self._ping_interval_s)
+            try:
+                await self.send({"Action": "Ping"}, timeout_s=self._ping_timeout_s)
+            except AmiError as exc:
+                log.warning("AMI %s: ping failed (%s): dropping the connection", self.name, exc)
+                self.drop()
+                return
+
+    # --- actions -----------------------------------------------------------------------------
+    def drop(self) -> None:
+        """Abort the transport (the link then reconnects with backoff)."""
+        manager = self._manager
+        if manager is not None and manager.protocol is not None:
+            manager.protocol.transport.abort()
+
+    async def send(self, action: Mapping[str, str | list[str]], *,
+                   timeout_s: float | None = None, as_list: bool = False) -> list[Frame]:
+        """Send one action; returns its response frames (one, or the event list when as_list).
+
+        Raises AmiError on an error response, AmiDisconnected when not attached or the link
+        drops before the answer.
+        """
+        manager = self._manager
+        if manager is None or not self.connected.is_set() or manager.protocol is None:
+            raise AmiDisconnected(f"not attached to {self.name}")
+        future = manager.send_action(dict(action), as_list=as_list)
+        lost = asyncio.ensure_future(self._lost_event.wait())
+        try:
+            done, _ = await asyncio.wait({future, lost}, timeout=timeout_s or self._action_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if future not in done:
+            raise AmiDisconnected(f"{action.get('Action')}: no answer from {self.name}")
+        result = future.result()
+        frames = [_plain(m) for m in result] if isinstance(result, list) else [_plain(result)]
+        first = frames[0] if frames else {}
+        if first.get("Response") == "Error":
+            raise AmiError(f"{action.get('Action')}: {first.get('Message', 'error')}")
+        return frames

@@ -1,0 +1,79 @@
+"""Domain events: past-tense facts the engine reacts to (from AMI, timers or the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSessionStarted:
+    channel: str
+    uniqueid: str
+    caller_num: str
+    caller_name: str
+    dnis: str
+    context: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgiCommandDone:
+    channel: str
+    uniqueid: str
+    command_id: str
+    result: str  # URL-decoded, e.g. "200 result=1234"
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSessionEnded:
+    channel: str
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp:
+    channel: str
+    uniqueid: str
+    cause: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBridged:
+    channel: str
+    uniqueid: str
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateFailed:
+    uniqueid: str  # the ChannelId we gave
+    reason: int  # 0 no such peer / hung up, 3 no answer, 5 busy, 8 congestion
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFeatureUsed:
+    action: str  # login | pause | unpause | logout
+    extension: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrapupEnded:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MaxWaitReached:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingOverdue:
+    call_id: str
+    leg_id: str
+
+
+DomainEvent = (
+    AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
+    | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
+)

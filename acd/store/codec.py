@@ -1,0 +1,152 @@
+"""Call and Agent <-> Redis hash fields (all strings).
+
+Rules: None is "", floats are `repr` (exact round trip), bools are "1"/"0", dicts and lists are
+compact JSON. Lua scripts store the strings they are given and never format floats themselves
+(Lua's `tostring` keeps only 14 digits).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
+
+Fields = dict[str, str]
+
+
+def enc_float(value: float) -> str:
+    return repr(float(value))
+
+
+def enc_opt_float(value: float | None) -> str:
+    return "" if value is None else enc_float(value)
+
+
+def enc_bool(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def enc_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _opt_float(raw: str) -> float | None:
+    return float(raw) if raw else None
+
+
+def _skills(raw: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in json.loads(raw or "{}").items()}
+
+
+def encode_call(call: Call) -> Fields:
+    return {
+        "id": call.id, "channel": call.channel, "uniqueid": call.uniqueid,
+        "caller_num": call.caller_num, "dnis": call.dnis, "pbx": call.pbx,
+        "state": call.state.value, "arrived_at": enc_float(call.arrived_at),
+        "queue": call.queue, "priority": str(int(call.priority)),
+        "required": enc_json(call.required), "entered_at": enc_opt_float(call.entered_at),
+        "vip": enc_bool(call.vip), "language": call.language, "account": call.account,
+        "ivr_path": enc_json(list(call.ivr_path)), "agent_id": call.agent_id,
+        "leg_id": call.leg_id, "answered_at": enc_opt_float(call.answered_at),
+        "ended_at": enc_opt_float(call.ended_at),
+        "outcome": "" if call.outcome is None else call.outcome.value,
+        "rona_count": str(int(call.rona_count)),
+    }
+
+
+def decode_call(h: Mapping[str, str]) -> Call:
+    outcome = h.get("outcome", "")
+    return Call(
+        id=h["id"], channel=h.get("channel", ""), uniqueid=h.get("uniqueid", ""),
+        caller_num=h.get("caller_num", ""), dnis=h.get("dnis", ""),
+        pbx=h.get("pbx", "default"), state=CallState(h.get("state", "ivr")),
+        arrived_at=float(h.get("arrived_at") or 0.0), queue=h.get("queue", ""),
+        priority=int(h.get("priority") or 0), required=_skills(h.get("required", "")),
+        entered_at=_opt_float(h.get("entered_at", "")), vip=h.get("vip") == "1",
+        language=h.get("language", ""), account=h.get("account", ""),
+        ivr_path=[str(step) for step in json.loads(h.get("ivr_path") or "[]")],
+        agent_id=h.get("agent_id", ""), leg_id=h.get("leg_id", ""),
+        answered_at=_opt_float(h.get("answered_at", "")),
+        ended_at=_opt_float(h.get("ended_at", "")),
+        outcome=CallOutcome(outcome) if outcome else None,
+        rona_count=int(h.get("rona_count") or 0),
+    )
+
+
+def _enc_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected str, got {value!r}")
+    return value
+
+
+def _enc_priority(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"priority must be an int, got {value!r}")
+    return str(value)
+
+
+def _enc_vip(value: object) -> str:
+    if not isinstance(value, bool):
+        raise TypeError(f"vip must be a bool, got {value!r}")
+    return enc_bool(value)
+
+
+def _enc_required(value: object) -> str:
+    if not isinstance(value, dict):
+        raise TypeError(f"required must be a dict, got {value!r}")
+    return enc_json(value)
+
+
+def _enc_ivr_path(value: object) -> str:
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"ivr_path must be a list, got {value!r}")
+    return enc_json([str(step) for step in value])
+
+
+# update_call may change only these; the state machine fields belong to the scripts.
+_UPDATABLE: dict[str, Callable[[object], str]] = {
+    "ivr_path": _enc_ivr_path, "language": _enc_str, "account": _enc_str, "vip": _enc_vip,
+    "required": _enc_required, "queue": _enc_str, "priority": _enc_priority,
+}
+
+
+def encode_call_update(fields: Mapping[str, object]) -> Fields:
+    unknown = set(fields) - set(_UPDATABLE)
+    if unknown:
+        raise ValueError(f"update_call cannot change {sorted(unknown)}")
+    return {name: _UPDATABLE[name](value) for name, value in fields.items()}
+
+
+def encode_agent_config(agent: Agent) -> Fields:
+    """The fields that come from configuration (sync_agent overwrites these)."""
+    return {
+        "id": agent.id, "interface": agent.interface, "skills": enc_json(agent.skills),
+        "queues": enc_json(list(agent.queues)), "name": agent.name,
+    }
+
+
+def encode_agent(agent: Agent) -> Fields:
+    return {
+        **encode_agent_config(agent),
+        "state": agent.state.value, "reason": agent.reason,
+        "state_since": enc_float(agent.state_since), "ready_since": enc_float(agent.ready_since),
+        "call_id": agent.call_id, "leg_id": agent.leg_id,
+        "calls_handled": str(int(agent.calls_handled)),
+    }
+
+
+def decode_agent(h: Mapping[str, str]) -> Agent:
+    return Agent(
+        id=h["id"], interface=h.get("interface", ""), skills=_skills(h.get("skills", "")),
+        queues=tuple(str(q) for q in json.loads(h.get("queues") or "[]")),
+        name=h.get("name", ""), state=AgentState(h.get("state", "logged_out")),
+        reason=h.get("reason", ""), state_since=float(h.get("state_since") or 0.0),
+        ready_since=float(h.get("ready_since") or 0.0), call_id=h.get("call_id", ""),
+        leg_id=h.get("leg_id", ""), calls_handled=int(h.get("calls_handled") or 0),
+    )
+
+
+def pairs(flat: list[str]) -> dict[str, str]:
+    """A Lua HGETALL reply (k1, v1, k2, v2, ...) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))

@@ -1,0 +1,67 @@
+"""Every Redis key name of the store, and nowhere else.
+
+Each key carries the PBX name as a hash tag (`acd:{pbx1}:call:abc`), so all keys of one PBX share
+one Redis Cluster slot and any Lua script may touch several of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_FORBIDDEN = frozenset("{}: \t\r\n")
+
+
+def _check_part(kind: str, value: str) -> str:
+    # A brace would break the hash tag; a colon or blank would make names ambiguous.
+    if not value or _FORBIDDEN & set(value):
+        raise ValueError(f"invalid {kind} for Redis keys: {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "acd"
+    pbx: str = "default"
+
+    def __post_init__(self) -> None:
+        _check_part("prefix", self.prefix)
+        _check_part("pbx", self.pbx)
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.pbx}}}"
+
+    def call(self, call_id: str) -> str:
+        """Hash: one call, fields mirror `Call`."""
+        return f"{self.base}:call:{call_id}"
+
+    @property
+    def live_calls(self) -> str:
+        """Set: ids of calls not yet ended."""
+        return f"{self.base}:calls"
+
+    def agent(self, agent_id: str) -> str:
+        """Hash: one agent, fields mirror `Agent`."""
+        return f"{self.base}:agent:{agent_id}"
+
+    @property
+    def agents(self) -> str:
+        """Set: ids of known agents."""
+        return f"{self.base}:agents"
+
+    def queue(self, name: str) -> str:
+        """Sorted set: waiting call ids of one queue, best first (see lua/_lib.lua)."""
+        return f"{self.base}:queue:{name}"
+
+    @property
+    def events(self) -> str:
+        """Stream: one entry per state change, capped."""
+        return f"{self.base}:events"
+
+    @property
+    def vip_numbers(self) -> str:
+        return f"{self.base}:vip:numbers"
+
+    @property
+    def vip_accounts(self) -> str:
+        return f"{self.base}:vip:accounts"
