@@ -94,6 +94,9 @@ class AmiLink:
         self._reconnect_max_s = reconnect_max_s
         self._action_timeout_s = action_timeout_s
         self.events: asyncio.Queue[Frame] = asyncio.Queue()
+        # Where frames go, in arrival order: by default `events`; the engine points it at its
+        # own inbox so that AMI frames and timer events share one ordered queue.
+        self.sink: Callable[[Frame], None] = self.events.put_nowait
         self.connected = asyncio.Event()  # set while logged in
         self.last_error = ""
         self.connects = 0
@@ -162,7 +165,7 @@ class AmiLink:
 
     # --- callbacks from _Manager (plain functions: never async, never raise) -----------------
     def _on_event(self, _manager: Any, message: Mapping[str, Any]) -> None:
-        self.events.put_nowait(_plain(message))
+        self.sink(_plain(message))
 
     def _connect_failed(self, exc: BaseException | None) -> None:
         self.last_error = f"cannot connect to {self._cfg['host']}:{self._cfg['port']}: {exc}"

@@ -1,0 +1,4 @@
+from acd.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""The `acd` command: run, check-config, pbxsim, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from acd.config import ConfigError, load_config
+from acd.logs import setup_logging
+
+EXIT_CONFIG = 2
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        load_config(args.file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{args.file}: ok")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from acd.service.app import Service, run_until_signal
+
+    try:
+        cfg = load_config(args.config)
+        service = Service(cfg, redis_url=args.redis_url)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{args.config}: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    asyncio.run(run_until_signal(service))
+    return 0
+
+
+def _pbxsim(args: argparse.Namespace) -> int:
+    from acd.pbxsim import cli as pbxsim_cli
+
+    return asyncio.run(pbxsim_cli.run(args))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from acd import demo
+
+    return asyncio.run(demo.run(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acd", description=__doc__)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
+                        help="JSON log lines (default: when stderr is not a terminal)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate a config file (exit 0 or 2)")
+    p.add_argument("file")
+    p.set_defaults(func=_check_config)
+
+    p = sub.add_parser("run", help="attach to the PBX and route calls")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--redis-url", default=None, help="overrides redis.url of the config")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("pbxsim", help="run the simulated Asterisk PBX (AMI over TCP)")
+    from acd.pbxsim import cli as pbxsim_cli
+
+    pbxsim_cli.add_arguments(p)
+    p.set_defaults(func=_pbxsim)
+
+    p = sub.add_parser("demo", help="the service against the simulated PBX with traffic")
+    from acd import demo
+
+    demo.add_arguments(p)
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_json)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Variable substitution (``${...}``) and expressions (``$[...]``) as in Asterisk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+Resolver = Callable[[str], str]
+
+
+def substitute(text: str, resolve: Resolver) -> str:
+    """Expand ``${NAME}``, ``${FUNC(arg)}``, ``${VAR:off:len}`` and ``$[expr]``."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("${", i) or text.startswith("$[", i):
+            opener, closer = ("{", "}") if text[i + 1] == "{" else ("[", "]")
+            end = _matching(text, i + 1, opener, closer)
+            if end < 0:
+                out.append(text[i:])
+                break
+            inner = substitute(text[i + 2 : end], resolve)
+            out.append(_variable(inner, resolve) if opener == "{" else evaluate(inner))
+            i = end + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _matching(text: str, start: int, opener: str, closer: str) -> int:
+    depth = 0
+    for j in range(start, len(text)):
+        if text[j] == opener:
+            depth += 1
+        elif text[j] == closer:
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def _variable(expr: str, resolve: Resolver) -> str:
+    m = re.fullmatch(r"([^:]+?)(?::(-?\d+)(?::(-?\d+))?)?", expr)
+    if m is None or "(" in expr:
+        return resolve(expr)
+    value = resolve(m.group(1))
+    if m.group(2) is None:
+        return value
+    off = int(m.group(2))
+    value = value[off:]
+    if m.group(3) is not None:
+        length = int(m.group(3))
+        value = value[:length] if length >= 0 else value[:length]
+    return value
+
+
+_TOKEN = re.compile(r'\s*("(?:[^"]*)"|<=|>=|!=|=~|[-+*/%()=<>&|!]|[^\s()=<>&|!+*/%-]+)')
+
+
+def _tokens(expr: str) -> list[str]:
+    pos, out = 0, []
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN.match(expr, pos)
+        if m is None:
+            break
+        out.append(m.group(1))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+    return out
+
+
+class _Parser:
+    LEVELS: tuple[tuple[str, ...], ...] = (
+        ("|",), ("&",), ("=", "!=", "<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"),
+    )
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def parse(self, level: int = 0) -> str:
+        if level == len(self.LEVELS):
+            return self.unary()
+        left = self.parse(level + 1)
+        while self.peek() in self.LEVELS[level]:
+            op = self.take()
+            right = self.parse(level + 1)
+            left = _apply(op, left, right)
+        return left
+
+    def unary(self) -> str:
+        tok = self.peek()
+        if tok == "-" or tok == "!":
+            self.take()
+            val = self.unary()
+            if tok == "!":
+                return "1" if _false(val) else "0"
+            num = _num(val)
+            return _fmt(-num) if num is not None else "-" + val
+        if tok == "(":
+            self.take()
+            val = self.parse()
+            if self.peek() == ")":
+                self.take()
+            return val
+        if tok is None:
+            return ""
+        self.take()
+        return tok[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] == '"' else tok
+
+
+def _num(s: str) -> float | None:
+    try:
+        return float(s.strip())
+    except ValueError:
+        return None
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if v == int(v) else repr(v)
+
+
+def _false(s: str) -> bool:
+    return s == "" or _num(s) == 0
+
+
+def _apply(op: str, a: str, b: str) -> str:
+    if op == "|":
+        return a if not _false(a) else b
+    if op == "&":
+        return a if not (_false(a) or _false(b)) else "0"
+    na, nb = _num(a), _num(b)
+    if op in ("=", "!=", "<", ">", "<=", ">="):
+        x: float | str
+        y: float | str
+        x, y = (na, nb) if na is not None and nb is not None else (a, b)
+        res = {
+            "=": x == y, "!=": x != y, "<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y,  # type: ignore[operator]
+        }[op]
+        return "1" if res else "0"
+    if na is None or nb is None:
+        return "0"
+    if op == "+":
+        return _fmt(na + nb)
+    if op == "-":
+        return _fmt(na - nb)
+    if op == "*":
+        return _fmt(na * nb)
+    if nb == 0:
+        return "0"
+    if op == "/":
+        return _fmt(float(int(na / nb)))
+    return _fmt(na % nb)
+
+
+def evaluate(expr: str) -> str:
+    """Evaluate an Asterisk ``$[...]`` expression (already substituted)."""
+    return _Parser(_tokens(expr)).parse()

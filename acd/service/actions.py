@@ -1,0 +1,56 @@
+"""Domain commands -> AMI actions. Builds frames only; the engine sends them."""
+
+from __future__ import annotations
+
+from acd import contract
+from acd.core.model import Agent, Call
+
+Action = dict[str, str | list[str]]
+
+
+def agi(channel: str, command: str, command_id: str) -> Action:
+    return {"Action": "AGI", "Channel": channel, "Command": command, "CommandID": command_id}
+
+
+def redirect(channel: str, context: str, exten: str = "s", priority: int = 1) -> Action:
+    return {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": exten,
+            "Priority": str(priority)}
+
+
+def setvar(channel: str | None, name: str, value: str) -> Action:
+    action: Action = {"Action": "Setvar", "Variable": name, "Value": value}
+    if channel is not None:
+        action["Channel"] = channel
+    return action
+
+
+def heartbeat(now: float) -> Action:
+    return setvar(None, contract.VAR_HEARTBEAT, str(int(now)))
+
+
+def hangup(channel: str, cause: int = 16) -> Action:
+    return {"Action": "Hangup", "Channel": channel, "Cause": str(cause)}
+
+
+def _caller_id(call: Call) -> str:
+    # The agent's phone shows a short tag before the caller's number.
+    tag = ("VIP " if call.vip else "") + call.queue
+    safe = "".join(ch for ch in tag if ch.isalnum() or ch in " _-")
+    return f'"{safe.strip()}" <{call.caller_num}>'
+
+
+def ring_agent(call: Call, agent: Agent, leg_id: str, ring_timeout_s: float) -> Action:
+    """Originate the agent leg into acd-agent, which Bridge()s the caller once answered."""
+    return {
+        "Action": "Originate", "Channel": agent.interface, "Context": contract.CTX_AGENT,
+        "Exten": contract.AGENT_EXTEN, "Priority": "1",
+        "Timeout": str(int(ring_timeout_s * 1000)), "CallerID": _caller_id(call),
+        "Async": "true", "ChannelId": leg_id,
+        "Variable": [f"{contract.VAR_CALLER}={call.channel}",
+                     f"{contract.VAR_AGENT_ID}={agent.id}",
+                     f"{contract.VAR_CALL_ID}={call.id}"],
+    }
+
+
+def core_show_channels() -> Action:
+    return {"Action": "CoreShowChannels"}

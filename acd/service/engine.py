@@ -1,0 +1,213 @@
+"""The engine: applies events strictly in arrival order and turns them into store changes and
+AMI actions. It holds a mirror of live calls and agents; Redis (the store) is the truth, and
+every change goes through the store first (atomically, in Lua where it must be).
+
+One consumer task reads one inbox: AMI frames (through the frame table) and the engine's own
+timer events share it, so nothing is applied out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from acd import contract
+from acd.ami.events import BadFrame, Frame, to_domain
+from acd.ami.link import AmiError, AmiLink
+from acd.config import Config
+from acd.core import routing
+from acd.core.events import DomainEvent
+from acd.core.model import Agent, AgentState, Call
+from acd.service import actions
+from acd.store import Store
+
+log = logging.getLogger("acd.engine")
+
+
+class Engine:
+    def __init__(self, cfg: Config, store: Store, link: AmiLink,
+                 now: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.link = link
+        self.now = now
+        self.calls: dict[str, Call] = {}  # live calls by id (= caller Uniqueid)
+        self.agents: dict[str, Agent] = {}
+        self.leg_to_call: dict[str, str] = {}
+        self.agent_by_ext = {a.extension: aid for aid, a in cfg.agents.items()}
+        self.inbox: asyncio.Queue[Frame | DomainEvent | _Callback] = asyncio.Queue()
+        self.routing_enabled = False  # only after a resync with the PBX
+        self.bad_frames = 0
+        self.events_applied = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._leg_seq = 0
+        self._route_pending = False
+        self._runner: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        link.sink = self.inbox.put_nowait
+        link.on_login = self._on_login
+        link.on_lost = self._on_lost
+        # Built last: the handlers need the attributes above.
+        from acd.service.handlers import Handlers
+
+        self.handlers = Handlers(self)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._load()
+        self._runner = asyncio.create_task(self._consume(), name="engine")
+        self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
+        self.link.start()
+
+    async def stop(self) -> None:
+        for task in (self._runner, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for handle in self._timers.values():
+            handle.cancel()
+        await self.link.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _load(self) -> None:
+        """Agents from config (keeping live state found in Redis), calls from Redis."""
+        now = self.now()
+        await self.store.add_vips(self.cfg.vip.numbers, self.cfg.vip.accounts)
+        for aid, acfg in self.cfg.agents.items():
+            state = AgentState.READY if acfg.login_at_start else AgentState.LOGGED_OUT
+            agent = await self.store.sync_agent(Agent(
+                id=aid, interface=acfg.interface, skills=dict(acfg.skills),
+                queues=tuple(acfg.queues), name=acfg.name or aid, state=state,
+                state_since=now, ready_since=now))
+            self.agents[aid] = agent
+        for call in await self.store.load_live_calls():
+            self.calls[call.id] = call
+            if call.leg_id:
+                self.leg_to_call[call.leg_id] = call.id
+        log.info("loaded %d agents and %d live calls", len(self.agents), len(self.calls))
+
+    # --- the consumer ------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        while True:
+            item = await self.inbox.get()
+            if isinstance(item, _Callback):
+                await item.run()
+                continue
+            try:
+                event = to_domain(item) if isinstance(item, dict) else item
+            except BadFrame as exc:
+                self.bad_frames += 1
+                log.warning("bad AMI frame ignored: %s", exc)
+                continue
+            if event is None:
+                continue
+            try:
+                await self.handlers.apply(event)
+                self.events_applied += 1
+            except Exception:  # one bad event must never stop the service
+                log.exception("error applying %s", type(event).__name__)
+            if self._route_pending:
+                self._route_pending = False
+                await self.route()
+
+    def want_route(self) -> None:
+        self._route_pending = True
+
+    def _on_login(self) -> None:
+        self.spawn(self._resync(), "resync")
+
+    def _on_lost(self) -> None:
+        self.routing_enabled = False
+        log.warning("AMI link lost: routing paused until the PBX is back and resynced")
+
+    async def _resync(self) -> None:
+        from acd.service.resync import resync
+
+        await self.send(actions.heartbeat(self.now()))
+        # Resync runs inside the consumer's order: queue it as an event-like callable.
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inbox.put_nowait(_Callback(lambda: resync(self), done))
+        with contextlib.suppress(Exception):
+            await done
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(contract.HEARTBEAT_INTERVAL_S)
+            if self.link.connected.is_set():
+                await self.send(actions.heartbeat(self.now()))
+
+    # --- routing -----------------------------------------------------------------------------
+    async def route(self) -> None:
+        """Give waiting calls to ready agents; each pair is claimed atomically in Redis."""
+        if not self.routing_enabled:
+            return
+        for _ in range(3):  # a lost claim (another instance) refreshes and plans again
+            lost = False
+            for call, agent in routing.plan(self.calls.values(), self.agents.values()):
+                if not await self.handlers.connect(call, agent):
+                    lost = True
+            if not lost:
+                return
+
+    def new_leg_id(self, call: Call) -> str:
+        self._leg_seq += 1
+        return f"acd-{call.id}-{self._leg_seq}"
+
+    # --- effects -----------------------------------------------------------------------------
+    async def send(self, action: actions.Action) -> bool:
+        try:
+            await self.link.send(action)
+            return True
+        except AmiError as exc:
+            log.warning("%s failed: %s", action.get("Action"), exc)
+            return False
+
+    def send_later(self, action: actions.Action) -> None:
+        """Fire and forget: the outcome comes back as events."""
+        self.spawn(self.send(action), str(action.get("Action")))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def set_timer(self, key: tuple[str, str], delay_s: float, event: DomainEvent) -> None:
+        self.cancel_timer(key)
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(max(0.0, delay_s), self._fire, key, event)
+
+    def cancel_timer(self, key: tuple[str, str]) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _fire(self, key: tuple[str, str], event: DomainEvent) -> None:
+        self._timers.pop(key, None)
+        self.inbox.put_nowait(event)
+
+
+class _Callback:
+    """A unit of work run by the consumer in order with the events (used by resync)."""
+
+    def __init__(self, fn: Callable[[], Coroutine[Any, Any, None]],
+                 done: asyncio.Future[None]) -> None:
+        self.fn = fn
+        self.done = done
+
+    async def run(self) -> None:
+        try:
+            await self.fn()
+        except Exception as exc:
+            log.exception("error in %s", getattr(self.fn, "__name__", "callback"))
+            if not self.done.done():
+                self.done.set_exception(exc)
+            return
+        if not self.done.done():
+            self.done.set_result(None)

@@ -1,0 +1,262 @@
+"""What the engine does with each domain event: one method per event type (a table below).
+
+Every state change goes to the store first; the mirror is updated from what the store returns,
+so a replayed or late event (the store answers None) changes nothing and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from acd import contract
+from acd.core.events import (
+    AgentFeatureUsed,
+    AgiCommandDone,
+    AgiSessionEnded,
+    AgiSessionStarted,
+    ChannelBridged,
+    ChannelHungUp,
+    DomainEvent,
+    MaxWaitReached,
+    OriginateFailed,
+    RingOverdue,
+    WrapupEnded,
+)
+from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
+from acd.service import actions
+from acd.service.ivr_driver import IvrDriver
+
+if TYPE_CHECKING:
+    from acd.service.engine import Engine
+
+log = logging.getLogger("acd.calls")
+
+# Feature-code state changes: action -> (allowed from, to)
+_FEATURES: dict[str, tuple[frozenset[AgentState], AgentState]] = {
+    "login": (frozenset({AgentState.LOGGED_OUT}), AgentState.READY),
+    "pause": (frozenset({AgentState.READY, AgentState.WRAP_UP}), AgentState.NOT_READY),
+    "unpause": (frozenset({AgentState.NOT_READY}), AgentState.READY),
+    "logout": (frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP}),
+               AgentState.LOGGED_OUT),
+}
+RING_GRACE_S = 15.0  # after the ring timeout, how long to wait for OriginateResponse
+
+
+class Handlers:
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.ivr = IvrDriver(engine, self)
+        self._table: dict[type, Callable[[Any], Awaitable[None]]] = {
+            AgiSessionStarted: self.ivr.started,
+            AgiCommandDone: self.ivr.command_done,
+            AgiSessionEnded: self.ivr.session_ended,
+            ChannelHungUp: self.hung_up,
+            ChannelBridged: self.bridged,
+            OriginateFailed: self.originate_failed,
+            AgentFeatureUsed: self.feature,
+            WrapupEnded: self.wrapup_ended,
+            MaxWaitReached: self.max_wait,
+            RingOverdue: self.ring_overdue,
+        }
+
+    async def apply(self, event: DomainEvent) -> None:
+        await self._table[type(event)](event)
+
+    # --- mirror ------------------------------------------------------------------------------
+    def put_call(self, call: Call) -> None:
+        if call.state is CallState.ENDED:
+            self.e.calls.pop(call.id, None)
+            self.e.cancel_timer(("maxwait", call.id))
+        else:
+            self.e.calls[call.id] = call
+        if call.leg_id:
+            if call.state in (CallState.RINGING, CallState.CONNECTED):
+                self.e.leg_to_call[call.leg_id] = call.id
+            else:
+                self.e.leg_to_call.pop(call.leg_id, None)
+
+    def put_agent(self, agent: Agent | None) -> None:
+        if agent is None:
+            return
+        self.e.agents[agent.id] = agent
+        if agent.state is AgentState.READY:
+            self.e.want_route()
+
+    # --- queueing ----------------------------------------------------------------------------
+    async def enqueue(self, call: Call, queue: str, priority: int,
+                      required: dict[str, int]) -> None:
+        now = self.e.now()
+        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now)
+        if queued is None:
+            return
+        self.put_call(queued)
+        qcfg = self.e.cfg.queues[queue]
+        self.e.set_timer(("maxwait", call.id), qcfg.max_wait_s, MaxWaitReached(call.id))
+        log.info("call %s queued in %s priority %d", call.id, queue, priority,
+                 extra={"call_id": call.id, "state": "waiting"})
+        self.e.want_route()
+
+    async def connect(self, call: Call, agent: Agent) -> bool:
+        """Claim the pair in Redis, then ring the agent. False when the claim was lost."""
+        leg_id = self.e.new_leg_id(call)
+        result = await self.e.store.claim(call.id, agent.id, leg_id, self.e.now())
+        if not result.ok:
+            log.info("claim of %s for %s lost: %s", call.id, agent.id, result.reason)
+            await self._refresh(call.id, agent.id)
+            return False
+        assert result.call is not None and result.agent is not None
+        self.put_call(result.call)
+        self.put_agent(result.agent)
+        ring_s = self.e.cfg.queues[result.call.queue].ring_timeout_s
+        log.info("call %s rings agent %s (%s)", call.id, agent.id, agent.interface,
+                 extra={"call_id": call.id, "state": "ringing"})
+        self.e.set_timer(("ring", call.id), ring_s + RING_GRACE_S, RingOverdue(call.id, leg_id))
+        self.e.spawn(self._originate(result.call, result.agent, leg_id, ring_s), "originate")
+        return True
+
+    async def _originate(self, call: Call, agent: Agent, leg_id: str, ring_s: float) -> None:
+        if not await self.e.send(actions.ring_agent(call, agent, leg_id, ring_s)):
+            self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))
+
+    async def _refresh(self, call_id: str, agent_id: str) -> None:
+        call = await self.e.store.get_call(call_id)
+        if call is None or call.state is CallState.ENDED:
+            self.e.calls.pop(call_id, None)
+        else:
+            self.put_call(call)
+        agent = await self.e.store.get_agent(agent_id)
+        if agent is not None:
+            self.e.agents[agent.id] = agent
+
+    async def requeue(self, call_id: str, leg_id: str, reason: str) -> None:
+        """Ring-no-answer (or a failed leg): the call goes back to its place, the agent pauses."""
+        self.e.cancel_timer(("ring", call_id))
+        changed = await self.e.store.requeue(call_id, leg_id, self.e.now(),
+                                             AgentState.NOT_READY, reason)
+        if changed is None:
+            return
+        call, agent = changed
+        self.put_call(call)
+        self.put_agent(agent)
+        log.info("call %s back in queue %s after %s of agent %s", call.id, call.queue, reason,
+                 agent.id, extra={"call_id": call.id, "state": "waiting"})
+        self.e.want_route()
+
+    async def end(self, call: Call, outcome: CallOutcome) -> None:
+        self.e.cancel_timer(("ring", call.id))
+        wrapup_s = self.e.cfg.queues[call.queue].wrapup_s if call.queue else 0.0
+        result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s)
+        if result is None:
+            self.e.calls.pop(call.id, None)
+            return
+        self.put_call(result.call)
+        agent = result.agent
+        if agent is not None:
+            self.put_agent(agent)
+            if agent.state is AgentState.WRAP_UP:
+                self.e.set_timer(("wrapup", agent.id), wrapup_s, WrapupEnded(agent.id))
+        log.info("call %s ended: %s", call.id, outcome.value,
+                 extra={"call_id": call.id, "state": "ended", "outcome": outcome.value})
+
+    # --- AMI events --------------------------------------------------------------------------
+    async def hung_up(self, ev: ChannelHungUp) -> None:
+        call = self.e.calls.get(ev.uniqueid)
+        if call is not None:
+            await self._caller_gone(call)
+            return
+        call_id = self.e.leg_to_call.get(ev.uniqueid)
+        call = self.e.calls.get(call_id) if call_id else None
+        if call is None:
+            return
+        if call.state is CallState.RINGING and call.leg_id == ev.uniqueid:
+            await self.requeue(call.id, call.leg_id, "rona")
+        elif call.state is CallState.CONNECTED:
+            # The agent hung up first: the caller leaves the bridge and sees ACD_DONE.
+            await self.end(call, CallOutcome.ANSWERED)
+
+    async def _caller_gone(self, call: Call) -> None:
+        if call.state is CallState.IVR:
+            await self.end(call, self.ivr.outcome_on_hangup(call))
+        elif call.state is CallState.WAITING:
+            await self.end(call, CallOutcome.ABANDONED)
+        elif call.state is CallState.RINGING:
+            leg = call.leg_id
+            await self.end(call, CallOutcome.ABANDONED)
+            self.e.send_later(actions.hangup(leg))  # stop the agent's phone ringing
+        elif call.state is CallState.CONNECTED:
+            await self.end(call, CallOutcome.ANSWERED)
+
+    async def bridged(self, ev: ChannelBridged) -> None:
+        call_id = self.e.leg_to_call.get(ev.uniqueid)
+        call = self.e.calls.get(call_id) if call_id else None
+        if call is None or call.state is not CallState.RINGING:
+            return
+        await self.bridged_leg(call, ev.uniqueid)
+
+    async def bridged_leg(self, call: Call, leg_id: str) -> None:
+        self.e.cancel_timer(("ring", call.id))
+        self.e.cancel_timer(("maxwait", call.id))
+        changed = await self.e.store.answer(call.id, leg_id, self.e.now())
+        if changed is None:
+            return
+        call, agent = changed
+        self.put_call(call)
+        self.put_agent(agent)
+        # Once out of the bridge, the caller's hold loop must leave instead of playing music.
+        self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
+        log.info("call %s answered by %s after %.1f s", call.id, agent.id,
+                 call.wait_s(self.e.now()), extra={"call_id": call.id, "state": "connected"})
+
+    async def originate_failed(self, ev: OriginateFailed) -> None:
+        call_id = self.e.leg_to_call.get(ev.uniqueid)
+        call = self.e.calls.get(call_id) if call_id else None
+        if call is None or call.state is not CallState.RINGING or call.leg_id != ev.uniqueid:
+            return
+        await self.requeue(call.id, ev.uniqueid, "rona" if ev.reason == 3 else "agent_unreachable")
+
+    async def ring_overdue(self, ev: RingOverdue) -> None:
+        call = self.e.calls.get(ev.call_id)
+        if call is None or call.state is not CallState.RINGING or call.leg_id != ev.leg_id:
+            return
+        self.e.send_later(actions.hangup(ev.leg_id))
+        await self.requeue(call.id, ev.leg_id, "rona")
+
+    async def max_wait(self, ev: MaxWaitReached) -> None:
+        call = self.e.calls.get(ev.call_id)
+        if call is None or call.state is not CallState.WAITING:
+            return
+        # Hand the caller to the PBX's own queue rather than keep it waiting forever.
+        await self.e.send(actions.redirect(call.channel, contract.CTX_FALLBACK))
+        await self.end(call, CallOutcome.TIMEOUT)
+
+    # --- agents ------------------------------------------------------------------------------
+    async def feature(self, ev: AgentFeatureUsed) -> None:
+        agent_id = self.e.agent_by_ext.get(ev.extension)
+        rule = _FEATURES.get(ev.action)
+        if agent_id is None or rule is None:
+            log.warning("feature code %r from unknown extension %r ignored", ev.action,
+                        ev.extension)
+            return
+        allowed, target = rule
+        reason = f"code {ev.reason}" if ev.action == "pause" and ev.reason else (
+            "break" if ev.action == "pause" else "")
+        await self.set_agent_state(agent_id, target, reason, allowed)
+
+    async def set_agent_state(self, agent_id: str, state: AgentState, reason: str = "",
+                              allowed: frozenset[AgentState] | None = None) -> Agent | None:
+        if state is not AgentState.WRAP_UP:
+            self.e.cancel_timer(("wrapup", agent_id))
+        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed)
+        if agent is None:
+            log.info("agent %s: change to %s refused", agent_id, state.value)
+            return None
+        self.put_agent(agent)
+        log.info("agent %s is %s %s", agent_id, state.value, reason,
+                 extra={"agent_id": agent_id, "state": state.value})
+        return agent
+
+    async def wrapup_ended(self, ev: WrapupEnded) -> None:
+        await self.set_agent_state(ev.agent_id, AgentState.READY,
+                                   allowed=frozenset({AgentState.WRAP_UP}))

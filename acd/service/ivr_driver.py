@@ -1,0 +1,156 @@
+"""Runs the pure IVR step machine (acd.core.ivr) over AsyncAGI: one AGI command at a time.
+
+Each AGI command carries a CommandID `<call id>/<n>`; its AsyncAGIExec result is fed back to the
+flow. The flow's end is a queue entry (Redirect to the hold loop, then enqueue) or an end of the
+call (optional prompt, then AGI HANGUP).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from acd import contract
+from acd.core import ivr
+from acd.core.agi import AgiParseError, hangup, parse_agi_result, stream_file
+from acd.core.dnis import select_flow
+from acd.core.events import AgiCommandDone, AgiSessionEnded, AgiSessionStarted
+from acd.core.model import Call, CallOutcome, CallState
+from acd.service import actions
+
+if TYPE_CHECKING:
+    from acd.service.engine import Engine
+    from acd.service.handlers import Handlers
+
+log = logging.getLogger("acd.ivr")
+
+
+class IvrDriver:
+    def __init__(self, engine: Engine, handlers: Handlers) -> None:
+        self.e = engine
+        self.h = handlers
+        self.states: dict[str, ivr.IvrState] = {}
+        self.awaiting: dict[str, str] = {}  # call id -> CommandID whose result we wait for
+        self.ending: dict[str, str] = {}  # call id -> why the IVR ends the call
+        self.hangup_sent: set[str] = set()
+        self.last_command: dict[str, str] = {}
+        self._seq = 0
+
+    async def started(self, ev: AgiSessionStarted) -> None:
+        if ev.uniqueid in self.e.calls:
+            return  # a replay after a reconnect: the call is already ours
+        now = self.e.now()
+        call = Call(id=ev.uniqueid, channel=ev.channel, uniqueid=ev.uniqueid,
+                    caller_num=ev.caller_num, dnis=ev.dnis, pbx=self.e.cfg.pbx.name,
+                    arrived_at=now, language=ev.language)
+        if not await self.e.store.create_call(call):
+            return
+        self.e.calls[call.id] = call
+        flow = select_flow(self.e.cfg.flows, ev.dnis)
+        log.info("call %s from %s to %s: flow %s", call.id, ev.caller_num, ev.dnis, flow,
+                 extra={"call_id": call.id, "state": "ivr"})
+        if flow is None:
+            # No flow for this number: let the dialplan continue to its fallback.
+            self.ending[call.id] = "no_flow"
+            await self._agi(call, "ASYNCAGI BREAK")
+            await self.h.end(call, CallOutcome.FALLBACK)
+            return
+        state, commands = ivr.start(self.e.cfg, flow, ev.caller_num, now)
+        await self._run(call, state, commands)
+
+    async def _run(self, call: Call, state: ivr.IvrState, commands: list[ivr.Command]) -> None:
+        while True:
+            self.states[call.id] = state
+            if not commands:
+                return
+            cmd = commands[0]
+            if isinstance(cmd, ivr.Agi):
+                await self._agi(call, cmd.command)
+                return
+            if isinstance(cmd, ivr.LookupVip):
+                is_vip = await self.e.store.is_vip(cmd.number, cmd.account)
+                state, commands = ivr.on_vip_result(self.e.cfg, state, is_vip, self.e.now())
+                continue
+            if isinstance(cmd, ivr.ToQueue):
+                await self._to_queue(call, state, cmd)
+                return
+            await self._end_call(call, state, cmd)
+            return
+
+    async def _agi(self, call: Call, command: str) -> None:
+        self._seq += 1
+        command_id = f"{call.id}/{self._seq}"
+        self.awaiting[call.id] = command_id
+        self.last_command[call.id] = command
+        self.e.send_later(actions.agi(call.channel, command, command_id))
+
+    async def command_done(self, ev: AgiCommandDone) -> None:
+        call = self.e.calls.get(ev.uniqueid)
+        if call is None or self.awaiting.get(call.id) != ev.command_id:
+            return  # not ours, or a stale result
+        del self.awaiting[call.id]
+        if call.id in self.ending:
+            await self._finish_ending(call)
+            return
+        state = self.states.get(call.id)
+        if state is None or call.state is not CallState.IVR:
+            return
+        try:
+            result = parse_agi_result(ev.result)
+        except AgiParseError as exc:
+            log.warning("call %s: unreadable AGI result %r: %s", call.id, ev.result, exc)
+            result = parse_agi_result("200 result=-1")
+        try:
+            state, commands = ivr.on_agi_result(self.e.cfg, state, result, self.e.now())
+        except ivr.IvrStateError as exc:
+            log.warning("call %s: AGI result ignored: %s", call.id, exc)
+            return
+        await self._run(call, state, commands)
+
+    async def _to_queue(self, call: Call, state: ivr.IvrState, cmd: ivr.ToQueue) -> None:
+        self.states.pop(call.id, None)
+        self.last_command.pop(call.id, None)
+        await self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
+                                       vip=cmd.vip, account=state.data.get("account", ""))
+        call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
+        # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
+        # always finds it there.
+        self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))
+        if not await self.e.send(actions.redirect(call.channel, contract.CTX_HOLD,
+                                                  contract.HOLD_EXTEN)):
+            return  # the channel is gone: its Hangup event ends the call
+        await self.h.enqueue(call, cmd.queue, cmd.priority, dict(cmd.skills))
+
+    async def _end_call(self, call: Call, state: ivr.IvrState, cmd: ivr.EndCall) -> None:
+        self.states.pop(call.id, None)
+        await self.e.store.update_call(call.id, ivr_path=list(state.path))
+        if cmd.reason == "hangup":
+            return  # the caller hung up: the Hangup event ends the call
+        self.ending[call.id] = cmd.reason
+        if cmd.prompt:
+            await self._agi(call, stream_file(cmd.prompt))
+        else:
+            await self._finish_ending(call)
+
+    async def _finish_ending(self, call: Call) -> None:
+        if self.ending.get(call.id) == "no_flow" or call.id in self.hangup_sent:
+            return
+        self.hangup_sent.add(call.id)
+        await self._agi(call, hangup())
+
+    def resume(self, call: Call) -> None:
+        """After a reconnect: the command in flight may be lost, so send it again."""
+        command = self.last_command.get(call.id)
+        if command is not None and call.id in self.awaiting:
+            self.e.spawn(self._agi(call, command), "agi-resume")
+
+    async def session_ended(self, ev: AgiSessionEnded) -> None:
+        self.awaiting.pop(ev.uniqueid, None)
+
+    def outcome_on_hangup(self, call: Call) -> CallOutcome:
+        reason = self.ending.pop(call.id, None)
+        self.hangup_sent.discard(call.id)
+        self.last_command.pop(call.id, None)
+        self.states.pop(call.id, None)
+        self.awaiting.pop(call.id, None)
+        return CallOutcome.CLOSED if reason is not None else CallOutcome.IVR_HANGUP

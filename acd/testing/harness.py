@@ -1,0 +1,71 @@
+"""The real service attached over TCP to the simulated PBX, with a real Redis.
+
+Used by the end-to-end tests, `acd demo` and the benchmark, so all three run the same wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from acd.config import Config, parse_config
+from acd.pbxsim import AgentPhone, PbxSim
+from acd.service.app import Service
+from acd.service.engine import Engine
+
+
+async def wait_for(cond: Callable[[], object], timeout_s: float = 10.0, what: str = "") -> None:
+    """Wait until cond() is true (polling the loop), or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what or cond}")
+        await asyncio.sleep(0.01)
+
+
+class Harness:
+    def __init__(self, sim: PbxSim, service: Service, cfg: Config) -> None:
+        self.sim = sim
+        self.service = service
+        self.cfg = cfg
+
+    @property
+    def engine(self) -> Engine:
+        assert self.service.engine is not None
+        return self.service.engine
+
+    @classmethod
+    async def start(cls, cfg_data: dict[str, Any], redis_url: str, *,
+                    phone: Callable[[str, str], AgentPhone] | None = None,
+                    prompt_s: float = 0.05, **sim_kwargs: Any) -> Harness:
+        secret = secrets.token_hex(12)
+        sim_kwargs.setdefault("prompt_durations", {"*": prompt_s})
+        sim = PbxSim(username="acd", secret=secret, **sim_kwargs)
+        await sim.start(host="127.0.0.1", port=0)
+        data = copy.deepcopy(cfg_data)
+        pbx = data.setdefault("pbx", {})
+        pbx.update({"host": "127.0.0.1", "port": sim.port, "username": "acd", "secret": secret})
+        for key in ("secret_env", "secret_file"):
+            pbx.pop(key, None)
+        cfg = parse_config(data)
+        make = phone or (lambda iface, ext: AgentPhone(interface=iface, extension=ext))
+        for agent in cfg.agents.values():
+            sim.add_phone(make(agent.interface, agent.extension))
+        service = Service(cfg, redis_url=redis_url)
+        try:
+            await service.start()
+            await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
+                           15.0, "the service to attach and resync")
+        except BaseException:
+            await service.stop()
+            await sim.stop()
+            raise
+        return cls(sim, service, cfg)
+
+    async def stop(self) -> None:
+        await self.service.stop()
+        await self.sim.stop()
