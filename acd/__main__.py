@@ -1,4 +1,5 @@
-from acd.cli import main
 import sys
+
+from acd.cli import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from acd.config import ConfigError, load_config
+from acd.config import Config, ConfigError, load_config
 from acd.logs import setup_logging
 
 EXIT_CONFIG = 2
@@ -23,17 +23,57 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_overrides(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    if args.pbx:
+        host, _, port = args.pbx.rpartition(":")
+        try:
+            pbx = cfg.pbx.model_copy(update={"host": host or cfg.pbx.host, "port": int(port)})
+        except ValueError:
+            raise ConfigError([f"--pbx: expected HOST:PORT, got {args.pbx!r}"]) from None
+        cfg = cfg.model_copy(update={"pbx": pbx})
+    return cfg
+
+
 def _run(args: argparse.Namespace) -> int:
     from acd.service.app import Service, run_until_signal
 
     try:
-        cfg = load_config(args.config)
+        cfg = _with_overrides(args)
         service = Service(cfg, redis_url=args.redis_url)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{args.config}: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     asyncio.run(run_until_signal(service))
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import json
+
+    from acd.stats.report import queue_summary
+    from acd.store import Store
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{args.config}: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    url = args.redis_url or cfg.redis.url
+    if url is None:
+        print(f"{args.config}: redis.url: required (or give --redis-url)", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def report() -> dict[str, object]:
+        store = await Store.open(url, prefix=cfg.redis.prefix, pbx=cfg.pbx.name)
+        try:
+            return await queue_summary(store, cfg)
+        finally:
+            await store.close()
+
+    print(json.dumps(asyncio.run(report()), indent=2))
     return 0
 
 
@@ -63,7 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="attach to the PBX and route calls")
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--redis-url", default=None, help="overrides redis.url of the config")
+    p.add_argument("--pbx", default=None, metavar="HOST:PORT",
+                   help="overrides pbx.host and pbx.port of the config")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("summary", help="print the per-queue figures kept in Redis (JSON)")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--redis-url", default=None)
+    p.set_defaults(func=_summary)
 
     p = sub.add_parser("pbxsim", help="run the simulated Asterisk PBX (AMI over TCP)")
     from acd.pbxsim import cli as pbxsim_cli

@@ -258,6 +258,13 @@ def _cross_check(cfg: Config) -> list[str]:
         exts[agent.extension] = aname
     for fname, flow in cfg.flows.items():
         out += _check_flow(cfg, fname, flow)
+    # Imported here: the core modules import this one for the schema types.
+    from acd.core.dnis import dnis_problems
+    from acd.core.hours import validate_hours
+
+    for hname, hours in cfg.hours.items():
+        out += [f"hours.{hname}.{problem}" for problem in validate_hours(hours)]
+    out += dnis_problems(cfg.flows)
     return out
 
 

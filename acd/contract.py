@@ -35,8 +35,7 @@ HEARTBEAT_STALE_S: Final = 15  # the dialplan's threshold: `${EPOCH} - ACD_HEART
 # Channel variables on the caller channel.
 VAR_DONE: Final = "ACD_DONE"  # "1" once bridged to an agent: the hold loop then leaves
 VAR_CALL_ID: Final = "ACD_CALL_ID"  # the service's call id
-VAR_QUEUE: Final = "ACD_QUEUE"  # the queue chosen by the IVR (used by the fallback too)
-VAR_FALLBACK_QUEUE: Final = "ACD_FALLBACK_QUEUE"  # Asterisk queue for Queue() fallback
+VAR_FALLBACK_QUEUE: Final = "ACD_FALLBACK_QUEUE"  # global: the Asterisk queue of the fallback
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
@@ -47,5 +46,5 @@ FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54":
 
 ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES)
 SERVICE_VARIABLES: Final = (
-    VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_QUEUE, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
+    VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
 )

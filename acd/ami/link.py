@@ -216,7 +216,8 @@ class AmiLink:
         future = manager.send_action(dict(action), as_list=as_list)
         lost = asyncio.ensure_future(self._lost_event.wait())
         try:
-            done, _ = await asyncio.wait({future, lost}, timeout=timeout_s or self._action_timeout_s,
+            done, _ = await asyncio.wait({future, lost},
+                                         timeout=timeout_s or self._action_timeout_s,
                                          return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost.cancel()

@@ -6,8 +6,9 @@ is left untouched) and exactly one command: an `Agi` to send (its result comes b
 `EndCall`, after which the state is `Awaiting.DONE`.
 
 Nodes that need no caller (set without language, hours, a vip decision) are followed at once;
-more than MAX_HOPS of them in a row ends the call with "flow_loop", and more than
-MAX_AGI_STEPS AGI commands in one call end it with "step_limit" (a caller stuck in a menu loop).
+more than MAX_HOPS of them in a row (no AGI command between) ends the call with "flow_loop",
+and more than MAX_STEPS commands to the service (Agi and LookupVip) end it with "step_limit"
+(a caller stuck in a menu loop). So a call ends after at most MAX_STEPS + 1 commands.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ from acd.core.ivr_state import (
 )
 
 __all__ = [
-    "MAX_AGI_STEPS", "MAX_HOPS", "Agi", "Awaiting", "Command", "EndCall", "IvrState",
+    "MAX_HOPS", "MAX_STEPS", "Agi", "Awaiting", "Command", "EndCall", "IvrState",
     "IvrStateError", "LookupVip", "Step", "ToQueue", "on_agi_result", "on_vip_result", "start",
     "vip_by_config",
 ]
 
 MAX_HOPS = 50
-MAX_AGI_STEPS = 500
+MAX_STEPS = 500
 LANGUAGE_VAR = "CHANNEL(language)"  # Asterisk picks prompts from sounds/<language>/
 
 Node = PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode | HangupNode
@@ -77,10 +78,10 @@ def on_agi_result(cfg: Config, state: IvrState, result: AgiResult, now: float) -
         return _end(st, "hangup")
     if result.code != 200:
         return _end(st, "agi_error")
-    node = _node(cfg, st.flow, st.node)
-    fl = cfg.flows[st.flow] if node is not None else None
+    fl = cfg.flows.get(st.flow)
+    node = fl.nodes.get(st.node) if fl is not None else None
     if fl is None or node is None:
-        return _end(st, "flow_error")
+        return _end(st, "flow_error")  # flow or node gone (config reload)
     pressed = result.digit
     if st.awaiting in (Awaiting.PLAY, Awaiting.REPROMPT) and _is_escape(fl, pressed):
         return _escape(cfg, st, fl)
@@ -127,11 +128,16 @@ def _end(st: IvrState, reason: str, prompt: str = "") -> Step:
     return st, [EndCall(reason, prompt)]
 
 
-def _agi(st: IvrState, awaiting: Awaiting, command: str) -> Step:
-    if st.steps >= MAX_AGI_STEPS:
+def _ask_service(st: IvrState, awaiting: Awaiting, cmd: Agi | LookupVip) -> Step:
+    if st.steps >= MAX_STEPS:
         return _end(st, "step_limit")
-    st.awaiting, st.hops, st.steps = awaiting, 0, st.steps + 1
-    return st, [Agi(command)]
+    st.awaiting, st.steps = awaiting, st.steps + 1
+    return st, [cmd]
+
+
+def _agi(st: IvrState, awaiting: Awaiting, command: str) -> Step:
+    st.hops = 0
+    return _ask_service(st, awaiting, Agi(command))
 
 
 def _escape_digits(fl: FlowConfig) -> str:
@@ -190,8 +196,7 @@ def _run(cfg: Config, st: IvrState, node: Node, now: float) -> str | Step:
             return _end(st, "flow_error")
         return node.open if is_open(hours, now) else node.closed
     if isinstance(node, VipNode):
-        st.awaiting = Awaiting.VIP
-        return st, [LookupVip(st.caller_num, st.data.get("account", ""))]
+        return _ask_service(st, Awaiting.VIP, LookupVip(st.caller_num, st.data.get("account", "")))
     if isinstance(node, QueueNode):
         if node.prompt:
             return _agi(st, Awaiting.QUEUE_PROMPT, agi.stream_file(node.prompt))

@@ -43,7 +43,7 @@ class IvrState:
     awaiting: str = Awaiting.DONE
     caller_num: str = ""  # for the VIP lookup
     hops: int = 0  # node entries since the last AGI command (loop guard)
-    steps: int = 0  # AGI commands sent in this call (runaway guard)
+    steps: int = 0  # Agi and LookupVip commands in this call (runaway guard)
 
     def copy(self) -> IvrState:
         return IvrState(**{**asdict(self), "awaiting": Awaiting(self.awaiting)})

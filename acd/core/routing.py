@@ -25,7 +25,8 @@ def serves(agent: Agent, call: Call) -> bool:
 
 
 def eligible(agent: Agent, call: Call) -> bool:
-    return agent.state is AgentState.READY and call.state is CallState.WAITING and serves(agent, call)
+    return (agent.state is AgentState.READY and call.state is CallState.WAITING
+            and serves(agent, call))
 
 
 def skill_score(agent: Agent, call: Call) -> int:

@@ -124,9 +124,12 @@ class IvrDriver:
     async def _end_call(self, call: Call, state: ivr.IvrState, cmd: ivr.EndCall) -> None:
         self.states.pop(call.id, None)
         await self.e.store.update_call(call.id, ivr_path=list(state.path))
-        if cmd.reason == "hangup":
-            return  # the caller hung up: the Hangup event ends the call
         self.ending[call.id] = cmd.reason
+        if cmd.reason == "hangup":
+            # Usually the caller is gone already; but a missing prompt file also reads as
+            # result=-1, so hang up for sure rather than leave a caller in silence.
+            await self._finish_ending(call)
+            return
         if cmd.prompt:
             await self._agi(call, stream_file(cmd.prompt))
         else:
@@ -153,4 +156,4 @@ class IvrDriver:
         self.last_command.pop(call.id, None)
         self.states.pop(call.id, None)
         self.awaiting.pop(call.id, None)
-        return CallOutcome.CLOSED if reason is not None else CallOutcome.IVR_HANGUP
+        return CallOutcome.IVR_HANGUP if reason in (None, "hangup") else CallOutcome.CLOSED
