@@ -36,7 +36,8 @@ def start(pbx: Pbx, ch: Channel, data: str) -> str:
     run.extra["running"] = None
     run.on_interrupt = lambda reason: _end(pbx, ch, run, "HANGUP")
     ch.app = run
-    pbx.chan_event("AsyncAGIStart", ch, [("Env", frames.urlencode(env(pbx, ch, data.split(",")[0])))])
+    text = env(pbx, ch, data.split(",")[0])
+    pbx.chan_event("AsyncAGIStart", ch, [("Env", frames.urlencode(text))])
     _kick(pbx, ch)
     return BLOCK
 
@@ -62,7 +63,7 @@ def _kick(pbx: Pbx, ch: Channel) -> None:
             command, command_id = ch.agi_queue.pop(0)
             _execute(pbx, ch, run, command, command_id)
 
-    pbx.app_timer(ch, run, pbx.agi_delay_s, go)
+    pbx.app_timer(ch, run, 0.02 if ch.heard_dtmf else pbx.agi_delay_s, go)
 
 
 def _execute(pbx: Pbx, ch: Channel, run: AppRun, command: str, command_id: str) -> None:

@@ -87,8 +87,20 @@ class Dialplan:
     @classmethod
     def load(cls, path: Path | str) -> Dialplan:
         plan = cls()
-        plan.parse(Path(path).read_text(encoding="utf-8"))
+        plan.parse_file(Path(path))
         return plan
+
+    def parse_file(self, path: Path) -> None:
+        pending: list[str] = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            stripped = line.strip()
+            if stripped.startswith("#include"):
+                self.parse("".join(pending))
+                pending = []
+                self.parse_file(path.parent / stripped[len("#include"):].strip().strip('"'))
+            else:
+                pending.append(line)
+        self.parse("".join(pending))
 
     @classmethod
     def from_text(cls, text: str) -> Dialplan:

@@ -15,9 +15,12 @@ def press(pbx: Pbx, ch: Channel, digits: str, start: float = 0.0,
           app: AppRun | None = None) -> None:
     """Schedule key presses on ``ch`` (first after ``start`` s, then one per digit gap)."""
     for i, digit in enumerate(digits):
-        handle = pbx.clock.call_later(start + i * pbx.digit_gap_s,
-                                      lambda d=digit: _one(pbx, ch, d))
+        handle = pbx.clock.call_later(start + i * pbx.digit_gap_s, _presser(pbx, ch, digit))
         (app.timers if app is not None else ch.timers).append(handle)
+
+
+def _presser(pbx: Pbx, ch: Channel, digit: str) -> Callable[[], None]:
+    return lambda: _one(pbx, ch, digit)
 
 
 def _one(pbx: Pbx, ch: Channel, digit: str) -> None:
@@ -27,6 +30,7 @@ def _one(pbx: Pbx, ch: Channel, digit: str) -> None:
     pbx.chan_event("DTMFEnd", ch, [("Digit", digit), ("DurationMs", "120"),
                                    ("Direction", "Received")])
     ch.dtmf.append(digit)
+    ch.heard_dtmf = True
     if ch.dtmf_listener is not None:
         ch.dtmf_listener()
 
@@ -37,6 +41,12 @@ def next_input(ch: Channel) -> str | None:
         return None
     item = ch.inputs.pop(0)
     return item.lstrip("!") if item else None
+
+
+def _script(pbx: Pbx, ch: Channel, app: AppRun) -> None:
+    item = next_input(ch)
+    if item:
+        press(pbx, ch, item, pbx.digit_delay_s, app)
 
 
 def collect(
@@ -85,9 +95,7 @@ def collect(
 
     ch.dtmf_listener = on_digit
     if scripted:
-        item = next_input(ch)
-        if item:
-            press(pbx, ch, item, pbx.digit_delay_s, app)
+        _script(pbx, ch, app)
     if ch.dtmf:
         on_digit()
     else:

@@ -319,10 +319,13 @@ class Pbx:
                 t.agent = agent.phone.interface
                 spec = caller.caller
                 if spec is not None and spec.talk_s is not None:
-                    self.later(caller, spec.talk_s, lambda c=caller: self.remote_hangup(c))
+                    self.later(caller, spec.talk_s, self._hanger(caller))
             if agent.phone is not None and agent.phone.talk_s is not None and caller.truth:
-                self.later(agent, agent.phone.talk_s, lambda g=agent: self.remote_hangup(g))
+                self.later(agent, agent.phone.talk_s, self._hanger(agent))
         self.changed()
+
+    def _hanger(self, ch: Channel) -> Callable[[], None]:
+        return lambda: self.remote_hangup(ch)
 
     def _leave_and_hangup(self, ch: Channel, *, soft: bool, cause: int = 16) -> None:
         bridge = ch.bridge

@@ -51,7 +51,7 @@ def _variable(expr: str, resolve: Resolver) -> str:
     value = value[off:]
     if m.group(3) is not None:
         length = int(m.group(3))
-        value = value[:length] if length >= 0 else value[:length]
+        value = value[:length]
     return value
 
 

@@ -121,6 +121,8 @@ class Channel:
     inputs: list[str | None] = field(default_factory=list)
     dtmf: list[str] = field(default_factory=list)
     agi_queue: list[tuple[str, str]] = field(default_factory=list)
+    # Inbound media seen (DTMF): AsyncAGI then polls its queue every 20 ms instead of 100 ms.
+    heard_dtmf: bool = False
     dtmf_listener: Callable[[], None] | None = None
     timers: list[TimerHandle] = field(default_factory=list)
     # What to do when the bridge peer leaves (set by whoever bridged this channel).

@@ -73,13 +73,14 @@ def originate(pbx: Pbx, params: Headers) -> None:
             key, _, value = item.partition("=")
             if key.strip():
                 pbx.set_var(ch, key.strip(), value)
-    pbx.chan_event("NewCallerid", ch, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+    pres = "0 (Presentation Allowed, Not Screened)"
+    pbx.chan_event("NewCallerid", ch, [("CID-CallingPres", pres)])
     ch.conn_num, ch.conn_name = num or "<unknown>", name or "<unknown>"
     pbx.chan_event("NewConnectedLine", ch)
-    pbx.emit("DialBegin", ch.snapshot("Dest") + [("DialString", dial.split("/", 1)[-1])])
+    pbx.emit("DialBegin", [*ch.snapshot("Dest"), ("DialString", dial.split("/", 1)[-1])])
     pbx.emit("DeviceStateChange", [("Device", dial), ("State", "RINGING")])
     pbx.set_state(ch, 5)
-    pbx.emit("DialState", ch.snapshot("Dest") + [("DialStatus", "RINGING")])
+    pbx.emit("DialState", [*ch.snapshot("Dest"), ("DialStatus", "RINGING")])
     timeout_ms = frames.get(params, "Timeout")
     timeout = int(timeout_ms) / 1000 if timeout_ms.strip().isdigit() else 30.0
     pbx.later(ch, timeout, lambda: _ring_timeout(pbx, ch))
@@ -94,7 +95,7 @@ def answer(pbx: Pbx, ch: Channel) -> None:
         return
     ch.cancel_timers()
     pbx.set_state(ch, 6)
-    pbx.emit("DialEnd", ch.snapshot("Dest") + [("DialStatus", "ANSWER")])
+    pbx.emit("DialEnd", [*ch.snapshot("Dest"), ("DialStatus", "ANSWER")])
     ch.context, ch.exten = o["context"], o["exten"]
     ch.priority = int(o["priority"]) if o["priority"].isdigit() else 1
     pbx.run(ch)
@@ -122,6 +123,6 @@ def cancel_ringing(pbx: Pbx, ch: Channel) -> None:
     o = ch.originate
     assert o is not None
     o["done"] = "1"
-    pbx.emit("DialEnd", ch.snapshot("Dest") + [("DialStatus", "NOANSWER")])
+    pbx.emit("DialEnd", [*ch.snapshot("Dest"), ("DialStatus", "NOANSWER")])
     pbx.destroy(ch, 16)
     _response(pbx, o, False, o["dial"], 0, ch.uniqueid, (ch.cid_name, ch.cid_num))

@@ -43,8 +43,12 @@ class Harness:
                     phone: Callable[[str, str], AgentPhone] | None = None,
                     prompt_s: float = 0.05, **sim_kwargs: Any) -> Harness:
         secret = secrets.token_hex(12)
-        sim_kwargs.setdefault("prompt_durations", {"*": prompt_s})
+        sim_kwargs.setdefault("default_prompt_s", prompt_s)
         sim = PbxSim(username="acd", secret=secret, **sim_kwargs)
+        # Scripted callers press keys quickly, so a busy machine never turns a key press into
+        # a menu timeout.
+        sim.pbx.digit_delay_s = 0.02
+        sim.pbx.digit_gap_s = 0.02
         await sim.start(host="127.0.0.1", port=0)
         data = copy.deepcopy(cfg_data)
         pbx = data.setdefault("pbx", {})

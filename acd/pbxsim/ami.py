@@ -1,0 +1,335 @@
+"""The AMI server: TCP sessions, login, action dispatch, event fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from acd.pbxsim import agi, bridging, frames, originate
+from acd.pbxsim.frames import Headers
+
+if TYPE_CHECKING:
+    from acd.pbxsim.engine import Pbx
+
+log = logging.getLogger(__name__)
+BANNER = "Asterisk Call Manager/9.0.0\r\n"
+Action = Callable[["Session", Headers], None]
+
+
+class Session:
+    def __init__(self, server: AmiServer, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.writer = writer
+        self.authenticated = False
+        self.events = True
+        self.closing = False
+        peer = writer.get_extra_info("peername")
+        self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}" if peer else "IPV4/TCP/127.0.0.1/0"
+        self.session_id = f"0x{id(self):x}"
+
+    @property
+    def pbx(self) -> Pbx:
+        return self.server.pbx
+
+    def send(self, text: str) -> None:
+        if not self.closing and not self.writer.is_closing():
+            self.writer.write(text.encode())
+
+    def respond(self, action: Headers, headers: Headers) -> None:
+        out: Headers = [headers[0]]
+        aid = frames.get(action, "ActionID")
+        if aid:
+            out.append(("ActionID", aid))
+        self.send(frames.build(out + headers[1:]))
+
+    def ok(self, action: Headers, message: str | None = None, extra: Headers | None = None) -> None:
+        hs: Headers = [("Response", "Success")]
+        if message is not None:
+            hs.append(("Message", message))
+        self.respond(action, hs + (extra or []))
+
+    def error(self, action: Headers, message: str) -> None:
+        self.respond(action, [("Response", "Error"), ("Message", message)])
+
+    def close(self) -> None:
+        self.closing = True
+        self.writer.close()
+
+    def on_event(self, event: str, headers: Headers) -> None:
+        if self.authenticated and self.events:
+            self.send(frames.event_frame(event, headers))
+
+    def handle(self, action: Headers) -> None:
+        name = frames.get(action, "Action")
+        low = name.lower()
+        if not self.authenticated and low not in ("login", "logoff", "challenge"):
+            self.error(action, "Permission denied")
+            self.server.security("RequestNotAllowed", self, [("RequestType", f"Action: {name}")])
+            return
+        fn = ACTIONS.get(low)
+        if fn is None:
+            self.error(action, f"Invalid/unknown command: {name}. Use Action: ListCommands "
+                               "to show available commands.")
+            self.server.security("RequestBadFormat", self, [("RequestType", f"Action: {name}")])
+            return
+        fn(self, action)
+
+
+class AmiServer:
+    def __init__(self, pbx: Pbx, username: str, secret: str) -> None:
+        self.pbx = pbx
+        self.username = username
+        self._secret = secret
+        self.sessions: list[Session] = []
+        self.server: asyncio.Server | None = None
+        pbx.listeners.append(self._fanout)
+
+    def check(self, username: str, secret: str) -> bool:
+        return username == self.username and secret == self._secret
+
+    def _fanout(self, event: str, headers: Headers) -> None:
+        for s in list(self.sessions):
+            s.on_event(event, headers)
+
+    def security(self, event: str, session: Session, extra: Headers) -> None:
+        now = datetime.datetime.fromtimestamp(self.pbx.clock.wall(), datetime.UTC)
+        tv = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        self.pbx.emit(event, [
+            ("EventTV", tv),
+            ("Severity", "Error" if event != "SuccessfulAuth" else "Informational"),
+            ("Service", "AMI"), ("EventVersion", "1"), ("AccountID", self.username),
+            ("SessionID", session.session_id), ("LocalAddress", "IPV4/TCP/127.0.0.1/5038"),
+            ("RemoteAddress", session.remote), *extra, ("SessionTV", tv),
+        ])
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await asyncio.start_server(self._client, host, port)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self.drop_all()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def drop_all(self) -> None:
+        for s in list(self.sessions):
+            s.close()
+        self.sessions.clear()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, writer)
+        self.sessions.append(session)
+        session.send(BANNER)
+        buf = b""
+        try:
+            while not session.closing:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                buf += data
+                while b"\r\n\r\n" in buf and not session.closing:
+                    raw, buf = buf.split(b"\r\n\r\n", 1)
+                    headers = frames.parse(raw.decode(errors="replace"))
+                    if headers:
+                        session.handle(headers)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            if session in self.sessions:
+                self.sessions.remove(session)
+            if not writer.is_closing():
+                writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+
+# ---- actions --------------------------------------------------------------------------------
+def a_login(s: Session, a: Headers) -> None:
+    user, secret = frames.get(a, "Username"), frames.get(a, "Secret")
+    if not s.server.check(user, secret):
+        log.info("AMI login failed for user %r", user)
+        s.server.security("InvalidPassword", s, [])
+
+        def fail() -> None:
+            s.error(a, "Authentication failed")
+            s.close()
+
+        s.pbx.clock.call_later(1.0, fail)
+        return
+    s.authenticated = True
+    s.events = frames.get(a, "Events", "on").lower() not in ("off", "no", "false", "0")
+    s.ok(a, "Authentication accepted")
+    s.send(frames.event_frame("FullyBooted", [("Uptime", "287"), ("LastReload", "287"),
+                                              ("Status", "Fully Booted")]))
+    s.server.security("SuccessfulAuth", s, [("UsingPassword", "0")])
+
+
+def a_logoff(s: Session, a: Headers) -> None:
+    s.respond(a, [("Response", "Goodbye"), ("Message", "Thanks for all the fish.")])
+    s.close()
+
+
+def a_ping(s: Session, a: Headers) -> None:
+    s.ok(a, None, [("Ping", "Pong"), ("Timestamp", f"{s.pbx.clock.wall():.6f}")])
+
+
+def a_events(s: Session, a: Headers) -> None:
+    mask = frames.get(a, "EventMask", "on").lower()
+    s.events = mask not in ("off", "none", "no")
+    s.respond(a, [("Response", "Success"), ("Events", "On" if s.events else "Off")])
+
+
+def a_setvar(s: Session, a: Headers) -> None:
+    name, value, chan = frames.get(a, "Variable"), frames.get(a, "Value"), frames.get(a, "Channel")
+    if chan:
+        ch = s.pbx.find_channel(chan)
+        if ch is None:
+            s.error(a, "No such channel")
+            return
+        s.ok(a, "Variable Set")
+        s.pbx.set_var(ch, name, value)
+    else:
+        s.ok(a, "Variable Set")
+        s.pbx.set_var(None, name, value)
+
+
+def a_getvar(s: Session, a: Headers) -> None:
+    name, chan = frames.get(a, "Variable"), frames.get(a, "Channel")
+    if chan:
+        ch = s.pbx.find_channel(chan)
+        if ch is None:
+            s.error(a, "No such channel")
+            return
+        value = s.pbx.subst(ch, "${" + name + "}")
+    else:
+        value = s.pbx.globals.get(name[7:-1] if name.upper().startswith("GLOBAL(") else name, "")
+    s.ok(a, None, [("Variable", name), ("Value", value)])
+
+
+def a_redirect(s: Session, a: Headers) -> None:
+    chan = frames.get(a, "Channel")
+    ch = s.pbx.find_channel(chan)
+    if ch is None:
+        s.error(a, f"Channel does not exist: {chan}")
+        return
+    ctx, exten, prio = frames.get(a, "Context"), frames.get(a, "Exten"), frames.get(a, "Priority")
+    if s.pbx.dialplan.find(ctx, exten) is None:
+        s.error(a, "Redirect failed")
+        return
+    s.ok(a, "Redirect successful")
+    ch.dtmf.clear()
+    s.pbx.redirect(ch, ctx, exten, prio or "1")
+
+
+def a_agi(s: Session, a: Headers) -> None:
+    chan = frames.get(a, "Channel")
+    ch = s.pbx.find_channel(chan)
+    if ch is None:
+        s.error(a, f"Channel {chan} does not exist.")
+        return
+    s.ok(a, "Added AGI command to queue")
+    agi.queue_command(s.pbx, ch, frames.get(a, "Command"), frames.get(a, "CommandID"))
+
+
+def a_originate(s: Session, a: Headers) -> None:
+    s.ok(a, "Originate successfully queued")
+    originate.originate(s.pbx, a)
+
+
+def a_hangup(s: Session, a: Headers) -> None:
+    chan = frames.get(a, "Channel")
+    ch = s.pbx.find_channel(chan)
+    if ch is None:
+        s.error(a, "No such channel")
+        return
+    cause = frames.get(a, "Cause")
+    s.ok(a, "Channel Hungup")
+    s.pbx.ami_hangup(ch, int(cause) if cause.isdigit() else 16)
+
+
+def a_bridge(s: Session, a: Headers) -> None:
+    n1, n2 = frames.get(a, "Channel1"), frames.get(a, "Channel2")
+    c1, c2 = s.pbx.find_channel(n1), s.pbx.find_channel(n2)
+    if c1 is None:
+        s.error(a, f"Channel1 does not exist: {n1}")
+        return
+    if c2 is None:
+        s.error(a, f"Channel2 does not exist: {n2}")
+        return
+    s.ok(a, "Channels have been bridged")
+    bridging.ami_bridge(s.pbx, c1, c2)
+
+
+def _duration(s: Session, created: float) -> int:
+    return int(s.pbx.clock.now() - created)
+
+
+def _hms(secs: int) -> str:
+    return f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+
+
+def a_core_show_channels(s: Session, a: Headers) -> None:
+    aid = frames.get(a, "ActionID")
+    s.ok(a, "Channels will follow", [("EventList", "start")])
+    chans = list(s.pbx.channels.values())
+    for ch in chans:
+        secs = _duration(s, ch.created_at)
+        s.send(frames.build([("Event", "CoreShowChannel"), ("ActionID", aid), *ch.snapshot(),
+                             ("Application", ch.application), ("ApplicationData", ch.app_data),
+                             ("Duration", _hms(secs)),
+                             ("BridgeId", ch.bridge.uniqueid if ch.bridge else "")]))
+    s.send(frames.build([("Event", "CoreShowChannelsComplete"), ("ActionID", aid),
+                         ("EventList", "Complete"), ("ListItems", str(len(chans)))]))
+
+
+def a_status(s: Session, a: Headers) -> None:
+    aid = frames.get(a, "ActionID")
+    chan = frames.get(a, "Channel")
+    if chan:
+        one = s.pbx.find_channel(chan)
+        if one is None:
+            s.error(a, "No such channel")
+            return
+        chans = [one]
+    else:
+        chans = list(s.pbx.channels.values())
+    wanted = [v.strip() for v in frames.get(a, "Variables").split(",") if v.strip()]
+    s.ok(a, "Channel status will follow")
+    for ch in chans:
+        vars_: Headers = [("Variable", f"{v}={s.pbx.subst(ch, '${' + v + '}')}") for v in wanted]
+        s.send(frames.build([
+            ("Event", "Status"), ("Privilege", "Call"), *ch.snapshot(),
+            ("Type", ch.name.split("/", 1)[0]), ("DNID", ch.dnid),
+            ("EffectiveConnectedLineNum", ch.conn_num),
+            ("EffectiveConnectedLineName", ch.conn_name), ("TimeToHangup", "0"),
+            ("BridgeID", ch.bridge.uniqueid if ch.bridge else ""),
+            ("Application", ch.application), ("Data", ch.app_data), *vars_,
+            ("Nativeformats", "(ulaw)"), ("Readformat", "ulaw"), ("Readtrans", ""),
+            ("Writeformat", "ulaw"), ("Writetrans", ""), ("Callgroup", "0"),
+            ("Pickupgroup", "0"), ("Seconds", str(_duration(s, ch.created_at))),
+            ("ActionID", aid),
+        ]))
+    n = str(len(chans))
+    s.send(frames.build([("Event", "StatusComplete"), ("ActionID", aid), ("EventList", "Complete"),
+                         ("ListItems", n), ("Items", n)]))
+
+
+def a_user_event(s: Session, a: Headers) -> None:
+    name = frames.get(a, "UserEvent")
+    body = [(k, v) for k, v in a if k.lower() not in ("action", "actionid", "userevent")]
+    s.ok(a, "Event Sent")
+    s.pbx.emit("UserEvent", [("UserEvent", name), *body])
+
+
+ACTIONS: dict[str, Action] = {
+    "login": a_login, "logoff": a_logoff, "ping": a_ping, "events": a_events,
+    "setvar": a_setvar, "getvar": a_getvar, "redirect": a_redirect, "agi": a_agi,
+    "originate": a_originate, "hangup": a_hangup, "bridge": a_bridge,
+    "coreshowchannels": a_core_show_channels, "status": a_status, "userevent": a_user_event,
+}

@@ -1,0 +1,72 @@
+"""Dial(interface,timeout) for the first trace set (caller dials an agent phone)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from acd.pbxsim.engine import BLOCK, NEXT
+from acd.pbxsim.model import AppRun, Channel
+
+if TYPE_CHECKING:
+    from acd.pbxsim.engine import Pbx
+
+
+def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
+    args = data.split(",")
+    iface = args[0].strip()
+    timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
+    phone = pbx.phones.get(iface)
+    if phone is None or not phone.registered or phone.channel is not None:
+        pbx.set_var(ch, "DIALSTATUS", "CHANUNAVAIL" if phone is None else "BUSY")
+        return NEXT
+    leg = Channel(
+        name=pbx.new_channel_name(iface), uniqueid=pbx.new_uniqueid(), linkedid=ch.linkedid,
+        kind="member", cid_num=phone.extension, cid_name=phone.name, context=pbx.phone_context,
+        exten="", created_at=pbx.clock.now(),
+    )
+    leg.phone = phone
+    phone.channel = leg
+    leg.conn_num, leg.conn_name = ch.cid_num, ch.cid_name
+    pbx.channels[leg.name] = leg
+    run = AppRun("Dial", data)
+    ch.app = run
+    pbx.chan_event("Newchannel", leg)
+    pbx.emit("DialBegin", ch.snapshot() + leg.snapshot("Dest")
+             + [("DialString", iface.split("/", 1)[-1])])
+    pbx.set_state(leg, 5)
+    leg.application, leg.app_data = "AppDial", "(Outgoing Line)"
+    pbx.emit("DialState", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "RINGING")])
+
+    def ended(status: str) -> None:
+        pbx.set_var(ch, "DIALSTATUS", status)
+        pbx.finish_app(ch)
+
+    def no_answer() -> None:
+        pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "NOANSWER")])
+        pbx.destroy(leg, 16)
+        ended("NOANSWER")
+
+    def on_interrupt(reason: str) -> None:
+        if not leg.hungup:
+            pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "CANCEL")])
+            pbx.destroy(leg, 16)
+
+    def answered() -> None:
+        run.cancel_timers()
+        leg.cancel_timers()
+        pbx.set_state(leg, 6)
+        pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "ANSWER")])
+        run.on_interrupt = None
+        bridge = pbx.create_bridge()
+        pbx.bridge_enter(bridge, leg)
+        pbx.bridge_enter(bridge, ch)
+        leg.after_bridge = lambda: pbx.dialplan_hangup(leg, 16)
+        ch.after_bridge = lambda: ended("ANSWER")
+        pbx.bridged(ch, leg)
+
+    run.on_interrupt = on_interrupt
+    if timeout is not None:
+        pbx.app_timer(ch, run, timeout, no_answer)
+    if phone.answer_after_s is not None:
+        pbx.later(leg, phone.answer_after_s, answered)
+    return BLOCK
