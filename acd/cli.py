@@ -91,7 +91,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description=__doc__)
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-level", default=None,
+                        help="debug, info, warning (default: info; warning for the demo)")
     parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
                         help="JSON log lines (default: when stderr is not a terminal)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level, args.log_json)
+    level = args.log_level or ("warning" if args.command == "demo" else "info")
+    setup_logging(level, args.log_json)
     code: int = args.func(args)
     return code
 

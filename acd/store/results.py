@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from acd.core.model import Agent, Call
 from acd.store.codec import decode_agent, decode_call, pairs
@@ -48,8 +48,13 @@ def agent_of(reply: Any) -> Agent | None:
     return decode_agent(_fields(reply)) if reply else None
 
 
+_REASONS: dict[str, ClaimReason] = {r: r for r in get_args(ClaimReason)}
+
+
 def claim_result(reply: list[Any]) -> ClaimResult:
-    reason: ClaimReason = reply[0]
+    reason = _REASONS.get(reply[0])
+    if reason is None:
+        raise StoreError(f"unexpected claim reply: {reply!r}")
     return ClaimResult(reason == "ok", reason, call_of(reply[1]), agent_of(reply[2]))
 
 

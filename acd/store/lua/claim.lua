@@ -3,7 +3,7 @@
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] call id, ARGV[4] agent id, ARGV[5] agent leg id,
 -- ARGV[6] the hinted queue of the call
 -- Returns {reason, call HGETALL, agent HGETALL}; reason is 'ok', 'no_such_call',
--- 'no_such_agent', 'call_not_waiting', 'agent_not_ready' or 'stale' (wrong hint: retry).
+-- 'no_such_agent', 'call_not_waiting' or 'agent_not_ready'; {'stale'} if the hint was wrong.
 -- On 'ok': call waiting -> ringing (agent_id, leg_id) and out of its queue; agent ready ->
 -- reserved (call_id, leg_id, state_since = now).
 local function reply(reason)
@@ -15,7 +15,7 @@ local agent_state = redis.call('HGET', KEYS[2], 'state')
 if not agent_state then return reply('no_such_agent') end
 if call[1] ~= 'waiting' then return reply('call_not_waiting') end
 if agent_state ~= 'ready' then return reply('agent_not_ready') end
-if call[2] ~= ARGV[6] then return reply('stale') end
+if call[2] ~= ARGV[6] then return {'stale'} end
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[1], 'state', 'ringing', 'agent_id', ARGV[4], 'leg_id', ARGV[5])
 redis.call('HSET', KEYS[2], 'state', 'reserved', 'reason', '', 'state_since', ARGV[1],

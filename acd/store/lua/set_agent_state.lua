@@ -1,21 +1,28 @@
--- Compare-and-set of an agent's state. Only claim/answer/requeue/end_call move an agent into or
--- out of reserved/on_call, unless the caller lists those states in `expect` (a repair).
--- KEYS[1] agent hash, KEYS[2] events stream
+-- Compare-and-set of an agent's state. An agent leaves reserved/on_call here only when that is
+-- stale (its call is no longer ringing/connected with it); a live one belongs to the call steps
+-- (answer, requeue, end_call), so a call and its agent always point at each other.
+-- KEYS[1] agent hash, KEYS[2] hash of the agent's call (hint), KEYS[3] events stream
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] agent id, ARGV[4] new state (never reserved or
 -- on_call: store.py checks), ARGV[5] reason, ARGV[6] expected current states, comma-separated
--- ('' = any state except reserved/on_call)
--- Returns the agent's HGETALL, or nil if it does not exist or its state is not expected.
+-- ('' = any), ARGV[7] the hinted call id of the agent
+-- Returns the agent's HGETALL; nil if it does not exist, its state is not expected, or it is
+-- busy with a live call; {'stale'} if the hint was wrong (the caller retries).
 -- Same state and reason again: no change, no event, the agent is returned.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'reason')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'reason', 'call_id')
 if not cur[1] then return false end
-if ARGV[6] == '' then
-  if busy(cur[1]) then return false end
-else
+if ARGV[6] ~= '' then
   local expected = false
   for s in string.gmatch(ARGV[6], '[^,]+') do
     if s == cur[1] then expected = true end
   end
   if not expected then return false end
+end
+if busy(cur[1]) then
+  if (cur[3] or '') ~= ARGV[7] then return {'stale'} end
+  local call = redis.call('HMGET', KEYS[2], 'state', 'agent_id')
+  if (call[1] == 'ringing' or call[1] == 'connected') and call[2] == ARGV[3] then
+    return false
+  end
 end
 if cur[1] == ARGV[4] and cur[2] == ARGV[5] then return redis.call('HGETALL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'reason', ARGV[5], 'state_since', ARGV[1],
@@ -23,6 +30,6 @@ redis.call('HSET', KEYS[1], 'state', ARGV[4], 'reason', ARGV[5], 'state_since', 
 if ARGV[4] == 'ready' and cur[1] ~= 'ready' then
   redis.call('HSET', KEYS[1], 'ready_since', ARGV[1])
 end
-emit(KEYS[2], ARGV[2], 'agent_state_changed', '', ARGV[3], ARGV[1],
+emit(KEYS[3], ARGV[2], 'agent_state_changed', cur[3] or '', ARGV[3], ARGV[1],
      {'from_state', cur[1], 'state', ARGV[4], 'reason', ARGV[5]})
 return redis.call('HGETALL', KEYS[1])

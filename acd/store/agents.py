@@ -1,0 +1,67 @@
+"""Agent steps: sync from config, remove, compare-and-set of the state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.core.model import Agent, AgentState
+from acd.store import codec
+from acd.store.base import StoreBase, flat
+from acd.store.results import StoreError, agent_of
+
+_BUSY = frozenset({AgentState.RESERVED, AgentState.ON_CALL})
+
+
+class AgentSteps(StoreBase):
+    async def sync_agent(self, agent: Agent) -> Agent:
+        """Config fields from `agent`; its state fields too, but only if the agent is new."""
+        config = codec.encode_agent_config(agent)
+        state = {f: v for f, v in codec.encode_agent(agent).items() if f not in config}
+        k = self._k
+        reply = await self._lua.sync_agent(
+            keys=[k.agent(agent.id), k.agents, k.events],
+            args=[*self._head(None), agent.id, len(config), *flat(config), *flat(state)])
+        synced = agent_of(reply)
+        if synced is None:
+            raise StoreError(f"sync_agent returned nothing for {agent.id}")
+        return synced
+
+    async def remove_agent(self, agent_id: str, now: float | None = None) -> bool:
+        """Delete an agent (gone from config). False, and nothing done, while it is busy
+        (reserved or on_call): try again once its call ended."""
+        k = self._k
+        done = await self._lua.remove_agent(
+            keys=[k.agent(agent_id), k.agents, k.events], args=[*self._head(now), agent_id])
+        return int(done) >= 0
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        return agent_of(await self._r.hgetall(self._k.agent(agent_id)))
+
+    async def load_agents(self) -> list[Agent]:
+        """Every agent, in id order."""
+        return [codec.decode_agent(h) for h in await self._hashes(self._k.agents, self._k.agent)]
+
+    async def set_agent_state(self, agent_id: str, state: AgentState, now: float,
+                              reason: str = "",
+                              expect: frozenset[AgentState] | None = None) -> Agent | None:
+        """Compare-and-set: the new agent, or None if unknown or its state is not in `expect`.
+
+        `expect=None` allows any current state. READY sets ready_since=now. A reserved or
+        on_call agent is moved only if that is stale (its call is no longer ringing/connected
+        with it); otherwise None: answer/requeue/end_call own that agent.
+        """
+        if state in _BUSY:
+            raise ValueError(f"only claim/answer make an agent {state}")
+        if expect is not None and not expect:
+            return None
+        expected = "" if expect is None else ",".join(sorted(s.value for s in expect))
+        k = self._k
+
+        async def run(call_id: str, _unused: str) -> Any:
+            return await self._lua.set_agent_state(
+                keys=[k.agent(agent_id), k.call(call_id), k.events],
+                args=[*self._head(now), agent_id, state.value, reason, expected, call_id])
+
+        # An idle agent needs no call key: try without reading its call_id first.
+        reply = await self._with_hint(k.agent(agent_id), ("call_id", "leg_id"), run, ("", ""))
+        return agent_of(reply)

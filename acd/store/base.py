@@ -1,0 +1,141 @@
+"""The connection, the Lua scripts (lua/*.lua) and the helpers every part of the store shares."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Self
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from acd.store import codec
+from acd.store.keys import Keys
+from acd.store.results import StoreError, is_stale
+
+EVENTS_MAXLEN = 100_000
+ENDED_TTL_S = 86_400  # an ended call stays readable (and replays stay no-ops) this long
+HINT_TRIES = 8
+HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id) of calls; cleared whole when full
+
+# Every Redis failure (server gone, timeout) raises a subclass of this; callers catch it from
+# acd.store without importing redis.
+BackendError = RedisError
+
+Run = Callable[[str, str], Awaitable[Any]]
+
+# Prepended to every script: Redis scripts cannot import each other.
+_LIB = "_lib.lua"
+
+
+def _source(name: str) -> str:
+    return (resources.files("acd.store") / "lua" / name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Scripts:
+    create_call: AsyncScript
+    update_call: AsyncScript
+    enqueue: AsyncScript
+    claim: AsyncScript
+    answer: AsyncScript
+    requeue: AsyncScript
+    end_call: AsyncScript
+    sync_agent: AsyncScript
+    remove_agent: AsyncScript
+    set_agent_state: AsyncScript
+
+    @classmethod
+    def register(cls, client: Redis) -> Scripts:
+        """Register (no round trip): redis-py sends EVALSHA and loads on NOSCRIPT."""
+        lib = _source(_LIB)
+        loaded = {
+            name: client.register_script(lib + "\n" + _source(f"{name}.lua"))
+            for name in cls.__dataclass_fields__
+        }
+        return cls(**loaded)
+
+
+class StoreBase:
+    def __init__(self, client: Redis, keys: Keys, *, events_maxlen: int = EVENTS_MAXLEN,
+                 ended_ttl_s: int = ENDED_TTL_S) -> None:
+        self._r = client
+        self._k = keys
+        self._lua = Scripts.register(client)
+        self._maxlen = events_maxlen
+        self._ended_ttl_s = ended_ttl_s
+        # Last seen (queue, agent_id) per call: tried first, saving the read before a script.
+        # Never trusted: the scripts re-check it, and a wrong guess costs one read.
+        self._call_hints: dict[str, tuple[str, str]] = {}
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
+                   events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S) -> Self:
+        """Connect and check the server answers (fail at start, not at the first call)."""
+        keys = Keys(prefix, pbx)
+        client = Redis.from_url(url, decode_responses=True)
+        try:
+            await client.ping()
+        except RedisError as exc:
+            await client.aclose()
+            raise StoreError(f"Redis at {url} does not answer: {exc}") from exc
+        return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s)
+
+    @property
+    def keys(self) -> Keys:
+        return self._k
+
+    async def close(self) -> None:
+        await self._r.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())
+        except (RedisError, OSError):
+            return False
+
+    def _head(self, now: float | None) -> list[str | int]:
+        """ARGV[1], ARGV[2] of every script (see lua/_lib.lua)."""
+        # No `now` given (config sync, field updates): the event's stream id still dates it.
+        return [codec.enc_opt_float(now), self._maxlen]
+
+    async def _with_hint(self, key: str, fields: tuple[str, str], run: Run,
+                         first: tuple[str, str] | None = None) -> Any:
+        """Run a script whose KEYS depend on two fields of `key`, read just before.
+
+        The script re-checks them and answers 'stale' if they changed in between (another
+        instance won a race): then read again. So no script builds a key (Redis Cluster).
+        `first` is a guess tried before any read, for scripts that rarely need the hint.
+        """
+        hint = first
+        for _ in range(HINT_TRIES):
+            if hint is None:
+                a, b = await self._r.hmget(key, list(fields))
+                hint = (text(a), text(b))
+            reply = await run(*hint)
+            if not is_stale(reply):
+                return reply
+            hint = None
+        raise StoreError(f"{key} kept changing under {HINT_TRIES} tries")
+
+    async def _hashes(self, set_key: str, key_of: Callable[[str], str]) -> list[dict[str, str]]:
+        """HGETALL of every member of a set of ids, in id order, skipping vanished ones."""
+        ids = sorted(text(i) for i in await self._r.smembers(set_key))
+        async with self._r.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.hgetall(key_of(i))
+            replies: list[Mapping[Any, Any]] = await pipe.execute()
+        return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
+
+
+def text(value: object) -> str:
+    """A reply value as str (the client decodes; bytes appear only in redis-py's types)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def flat(fields: Mapping[str, str]) -> list[str]:
+    return [x for kv in fields.items() for x in kv]

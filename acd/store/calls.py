@@ -1,0 +1,175 @@
+"""Call steps: create, update, enqueue, claim, answer, requeue, end. Each is one Lua script."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
+from acd.store import codec
+from acd.store.base import HINT_CACHE_MAX, Run, StoreBase, flat
+from acd.store.results import (
+    ClaimResult,
+    EndResult,
+    StoreError,
+    call_and_agent,
+    call_of,
+    claim_result,
+)
+
+MAX_ABS_PRIORITY = 900  # keeps queue scores exact integers in a double (see lua/_lib.lua)
+_BUSY = frozenset({AgentState.RESERVED, AgentState.ON_CALL})
+_CALL_HINT = ("queue", "agent_id")  # the script KEYS that depend on the call's own fields
+_C = TypeVar("_C", Call, Call | None)
+
+
+class CallSteps(StoreBase):
+    async def create_call(self, call: Call) -> bool:
+        """Store a new call in state ivr; False if the id exists (a replay)."""
+        if call.state is not CallState.IVR:
+            raise ValueError(f"a new call starts in state ivr, not {call.state}")
+        k = self._k
+        created = await self._lua.create_call(
+            keys=[k.call(call.id), k.live_calls, k.events],
+            args=[*self._head(call.arrived_at), call.id, *flat(codec.encode_call(call))])
+        if created:
+            self._seen(call)
+        return bool(created)
+
+    async def update_call(self, call_id: str, **fields: object) -> bool:
+        """Change non-state fields of a live call; False if there is no such live call.
+
+        A waiting call whose queue or priority changes moves in the queues at once.
+        """
+        encoded = codec.encode_call_update(fields)
+        if "priority" in encoded:
+            check_priority(int(encoded["priority"]))
+        rescore = "queue" in encoded or "priority" in encoded
+        k = self._k
+
+        async def run(queue: str, _agent_id: str) -> Any:
+            new_queue = encoded.get("queue", queue)
+            return await self._lua.update_call(
+                keys=[k.call(call_id), k.queue(queue), k.queue(new_queue), k.events],
+                args=[*self._head(None), "1" if rescore else "0", queue, *flat(encoded)])
+
+        # Without a re-score the hint is not used: skip the read.
+        first = self._call_hints.get(call_id) if rescore else ("", "")
+        done = bool(await self._with_hint(k.call(call_id), _CALL_HINT, run, first))
+        old = self._call_hints.get(call_id)
+        if "queue" in encoded and old is not None:
+            self._call_hints[call_id] = (encoded["queue"], old[1])
+        return done
+
+    async def get_call(self, call_id: str) -> Call | None:
+        return self._seen(call_of(await self._r.hgetall(self._k.call(call_id))))
+
+    async def load_live_calls(self) -> list[Call]:
+        """Every call not ended, in id order."""
+        hashes = await self._hashes(self._k.live_calls, self._k.call)
+        return [self._seen(codec.decode_call(h)) for h in hashes]
+
+    async def enqueue(self, call_id: str, queue: str, priority: int, required: dict[str, int],
+                      entered_at: float, now: float) -> Call | None:
+        """ivr -> waiting in `queue`; None if the call is not in state ivr."""
+        check_priority(priority)
+        k = self._k
+        reply = await self._lua.enqueue(
+            keys=[k.call(call_id), k.queue(queue), k.events],
+            args=[*self._head(now), call_id, queue, priority, codec.enc_json(required),
+                  codec.enc_float(entered_at)])
+        return self._seen(call_of(reply))
+
+    async def claim(self, call_id: str, agent_id: str, leg_id: str, now: float) -> ClaimResult:
+        """Atomically: waiting call -> ringing and ready agent -> reserved, or nothing."""
+        k = self._k
+
+        async def run(queue: str, _agent_id: str) -> Any:
+            return await self._lua.claim(
+                keys=[k.call(call_id), k.agent(agent_id), k.queue(queue), k.events],
+                args=[*self._head(now), call_id, agent_id, leg_id, queue])
+
+        result = claim_result(await self._hinted(call_id, run))
+        self._seen(result.call)
+        return result
+
+    async def answer(self, call_id: str, leg_id: str, now: float) -> tuple[Call, Agent] | None:
+        """Ringing call on `leg_id` -> connected, its agent -> on_call; None if not matching."""
+        k = self._k
+
+        async def run(_queue: str, agent_id: str) -> Any:
+            return await self._lua.answer(
+                keys=[k.call(call_id), k.agent(agent_id), k.events],
+                args=[*self._head(now), call_id, leg_id, agent_id])
+
+        return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
+
+    async def requeue(self, call_id: str, leg_id: str, now: float,
+                      agent_state: AgentState = AgentState.NOT_READY,
+                      agent_reason: str = "rona") -> tuple[Call, Agent] | None:
+        """Ring-no-answer: back to waiting at its old place; its agent -> `agent_state`.
+
+        None if the call is not ringing on `leg_id` (a replayed or late event).
+        """
+        if agent_state in _BUSY:
+            raise ValueError(f"requeue cannot leave the agent {agent_state}")
+        k = self._k
+
+        async def run(queue: str, agent_id: str) -> Any:
+            return await self._lua.requeue(
+                keys=[k.call(call_id), k.queue(queue), k.agent(agent_id), k.events],
+                args=[*self._head(now), call_id, leg_id, queue, agent_id, agent_state.value,
+                      agent_reason])
+
+        return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
+
+    async def end_call(self, call_id: str, outcome: CallOutcome, now: float,
+                       wrapup_s: float) -> EndResult | None:
+        """Any live state -> ended; frees its agent. None if already ended or unknown."""
+        k = self._k
+
+        async def run(queue: str, agent_id: str) -> Any:
+            return await self._lua.end_call(
+                keys=[k.call(call_id), k.live_calls, k.queue(queue), k.agent(agent_id),
+                      k.events],
+                args=[*self._head(now), call_id, outcome.value, "1" if wrapup_s > 0 else "0",
+                      queue, agent_id, self._ended_ttl_s])
+
+        decoded = call_and_agent(await self._hinted(call_id, run))
+        self._call_hints.pop(call_id, None)
+        return None if decoded is None else EndResult(*decoded)
+
+    async def _hinted(self, call_id: str, run: Run) -> Any:
+        first = self._call_hints.get(call_id)
+        return await self._with_hint(self._k.call(call_id), _CALL_HINT, run, first)
+
+    def _seen(self, call: _C) -> _C:
+        """Remember where a call is, for the next step's hint."""
+        if call is None:
+            return call
+        if call.state is CallState.ENDED:
+            self._call_hints.pop(call.id, None)
+            return call
+        if len(self._call_hints) >= HINT_CACHE_MAX:
+            self._call_hints.clear()
+        self._call_hints[call.id] = (call.queue, call.agent_id)
+        return call
+
+    def _seen_pair(self, pair: tuple[Call, Agent] | None) -> tuple[Call, Agent] | None:
+        if pair is not None:
+            self._seen(pair[0])
+        return pair
+
+
+def _with_agent(reply: Any) -> tuple[Call, Agent] | None:
+    decoded = call_and_agent(reply)
+    if decoded is None:
+        return None
+    call, agent = decoded
+    if agent is None:  # the scripts keep a ringing call and its agent paired: cannot happen
+        raise StoreError(f"call {call.id} has no agent {call.agent_id!r}")
+    return call, agent
+
+
+def check_priority(priority: int) -> None:
+    if abs(priority) > MAX_ABS_PRIORITY:
+        raise ValueError(f"priority {priority} outside +-{MAX_ABS_PRIORITY}")
