@@ -222,6 +222,18 @@ SET1: dict[str, tuple[list[Step], list[AgentPhone]]] = {
     ),
     "abandon": ([(0.434, call(CallerSpec(dnis="1004", **CUSTOMER))), (6.442, hang(1))], agents()),
     "failed_login": ([], agents()),
+    "connect_answer": (
+        [(0.434, call(CallerSpec(dnis="1003", **CUSTOMER))), (14.443, hang(1))],
+        agents(agent1=(1.5, None)),
+    ),
+    "ring_no_answer": (
+        [(0.434, call(CallerSpec(dnis="1005", **CUSTOMER))), (34.438, hang(1))],
+        agents(agent2=(1.0, None)),
+    ),
+    "agent_hangs_up_first": (
+        [(0.432, call(CallerSpec(dnis="1006", **CUSTOMER)))],
+        agents(agent1=(1.0, 5.0)),
+    ),
 }
 
 

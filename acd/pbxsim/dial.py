@@ -22,7 +22,7 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
     leg = Channel(
         name=pbx.new_channel_name(iface), uniqueid=pbx.new_uniqueid(), linkedid=ch.linkedid,
         kind="member", cid_num=phone.extension, cid_name=phone.name, context=pbx.phone_context,
-        exten="", created_at=pbx.clock.now(),
+        exten="s", created_at=pbx.clock.now(),
     )
     leg.phone = phone
     phone.channel = leg
@@ -52,18 +52,25 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
             pbx.destroy(leg, 16)
 
     def answered() -> None:
+        if leg.hungup or leg.state == 6 or ch.app is not run:
+            return
+        leg.answer_cb = None
         run.cancel_timers()
         leg.cancel_timers()
         pbx.set_state(leg, 6)
+        pbx.set_var(ch, "DIALSTATUS", "ANSWER")
         pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "ANSWER")])
         run.on_interrupt = None
         bridge = pbx.create_bridge()
+        leg.exten = ""
         pbx.bridge_enter(bridge, leg)
         pbx.bridge_enter(bridge, ch)
+        # Dial() without the g option: whoever stays behind is hung up when the other leaves.
         leg.after_bridge = lambda: pbx.dialplan_hangup(leg, 16)
-        ch.after_bridge = lambda: ended("ANSWER")
+        ch.after_bridge = lambda: pbx.dialplan_hangup(ch, 16)
         pbx.bridged(ch, leg)
 
+    leg.answer_cb = answered
     run.on_interrupt = on_interrupt
     if timeout is not None:
         pbx.app_timer(ch, run, timeout, no_answer)

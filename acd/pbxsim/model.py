@@ -128,6 +128,8 @@ class Channel:
     # What to do when the bridge peer leaves (set by whoever bridged this channel).
     after_bridge: Callable[[], None] | None = None
     originate: dict[str, str] | None = None
+    # How the SIP phone of an outgoing leg picks up (set by Dial, Queue and Originate).
+    answer_cb: Callable[[], None] | None = None
     application: str = ""
     app_data: str = ""
 

@@ -62,6 +62,7 @@ def originate(pbx: Pbx, params: Headers) -> None:
     ch.phone = phone
     phone.channel = ch
     ch.originate = o
+    ch.answer_cb = lambda: answer(pbx, ch)
     pbx.channels[ch.name] = ch
     pbx.chan_event("Newchannel", ch)
     ch.exten = ""

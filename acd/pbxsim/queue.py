@@ -89,6 +89,7 @@ def _ring(pbx: Pbx, ch: Channel, run: AppRun, iface: str) -> None:
     leg.conn_num, leg.conn_name = ch.cid_num, ch.cid_name
     pbx.channels[leg.name] = leg
     run.extra["leg"] = leg
+    leg.answer_cb = lambda: member_answer(pbx, ch, run, leg)
     run.extra["rang"] = pbx.clock.now()
     q = run.extra["queue"]
     pbx.chan_event("Newchannel", leg)

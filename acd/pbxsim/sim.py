@@ -122,20 +122,12 @@ class PbxSim:
         dtmf.press(self.pbx, self._caller_channel(caller_id), digits)
 
     def agent_answer(self, interface: str) -> None:
-        """The agent picks up the ringing phone."""
-        from acd.pbxsim import queue
-
+        """The agent picks up the ringing phone (rung by Originate, Dial() or Queue())."""
         ch = self._phone(interface).channel
-        if ch is None or ch.state == 6:
+        if ch is None or ch.state == 6 or ch.answer_cb is None:
             return
-        if ch.originate is not None:
-            originate.answer(self.pbx, ch)
-            return
-        for caller in list(self.pbx.channels.values()):
-            run = caller.app
-            if run is not None and run.name == "Queue" and id(run.extra.get("leg")) == id(ch):
-                queue.member_answer(self.pbx, caller, run, ch)
-                return
+        ch.answer_cb()
+        self.pbx.changed()
 
     def agent_hangup(self, interface: str) -> None:
         ch = self._phone(interface).channel
