@@ -272,3 +272,28 @@ async def test_max_wait_hands_the_caller_to_the_pbx_queue(lab: Callable[..., Any
     await wait_for(lambda: truth_of(h, "1501")["outcome"] == "fallback", 10, "fallback")
     ended = [e for _, e in await h.engine.store.read_events() if e["type"] == "call_ended"]
     assert [e["outcome"] for e in ended] == ["timeout"]
+
+
+async def test_service_restart_finds_every_call_again(lab: Callable[..., Any]) -> None:
+    h: Harness = await lab()
+    await login(h, "a3")
+    await place(h, "1101", "1")
+    await answer(h, "1101", "a3")
+    await place(h, "1102", "1")
+    waiting = await until_waiting(h, "1102")
+    gone = await place(h, "1103", "2")
+    await until_waiting(h, "1103")
+    await h.service.stop()
+    h.sim.hangup_caller(gone)  # ends while nobody watches
+    await h.restart_service()
+    assert call_of(h, "1101").state is CallState.CONNECTED  # type: ignore[union-attr]
+    again = call_of(h, "1102")
+    assert again is not None and again.entered_at == waiting.entered_at
+    assert call_of(h, "1103") is None
+    h.sim.agent_hangup("PJSIP/1003")
+    await answer(h, "1102", "a3")
+    events = [e for _, e in await h.engine.store.read_events()]
+    ended = sorted((e["call"], e["outcome"]) for e in events if e["type"] == "call_ended")
+    assert [o for _, o in ended].count("answered") == 1
+    assert [o for _, o in ended].count("abandoned") == 1
+    assert sum(e["type"] == "call_answered" for e in events) == 2

@@ -23,14 +23,14 @@ class Service:
         if url is None:
             raise ConfigError(["redis.url: required for `acd run` (only `acd demo` starts its "
                                "own redis-server)"])
-        self._redis_url = url
+        self.redis_url = url
         self._secret = secret if secret is not None else cfg.pbx.resolve_secret()
         self.store: Store | None = None
         self.engine: Engine | None = None
 
     async def start(self) -> Engine:
         pbx = self.cfg.pbx
-        self.store = await Store.open(self._redis_url, prefix=self.cfg.redis.prefix, pbx=pbx.name)
+        self.store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix, pbx=pbx.name)
         link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
                        secret=self._secret, ping_interval_s=pbx.ping_interval_s,
                        reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)

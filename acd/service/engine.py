@@ -161,17 +161,19 @@ class Engine:
         return f"acd-{call.id}-{self._leg_seq}"
 
     # --- effects -----------------------------------------------------------------------------
-    async def send(self, action: actions.Action) -> bool:
+    async def send(self, action: actions.Action, *, quiet: bool = False) -> bool:
         try:
             await self.link.send(action)
             return True
         except AmiError as exc:
-            log.warning("%s failed: %s", action.get("Action"), exc)
+            log.log(logging.DEBUG if quiet else logging.WARNING, "%s failed: %s",
+                    action.get("Action"), exc)
             return False
 
-    def send_later(self, action: actions.Action) -> None:
-        """Fire and forget: the outcome comes back as events."""
-        self.spawn(self.send(action), str(action.get("Action")))
+    def send_later(self, action: actions.Action, *, quiet: bool = False) -> None:
+        """Fire and forget: the outcome comes back as events. `quiet`: a failure is expected
+        (e.g. the channel may be gone already) and is not worth a warning."""
+        self.spawn(self.send(action, quiet=quiet), str(action.get("Action")))
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -77,12 +77,12 @@ class IvrDriver:
             await self._end_call(call, state, cmd)
             return
 
-    async def _agi(self, call: Call, command: str) -> None:
+    async def _agi(self, call: Call, command: str, *, quiet: bool = False) -> None:
         self._seq += 1
         command_id = f"{call.id}/{self._seq}"
         self.awaiting[call.id] = command_id
         self.last_command[call.id] = command
-        self.e.send_later(actions.agi(call.channel, command, command_id))
+        self.e.send_later(actions.agi(call.channel, command, command_id), quiet=quiet)
 
     async def command_done(self, ev: AgiCommandDone) -> None:
         call = self.e.calls.get(ev.uniqueid)
@@ -139,13 +139,25 @@ class IvrDriver:
         if self.ending.get(call.id) == "no_flow" or call.id in self.hangup_sent:
             return
         self.hangup_sent.add(call.id)
-        await self._agi(call, hangup())
+        # After a caller hangup the channel is usually gone: that failure is expected.
+        await self._agi(call, hangup(), quiet=self.ending.get(call.id) == "hangup")
 
-    def resume(self, call: Call) -> None:
-        """After a reconnect: the command in flight may be lost, so send it again."""
+    async def resume(self, call: Call) -> None:
+        """After a reconnect or a restart: the command in flight may be lost, so send it again;
+        with no IVR state at all (a restart), the flow starts over for this caller."""
         command = self.last_command.get(call.id)
         if command is not None and call.id in self.awaiting:
-            self.e.spawn(self._agi(call, command), "agi-resume")
+            await self._agi(call, command)
+            return
+        if call.id in self.states or call.id in self.ending:
+            return
+        flow = select_flow(self.e.cfg.flows, call.dnis)
+        if flow is None:
+            return
+        log.info("call %s: IVR state lost, flow %s starts over", call.id, flow,
+                 extra={"call_id": call.id, "state": "ivr"})
+        state, commands = ivr.start(self.e.cfg, flow, call.caller_num, self.e.now())
+        await self._run(call, state, commands)
 
     async def session_ended(self, ev: AgiSessionEnded) -> None:
         self.awaiting.pop(ev.uniqueid, None)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from acd import contract
 from acd.ami.link import AmiError
+from acd.core.events import AgiSessionStarted
 from acd.core.model import AgentState, CallOutcome, CallState
 from acd.service import actions
 
@@ -33,6 +34,27 @@ async def live_channels(engine: Engine) -> dict[str, dict[str, str]]:
     frames = await engine.link.send(actions.core_show_channels(), as_list=True, timeout_s=30)
     return {f["Uniqueid"]: f for f in frames
             if f.get("Event") == "CoreShowChannel" and f.get("Uniqueid")}
+
+
+async def _adopt_strangers(engine: Engine, channels: dict[str, dict[str, str]]) -> None:
+    """Channels in acd's contexts that acd does not know (events missed while away, or state
+    lost): a caller in AsyncAGI gets its IVR; a caller in the hold loop, whose queue nobody
+    knows any more, is handed to the PBX's own queue rather than left waiting forever."""
+    known = set(engine.calls) | set(engine.leg_to_call)
+    for uid, chan in channels.items():
+        if uid in known:
+            continue
+        context = chan.get("Context", "")
+        if context == contract.CTX_INBOUND and chan.get("Application") == "AGI":
+            log.warning("adopting caller %s found in AsyncAGI", chan.get("Channel"))
+            await engine.handlers.ivr.started(AgiSessionStarted(
+                channel=chan.get("Channel", ""), uniqueid=uid,
+                caller_num=chan.get("CallerIDNum", ""), caller_name=chan.get("CallerIDName", ""),
+                dnis=chan.get("Exten", ""), context=context, language=chan.get("Language", "")))
+        elif context == contract.CTX_HOLD:
+            log.warning("caller %s waits in %s unknown to acd: handing it to the fallback queue",
+                        chan.get("Channel"), context)
+            engine.send_later(actions.redirect(chan.get("Channel", ""), contract.CTX_FALLBACK))
 
 
 async def resync(engine: Engine) -> None:
@@ -60,7 +82,8 @@ async def resync(engine: Engine) -> None:
                     engine.send_later(actions.hangup(call.leg_id))
                 await h.requeue(call.id, call.leg_id, "lost_ring")
         elif call.state is CallState.IVR:
-            h.ivr.resume(call)
+            await h.ivr.resume(call)
+    await _adopt_strangers(engine, channels)
     for agent in list(engine.agents.values()):
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL) and (
                 agent.call_id not in engine.calls):

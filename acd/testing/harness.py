@@ -70,6 +70,13 @@ class Harness:
             raise
         return cls(sim, service, cfg)
 
+    async def restart_service(self) -> None:
+        """Stop the service and start a new one on the same Redis and PBX (callers stay)."""
+        await self.service.stop()
+        self.service = Service(self.cfg, redis_url=self.service.redis_url)
+        await self.service.start()
+        await wait_for(lambda: self.engine.routing_enabled, 15.0, "the new service to resync")
+
     async def stop(self) -> None:
         await self.service.stop()
         await self.sim.stop()

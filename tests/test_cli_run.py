@@ -1,0 +1,125 @@
+"""`acd run -c acd.example.toml` against `acd pbxsim`, both as separate processes over TCP:
+the service's own records must match what the simulated callers lived (the truth file)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.config import load_config
+from acd.core.hours import is_open
+from acd.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "acd.example.toml"
+SECRET = "test-secret-7f3a"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def acd(*args: str, log: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "ACD_AMI_SECRET": SECRET}
+    with log.open("w") as err:
+        return subprocess.Popen([sys.executable, "-m", "acd", "--log-json", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, text=True)
+
+
+async def service_records(url: str) -> dict[str, dict[str, Any]]:
+    """Every call the service saw, by caller channel name."""
+    cfg = load_config(EXAMPLE)
+    store = await Store.open(url, prefix=cfg.redis.prefix, pbx=cfg.pbx.name)
+    try:
+        out: dict[str, dict[str, Any]] = {}
+        for _, ev in await store.read_events("0", 100_000):
+            if ev["type"] == "call_created":
+                call = await store.get_call(ev["call"])
+                if call is not None:
+                    out[call.channel] = {"state": call.state.value,
+                                         "outcome": call.outcome.value if call.outcome else None,
+                                         "answered": call.answered_at is not None}
+        return out
+    finally:
+        await store.close()
+
+
+def expected(truth_outcome: str) -> set[str]:
+    return {"answered": {"answered"}, "abandoned": {"abandoned", "ivr_hangup"},
+            "ended_by_pbx": {"closed"}, "fallback": {"fallback", "timeout"}}[truth_outcome]
+
+
+def mismatches(truth: list[dict[str, Any]], seen: dict[str, dict[str, Any]]) -> list[str]:
+    out = []
+    for t in truth:
+        if t["outcome"] == "waiting":
+            continue  # still on the line when the PBX stopped
+        rec = seen.get(t["channel"])
+        if rec is None:
+            out.append(f"{t['channel']}: unknown to the service")
+        elif t["outcome"] == "answered" and not rec["answered"]:
+            out.append(f"{t['channel']}: answered, the service says {rec}")
+        elif t["outcome"] != "answered" and rec["outcome"] not in expected(t["outcome"]):
+            out.append(f"{t['channel']}: {t['outcome']}, the service says {rec}")
+    return out
+
+
+async def test_run_example_config_against_pbxsim_matches_truth(
+        redis_url: str, procs: list[subprocess.Popen[str]], tmp_path: Path) -> None:
+    port = free_port()
+    truth_file = tmp_path / "truth.json"
+    sim = acd("pbxsim", "--listen", f"127.0.0.1:{port}", "--secret-env", "ACD_AMI_SECRET",
+              "--config", str(EXAMPLE), "--rate", "90", "--duration", "25", "--seed", "11",
+              "--inputs", "1|2;12345|9001|-;1|2|0", "--patience-mean", "25",
+              "--talk-mean", "4", "--answer-delay", "0.5", "--truth", str(truth_file),
+              log=tmp_path / "pbxsim.log")
+    procs.append(sim)
+    service = acd("run", "-c", str(EXAMPLE), "--redis-url", redis_url,
+                  "--pbx", f"127.0.0.1:{port}", log=tmp_path / "acd.log")
+    procs.append(service)
+    sim.wait(60)
+    assert sim.returncode == 0, (tmp_path / "pbxsim.log").read_text()[-2000:]
+    truth = json.loads(truth_file.read_text())
+    assert len(truth) > 10
+    deadline = time.monotonic() + 20
+    while mismatches(truth, seen := await service_records(redis_url)):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert mismatches(truth, seen) == []
+    # Every caller an agent answered, including those still talking when the PBX stopped.
+    answered = sum(t["answered_at"] is not None for t in truth)
+    assert answered == sum(r["answered"] for r in seen.values())
+    if is_open(load_config(EXAMPLE).hours["office"], time.time()):
+        assert answered > 0
+    log = (tmp_path / "acd.log").read_text()
+    assert SECRET not in log and SECRET not in (tmp_path / "pbxsim.log").read_text()
+    assert service.poll() is None, log[-2000:]  # still running, reconnecting to the PBX
