@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -66,14 +67,41 @@ class RedisConfig(_Model):
     prefix: Name = "acd"
 
 
+Role = Literal["viewer", "supervisor", "admin"]
+
+
+class TokenConfig(_Model):
+    """An API bearer token, kept as its SHA-256 hex digest (never in clear):
+    `printf %s "$TOKEN" | sha256sum`."""
+
+    name: Name
+    role: Role
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class HttpConfig(_Model):
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # loopback by default: expose it on purpose
     port: int = Field(8080, ge=0, le=65535)
+    tokens: list[TokenConfig] = Field(default_factory=list)
+    anonymous_read: bool = False  # read-only routes (and the wallboard) without a token
+    snapshot_interval_s: float = Field(1.0, gt=0, le=60)  # figures are recomputed this often
+
+
+SlaFormula = Literal["ignore_abandoned", "abandoned_count_against", "short_abandons_excluded",
+                     "abandoned_within_t_positive"]
 
 
 class SlaConfig(_Model):
+    """Service level: target_pct % of calls answered within threshold_s (see METRICS.md)."""
+
     target_pct: float = Field(80.0, gt=0, le=100)
-    threshold_s: float = Field(20.0, gt=0)
+    threshold_s: int = Field(20, gt=0, le=3600)  # whole seconds: waits are counted per second
+    extra_thresholds_s: list[Annotated[int, Field(gt=0, le=3600)]] = Field(default_factory=list)
+    formula: SlaFormula = "short_abandons_excluded"
+
+    @property
+    def thresholds_s(self) -> list[int]:
+        return sorted({self.threshold_s, *self.extra_thresholds_s})
 
 
 class QueueConfig(_Model):
@@ -209,7 +237,8 @@ class Config(_Model):
     hours: dict[Name, HoursConfig] = Field(default_factory=dict)
     vip: VipConfig = VipConfig()
     flows: dict[Name, FlowConfig] = Field(min_length=1)
-    short_abandon_s: float = Field(5.0, ge=0)
+    short_abandon_s: int = Field(5, ge=0, le=600)  # whole seconds, like the SL thresholds
+    history_days: int = Field(35, ge=1, le=400)  # 15-minute intervals are kept this long
 
 
 class ConfigError(Exception):
@@ -265,6 +294,10 @@ def _cross_check(cfg: Config) -> list[str]:
     for hname, hours in cfg.hours.items():
         out += [f"hours.{hname}.{problem}" for problem in validate_hours(hours)]
     out += dnis_problems(cfg.flows)
+    try:
+        ZoneInfo(cfg.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(f"timezone: unknown time zone {cfg.timezone!r}")
     return out
 
 

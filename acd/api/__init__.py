@@ -1,0 +1,1 @@
+"""The live HTTP API and the wallboard (aiohttp)."""

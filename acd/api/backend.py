@@ -1,0 +1,58 @@
+"""What the HTTP API needs from the service: the contract between acd/api and acd/service.
+
+The API never talks to AMI or Redis itself: it reads the latest figures snapshot (recomputed at
+most every `http.snapshot_interval_s`, so a thousand pollers cost Redis nothing more) and asks
+the service to carry out supervisor commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+AgentAction = Literal["login", "logout", "ready", "not_ready"]
+
+
+class CommandError(Exception):
+    """A supervisor command that cannot be carried out. `code` is stable (part of the API)."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    ami: bool
+    redis: bool
+    reason: str  # empty when ready; else what is missing, for /readyz
+
+
+class Backend(Protocol):
+    def snapshot(self) -> dict[str, Any]:
+        """The latest figures (the JSON shape of acd/stats/figures.py: generated_at, centre,
+        queues, agents, calls, ivr_funnel)."""
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        """Each new snapshot as it is made (at most one per snapshot interval)."""
+
+    async def history(self, queue: str | None, start: float, end: float) -> list[dict[str, Any]]:
+        """15-minute intervals [start, end) for one queue or all: one dict per interval."""
+
+    def readiness(self) -> Readiness: ...
+
+    async def agent_command(self, agent_id: str, action: AgentAction, reason: str) -> dict[str, Any]:
+        """Log in / log out / ready / not ready; returns the agent as the snapshot shows agents.
+        Raises CommandError (unknown_agent 404, agent_busy 409, bad_transition 409)."""
+
+    async def set_call_priority(self, call_id: str, priority: int) -> dict[str, Any]:
+        """Change a waiting call's priority (its place follows); returns the call.
+        Raises CommandError (unknown_call 404, not_waiting 409)."""
+
+    async def reload_config(self) -> dict[str, Any]:
+        """Re-read the config file; a bad config keeps the running one and raises
+        CommandError(code="bad_config", status=400) listing the problems."""

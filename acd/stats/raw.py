@@ -1,0 +1,82 @@
+"""Raw counts, as the store keeps them in Redis: the contract between the store's stats reader
+(acd/store/stats.py) and the pure figures (acd/stats/figures.py).
+
+Waits are kept as per-second histograms (bucket = ceil(wait in seconds), capped at WAIT_CAP_S),
+so "answered within T" is exact for any whole-second threshold T, including thresholds added to
+the config later: nothing is pre-aggregated against a threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WAIT_CAP_S = 3600  # waits above this share the last bucket
+INTERVAL_S = 900  # history interval: 15 minutes, aligned to the Unix epoch
+
+
+def wait_bucket(wait_s: float) -> int:
+    """The histogram bucket of a wait: ceil(seconds), so wait <= T  <=>  bucket <= T."""
+    whole = int(wait_s)
+    bucket = whole if whole == wait_s else whole + 1
+    return max(0, min(bucket, WAIT_CAP_S))
+
+
+@dataclass(slots=True)
+class QueueCounts:
+    """What happened in one queue over some span of time (a window or one interval)."""
+
+    offered: int = 0  # entered the queue (a requeue after RONA is not a new offer)
+    answered: int = 0
+    abandoned: int = 0  # hung up while waiting or ringing
+    timed_out: int = 0  # max wait reached, handed to the PBX's queue
+    overflowed: int = 0  # left for another queue (the routing issue fills this)
+    answered_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
+    abandoned_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
+    wait_sum_s: float = 0.0  # of answered calls: for ASA
+    handled: int = 0  # answered calls that ended (talk known)
+    talk_sum_s: float = 0.0
+    wrapup_sum_s: float = 0.0  # wrap-up after calls of this queue
+
+    def add(self, other: QueueCounts) -> None:
+        self.offered += other.offered
+        self.answered += other.answered
+        self.abandoned += other.abandoned
+        self.timed_out += other.timed_out
+        self.overflowed += other.overflowed
+        for mine, theirs in ((self.answered_waits, other.answered_waits),
+                             (self.abandoned_waits, other.abandoned_waits)):
+            for bucket, n in theirs.items():
+                mine[bucket] = mine.get(bucket, 0) + n
+        self.wait_sum_s += other.wait_sum_s
+        self.handled += other.handled
+        self.talk_sum_s += other.talk_sum_s
+        self.wrapup_sum_s += other.wrapup_sum_s
+
+
+@dataclass(slots=True)
+class AgentCounts:
+    """One agent's time and calls over some span (today, or one interval)."""
+
+    handled: int = 0
+    talk_s: float = 0.0
+    wrapup_s: float = 0.0
+    ready_s: float = 0.0  # idle, ready for a call
+    not_ready_s: float = 0.0
+    ringing_s: float = 0.0  # reserved, phone ringing
+
+    def add(self, other: AgentCounts) -> None:
+        self.handled += other.handled
+        self.talk_s += other.talk_s
+        self.wrapup_s += other.wrapup_s
+        self.ready_s += other.ready_s
+        self.not_ready_s += other.not_ready_s
+        self.ringing_s += other.ringing_s
+
+
+@dataclass(slots=True)
+class FunnelCounts:
+    """IVR funnel of one flow: how many callers reached each node, and where they left."""
+
+    reached: dict[str, int] = field(default_factory=dict)  # node -> callers
+    left: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> exit -> callers
+    # exit is one of: "queue" (handed to an agent queue), "hangup", "closed", "fallback"
