@@ -57,6 +57,7 @@ class Call:
     vip: bool = False
     language: str = ""
     account: str = ""
+    flow: str = ""  # the IVR flow that ran
     ivr_path: list[str] = field(default_factory=list)
     agent_id: str = ""
     leg_id: str = ""  # Uniqueid (= Originate ChannelId) of the agent leg
