@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from acd.config import Config, ConfigError, load_config
 from acd.logs import setup_logging
@@ -40,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         cfg = _with_overrides(args)
-        service = Service(cfg, redis_url=args.redis_url)
+        service = Service(cfg, redis_url=args.redis_url, config_path=Path(args.config))
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{args.config}: {problem}", file=sys.stderr)
@@ -77,6 +78,13 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_reference(args: argparse.Namespace) -> int:
+    from acd.configdoc import render
+
+    sys.stdout.write(render())
+    return 0
+
+
 def _pbxsim(args: argparse.Namespace) -> int:
     from acd.pbxsim import cli as pbxsim_cli
 
@@ -100,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file (exit 0 or 2)")
     p.add_argument("file")
     p.set_defaults(func=_check_config)
+
+    p = sub.add_parser("config-reference", help="print the config reference (Markdown)")
+    p.set_defaults(func=_config_reference)
 
     p = sub.add_parser("run", help="attach to the PBX and route calls")
     p.add_argument("-c", "--config", required=True)

@@ -10,8 +10,8 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -26,16 +26,22 @@ class _Model(BaseModel):
 
 
 class PbxConfig(_Model):
-    name: Name = "default"
-    host: str = "127.0.0.1"
-    port: int = Field(5038, ge=1, le=65535)
-    username: str = Field("acd", min_length=1)
-    secret: SecretStr | None = None  # prefer secret_env / secret_file: keep secrets out of files
-    secret_env: str | None = None
-    secret_file: Path | None = None
-    fallback_queue: str = "acd-fallback"  # the Asterisk queue used when the service is away
-    ping_interval_s: float = Field(5.0, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    name: Name = Field("default", description="the PBX's name, carried by its calls and "
+                       "agents and in the Redis keys")
+    host: str = Field("127.0.0.1", description="AMI host")
+    port: int = Field(5038, ge=1, le=65535, description="AMI port")
+    username: str = Field("acd", min_length=1, description="the AMI user (manager_acd.conf)")
+    secret: SecretStr | None = Field(None, description="the AMI secret itself: prefer "
+                                     "secret_env or secret_file, keep secrets out of files")
+    secret_env: str | None = Field(None, description="name of the environment variable that "
+                                   "holds the AMI secret")
+    secret_file: Path | None = Field(None, description="file that holds the AMI secret")
+    fallback_queue: str = Field("acd-fallback", description="the Asterisk queue the dialplan "
+                                "uses while acd is away (for information: the dialplan's "
+                                "ACD_FALLBACK_QUEUE global decides)")
+    ping_interval_s: float = Field(5.0, gt=0, description="AMI Ping period; an unanswered Ping "
+                                   "drops the link, which then reconnects")
+    reconnect_max_s: float = Field(30.0, gt=0, description="cap of the reconnect backoff")
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> PbxConfig:
@@ -63,8 +69,9 @@ class PbxConfig(_Model):
 
 
 class RedisConfig(_Model):
-    url: str | None = None  # None: `acd demo` starts a private redis-server
-    prefix: Name = "acd"
+    url: str | None = Field(None, description="redis://, rediss:// or unix:// URL; required "
+                            "by `acd run` (`acd demo` starts a private redis-server without it)")
+    prefix: Name = Field("acd", description="first part of every Redis key")
 
 
 Role = Literal["viewer", "supervisor", "admin"]
@@ -80,11 +87,14 @@ class TokenConfig(_Model):
 
 
 class HttpConfig(_Model):
-    host: str = "127.0.0.1"  # loopback by default: expose it on purpose
-    port: int = Field(8080, ge=0, le=65535)
-    tokens: list[TokenConfig] = Field(default_factory=list)
-    anonymous_read: bool = False  # read-only routes (and the wallboard) without a token
-    snapshot_interval_s: float = Field(1.0, gt=0, le=60)  # figures are recomputed this often
+    host: str = Field("127.0.0.1", description="listen address (loopback by default: "
+                      "expose it on purpose)")
+    port: int = Field(8080, ge=0, le=65535, description="listen port (0: any free port)")
+    tokens: list[TokenConfig] = Field(default_factory=list, description="bearer tokens")
+    anonymous_read: bool = Field(False, description="read-only routes and the wallboard "
+                                 "without a token")
+    snapshot_interval_s: float = Field(1.0, gt=0, le=60, description="the figures are "
+                                       "recomputed this often, whatever the number of readers")
 
 
 SlaFormula = Literal["ignore_abandoned", "abandoned_count_against", "short_abandons_excluded",
@@ -105,21 +115,29 @@ class SlaConfig(_Model):
 
 
 class QueueConfig(_Model):
-    skills: SkillMap = Field(default_factory=dict)  # required skill -> minimum level
+    skills: SkillMap = Field(default_factory=dict, description="required skill -> minimum "
+                             "level (1-5); language and dialect are skills too")
     sla: SlaConfig = SlaConfig()
-    wrapup_s: float = Field(10.0, ge=0)
-    ring_timeout_s: float = Field(15.0, gt=0, le=300)
-    max_wait_s: float = Field(900.0, gt=0)
-    music_class: str = "default"
+    wrapup_s: float = Field(10.0, ge=0, description="after-call work before the agent is "
+                            "ready again")
+    ring_timeout_s: float = Field(15.0, gt=0, le=300, description="ring-no-answer after this "
+                                  "long: the agent goes not ready, the call keeps its place")
+    max_wait_s: float = Field(900.0, gt=0, description="after this long in the queue the "
+                              "caller is handed to the PBX's own queue")
+    music_class: str = Field("default", description="music on hold class")
 
 
 class AgentConfig(_Model):
-    interface: str = Field(pattern=r"^[A-Za-z0-9]+/\S+$")  # dial string, e.g. PJSIP/1001
-    extension: str = Field(pattern=r"^\S+$")  # the phone's CALLERID(num), for feature codes
-    name: str = ""
-    skills: SkillMap = Field(default_factory=dict)
-    queues: list[Name] = Field(default_factory=list)  # empty: every queue it is skilled for
-    login_at_start: bool = False
+    interface: str = Field(pattern=r"^[A-Za-z0-9]+/\S+$", description="dial string of the "
+                           "agent's phone, e.g. PJSIP/1001")
+    extension: str = Field(pattern=r"^\S+$", description="the phone's CALLERID(num): feature "
+                           "codes find the agent by it")
+    name: str = Field("", description="display name")
+    skills: SkillMap = Field(default_factory=dict, description="skill -> level 1-5")
+    queues: list[Name] = Field(default_factory=list, description="queues served; empty: every "
+                               "queue whose skills the agent holds")
+    login_at_start: bool = Field(False, description="ready when acd starts (else log in with "
+                                 "*51 or the API)")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -18,13 +18,11 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from acd.core.model import AgentState
-from acd.pbxsim import AgentPhone, Traffic
-from acd.stats.report import queue_summary
-from acd.testing.harness import Harness
-from acd.testing.redis_server import RedisServer
+if TYPE_CHECKING:  # the heavy imports wait until the demo runs: `acd --help` stays light
+    from acd.pbxsim import AgentPhone
+    from acd.testing.harness import Harness
 
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 # Caller keys: language (1 en / 2 es), account (9001 is a VIP account), then the main menu.
@@ -45,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _phone_factory(seed: int) -> Any:
+    from acd.pbxsim import AgentPhone
+
     rng = random.Random(seed)
 
     def make(interface: str, extension: str) -> AgentPhone:
@@ -74,6 +74,9 @@ async def _progress(h: Harness, started: float) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from acd.testing.harness import Harness
+    from acd.testing.redis_server import RedisServer
+
     cfg_data = tomllib.loads(args.config.read_text(encoding="utf-8"))
     redis: RedisServer | None = None
     url = args.redis_url
@@ -92,6 +95,10 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _drive(h: Harness, args: argparse.Namespace) -> int:
+    from acd.core.model import AgentState
+    from acd.pbxsim import Traffic
+    from acd.stats.report import queue_summary
+
     traffic = Traffic(rate_per_min=args.rate, dnis=["100"], vip_numbers=h.cfg.vip.numbers,
                       vip_share=args.vip_share, input_script=DEMO_INPUTS,
                       patience_mean_s=args.patience_mean, talk_mean_s=args.talk_mean,

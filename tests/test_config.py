@@ -100,3 +100,12 @@ def test_check_config_exit_codes(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert "not valid TOML" in out.stderr
+
+
+def test_config_reference_in_docs_is_current() -> None:
+    from acd.configdoc import render
+
+    committed = (ROOT / "docs" / "config-reference.md").read_text()
+    assert committed == render(), "run: acd config-reference > docs/config-reference.md"
+    for key in ("ring_timeout_s", "escape_digit", "anonymous_read", "secret_env"):
+        assert f"`{key}`" in committed

@@ -55,6 +55,7 @@ class Harness:
         pbx.update({"host": "127.0.0.1", "port": sim.port, "username": "acd", "secret": secret})
         for key in ("secret_env", "secret_file"):
             pbx.pop(key, None)
+        data.setdefault("http", {}).setdefault("port", 0)  # a free port: tests run side by side
         cfg = parse_config(data)
         make = phone or (lambda iface, ext: AgentPhone(interface=iface, extension=ext))
         for agent in cfg.agents.values():
