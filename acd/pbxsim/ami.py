@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from acd.pbxsim import agi, bridging, frames, originate
+from acd.pbxsim import agi, ami_status, bridging, frames, mixmonitor, originate
 from acd.pbxsim.frames import Headers
 
 if TYPE_CHECKING:
@@ -266,60 +266,6 @@ def a_bridge(s: Session, a: Headers) -> None:
     bridging.ami_bridge(s.pbx, c1, c2)
 
 
-def _duration(s: Session, created: float) -> int:
-    return int(s.pbx.clock.now() - created)
-
-
-def _hms(secs: int) -> str:
-    return f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
-
-
-def a_core_show_channels(s: Session, a: Headers) -> None:
-    aid = frames.get(a, "ActionID")
-    s.ok(a, "Channels will follow", [("EventList", "start")])
-    chans = list(s.pbx.channels.values())
-    for ch in chans:
-        secs = _duration(s, ch.created_at)
-        s.send(frames.build([("Event", "CoreShowChannel"), ("ActionID", aid), *ch.snapshot(),
-                             ("Application", ch.application), ("ApplicationData", ch.app_data),
-                             ("Duration", _hms(secs)),
-                             ("BridgeId", ch.bridge.uniqueid if ch.bridge else "")]))
-    s.send(frames.build([("Event", "CoreShowChannelsComplete"), ("ActionID", aid),
-                         ("EventList", "Complete"), ("ListItems", str(len(chans)))]))
-
-
-def a_status(s: Session, a: Headers) -> None:
-    aid = frames.get(a, "ActionID")
-    chan = frames.get(a, "Channel")
-    if chan:
-        one = s.pbx.find_channel(chan)
-        if one is None:
-            s.error(a, "No such channel")
-            return
-        chans = [one]
-    else:
-        chans = list(s.pbx.channels.values())
-    wanted = [v.strip() for v in frames.get(a, "Variables").split(",") if v.strip()]
-    s.ok(a, "Channel status will follow")
-    for ch in chans:
-        vars_: Headers = [("Variable", f"{v}={s.pbx.subst(ch, '${' + v + '}')}") for v in wanted]
-        s.send(frames.build([
-            ("Event", "Status"), ("Privilege", "Call"), *ch.snapshot(),
-            ("Type", ch.name.split("/", 1)[0]), ("DNID", ch.dnid),
-            ("EffectiveConnectedLineNum", ch.conn_num),
-            ("EffectiveConnectedLineName", ch.conn_name), ("TimeToHangup", "0"),
-            ("BridgeID", ch.bridge.uniqueid if ch.bridge else ""),
-            ("Application", ch.application), ("Data", ch.app_data), *vars_,
-            ("Nativeformats", "(ulaw)"), ("Readformat", "ulaw"), ("Readtrans", ""),
-            ("Writeformat", "ulaw"), ("Writetrans", ""), ("Callgroup", "0"),
-            ("Pickupgroup", "0"), ("Seconds", str(_duration(s, ch.created_at))),
-            ("ActionID", aid),
-        ]))
-    n = str(len(chans))
-    s.send(frames.build([("Event", "StatusComplete"), ("ActionID", aid), ("EventList", "Complete"),
-                         ("ListItems", n), ("Items", n)]))
-
-
 def a_user_event(s: Session, a: Headers) -> None:
     name = frames.get(a, "UserEvent")
     body = [(k, v) for k, v in a if k.lower() not in ("action", "actionid", "userevent")]
@@ -331,5 +277,14 @@ ACTIONS: dict[str, Action] = {
     "login": a_login, "logoff": a_logoff, "ping": a_ping, "events": a_events,
     "setvar": a_setvar, "getvar": a_getvar, "redirect": a_redirect, "agi": a_agi,
     "originate": a_originate, "hangup": a_hangup, "bridge": a_bridge,
-    "coreshowchannels": a_core_show_channels, "status": a_status, "userevent": a_user_event,
+    "userevent": a_user_event, "coreshowchannels": ami_status.a_core_show_channels,
+    "status": ami_status.a_status,
+    "corestatus": ami_status.a_core_status, "queuestatus": ami_status.a_queue_status,
+    "queuesummary": ami_status.a_queue_summary, "queuepause": ami_status.a_queue_pause,
+    "devicestatelist": ami_status.a_device_state_list,
+    "extensionstatelist": ami_status.a_extension_state_list,
+    "extensionstate": ami_status.a_extension_state, "sippeers": ami_status.a_sip_peers,
+    "bridgelist": ami_status.a_bridge_list, "command": ami_status.a_command,
+    "mixmonitor": mixmonitor.a_mixmonitor, "mixmonitormute": mixmonitor.a_mixmonitor_mute,
+    "stopmixmonitor": mixmonitor.a_stop_mixmonitor,
 }

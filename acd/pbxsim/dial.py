@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
     args = data.split(",")
-    iface = args[0].strip()
+    tech, _, rest = args[0].strip().partition("/")
+    peer, _, number = rest.partition("/")
+    iface = f"{tech}/{peer}"
     timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
     phone = pbx.phones.get(iface)
     if phone is None or not phone.registered or phone.channel is not None:
@@ -21,8 +23,8 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
         return NEXT
     leg = Channel(
         name=pbx.new_channel_name(iface), uniqueid=pbx.new_uniqueid(), linkedid=ch.linkedid,
-        kind="member", cid_num=phone.extension, cid_name=phone.name, context=pbx.phone_context,
-        exten="s", created_at=pbx.clock.now(),
+        kind="member", cid_num=phone.extension, cid_name=phone.name,
+        context=phone.context or pbx.phone_context, exten="s", created_at=pbx.clock.now(),
     )
     leg.phone = phone
     phone.channel = leg
@@ -31,8 +33,11 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
     run = AppRun("Dial", data)
     ch.app = run
     pbx.chan_event("Newchannel", leg)
+    if number:
+        leg.exten = number
     pbx.emit("DialBegin", ch.snapshot() + leg.snapshot("Dest")
-             + [("DialString", iface.split("/", 1)[-1])])
+             + [("DialString", rest)])
+    pbx.emit("DeviceStateChange", [("Device", iface), ("State", "RINGING")])
     pbx.set_state(leg, 5)
     leg.application, leg.app_data = "AppDial", "(Outgoing Line)"
     pbx.emit("DialState", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "RINGING")])
@@ -57,6 +62,7 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
         leg.answer_cb = None
         run.cancel_timers()
         leg.cancel_timers()
+        pbx.emit("DeviceStateChange", [("Device", iface), ("State", "INUSE")])
         pbx.set_state(leg, 6)
         pbx.set_var(ch, "DIALSTATUS", "ANSWER")
         pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "ANSWER")])

@@ -83,6 +83,8 @@ class Dialplan:
     def __init__(self) -> None:
         self.contexts: dict[str, Context] = {}
         self.globals: dict[str, str] = {}
+        # (context, exten, device) of each ``exten => 7001,hint,SIP/agent1`` line.
+        self.hints: list[tuple[str, str, str]] = []
 
     @classmethod
     def load(cls, path: Path | str) -> Dialplan:
@@ -142,6 +144,10 @@ class Dialplan:
                 ctx.includes.append(value)
             elif key == "exten":
                 pattern, rest = value.split(",", 1)
+                prio_s, _, device = rest.partition(",")
+                if prio_s.strip().lower() == "hint":
+                    self.hints.append((section, pattern.strip(), device.strip()))
+                    continue
                 last = ctx.get(pattern.strip())
                 last_prio = self._add_step(last, rest, 0)
             elif key == "same" and last is not None:

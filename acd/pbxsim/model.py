@@ -43,6 +43,8 @@ class AgentPhone:
     answer_after_s: float | None = 1.0
     talk_s: float | None = 30.0
     registered: bool = True
+    # Dialplan context of the peer (shown on legs dialled to it); None = the PBX's phone context.
+    context: str | None = None
     channel: Channel | None = field(default=None, repr=False)
 
 

@@ -39,6 +39,11 @@ def _response(pbx: Pbx, o: dict[str, str], ok: bool, channel: str, reason: int,
 
 def originate(pbx: Pbx, params: Headers) -> None:
     dial = frames.get(params, "Channel")
+    if dial.lower().startswith("local/"):
+        from acd.pbxsim import local
+
+        local.originate_local(pbx, params)
+        return
     o = {
         "action_id": frames.get(params, "ActionID"), "dial": dial,
         "context": frames.get(params, "Context"), "exten": frames.get(params, "Exten"),

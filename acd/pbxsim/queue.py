@@ -20,6 +20,28 @@ def _member_headers(pbx: Pbx, queue: str, iface: str) -> list[tuple[str, str]]:
             ("MemberName", phone.name if phone is not None and phone.name else iface)]
 
 
+def member(pbx: Pbx, queue: str, iface: str) -> dict[str, str]:
+    """The state of one static member (created on first use)."""
+    key = (queue, iface)
+    if key not in pbx.members:
+        pbx.members[key] = {"paused": "0", "reason": "", "calls": "0", "last_call": "0",
+                            "last_pause": "0"}
+    return pbx.members[key]
+
+
+def member_status(pbx: Pbx, queue: str, iface: str) -> list[tuple[str, str]]:
+    """QueueMemberPause / QueueMember headers after Queue, MemberName, Interface."""
+    m = member(pbx, queue, iface)
+    phone = pbx.phones.get(iface)
+    busy = phone is not None and phone.channel is not None
+    status = "5" if phone is None or not phone.registered else ("2" if busy else "1")
+    return [("StateInterface", iface), ("Membership", "static"), ("Penalty", "0"),
+            ("CallsTaken", m["calls"]), ("LastCall", m["last_call"]),
+            ("LastPause", m["last_pause"]), ("LoginTime", str(int(pbx.started_at))),
+            ("InCall", "1" if busy else "0"), ("Status", status), ("Paused", m["paused"]),
+            ("PausedReason", m["reason"]), ("Ringinuse", "0"), ("Wrapuptime", "0")]
+
+
 def queue_app(pbx: Pbx, ch: Channel, data: str) -> str:
     name = data.split(",")[0].strip()
     if ch.truth is not None:
@@ -53,13 +75,13 @@ def _abandon(pbx: Pbx, ch: Channel, run: AppRun, reason: str) -> None:
     if leg is not None and not leg.hungup:
         pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "CANCEL")])
         pbx.destroy(leg, 16)
+    pbx.chan_event("MusicOnHoldStop", ch)
     if reason == "hangup":
         held = int(pbx.clock.now() - run.extra["joined"])
         pbx.chan_event("QueueCallerAbandon", ch, [("Queue", name), ("Position", "1"),
                                                   ("OriginalPosition", "1"),
                                                   ("HoldTime", str(held))])
     _leave(pbx, ch, run)
-    pbx.chan_event("MusicOnHoldStop", ch)
 
 
 def _try_member(pbx: Pbx, ch: Channel, run: AppRun) -> None:
@@ -70,7 +92,8 @@ def _try_member(pbx: Pbx, ch: Channel, run: AppRun) -> None:
     for i in range(n):
         iface = members[(run.extra["tried"] + i) % n]
         phone = pbx.phones.get(iface)
-        if phone is not None and phone.registered and phone.channel is None:
+        paused = member(pbx, run.extra["queue"], iface)["paused"] == "1"
+        if phone is not None and phone.registered and phone.channel is None and not paused:
             run.extra["tried"] = (run.extra["tried"] + i + 1) % n
             _ring(pbx, ch, run, iface)
             return
@@ -93,6 +116,7 @@ def _ring(pbx: Pbx, ch: Channel, run: AppRun, iface: str) -> None:
     run.extra["rang"] = pbx.clock.now()
     q = run.extra["queue"]
     pbx.chan_event("Newchannel", leg)
+    leg.exten = ch.exten
     pbx.emit("AgentCalled", ch.snapshot() + leg.snapshot("Dest") + _member_headers(pbx, q, iface))
     pbx.emit("DialBegin", ch.snapshot() + leg.snapshot("Dest") + [("DialString", iface)])
     ch.conn_num, ch.conn_name = phone.extension, phone.name
@@ -116,6 +140,7 @@ def _no_answer(pbx: Pbx, ch: Channel, run: AppRun, leg: Channel) -> None:
     pbx.emit("AgentRingNoAnswer", ch.snapshot() + leg.snapshot("Dest")
              + _member_headers(pbx, q, iface) + [("RingTime", str(int(MEMBER_TIMEOUT_S * 1000)))])
     pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "NOANSWER")])
+    pbx.emit("DialEnd", ch.snapshot() + leg.snapshot("Dest") + [("DialStatus", "CANCEL")])
     run.extra["leg"] = None
     pbx.destroy(leg, 16)
     pbx.app_timer(ch, run, RETRY_S, lambda: _try_member(pbx, ch, run))
@@ -137,6 +162,9 @@ def member_answer(pbx: Pbx, ch: Channel, run: AppRun, leg: Channel) -> None:
     pbx.emit("AgentConnect", ch.snapshot() + leg.snapshot("Dest") + _member_headers(pbx, q, iface)
              + [("HoldTime", str(held)), ("RingTime", str(rang))])
     run.on_interrupt = None
+    stats = member(pbx, q, iface)
+    stats["calls"] = str(int(stats["calls"]) + 1)
+    stats["last_call"] = str(int(pbx.clock.wall()))
     bridge = pbx.create_bridge()
     pbx.bridge_enter(bridge, leg)
     pbx.bridge_enter(bridge, ch)
@@ -155,4 +183,14 @@ def member_answer(pbx: Pbx, ch: Channel, run: AppRun, leg: Channel) -> None:
     pbx.bridged(ch, leg)
 
 
-__all__ = ["NEXT", "member_answer", "queue_app"]
+def pause(pbx: Pbx, queue: str, iface: str, paused: bool, reason: str) -> list[tuple[str, str]]:
+    """QueuePause: returns the QueueMemberPause event headers."""
+    m = member(pbx, queue, iface)
+    m["paused"] = "1" if paused else "0"
+    m["reason"] = reason if paused else ""
+    m["last_pause"] = str(int(pbx.clock.wall()))
+    q, i, name = _member_headers(pbx, queue, iface)
+    return [q, name, i, *member_status(pbx, queue, iface)]
+
+
+__all__ = ["NEXT", "member_answer", "pause", "queue_app"]

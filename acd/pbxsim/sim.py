@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from acd.pbxsim import dtmf, originate
+from acd.pbxsim import dtmf
 from acd.pbxsim.ami import AmiServer
 from acd.pbxsim.clock import Clock, RealClock
 from acd.pbxsim.dialplan import Dialplan
@@ -49,6 +49,7 @@ class PbxSim:
         self.ami = AmiServer(self.pbx, username, secret)
         self.inbound_context = inbound_context
         self.caller_interface = caller_interface
+        self.pbx.caller_interface = caller_interface
         self.port = 0
         self._truth: dict[str, Truth] = {}
         self._caller_seq = itertools.count(1)

@@ -1,0 +1,150 @@
+"""The PBX's state: channels, events, identifiers, variables (base of :class:`Pbx`)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+
+from acd.pbxsim import frames
+from acd.pbxsim.clock import Clock
+from acd.pbxsim.dialplan import Dialplan
+from acd.pbxsim.expr import substitute
+from acd.pbxsim.frames import Headers
+from acd.pbxsim.model import AgentPhone, Channel
+
+
+class PbxCore:
+    def __init__(
+        self,
+        dialplan: Dialplan,
+        clock: Clock,
+        *,
+        queue_members: dict[str, list[str]] | None = None,
+        prompt_durations: dict[str, float] | None = None,
+        default_prompt_s: float = 1.0,
+        answer_delay_s: float = 0.5,
+        agi_delay_s: float = 0.1,
+        digit_delay_s: float = 0.5,
+        digit_gap_s: float = 0.3,
+        phone_context: str = "from-agent",
+    ) -> None:
+        self.phone_context = phone_context
+        self.dialplan = dialplan
+        self.clock = clock
+        self.globals: dict[str, str] = dict(dialplan.globals)
+        self.queue_members = dict(queue_members or {})
+        self.prompt_durations = dict(prompt_durations or {})
+        self.default_prompt_s = default_prompt_s
+        self.answer_delay_s = answer_delay_s
+        self.agi_delay_s = agi_delay_s
+        self.digit_delay_s = digit_delay_s
+        self.digit_gap_s = digit_gap_s
+        self.channels: dict[str, Channel] = {}
+        self.phones: dict[str, AgentPhone] = {}
+        self.listeners: list[Callable[[str, Headers], None]] = []
+        self.change_listeners: list[Callable[[], None]] = []
+        self._chan_seq = itertools.count(1)
+        self._uid_seq = itertools.count(1)
+        self._cmd_seq = itertools.count(31062853)
+        self.waiting_queue: dict[str, list[Channel]] = {}
+        # app_queue member state, keyed by (queue, interface): paused, reason, calls, ...
+        self.members: dict[tuple[str, str], dict[str, str]] = {}
+        self.started_at = clock.wall()
+        # Device state cache (DeviceStateList): every device whose state was published.
+        self.devices: dict[str, str] = {}
+        self.processed_calls = 0
+        self.caller_interface = ""
+
+    # ---- events -------------------------------------------------------------------------
+    def emit(self, event: str, headers: Headers) -> None:
+        if event == "DeviceStateChange":
+            self.devices[frames.get(headers, "Device")] = frames.get(headers, "State")
+        for listener in list(self.listeners):
+            listener(event, headers)
+
+    def chan_event(self, event: str, ch: Channel, extra: Headers | None = None) -> None:
+        if event == "Newchannel":
+            self.processed_calls += 1
+        self.emit(event, ch.snapshot() + (extra or []))
+
+    def changed(self) -> None:
+        for cb in list(self.change_listeners):
+            cb()
+
+    # ---- identifiers ----------------------------------------------------------------------
+    def new_uniqueid(self) -> str:
+        return f"{int(self.clock.wall())}.{next(self._uid_seq)}"
+
+    def new_channel_name(self, interface: str) -> str:
+        return f"{interface}-{next(self._chan_seq):08x}"
+
+    def new_command_id(self) -> str:
+        return str(next(self._cmd_seq))
+
+    def new_bridge_id(self) -> str:
+        return str(uuid.UUID(int=next(self._uid_seq) * 7919 + 0x3F2FC2A1_20FF_4F4A_88D6_2537))
+
+    def find_channel(self, key: str) -> Channel | None:
+        if key in self.channels:
+            return self.channels[key]
+        for ch in self.channels.values():
+            if ch.uniqueid == key:
+                return ch
+        return None
+
+    def later(self, ch: Channel | None, delay: float, fn: Callable[[], None]) -> None:
+        handle = self.clock.call_later(delay, fn)
+        if ch is not None:
+            ch.timers.append(handle)
+
+    # ---- variables ----------------------------------------------------------------------
+    def set_var(self, ch: Channel | None, name: str, value: str) -> None:
+        if ch is None:
+            self.globals[name] = value
+            self.emit("VarSet", [("Channel", "none"), ("Uniqueid", "none"),
+                                 ("Variable", name), ("Value", value)])
+            return
+        ch.variables[name] = value
+        self.chan_event("VarSet", ch, [("Variable", name), ("Value", value)])
+
+    def resolve(self, ch: Channel, name: str) -> str:
+        upper = name.upper()
+        special: dict[str, Callable[[], str]] = {
+            "EPOCH": lambda: str(int(self.clock.wall())),
+            "EXTEN": lambda: ch.exten, "CONTEXT": lambda: ch.context,
+            "PRIORITY": lambda: str(ch.priority), "UNIQUEID": lambda: ch.uniqueid,
+            "CHANNEL": lambda: ch.name, "CALLERID(NUM)": lambda: ch.cid_num,
+            "CALLERID(NAME)": lambda: ch.cid_name, "CALLERID(ALL)": lambda: _cid_all(ch),
+            "CONNECTEDLINE(NUM)": lambda: ch.conn_num, "CONNECTEDLINE(NAME)": lambda: ch.conn_name,
+            "CHANNEL(STATE)": lambda: _state_word(ch.state), "CHANNEL(NAME)": lambda: ch.name,
+            "CHANNEL(UNIQUEID)": lambda: ch.uniqueid, "CHANNEL(LINKEDID)": lambda: ch.linkedid,
+        }
+        if upper in special:
+            return special[upper]()
+        if upper.startswith("GLOBAL(") and name.endswith(")"):
+            return self.globals.get(name[7:-1], "")
+        if name in ch.variables:
+            return ch.variables[name]
+        return self.globals.get(name, "")
+
+    def subst(self, ch: Channel, text: str) -> str:
+        return substitute(text, lambda n: self.resolve(ch, n))
+
+    # ---- state ---------------------------------------------------------------------------
+    def set_state(self, ch: Channel, state: int) -> None:
+        if ch.state != state:
+            ch.state = state
+            self.chan_event("Newstate", ch)
+
+
+def _cid_all(ch: Channel) -> str:
+    return f'"{ch.cid_name}" <{ch.cid_num}>' if ch.cid_name else ch.cid_num
+
+
+def _state_word(state: int) -> str:
+    return {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}.get(state, "Unknown")
+
+
+def header(headers: Headers, key: str) -> str:
+    return frames.get(headers, key)
