@@ -1,0 +1,139 @@
+"""Estimated wait time (EWT): what the service predicts for a caller, and announces. Pure.
+
+The model ("next free agent"): a caller at position k (1-based, k - 1 callers ahead of it that
+the same agents will take first) is answered when an agent frees up for the k-th time. Each able
+agent frees up for the first time after its expected remaining time (0 for a ready agent) and
+then once every `aht_s` (it takes the next caller and handles it for the average handle time).
+So EWT(k) is the k-th smallest value of { r_i + j * aht_s : agent i, j = 0, 1, 2, ... }.
+
+- it is 0 while a ready agent is free for the caller (k <= ready agents);
+- it never decreases when k grows (the k-th smallest of a fixed multiset), and never increases
+  when an agent is added or a remaining time shrinks;
+- with one agent and all others gone it is r + (k - 1) * aht_s, with many agents it tends to
+  (k / agents) * aht_s, the familiar "position x AHT / agents" rule;
+- unknown parts give None ("no estimate") instead of a guess: no able agent logged in, or no
+  handle time known yet (aht_s None) for a caller beyond the agents' first free-up. A remaining
+  time of math.inf marks an agent whose free-up time is unknown.
+
+`busy_remaining_s` turns an agent's state into its expected remaining time; `call_ewt` puts it
+together for one (real or hypothetical) waiting call, sharing agents fairly between the queues
+that compete for them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.routing import call_key, serves
+
+# Agents that take calls, now or as soon as their current call is over.
+ABLE_STATES = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL,
+                         AgentState.WRAP_UP})
+
+
+def estimate_wait(position: int, able_agents: int, busy_remaining_s: Sequence[float],
+                  aht_s: float | None) -> float | None:
+    """EWT in seconds of the caller at `position` (1-based), by the model above.
+
+    `able_agents` counts the logged-in agents that will take this caller (ready or busy);
+    `busy_remaining_s` holds one expected remaining time per busy one among them (so at most
+    `able_agents` entries; the others are free now). None when no estimate can be made.
+    """
+    if position < 1:
+        raise ValueError(f"position is 1-based, got {position}")
+    if len(busy_remaining_s) > able_agents:
+        raise ValueError(f"{len(busy_remaining_s)} busy agents but only {able_agents} able")
+    if aht_s is not None and (aht_s < 0 or math.isnan(aht_s)):
+        raise ValueError(f"average handle time must be >= 0, got {aht_s}")
+    if able_agents <= 0:
+        return None
+    free_now = able_agents - len(busy_remaining_s)
+    if position <= free_now:
+        return 0.0
+    times = [0.0] * free_now + [max(0.0, r) for r in busy_remaining_s]
+    if aht_s is None:
+        if position > able_agents:
+            return None
+        times.sort()
+        found = times[position - 1]
+    else:
+        heapq.heapify(times)
+        for _ in range(position - 1):
+            heapq.heapreplace(times, times[0] + aht_s)
+        found = times[0]
+    return None if math.isinf(found) else found
+
+
+def busy_remaining_s(agent: Agent, now: float, aht_s: float | None, wrapup_s: float) -> float:
+    """Expected seconds until an able agent is free for the next caller (math.inf: unknown).
+
+    ready: 0; wrap-up: what is left of `wrapup_s`; on a call: what is left of the handle time,
+    and at least the wrap-up; reserved (phone ringing): a whole handle time.
+    """
+    elapsed = max(0.0, now - agent.state_since)
+    if agent.state is AgentState.READY:
+        return 0.0
+    if agent.state is AgentState.WRAP_UP:
+        return max(0.0, wrapup_s - elapsed)
+    if aht_s is None:
+        return math.inf
+    if agent.state is AgentState.ON_CALL:
+        return max(aht_s - elapsed, wrapup_s)
+    return aht_s
+
+
+CallKind = tuple[str, frozenset[tuple[str, int]]]  # queue, required skills
+TakersCache = dict[CallKind, list[str]]  # kind -> ids of the working agents that serve it
+
+
+def _kind(call: Call) -> CallKind:
+    return (call.queue, frozenset(call.required.items()))
+
+
+def _ahead(call: Call, calls: Sequence[Call], able: Sequence[Agent], agents: Sequence[Agent],
+           cache: TakersCache) -> int:
+    """Waiting calls that `able` (the agents able to take `call`) will take before it.
+
+    Calls ahead are those before it in routing order (priority, then queue entry). One that
+    other agents can take as well counts for the share of its possible agents that are ours:
+    with fair sharing, that is how many of them our agents are expected to take.
+    """
+    key = call_key(call)
+    ours = {a.id for a in able}
+    working: list[Agent] | None = None
+    shares: dict[CallKind, float] = {}
+    total = 0.0
+    for other in calls:
+        if other.state is not CallState.WAITING or other.id == call.id or call_key(other) >= key:
+            continue
+        kind = _kind(other)
+        if kind not in shares:
+            takers = cache.get(kind)
+            if takers is None:
+                if working is None:
+                    working = [a for a in agents if a.state in ABLE_STATES]
+                takers = cache[kind] = [a.id for a in working if serves(a, other)]
+            mine = sum(1 for t in takers if t in ours)
+            shares[kind] = mine / len(takers) if mine else 0.0
+        total += shares[kind]
+    return int(total + 0.5)
+
+
+def call_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],
+             aht_s: float | None, wrapup_s: float, *,
+             cache: TakersCache | None = None) -> float | None:
+    """EWT of a waiting call (or of a hypothetical one about to enter: entered_at = now).
+
+    `cache` may be shared by calls made with the same `agents` (as one snapshot does), so who
+    serves which kind of call is worked out once.
+    """
+    able = [a for a in agents if a.state in ABLE_STATES and serves(a, call)]
+    if not able:
+        return None
+    position = 1 + _ahead(call, calls, able, agents, {} if cache is None else cache)
+    busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
+            if a.state is not AgentState.READY]
+    return estimate_wait(position, len(able), busy, aht_s)

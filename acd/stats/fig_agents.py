@@ -1,0 +1,101 @@
+"""Agent figures: who serves which queue, states, today's time and occupancy. Pure.
+
+An agent serves a queue when its `queues` list is empty or names the queue AND it holds every
+skill the queue requires (QueueConfig.skills) at the minimum level: routing.serves applied to a
+probe call of the queue. Today's counts from the store hold finished spans only; the span of
+the agent's current state (now - state_since, cut at local midnight) is added to the matching
+bucket: ready -> ready_s, on a call -> talk_s, wrap-up -> wrapup_s, reserved -> ringing_s,
+not ready -> not_ready_s (logged out counts nowhere).
+
+Occupancy (METRICS.md) = (talk + wrap-up) / (talk + wrap-up + ready idle), None before any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from acd.config import Config, QueueConfig
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.routing import serves
+from acd.stats.raw import AgentCounts
+from acd.stats.schema import AgentCountsView, AgentFigures
+
+PROBE_ID = "~next"  # id of the probe call: a caller about to enter a queue
+
+
+def probe_call(queue: str, qcfg: QueueConfig, entered_at: float = 0.0) -> Call:
+    """A waiting call of `queue` with the queue's required skills and no extra ones."""
+    return Call(id=PROBE_ID, channel="", uniqueid="", caller_num="", dnis="",
+                state=CallState.WAITING, queue=queue, required=dict(qcfg.skills),
+                entered_at=entered_at)
+
+
+def queue_probes(cfg: Config) -> dict[str, Call]:
+    """A probe call per configured queue, in config order."""
+    return {q: probe_call(q, qcfg) for q, qcfg in cfg.queues.items()}
+
+
+def serves_queue(agent: Agent, queue: str, qcfg: QueueConfig) -> bool:
+    return serves(agent, probe_call(queue, qcfg))
+
+
+def today_with_running(agent: Agent, counts: AgentCounts | None, now: float,
+                       midnight: float) -> AgentCounts:
+    """A copy of the agent's counts since midnight, plus the running span of its state."""
+    out = AgentCounts()
+    if counts is not None:
+        out.add(counts)
+    running = max(0.0, now - max(agent.state_since, midnight))
+    match agent.state:
+        case AgentState.READY:
+            out.ready_s += running
+        case AgentState.ON_CALL:
+            out.talk_s += running
+        case AgentState.WRAP_UP:
+            out.wrapup_s += running
+        case AgentState.RESERVED:
+            out.ringing_s += running
+        case AgentState.NOT_READY:
+            out.not_ready_s += running
+        case AgentState.LOGGED_OUT:
+            pass
+    return out
+
+
+def occupancy(counts: Iterable[AgentCounts]) -> float | None:
+    """(talk + wrap-up) / (talk + wrap-up + ready) over the given agents' counts."""
+    busy = idle = 0.0
+    for c in counts:
+        busy += c.talk_s + c.wrapup_s
+        idle += c.ready_s
+    return busy / (busy + idle) if busy + idle > 0 else None
+
+
+def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
+    by_state = {state: 0 for state in AgentState}
+    for a in agents:
+        by_state[a.state] += 1
+    return AgentCountsView(
+        logged_in=sum(n for s, n in by_state.items() if s is not AgentState.LOGGED_OUT),
+        ready=by_state[AgentState.READY], reserved=by_state[AgentState.RESERVED],
+        on_call=by_state[AgentState.ON_CALL], wrap_up=by_state[AgentState.WRAP_UP],
+        not_ready=by_state[AgentState.NOT_READY])
+
+
+def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
+                  now: float) -> AgentFigures:
+    """One agent as the snapshot shows it; `probes` (queue_probes) name the queues, `today`
+    already holds the running span."""
+    return AgentFigures(
+        id=agent.id, name=agent.name, interface=agent.interface, state=agent.state.value,
+        reason=agent.reason, time_in_state_s=max(0.0, now - agent.state_since),
+        call_id=agent.call_id,
+        queues=[q for q, probe in probes.items() if serves(agent, probe)],
+        calls_handled_today=today.handled, talk_s_today=today.talk_s,
+        wrapup_s_today=today.wrapup_s, occupancy_today=occupancy([today]))
+
+
+def todays(agents: Iterable[Agent], agents_today: Mapping[str, AgentCounts], now: float,
+           midnight: float) -> dict[str, AgentCounts]:
+    """Every live agent's counts since midnight, running span included, by agent id."""
+    return {a.id: today_with_running(a, agents_today.get(a.id), now, midnight) for a in agents}

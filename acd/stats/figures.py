@@ -1,0 +1,163 @@
+"""The live figures snapshot and the history rows, from raw counts and live state. Pure:
+no I/O and no clock, `now` is passed in. Definitions: METRICS.md; histogram reading rules:
+fig_window.py; agent rules (serving a queue, running state, occupancy): fig_agents.py;
+EWT model: ewt.py.
+
+Per queue: calls waiting now, the longest wait now, the EWT of the next caller, agent counts of
+the agents serving the queue, the 15m / 60m / today windows, and today's occupancy of those
+agents. The centre (name "*") is every configured queue added up (fig_window.
+centre_window_figures), every agent, and the largest EWT of its queues (the worst wait a new
+caller may get). Queues that are not in the config (any more) are left out, of the centre too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from acd.config import Config, QueueConfig
+from acd.core.model import Agent, Call, CallState
+from acd.core.routing import call_key
+from acd.stats.ewt import TakersCache, call_ewt
+from acd.stats.fig_agents import (
+    agent_counts_view,
+    agent_figures,
+    occupancy,
+    probe_call,
+    queue_probes,
+    serves_queue,
+    todays,
+)
+from acd.stats.fig_window import (
+    blended_target_pct,
+    centre_window_figures,
+    common_threshold,
+    window_figures,
+)
+from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
+from acd.stats.schema import (
+    WINDOWS,
+    CallView,
+    FunnelNode,
+    HistoryInterval,
+    QueueFigures,
+    Snapshot,
+    WindowFigures,
+    WindowName,
+)
+from acd.stats.timewin import local_midnight
+
+__all__ = ["build_snapshot", "history_rows", "window_figures"]
+
+Windows = Mapping[WindowName, Mapping[str, QueueCounts]]
+SHOWN_CALL_STATES = (CallState.WAITING, CallState.RINGING, CallState.CONNECTED)
+
+
+def _counts(windows: Windows, window: WindowName, queue: str) -> QueueCounts:
+    return windows.get(window, {}).get(queue) or QueueCounts()
+
+
+def _longest_wait_s(waiting: Sequence[Call], now: float) -> float:
+    return max((max(0.0, now - c.entered_at) for c in waiting if c.entered_at is not None),
+               default=0.0)
+
+
+def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
+                   calls: Sequence[Call], agents: Sequence[Agent], windows: Windows,
+                   today: Mapping[str, AgentCounts], cache: TakersCache) -> QueueFigures:
+    serving = [a for a in agents if serves_queue(a, name, qcfg)]
+    waiting = [c for c in calls if c.state is CallState.WAITING and c.queue == name]
+    figs = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
+            for w in WINDOWS}
+    ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
+                   qcfg.wrapup_s, cache=cache)
+    return QueueFigures(
+        name=name, waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        ewt_s=ewt, agents=agent_counts_view(serving), target_pct=qcfg.sla.target_pct,
+        threshold_s=qcfg.sla.threshold_s, windows=figs,
+        occupancy=occupancy(today[a.id] for a in serving))
+
+
+def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
+            windows: Windows, today: Mapping[str, AgentCounts],
+            queues: Sequence[QueueFigures]) -> QueueFigures:
+    slas = [q.sla for q in cfg.queues.values()]
+    figs: dict[WindowName, WindowFigures] = {
+        w: centre_window_figures([(_counts(windows, w, name), q.sla)
+                                  for name, q in cfg.queues.items()], cfg.short_abandon_s)
+        for w in WINDOWS}
+    waiting = [c for c in calls if c.state is CallState.WAITING]
+    ewts = [q.ewt_s for q in queues if q.ewt_s is not None]
+    offered_today = [_counts(windows, "today", name).offered for name in cfg.queues]
+    return QueueFigures(
+        name="*", waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        ewt_s=max(ewts, default=None), agents=agent_counts_view(agents),
+        target_pct=blended_target_pct(slas, offered_today), threshold_s=common_threshold(slas),
+        windows=figs, occupancy=occupancy(today[a.id] for a in agents))
+
+
+def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
+    """Calls waiting, ringing or connected, by queue; the waiting ones first, in routing order
+    (priority, then queue entry), with their 1-based position among the queue's waiting calls."""
+    shown = [c for c in calls if c.state in SHOWN_CALL_STATES]
+    shown.sort(key=lambda c: (c.queue, SHOWN_CALL_STATES.index(c.state), call_key(c)))
+    out: list[CallView] = []
+    position: dict[str, int] = {}
+    for c in shown:
+        place: int | None = None
+        if c.state is CallState.WAITING:
+            place = position[c.queue] = position.get(c.queue, 0) + 1
+        out.append(CallView(id=c.id, state=c.state.value, queue=c.queue, priority=c.priority,
+                            vip=c.vip, caller_num=c.caller_num, language=c.language,
+                            wait_s=c.wait_s(now), agent_id=c.agent_id, position=place))
+    return out
+
+
+def funnel_nodes(cfg: Config, funnel_today: Mapping[str, FunnelCounts]
+                 ) -> dict[str, dict[str, FunnelNode]]:
+    """flow -> node -> reached / left by exit: every configured node (0 when not reached yet),
+    and any other node or flow the counts name (removed from the config since)."""
+    out: dict[str, dict[str, FunnelNode]] = {}
+    for flow in [*cfg.flows, *(f for f in funnel_today if f not in cfg.flows)]:
+        counts = funnel_today.get(flow) or FunnelCounts()
+        names = list(cfg.flows[flow].nodes) if flow in cfg.flows else []
+        names += [n for n in [*counts.reached, *counts.left] if n not in names]
+        out[flow] = {n: FunnelNode(reached=counts.reached.get(n, 0),
+                                   left=dict(counts.left.get(n, {})))
+                     for n in names}
+    return out
+
+
+def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
+                   windows: Mapping[WindowName, Mapping[str, QueueCounts]],
+                   agents_today: Mapping[str, AgentCounts],
+                   funnel_today: Mapping[str, FunnelCounts]) -> Snapshot:
+    """Every live figure at `now`. `windows` maps "15m", "60m", "today" to counts by queue;
+    `agents_today` holds each agent's finished spans since local midnight (by agent id);
+    `funnel_today` the IVR funnel since local midnight (by flow). Missing counts are zeros."""
+    today = todays(agents, agents_today, now, local_midnight(now, cfg.timezone))
+    cache: TakersCache = {}
+    probes = queue_probes(cfg)
+    queues = [_queue_figures(cfg, name, qcfg, now, calls, agents, windows, today, cache)
+              for name, qcfg in cfg.queues.items()]
+    return Snapshot(
+        generated_at=now, timezone=cfg.timezone,
+        centre=_centre(cfg, now, calls, agents, windows, today, queues), queues=queues,
+        agents=[agent_figures(probes, a, today[a.id], now) for a in agents],
+        calls=call_views(calls, now), ivr_funnel=funnel_nodes(cfg, funnel_today))
+
+
+def history_rows(cfg: Config, per_queue_intervals: Mapping[str, Mapping[int, QueueCounts]]
+                 ) -> list[HistoryInterval]:
+    """One row per queue and 15-minute interval (keyed by its start, Unix seconds), oldest
+    first, then in config order; a queue no longer configured is shown with the default SLA."""
+    order = {name: i for i, name in enumerate(cfg.queues)}
+    rows: list[tuple[int, int, str, HistoryInterval]] = []
+    for queue, by_start in per_queue_intervals.items():
+        qcfg = cfg.queues.get(queue) or QueueConfig()
+        for start, counts in by_start.items():
+            figs = window_figures(counts, qcfg.sla, cfg.short_abandon_s)
+            row = HistoryInterval(queue=queue, start=float(start),
+                                  end=float(start + INTERVAL_S), figures=figs)
+            rows.append((start, order.get(queue, len(order)), queue, row))
+    rows.sort(key=lambda r: r[:3])
+    return [r[3] for r in rows]

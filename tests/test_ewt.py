@@ -1,0 +1,164 @@
+"""EWT model: table tests and hypothesis properties (pure)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.stats.ewt import busy_remaining_s, call_ewt, estimate_wait
+
+_ids = itertools.count()
+
+
+@pytest.mark.parametrize("position, able, busy, aht, want", [
+    (1, 0, [], 180.0, None),  # nobody logged in who could take it
+    (1, 1, [], 180.0, 0.0),  # a ready agent is free
+    (2, 2, [], 180.0, 0.0),
+    (3, 2, [], 180.0, 180.0),  # both ready agents take the two callers ahead
+    (1, 1, [30.0], 180.0, 30.0),  # the busy agent frees in 30 s
+    (2, 1, [30.0], 180.0, 210.0),  # ... then after one handle time
+    (4, 1, [30.0], 180.0, 570.0),  # r + (k - 1) * aht
+    (1, 2, [30.0, 10.0], 100.0, 10.0),
+    (2, 2, [30.0, 10.0], 100.0, 30.0),
+    (3, 2, [30.0, 10.0], 100.0, 110.0),
+    (4, 2, [30.0, 10.0], 100.0, 130.0),
+    (2, 2, [50.0], 100.0, 50.0),  # one ready (free at 0), one busy: k-th of 0, 50, 100, 150, ...
+    (3, 2, [50.0], 100.0, 100.0),
+    (1, 1, [-5.0], 100.0, 0.0),  # overdue: expected any moment
+    (1, 2, [20.0, 40.0], None, 20.0),  # no handle time known: the first round only
+    (2, 2, [20.0, 40.0], None, 40.0),
+    (3, 2, [20.0, 40.0], None, None),
+    (1, 1, [math.inf], 100.0, None),  # unknown free-up time
+    (2, 2, [math.inf, 10.0], 100.0, 110.0),
+])
+def test_table(position: int, able: int, busy: list[float], aht: float | None,
+               want: float | None) -> None:
+    assert estimate_wait(position, able, busy, aht) == want
+
+
+def test_many_agents_approach_position_times_aht_over_agents() -> None:
+    # 10 agents, all just started a 300 s call: caller 25 waits for the third round
+    assert estimate_wait(25, 10, [300.0] * 10, 300.0) == 900.0
+
+
+@pytest.mark.parametrize("args", [(0, 1, [], 10.0), (1, 1, [1.0, 2.0], 10.0),
+                                  (1, 1, [], -1.0)])
+def test_bad_input(args: tuple[int, int, list[float], float]) -> None:
+    with pytest.raises(ValueError):
+        estimate_wait(*args)
+
+
+remaining = st.floats(min_value=-10, max_value=3600, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(able=st.integers(min_value=1, max_value=12), data=st.data(),
+       aht=st.one_of(st.none(), st.floats(min_value=0, max_value=1200, allow_nan=False)))
+def test_never_decreases_with_position(able: int, data: st.DataObject,
+                                       aht: float | None) -> None:
+    busy = data.draw(st.lists(remaining, max_size=able))
+    values = [estimate_wait(k, able, busy, aht) for k in range(1, 40)]
+    known = [v for v in values if v is not None]
+    assert known == sorted(known)
+    # once unknown, it stays unknown
+    first_none = next((i for i, v in enumerate(values) if v is None), len(values))
+    assert all(v is None for v in values[first_none:])
+    assert all(v >= 0 for v in known)
+
+
+@settings(max_examples=200, deadline=None)
+@given(able=st.integers(min_value=1, max_value=8), data=st.data(),
+       aht=st.floats(min_value=1, max_value=1200, allow_nan=False),
+       k=st.integers(min_value=1, max_value=30))
+def test_another_ready_agent_never_lengthens_the_wait(able: int, data: st.DataObject,
+                                                     aht: float, k: int) -> None:
+    busy = data.draw(st.lists(remaining, max_size=able))
+    before = estimate_wait(k, able, busy, aht)
+    after = estimate_wait(k, able + 1, busy, aht)
+    assert before is not None and after is not None
+    assert after <= before
+
+
+@settings(max_examples=200, deadline=None)
+@given(r=st.floats(min_value=0, max_value=3600, allow_nan=False),
+       aht=st.floats(min_value=0, max_value=1200, allow_nan=False),
+       k=st.integers(min_value=1, max_value=50))
+def test_single_agent_closed_form(r: float, aht: float, k: int) -> None:
+    got = estimate_wait(k, 1, [r], aht)
+    assert got == pytest.approx(r + (k - 1) * aht)
+
+
+# --- states and calls ---
+
+def mk_agent(state: AgentState, since: float = 0.0, skills: dict[str, int] | None = None,
+             queues: tuple[str, ...] = ()) -> Agent:
+    n = next(_ids)
+    return Agent(id=f"a{n}", interface=f"PJSIP/{n}", skills=dict(skills or {}), queues=queues,
+                 state=state, state_since=since)
+
+
+def mk_call(queue: str, entered: float, priority: int = 0,
+            required: dict[str, int] | None = None) -> Call:
+    n = next(_ids)
+    return Call(id=f"c{n}", channel=f"PJSIP/t-{n}", uniqueid=f"1.{n}", caller_num="1",
+                dnis="100", state=CallState.WAITING, queue=queue, priority=priority,
+                entered_at=entered, required=dict(required or {}))
+
+
+@pytest.mark.parametrize("state, since, aht, want", [
+    (AgentState.READY, 0.0, 100.0, 0.0),
+    (AgentState.WRAP_UP, 95.0, None, 5.0),  # wrap-up 10 s, 5 s in
+    (AgentState.WRAP_UP, 50.0, 100.0, 0.0),
+    (AgentState.ON_CALL, 40.0, 100.0, 40.0),  # 60 s into a 100 s handle time
+    (AgentState.ON_CALL, 0.0, 100.0, 10.0),  # over: at least the wrap-up is left
+    (AgentState.ON_CALL, 40.0, None, math.inf),
+    (AgentState.RESERVED, 99.0, 100.0, 100.0),
+])
+def test_busy_remaining(state: AgentState, since: float, aht: float | None,
+                        want: float) -> None:
+    assert busy_remaining_s(mk_agent(state, since), 100.0, aht, wrapup_s=10.0) == want
+
+
+def test_call_ewt_counts_callers_ahead_and_ignores_not_ready_agents() -> None:
+    now = 1000.0
+    agents = [mk_agent(AgentState.ON_CALL, since=now - 60), mk_agent(AgentState.NOT_READY)]
+    calls = [mk_call("q", now - 30), mk_call("q", now - 20)]
+    probe = mk_call("q", now)
+    # one able agent free in 100 - 60 = 40 s; two callers ahead: 40 + 2 * 100
+    assert call_ewt(probe, now, calls, agents, 100.0, 10.0) == 240.0
+    assert call_ewt(calls[0], now, calls, agents, 100.0, 10.0) == 40.0
+    assert call_ewt(probe, now, calls, [mk_agent(AgentState.NOT_READY)], 100.0, 10.0) is None
+
+
+def test_call_ewt_vip_goes_first() -> None:
+    now = 1000.0
+    agents = [mk_agent(AgentState.ON_CALL, since=now)]
+    calls = [mk_call("q", now - 30), mk_call("q", now - 20)]
+    vip = mk_call("q", now, priority=10)
+    assert call_ewt(vip, now, calls, agents, 100.0, 10.0) == 100.0
+
+
+def test_call_ewt_shares_agents_between_queues() -> None:
+    now = 1000.0
+    shared = mk_agent(AgentState.ON_CALL, since=now)  # serves both queues
+    b_only = [mk_agent(AgentState.ON_CALL, since=now, queues=("b",)) for _ in range(3)]
+    a_only = mk_agent(AgentState.ON_CALL, since=now, queues=("a",))
+    calls = [mk_call("b", now - 10 - i) for i in range(8)]
+    probe = mk_call("a", now)
+    # 8 b-callers ahead, each may go to 4 agents, 1 of them ours: a 1/4 share each, 2 ahead;
+    # two able agents, both free at 100 s, then every 100 s: 3rd free-up at 200 s
+    assert call_ewt(probe, now, calls, [shared, *b_only, a_only], 100.0, 10.0) == 200.0
+
+
+def test_call_ewt_skills_decide_who_is_able() -> None:
+    now = 1000.0
+    fr = mk_agent(AgentState.READY, skills={"fr": 3})
+    en = mk_agent(AgentState.ON_CALL, since=now - 100)
+    probe = mk_call("q", now, required={"fr": 2})
+    assert call_ewt(probe, now, [], [en, fr], 100.0, 10.0) == 0.0
+    assert call_ewt(probe, now, [], [en], 100.0, 10.0) is None
