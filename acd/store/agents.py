@@ -6,7 +6,7 @@ from typing import Any
 
 from acd.core.model import Agent, AgentState
 from acd.store import codec
-from acd.store.base import StoreBase, flat
+from acd.store.base import RECENT_KEEP_S, StoreBase, flat, interval_start
 from acd.store.results import StoreError, agent_of
 
 _BUSY = frozenset({AgentState.RESERVED, AgentState.ON_CALL})
@@ -30,8 +30,11 @@ class AgentSteps(StoreBase):
         """Delete an agent (gone from config). False, and nothing done, while it is busy
         (reserved or on_call): try again once its call ended."""
         k = self._k
+        start = interval_start(now) if now is not None else 0
         done = await self._lua.remove_agent(
-            keys=[k.agent(agent_id), k.agents, k.events], args=[*self._head(now), agent_id])
+            keys=[k.agent(agent_id), k.agents, k.events, k.agent_interval(agent_id, start)],
+            args=[*self._head(now), agent_id, self._stats_ttl_s])
+        self._agent_hints.pop(agent_id, None)
         return int(done) >= 0
 
     async def get_agent(self, agent_id: str) -> Agent | None:
@@ -57,11 +60,17 @@ class AgentSteps(StoreBase):
         expected = "" if expect is None else ",".join(sorted(s.value for s in expect))
         k = self._k
 
-        async def run(call_id: str, _unused: str) -> Any:
+        start = interval_start(now)
+
+        async def run(call_id: str, last_queue: str) -> Any:
             return await self._lua.set_agent_state(
-                keys=[k.agent(agent_id), k.call(call_id), k.events],
-                args=[*self._head(now), agent_id, state.value, reason, expected, call_id])
+                keys=[k.agent(agent_id), k.call(call_id), k.events,
+                      k.agent_interval(agent_id, start), k.queue_interval(last_queue, start),
+                      k.queue_recent(last_queue)],
+                args=[*self._head(now), agent_id, state.value, reason, expected, call_id,
+                      last_queue, self._stats_ttl_s, RECENT_KEEP_S])
 
         # An idle agent needs no call key: try without reading its call_id first.
-        reply = await self._with_hint(k.agent(agent_id), ("call_id", "leg_id"), run, ("", ""))
+        first = ("", self._agent_hints.get(agent_id, ""))
+        reply = await self._with_hint(k.agent(agent_id), ("call_id", "last_queue"), run, first)
         return agent_of(reply)

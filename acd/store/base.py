@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from acd.stats.raw import INTERVAL_S
 from acd.store import codec
 from acd.store.keys import Keys
 from acd.store.results import StoreError, is_stale
@@ -18,13 +19,15 @@ from acd.store.results import StoreError, is_stale
 EVENTS_MAXLEN = 100_000
 ENDED_TTL_S = 86_400  # an ended call stays readable (and replays stay no-ops) this long
 HINT_TRIES = 8
-HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id) of calls; cleared whole when full
+HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
+STATS_TTL_S = (35 + 1) * 86_400  # interval hashes: config history_days (default 35) + 1 day
+RECENT_KEEP_S = 3600 + 300  # recent facts of a queue: the longest window (60 min) + margin
 
 # Every Redis failure (server gone, timeout) raises a subclass of this; callers catch it from
 # acd.store without importing redis.
 BackendError = RedisError
 
-Run = Callable[[str, str], Awaitable[Any]]
+Run = Callable[..., Awaitable[Any]]  # called with the hinted field values, in order
 
 # Prepended to every script: Redis scripts cannot import each other.
 _LIB = "_lib.lua"
@@ -46,6 +49,7 @@ class Scripts:
     sync_agent: AsyncScript
     remove_agent: AsyncScript
     set_agent_state: AsyncScript
+    set_priority: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -60,20 +64,28 @@ class Scripts:
 
 class StoreBase:
     def __init__(self, client: Redis, keys: Keys, *, events_maxlen: int = EVENTS_MAXLEN,
-                 ended_ttl_s: int = ENDED_TTL_S) -> None:
+                 ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S) -> None:
         self._r = client
         self._k = keys
         self._lua = Scripts.register(client)
         self._maxlen = events_maxlen
         self._ended_ttl_s = ended_ttl_s
-        # Last seen (queue, agent_id) per call: tried first, saving the read before a script.
-        # Never trusted: the scripts re-check it, and a wrong guess costs one read.
-        self._call_hints: dict[str, tuple[str, str]] = {}
+        self._stats_ttl_s = int(stats_ttl_s)
+        # Last seen (queue, agent_id, flow) per call: tried first, saving the read before a
+        # script. Never trusted: the scripts re-check it, and a wrong guess costs one read.
+        self._call_hints: dict[str, tuple[str, str, str]] = {}
+        # Last seen last_queue per agent (where its wrap-up is charged), the same way.
+        self._agent_hints: dict[str, str] = {}
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
-                   events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S) -> Self:
-        """Connect and check the server answers (fail at start, not at the first call)."""
+                   events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S,
+                   stats_ttl_s: int = STATS_TTL_S) -> Self:
+        """Connect and check the server answers (fail at start, not at the first call).
+
+        `stats_ttl_s`: how long the 15-minute interval counters live; pass
+        `stats_ttl(cfg.history_days)`.
+        """
         keys = Keys(prefix, pbx)
         client = Redis.from_url(url, decode_responses=True)
         try:
@@ -81,7 +93,8 @@ class StoreBase:
         except RedisError as exc:
             await client.aclose()
             raise StoreError(f"Redis at {url} does not answer: {exc}") from exc
-        return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s)
+        return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
+                   stats_ttl_s=stats_ttl_s)
 
     @property
     def keys(self) -> Keys:
@@ -101,9 +114,9 @@ class StoreBase:
         # No `now` given (config sync, field updates): the event's stream id still dates it.
         return [codec.enc_opt_float(now), self._maxlen]
 
-    async def _with_hint(self, key: str, fields: tuple[str, str], run: Run,
-                         first: tuple[str, str] | None = None) -> Any:
-        """Run a script whose KEYS depend on two fields of `key`, read just before.
+    async def _with_hint(self, key: str, fields: tuple[str, ...], run: Run,
+                         first: tuple[str, ...] | None = None) -> Any:
+        """Run a script whose KEYS depend on some fields of `key`, read just before.
 
         The script re-checks them and answers 'stale' if they changed in between (another
         instance won a race): then read again. So no script builds a key (Redis Cluster).
@@ -112,8 +125,7 @@ class StoreBase:
         hint = first
         for _ in range(HINT_TRIES):
             if hint is None:
-                a, b = await self._r.hmget(key, list(fields))
-                hint = (text(a), text(b))
+                hint = tuple(text(v) for v in await self._r.hmget(key, list(fields)))
             reply = await run(*hint)
             if not is_stale(reply):
                 return reply
@@ -128,6 +140,16 @@ class StoreBase:
                 pipe.hgetall(key_of(i))
             replies: list[Mapping[Any, Any]] = await pipe.execute()
         return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
+
+
+def interval_start(now: float) -> int:
+    """Start (epoch s) of the 15-minute interval holding `now`: floor(now / 900) * 900."""
+    return int(now // INTERVAL_S) * INTERVAL_S
+
+
+def stats_ttl(history_days: int) -> int:
+    """TTL of the interval counters for a history of `history_days` days (one day spare)."""
+    return (int(history_days) + 1) * 86_400
 
 
 def text(value: object) -> str:

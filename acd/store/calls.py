@@ -6,7 +6,14 @@ from typing import Any, TypeVar
 
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
 from acd.store import codec
-from acd.store.base import HINT_CACHE_MAX, Run, StoreBase, flat
+from acd.store.base import (
+    HINT_CACHE_MAX,
+    RECENT_KEEP_S,
+    Run,
+    StoreBase,
+    flat,
+    interval_start,
+)
 from acd.store.results import (
     ClaimResult,
     EndResult,
@@ -18,7 +25,8 @@ from acd.store.results import (
 
 MAX_ABS_PRIORITY = 900  # keeps queue scores exact integers in a double (see lua/_lib.lua)
 _BUSY = frozenset({AgentState.RESERVED, AgentState.ON_CALL})
-_CALL_HINT = ("queue", "agent_id")  # the script KEYS that depend on the call's own fields
+# The call's own fields that script KEYS depend on (its queue, agent and IVR flow).
+_CALL_HINT = ("queue", "agent_id", "flow")
 _C = TypeVar("_C", Call, Call | None)
 
 
@@ -46,19 +54,32 @@ class CallSteps(StoreBase):
         rescore = "queue" in encoded or "priority" in encoded
         k = self._k
 
-        async def run(queue: str, _agent_id: str) -> Any:
+        async def run(queue: str, _agent_id: str, _flow: str) -> Any:
             new_queue = encoded.get("queue", queue)
             return await self._lua.update_call(
                 keys=[k.call(call_id), k.queue(queue), k.queue(new_queue), k.events],
                 args=[*self._head(None), "1" if rescore else "0", queue, *flat(encoded)])
 
         # Without a re-score the hint is not used: skip the read.
-        first = self._call_hints.get(call_id) if rescore else ("", "")
+        first = self._call_hints.get(call_id) if rescore else ("", "", "")
         done = bool(await self._with_hint(k.call(call_id), _CALL_HINT, run, first))
         old = self._call_hints.get(call_id)
-        if "queue" in encoded and old is not None:
-            self._call_hints[call_id] = (encoded["queue"], old[1])
+        if done and old is not None:
+            self._call_hints[call_id] = (encoded.get("queue", old[0]), old[1],
+                                         encoded.get("flow", old[2]))
         return done
+
+    async def set_priority(self, call_id: str, priority: int, now: float) -> Call | None:
+        """Re-prioritise a waiting call (same entered_at); None if it is not waiting."""
+        check_priority(priority)
+        k = self._k
+
+        async def run(queue: str, _agent_id: str, _flow: str) -> Any:
+            return await self._lua.set_priority(
+                keys=[k.call(call_id), k.queue(queue), k.events],
+                args=[*self._head(now), call_id, int(priority), queue])
+
+        return self._seen(call_of(await self._hinted(call_id, run)))
 
     async def get_call(self, call_id: str) -> Call | None:
         return self._seen(call_of(await self._r.hgetall(self._k.call(call_id))))
@@ -73,20 +94,27 @@ class CallSteps(StoreBase):
         """ivr -> waiting in `queue`; None if the call is not in state ivr."""
         check_priority(priority)
         k = self._k
-        reply = await self._lua.enqueue(
-            keys=[k.call(call_id), k.queue(queue), k.events],
-            args=[*self._head(now), call_id, queue, priority, codec.enc_json(required),
-                  codec.enc_float(entered_at)])
-        return self._seen(call_of(reply))
+        start = interval_start(now)
+
+        async def run(_queue: str, _agent_id: str, flow: str) -> Any:
+            return await self._lua.enqueue(
+                keys=[k.call(call_id), k.queue(queue), k.events,
+                      k.queue_interval(queue, start), k.queue_recent(queue),
+                      k.funnel_interval(flow, start)],
+                args=[*self._head(now), call_id, queue, priority, codec.enc_json(required),
+                      codec.enc_float(entered_at), flow, self._stats_ttl_s, RECENT_KEEP_S])
+
+        return self._seen(call_of(await self._hinted(call_id, run)))
 
     async def claim(self, call_id: str, agent_id: str, leg_id: str, now: float) -> ClaimResult:
         """Atomically: waiting call -> ringing and ready agent -> reserved, or nothing."""
         k = self._k
 
-        async def run(queue: str, _agent_id: str) -> Any:
+        async def run(queue: str, _agent_id: str, _flow: str) -> Any:
             return await self._lua.claim(
-                keys=[k.call(call_id), k.agent(agent_id), k.queue(queue), k.events],
-                args=[*self._head(now), call_id, agent_id, leg_id, queue])
+                keys=[k.call(call_id), k.agent(agent_id), k.queue(queue), k.events,
+                      k.agent_interval(agent_id, interval_start(now))],
+                args=[*self._head(now), call_id, agent_id, leg_id, queue, self._stats_ttl_s])
 
         result = claim_result(await self._hinted(call_id, run))
         self._seen(result.call)
@@ -96,12 +124,22 @@ class CallSteps(StoreBase):
         """Ringing call on `leg_id` -> connected, its agent -> on_call; None if not matching."""
         k = self._k
 
-        async def run(_queue: str, agent_id: str) -> Any:
-            return await self._lua.answer(
-                keys=[k.call(call_id), k.agent(agent_id), k.events],
-                args=[*self._head(now), call_id, leg_id, agent_id])
+        start = interval_start(now)
 
-        return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
+        async def run(queue: str, agent_id: str, _flow: str) -> Any:
+            return await self._lua.answer(
+                keys=[k.call(call_id), k.agent(agent_id), k.events,
+                      k.queue_interval(queue, start), k.queue_recent(queue),
+                      k.agent_interval(agent_id, start)],
+                args=[*self._head(now), call_id, leg_id, agent_id, queue, self._stats_ttl_s,
+                      RECENT_KEEP_S])
+
+        pair = self._seen_pair(_with_agent(await self._hinted(call_id, run)))
+        if pair is not None:  # where this agent's wrap-up will be charged
+            if len(self._agent_hints) >= HINT_CACHE_MAX:
+                self._agent_hints.clear()
+            self._agent_hints[pair[1].id] = pair[0].queue
+        return pair
 
     async def requeue(self, call_id: str, leg_id: str, now: float,
                       agent_state: AgentState = AgentState.NOT_READY,
@@ -114,11 +152,12 @@ class CallSteps(StoreBase):
             raise ValueError(f"requeue cannot leave the agent {agent_state}")
         k = self._k
 
-        async def run(queue: str, agent_id: str) -> Any:
+        async def run(queue: str, agent_id: str, _flow: str) -> Any:
             return await self._lua.requeue(
-                keys=[k.call(call_id), k.queue(queue), k.agent(agent_id), k.events],
+                keys=[k.call(call_id), k.queue(queue), k.agent(agent_id), k.events,
+                      k.agent_interval(agent_id, interval_start(now))],
                 args=[*self._head(now), call_id, leg_id, queue, agent_id, agent_state.value,
-                      agent_reason])
+                      agent_reason, self._stats_ttl_s])
 
         return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
 
@@ -126,13 +165,16 @@ class CallSteps(StoreBase):
                        wrapup_s: float) -> EndResult | None:
         """Any live state -> ended; frees its agent. None if already ended or unknown."""
         k = self._k
+        start = interval_start(now)
 
-        async def run(queue: str, agent_id: str) -> Any:
+        async def run(queue: str, agent_id: str, flow: str) -> Any:
             return await self._lua.end_call(
                 keys=[k.call(call_id), k.live_calls, k.queue(queue), k.agent(agent_id),
-                      k.events],
+                      k.events, k.queue_interval(queue, start), k.queue_recent(queue),
+                      k.agent_interval(agent_id, start), k.funnel_interval(flow, start)],
                 args=[*self._head(now), call_id, outcome.value, "1" if wrapup_s > 0 else "0",
-                      queue, agent_id, self._ended_ttl_s])
+                      queue, agent_id, self._ended_ttl_s, flow, self._stats_ttl_s,
+                      RECENT_KEEP_S])
 
         decoded = call_and_agent(await self._hinted(call_id, run))
         self._call_hints.pop(call_id, None)
@@ -151,7 +193,7 @@ class CallSteps(StoreBase):
             return call
         if len(self._call_hints) >= HINT_CACHE_MAX:
             self._call_hints.clear()
-        self._call_hints[call.id] = (call.queue, call.agent_id)
+        self._call_hints[call.id] = (call.queue, call.agent_id, call.flow)
         return call
 
     def _seen_pair(self, pair: tuple[Call, Agent] | None) -> tuple[Call, Agent] | None:

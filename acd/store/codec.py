@@ -1,8 +1,9 @@
 """Call and Agent <-> Redis hash fields (all strings).
 
 Rules: None is "", floats are `repr` (exact round trip), bools are "1"/"0", dicts and lists are
-compact JSON. Lua scripts store the strings they are given and never format floats themselves
-(Lua's `tostring` keeps only 14 digits).
+compact JSON. Lua scripts store the strings they are given and never format floats with
+`tostring` (it keeps only 14 digits); the statistics they compute (waits, durations) are
+written with '%.17g', which reads back as the same double.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def encode_call(call: Call) -> Fields:
         "leg_id": call.leg_id, "answered_at": enc_opt_float(call.answered_at),
         "ended_at": enc_opt_float(call.ended_at),
         "outcome": "" if call.outcome is None else call.outcome.value,
-        "rona_count": str(int(call.rona_count)),
+        "rona_count": str(int(call.rona_count)), "flow": call.flow,
     }
 
 
@@ -70,7 +71,7 @@ def decode_call(h: Mapping[str, str]) -> Call:
         answered_at=_opt_float(h.get("answered_at", "")),
         ended_at=_opt_float(h.get("ended_at", "")),
         outcome=CallOutcome(outcome) if outcome else None,
-        rona_count=int(h.get("rona_count") or 0),
+        rona_count=int(h.get("rona_count") or 0), flow=h.get("flow", ""),
     )
 
 
@@ -107,7 +108,7 @@ def _enc_ivr_path(value: object) -> str:
 # update_call may change only these; the state machine fields belong to the scripts.
 _UPDATABLE: dict[str, Callable[[object], str]] = {
     "ivr_path": _enc_ivr_path, "language": _enc_str, "account": _enc_str, "vip": _enc_vip,
-    "required": _enc_required, "queue": _enc_str, "priority": _enc_priority,
+    "required": _enc_required, "queue": _enc_str, "priority": _enc_priority, "flow": _enc_str,
 }
 
 

@@ -58,6 +58,32 @@ class Keys:
         """Stream: one entry per state change, capped."""
         return f"{self.base}:events"
 
+    # --- statistics (written by the same scripts as the state change they count)
+
+    def queue_interval(self, queue: str, start: int) -> str:
+        """Hash: a queue's counts in the 15-minute interval starting at `start` (epoch s).
+
+        Fields: the `QueueCounts` names; histograms as `aw:<bucket>` (answered waits) and
+        `bw:<bucket>` (abandoned waits). Expires after the history is kept.
+        """
+        return f"{self.base}:qstat:{queue}:{start}"
+
+    def queue_recent(self, queue: str) -> str:
+        """Sorted set: a queue's facts of the last hour (+ margin), scored by their time.
+
+        Members `<kind>|<id>[|...]|<value>`: see acd/store/stats.py.
+        """
+        return f"{self.base}:qrecent:{queue}"
+
+    def agent_interval(self, agent_id: str, start: int) -> str:
+        """Hash: an agent's `AgentCounts` fields in one 15-minute interval."""
+        return f"{self.base}:astat:{agent_id}:{start}"
+
+    def funnel_interval(self, flow: str, start: int) -> str:
+        """Hash: an IVR flow's funnel in one interval: `r:<node>` callers who reached the node,
+        `l:<node>:<exit>` callers who left the IVR there."""
+        return f"{self.base}:funnel:{flow}:{start}"
+
     @property
     def vip_numbers(self) -> str:
         return f"{self.base}:vip:numbers"

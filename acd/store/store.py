@@ -2,7 +2,8 @@
 
 Every multi-key change is one Lua script (lua/*.lua), atomic with the event it appends, and
 returns the new state of what it changed, so callers update their mirror without a read.
-Two service instances may share one Redis: the scripts decide every race.
+Two service instances may share one Redis: the scripts decide every race. The same scripts
+count the statistics (see acd/store/stats.py), read back by the StatsReader methods.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from acd.store.agents import AgentSteps
 from acd.store.base import text
 from acd.store.calls import CallSteps
+from acd.store.stats import StatsReader
 
 
-class Store(CallSteps, AgentSteps):
+class Store(CallSteps, AgentSteps, StatsReader):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:

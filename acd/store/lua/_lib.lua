@@ -1,6 +1,7 @@
 -- Shared helpers: store.py prepends this file to every script (it is not a script itself).
 -- Convention for every script: ARGV[1] = now (float string, stored verbatim),
--- ARGV[2] = MAXLEN of the events stream. The last KEYS entry is the events stream.
+-- ARGV[2] = MAXLEN of the events stream. The events stream is the last KEYS entry of the state
+-- keys; scripts that count statistics take their statistics keys after it (see below).
 
 -- Append one event. `extra` is a flat list of field, value.
 local function emit(stream, maxlen, etype, call_id, agent_id, at, extra)
@@ -34,4 +35,78 @@ end
 
 local function busy(agent_state)
   return agent_state == 'reserved' or agent_state == 'on_call'
+end
+
+-- --- statistics: counted by the script that makes the state change, so a refused or replayed
+-- step counts nothing. Statistics KEYS come after the events stream.
+
+-- A float as text that reads back as the same double (tostring keeps only 14 digits).
+local function fmt(x)
+  return string.format('%.17g', x)
+end
+
+-- Seconds from `since` (a stored float string) to `now`; 0 if unknown, unset or negative.
+local function elapsed(since, now)
+  local s = tonumber(since or '')
+  if s == nil or s <= 0 then return 0 end
+  local d = tonumber(now) - s
+  if d < 0 then return 0 end
+  return d
+end
+
+-- Exactly acd.stats.raw.wait_bucket: ceil(seconds), capped at WAIT_CAP_S.
+local WAIT_CAP_S = 3600
+local function wait_bucket(w)
+  local whole
+  if w >= 0 then whole = math.floor(w) else whole = math.ceil(w) end
+  local bucket = whole
+  if whole ~= w then bucket = whole + 1 end
+  return math.max(0, math.min(bucket, WAIT_CAP_S))
+end
+
+-- Add to an interval hash and (re)arm its expiry: `ints` and `floats` are flat lists of
+-- field, amount (integer fields take HINCRBY, float fields HINCRBYFLOAT).
+local function count(key, ttl, ints, floats)
+  for i = 1, #ints, 2 do redis.call('HINCRBY', key, ints[i], ints[i + 1]) end
+  for i = 1, #floats, 2 do redis.call('HINCRBYFLOAT', key, floats[i], fmt(floats[i + 1])) end
+  redis.call('EXPIRE', key, ttl)
+end
+
+-- Add a fact to a queue's recent-facts zset (score = now), dropping facts older than `keep`.
+local function recent(key, now, keep, member)
+  redis.call('ZADD', key, now, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(tonumber(now) - tonumber(keep)))
+  redis.call('EXPIRE', key, keep)
+end
+
+-- The AgentCounts field that collects the time spent in an agent state.
+local AGENT_TIME = {ready = 'ready_s', not_ready = 'not_ready_s', reserved = 'ringing_s',
+                    on_call = 'talk_s', wrap_up = 'wrapup_s'}
+
+-- An agent leaves `state`, entered at `since`: the whole time goes to the interval hash `key`
+-- of now. Returns the seconds counted.
+local function agent_left(key, ttl, state, since, now)
+  local field = AGENT_TIME[state or '']
+  local d = elapsed(since, now)
+  if field == nil or d <= 0 then return 0 end
+  redis.call('HINCRBYFLOAT', key, field, fmt(d))
+  redis.call('EXPIRE', key, ttl)
+  return d
+end
+
+-- A call leaves the IVR by `exit`: every node of its path reached (once per call), and it left
+-- at the last one. `path_json` is the stored ivr_path.
+local function funnel_exit(key, ttl, path_json, exit)
+  local ok, path = pcall(cjson.decode, path_json or '[]')
+  if not ok or type(path) ~= 'table' or #path == 0 then return end
+  local seen = {}
+  for _, node in ipairs(path) do
+    node = tostring(node)
+    if not seen[node] then
+      seen[node] = true
+      redis.call('HINCRBY', key, 'r:' .. node, 1)
+    end
+  end
+  redis.call('HINCRBY', key, 'l:' .. tostring(path[#path]) .. ':' .. exit, 1)
+  redis.call('EXPIRE', key, ttl)
 end

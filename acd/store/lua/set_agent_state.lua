@@ -1,14 +1,20 @@
 -- Compare-and-set of an agent's state. An agent leaves reserved/on_call here only when that is
 -- stale (its call is no longer ringing/connected with it); a live one belongs to the call steps
 -- (answer, requeue, end_call), so a call and its agent always point at each other.
--- KEYS[1] agent hash, KEYS[2] hash of the agent's call (hint), KEYS[3] events stream
+-- Counts the time in the state left (now - state_since) in the agent's interval hash; leaving
+-- wrap_up also adds it to wrapup_sum_s of the agent's last_queue (interval and recent facts).
+-- KEYS[1] agent hash, KEYS[2] hash of the agent's call (hint), KEYS[3] events stream,
+-- KEYS[4] the agent's interval hash, KEYS[5] interval hash of the agent's last_queue (hint),
+-- KEYS[6] recent facts of that queue
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] agent id, ARGV[4] new state (never reserved or
 -- on_call: store.py checks), ARGV[5] reason, ARGV[6] expected current states, comma-separated
--- ('' = any), ARGV[7] the hinted call id of the agent
+-- ('' = any), ARGV[7] the hinted call id of the agent, ARGV[8] the hinted last_queue,
+-- ARGV[9] interval hash TTL (s), ARGV[10] seconds of recent facts kept
 -- Returns the agent's HGETALL; nil if it does not exist, its state is not expected, or it is
--- busy with a live call; {'stale'} if the hint was wrong (the caller retries).
--- Same state and reason again: no change, no event, the agent is returned.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'reason', 'call_id')
+-- busy with a live call; {'stale'} if a hint was wrong (the caller retries).
+-- Same state and reason again: no change, no event, nothing counted, the agent is returned.
+local cur = redis.call('HMGET', KEYS[1], 'state', 'reason', 'call_id', 'state_since',
+                       'last_queue')
 if not cur[1] then return false end
 if ARGV[6] ~= '' then
   local expected = false
@@ -25,6 +31,8 @@ if busy(cur[1]) then
   end
 end
 if cur[1] == ARGV[4] and cur[2] == ARGV[5] then return redis.call('HGETALL', KEYS[1]) end
+local last_queue = cur[5] or ''
+if cur[1] == 'wrap_up' and last_queue ~= ARGV[8] then return {'stale'} end
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'reason', ARGV[5], 'state_since', ARGV[1],
            'call_id', '', 'leg_id', '')
 if ARGV[4] == 'ready' and cur[1] ~= 'ready' then
@@ -32,4 +40,10 @@ if ARGV[4] == 'ready' and cur[1] ~= 'ready' then
 end
 emit(KEYS[3], ARGV[2], 'agent_state_changed', cur[3] or '', ARGV[3], ARGV[1],
      {'from_state', cur[1], 'state', ARGV[4], 'reason', ARGV[5]})
+local spent = agent_left(KEYS[4], ARGV[9], cur[1], cur[4], ARGV[1])
+if cur[1] == 'wrap_up' and last_queue ~= '' and spent > 0 then
+  count(KEYS[5], ARGV[9], {}, {'wrapup_sum_s', spent})
+  recent(KEYS[6], ARGV[1], ARGV[10],
+         'w|' .. ARGV[3] .. '|' .. (cur[4] or '') .. '|' .. fmt(spent))
+end
 return redis.call('HGETALL', KEYS[1])

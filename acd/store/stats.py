@@ -1,0 +1,205 @@
+"""Reading the counters behind the live figures (written by the Lua scripts, see below).
+
+What is counted, and where (every count is made inside the script of the state change it
+counts, so a refused, replayed or raced step counts nothing):
+
+- Per queue and 15-minute interval (hash `Keys.queue_interval`, start = floor(now / 900) * 900):
+  the `QueueCounts` fields. enqueue: offered. answer: answered, `aw:<bucket>`, wait_sum_s
+  (wait = now - entered_at, bucket = `wait_bucket`, computed alike in Lua). end_call from
+  waiting/ringing: abandoned + `bw:<bucket>` (outcome abandoned), timed_out (outcome timeout);
+  from connected: handled, talk_sum_s (talk = now - answered_at). set_agent_state leaving
+  wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
+  overflowed is not counted yet (always 0).
+- Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
+  to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
+  kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
+  h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since).
+  The sliding windows are summed from these, exact to the float second.
+- Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
+  not_ready_s, ringing_s. Time in a state is added when the agent LEAVES it (now -
+  state_since): claim (ready), answer (reserved -> ringing_s), requeue (reserved), end_call
+  (on_call -> talk_s and handled + 1, or reserved), set_agent_state and remove_agent (any).
+  Simplification: the whole time in a state is charged to the interval in which the state
+  ends, even if it began in an earlier one. The time of the state an agent is in now is not
+  in these counts: the caller adds now - state_since itself.
+- Per IVR flow and interval (hash `Keys.funnel_interval`): when a call leaves the IVR (enqueue:
+  exit "queue"; end_call from ivr: "closed", "fallback", or "hangup" for any other outcome),
+  `r:<node>` + 1 for every distinct node of its ivr_path and `l:<last node>:<exit>` + 1. Calls
+  without a flow or with an empty path count nothing.
+
+Interval hashes expire `stats_ttl_s` after their last write (`stats_ttl(history_days)`).
+Every read below is one pipelined round trip, whatever the number of queues, agents or flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
+from acd.store import codec
+from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
+
+WINDOW_SPANS_S = (900, 3600)
+
+_QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled")
+_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
+_AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
+
+
+def interval_starts(start: float, end: float) -> list[int]:
+    """Starts of the intervals that overlap [start, end): from the one holding `start` up to the
+    last one starting before `end`."""
+    if end <= start:
+        return []
+    return list(range(interval_start(start), _ceil_interval(end), INTERVAL_S))
+
+
+def _ceil_interval(t: float) -> int:
+    first = interval_start(t)
+    return first if first == t else first + INTERVAL_S
+
+
+def _strs(reply: Mapping[Any, Any]) -> dict[str, str]:
+    return {text(f): text(v) for f, v in reply.items()}
+
+
+def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
+    """One interval hash as QueueCounts."""
+    c = QueueCounts()
+    for name in _QUEUE_INTS:
+        setattr(c, name, int(h.get(name) or 0))
+    for name in _QUEUE_FLOATS:
+        setattr(c, name, float(h.get(name) or 0.0))
+    for field, value in h.items():
+        prefix, _, bucket = field.partition(":")
+        if prefix == "aw":
+            c.answered_waits[int(bucket)] = int(value)
+        elif prefix == "bw":
+            c.abandoned_waits[int(bucket)] = int(value)
+    return c
+
+
+def agent_counts_of(h: Mapping[str, str]) -> AgentCounts:
+    c = AgentCounts(handled=int(h.get("handled") or 0))
+    for name in _AGENT_FLOATS:
+        setattr(c, name, float(h.get(name) or 0.0))
+    return c
+
+
+def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
+    """Add one funnel hash (`r:<node>`, `l:<node>:<exit>`) to `into`."""
+    for field, value in h.items():
+        kind, _, rest = field.partition(":")
+        if kind == "r":
+            into.reached[rest] = into.reached.get(rest, 0) + int(value)
+        elif kind == "l":
+            node, _, exit_ = rest.rpartition(":")
+            left = into.left.setdefault(node, {})
+            left[exit_] = left.get(exit_, 0) + int(value)
+
+
+def add_fact(c: QueueCounts, member: str) -> None:
+    """Add one recent fact (a member of a queue_recent zset) to `c`."""
+    kind, _, rest = member.partition("|")
+    value = rest.rpartition("|")[2]
+    if kind == "o":
+        c.offered += 1
+    elif kind == "a":
+        wait = float(value)
+        c.answered += 1
+        bucket = wait_bucket(wait)
+        c.answered_waits[bucket] = c.answered_waits.get(bucket, 0) + 1
+        c.wait_sum_s += wait
+    elif kind == "b":
+        wait = float(value)
+        c.abandoned += 1
+        bucket = wait_bucket(wait)
+        c.abandoned_waits[bucket] = c.abandoned_waits.get(bucket, 0) + 1
+    elif kind == "t":
+        c.timed_out += 1
+    elif kind == "h":
+        c.handled += 1
+        c.talk_sum_s += float(value)
+    elif kind == "w":
+        c.wrapup_sum_s += float(value)
+    # any other kind: written by a newer version, ignored
+
+
+class StatsReader(StoreBase):
+    async def queue_windows(self, queues: list[str], now: float,
+                            spans_s: tuple[int, ...] = WINDOW_SPANS_S,
+                            ) -> dict[int, dict[str, QueueCounts]]:
+        """span -> queue -> counts of the facts in (now - span, now].
+
+        Facts are kept an hour (+ margin, RECENT_KEEP_S): a longer span is a ValueError; use
+        queue_intervals for those.
+        """
+        if any(span > RECENT_KEEP_S for span in spans_s):
+            raise ValueError(f"window spans above {RECENT_KEEP_S} s are not kept: {spans_s}")
+        result: dict[int, dict[str, QueueCounts]] = {
+            span: {q: QueueCounts() for q in queues} for span in spans_s}
+        if not queues or not spans_s:
+            return result
+        lowest = now - max(spans_s)
+        async with self._r.pipeline(transaction=False) as pipe:
+            for q in queues:
+                pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
+                                   codec.enc_float(now), withscores=True)
+            replies: list[list[tuple[Any, float]]] = await pipe.execute()
+        bounds = [(span, now - span) for span in spans_s]
+        for q, facts in zip(queues, replies, strict=True):
+            for member, score in facts:
+                fact = text(member)
+                for span, low in bounds:
+                    if score > low:
+                        add_fact(result[span][q], fact)
+        return result
+
+    async def queue_intervals(self, queues: list[str], start: float, end: float,
+                              ) -> dict[str, dict[int, QueueCounts]]:
+        """queue -> interval start -> counts, for every interval overlapping [start, end)
+        (empty intervals included, as zero counts)."""
+        starts = interval_starts(start, end)
+        replies = await self._hgetall_all(
+            [self._k.queue_interval(q, s) for q in queues for s in starts])
+        out: dict[str, dict[int, QueueCounts]] = {}
+        it = iter(replies)
+        for q in queues:
+            out[q] = {s: queue_counts_of(next(it)) for s in starts}
+        return out
+
+    async def agent_intervals(self, agent_ids: list[str], start: float, end: float,
+                              ) -> dict[str, AgentCounts]:
+        """agent -> counts summed over the intervals overlapping [start, end)."""
+        starts = interval_starts(start, end)
+        replies = await self._hgetall_all(
+            [self._k.agent_interval(a, s) for a in agent_ids for s in starts])
+        out = {a: AgentCounts() for a in agent_ids}
+        it = iter(replies)
+        for a in agent_ids:
+            for _ in starts:
+                out[a].add(agent_counts_of(next(it)))
+        return out
+
+    async def funnel(self, flows: list[str], start: float, end: float,
+                     ) -> dict[str, FunnelCounts]:
+        """flow -> IVR funnel summed over the intervals overlapping [start, end)."""
+        starts = interval_starts(start, end)
+        replies = await self._hgetall_all(
+            [self._k.funnel_interval(f, s) for f in flows for s in starts])
+        out = {f: FunnelCounts() for f in flows}
+        it = iter(replies)
+        for f in flows:
+            for _ in starts:
+                add_funnel(out[f], next(it))
+        return out
+
+    async def _hgetall_all(self, keys: Sequence[str]) -> list[dict[str, str]]:
+        if not keys:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            replies: list[Mapping[Any, Any]] = await pipe.execute()
+        return [_strs(r) for r in replies]
