@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 from acd.config import Config, ConfigError, load_config
@@ -70,7 +71,7 @@ def _summary(args: argparse.Namespace) -> int:
     async def report() -> dict[str, object]:
         store = await Store.open(url, prefix=cfg.redis.prefix, pbx=cfg.pbx.name)
         try:
-            return await queue_summary(store, cfg)
+            return await queue_summary(store, cfg, time.time())
         finally:
             await store.close()
 

@@ -121,7 +121,7 @@ async def _drive(h: Harness, args: argparse.Namespace) -> int:
         args.truth.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     result = {
         "duration_s": args.duration,
-        "queues": await queue_summary(store, h.cfg),
+        "queues": await queue_summary(store, h.cfg, h.engine.now()),
         "agents": {aid: {"state": a.state.value, "calls_handled": a.calls_handled}
                    for aid, a in sorted(h.engine.agents.items())},
         "still_live": len(h.engine.calls),

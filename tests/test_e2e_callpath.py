@@ -297,3 +297,34 @@ async def test_service_restart_finds_every_call_again(lab: Callable[..., Any]) -
     assert [o for _, o in ended].count("answered") == 1
     assert [o for _, o in ended].count("abandoned") == 1
     assert sum(e["type"] == "call_answered" for e in events) == 2
+
+
+async def test_closed_hours_play_the_closed_message_and_hang_up(
+        lab: Callable[..., Any]) -> None:
+    import time as _time
+
+    today = _time.strftime("%Y-%m-%d", _time.gmtime())
+    cfg = config()
+    cfg["hours"] = {"office": {"timezone": "UTC", "weekly": {"mon": ["00:00-23:59"]},
+                               "holidays": [today]}}
+    cfg["flows"]["main"]["start"] = "hours"
+    cfg["flows"]["main"]["nodes"]["hours"] = {"type": "hours", "hours": "office",
+                                              "open": "vipcheck", "closed": "closed"}
+    cfg["flows"]["main"]["nodes"]["closed"] = {"type": "hangup", "prompt": "closed"}
+    h: Harness = await lab(cfg)
+    h.sim.record_events = True
+    await place(h, "1201", "1")
+    await wait_for(lambda: truth_of(h, "1201")["ended_at"] is not None, 10, "hung up")
+    assert truth_of(h, "1201")["outcome"] == "ended_by_pbx"
+    commands = [dict(hh).get("Command", "") for ev, hh in h.sim.events if ev == "AGIExecStart"]
+    assert commands[0].startswith("STREAM FILE closed") and commands[-1] == "HANGUP"
+    await wait_for(lambda: not h.engine.calls, 10, "call closed")
+    ended = [e for _, e in await h.engine.store.read_events() if e["type"] == "call_ended"]
+    assert [e["outcome"] for e in ended] == ["closed"]
+
+
+async def test_escape_digit_reaches_an_agent_from_the_menu(lab: Callable[..., Any]) -> None:
+    h: Harness = await lab()
+    await place(h, "1301", "0")  # "press 0 for an agent"
+    call = await until_waiting(h, "1301")
+    assert call.queue == "support"

@@ -45,7 +45,8 @@ class Backend(Protocol):
 
     def readiness(self) -> Readiness: ...
 
-    async def agent_command(self, agent_id: str, action: AgentAction, reason: str) -> dict[str, Any]:
+    async def agent_command(self, agent_id: str, action: AgentAction,
+                            reason: str) -> dict[str, Any]:
         """Log in / log out / ready / not ready; returns the agent as the snapshot shows agents.
         Raises CommandError (unknown_agent 404, agent_busy 409, bad_transition 409)."""
 

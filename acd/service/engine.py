@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from acd import contract
 from acd.ami.events import BadFrame, Frame, to_domain
@@ -26,6 +26,7 @@ from acd.service import actions
 from acd.store import Store
 
 log = logging.getLogger("acd.engine")
+T = TypeVar("T")
 
 
 class Engine:
@@ -78,15 +79,10 @@ class Engine:
 
     async def _load(self) -> None:
         """Agents from config (keeping live state found in Redis), calls from Redis."""
-        now = self.now()
-        await self.store.add_vips(self.cfg.vip.numbers, self.cfg.vip.accounts)
-        for aid, acfg in self.cfg.agents.items():
-            state = AgentState.READY if acfg.login_at_start else AgentState.LOGGED_OUT
-            agent = await self.store.sync_agent(Agent(
-                id=aid, interface=acfg.interface, skills=dict(acfg.skills),
-                queues=tuple(acfg.queues), name=acfg.name or aid, state=state,
-                state_since=now, ready_since=now))
-            self.agents[aid] = agent
+        for agent in await self.store.load_agents():
+            if agent.id not in self.cfg.agents and not await self.store.remove_agent(agent.id):
+                self.agents[agent.id] = agent  # busy: kept until its call ends
+        await self.apply_config(self.cfg)
         for call in await self.store.load_live_calls():
             self.calls[call.id] = call
             if call.leg_id:
@@ -131,11 +127,36 @@ class Engine:
         from acd.service.resync import resync
 
         await self.send(actions.heartbeat(self.now()))
-        # Resync runs inside the consumer's order: queue it as an event-like callable.
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.inbox.put_nowait(_Callback(lambda: resync(self), done))
-        with contextlib.suppress(Exception):
-            await done
+        try:
+            await self.run_in_order(lambda: resync(self))
+        except Exception:
+            log.exception("resync failed")
+
+    async def run_in_order(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run fn inside the consumer, in order with the PBX's events; returns its result."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.inbox.put_nowait(_Callback(fn, done))
+        return await done
+
+    async def apply_config(self, cfg: Config) -> None:
+        """A reloaded config: agents synced (live state kept), VIPs added, routing re-run."""
+        now = self.now()
+        old_agents = set(self.cfg.agents)
+        self.cfg = cfg
+        self.agent_by_ext = {a.extension: aid for aid, a in cfg.agents.items()}
+        await self.store.add_vips(cfg.vip.numbers, cfg.vip.accounts)
+        for aid, acfg in cfg.agents.items():
+            state = AgentState.READY if acfg.login_at_start else AgentState.LOGGED_OUT
+            self.agents[aid] = await self.store.sync_agent(Agent(
+                id=aid, interface=acfg.interface, skills=dict(acfg.skills),
+                queues=tuple(acfg.queues), name=acfg.name or aid, state=state,
+                state_since=now, ready_since=now))
+        for aid in old_agents - set(cfg.agents):
+            if await self.store.remove_agent(aid, now):
+                self.agents.pop(aid, None)
+            else:
+                log.warning("agent %s left the config but is on a call: removed later", aid)
+        self.want_route()
 
     async def _beat(self) -> None:
         while True:
@@ -196,20 +217,18 @@ class Engine:
 
 
 class _Callback:
-    """A unit of work run by the consumer in order with the events (used by resync)."""
+    """A unit of work run by the consumer in order with the events (resync, API commands)."""
 
-    def __init__(self, fn: Callable[[], Coroutine[Any, Any, None]],
-                 done: asyncio.Future[None]) -> None:
+    def __init__(self, fn: Callable[[], Awaitable[Any]], done: asyncio.Future[Any]) -> None:
         self.fn = fn
         self.done = done
 
     async def run(self) -> None:
         try:
-            await self.fn()
-        except Exception as exc:
-            log.exception("error in %s", getattr(self.fn, "__name__", "callback"))
+            result = await self.fn()
+        except Exception as exc:  # handed to whoever waits for it
             if not self.done.done():
                 self.done.set_exception(exc)
             return
         if not self.done.done():
-            self.done.set_result(None)
+            self.done.set_result(result)

@@ -178,6 +178,7 @@ class Handlers:
 
     async def _caller_gone(self, call: Call) -> None:
         if call.state is CallState.IVR:
+            await self.ivr.save_path(call)
             await self.end(call, self.ivr.outcome_on_hangup(call))
         elif call.state is CallState.WAITING:
             await self.end(call, CallOutcome.ABANDONED)

@@ -111,7 +111,8 @@ class IvrDriver:
         self.states.pop(call.id, None)
         self.last_command.pop(call.id, None)
         await self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
-                                       vip=cmd.vip, account=state.data.get("account", ""))
+                                       vip=cmd.vip, account=state.data.get("account", ""),
+                                       flow=state.flow)
         call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
         # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
         # always finds it there.
@@ -123,7 +124,7 @@ class IvrDriver:
 
     async def _end_call(self, call: Call, state: ivr.IvrState, cmd: ivr.EndCall) -> None:
         self.states.pop(call.id, None)
-        await self.e.store.update_call(call.id, ivr_path=list(state.path))
+        await self.e.store.update_call(call.id, ivr_path=list(state.path), flow=state.flow)
         self.ending[call.id] = cmd.reason
         if cmd.reason == "hangup":
             # Usually the caller is gone already; but a missing prompt file also reads as
@@ -161,6 +162,12 @@ class IvrDriver:
 
     async def session_ended(self, ev: AgiSessionEnded) -> None:
         self.awaiting.pop(ev.uniqueid, None)
+
+    async def save_path(self, call: Call) -> None:
+        """Store how far the caller got in the IVR (the funnel counts it when the call ends)."""
+        state = self.states.get(call.id)
+        if state is not None:
+            await self.e.store.update_call(call.id, ivr_path=list(state.path), flow=state.flow)
 
     def outcome_on_hangup(self, call: Call) -> CallOutcome:
         reason = self.ending.pop(call.id, None)

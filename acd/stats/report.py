@@ -1,29 +1,26 @@
-"""The per-queue summary of a running (or finished) centre, read through the store."""
+"""Today's per-queue figures of a running (or finished) centre, read through the store: what
+`acd summary` and `acd demo` print."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from acd.config import Config
-from acd.stats.summary import QueueTotals, summary, totals_by_queue
+from acd.stats.figures import window_figures
+from acd.stats.raw import QueueCounts
+from acd.stats.timewin import local_midnight
 from acd.store import Store
 
 
-async def all_events(store: Store) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    last = "0"
-    while True:
-        batch = await store.read_events(last, 5000)
-        if not batch:
-            return out
-        out.extend(fields for _, fields in batch)
-        last = batch[-1][0]
-
-
-async def queue_summary(store: Store, cfg: Config) -> dict[str, Any]:
-    thresholds = {name: q.sla.threshold_s for name, q in cfg.queues.items()}
-    targets = {name: q.sla.target_pct / 100 for name, q in cfg.queues.items()}
-    totals = totals_by_queue(await all_events(store), thresholds, cfg.short_abandon_s)
-    for name in cfg.queues:
-        totals.setdefault(name, QueueTotals())
-    return summary(totals, thresholds, targets)
+async def queue_summary(store: Store, cfg: Config, now: float) -> dict[str, Any]:
+    """Per queue since local midnight: offered, answered, abandoned, service level, ASA..."""
+    queues = list(cfg.queues)
+    intervals = await store.queue_intervals(queues, local_midnight(now, cfg.timezone), now + 1)
+    out: dict[str, Any] = {}
+    for name in queues:
+        total = QueueCounts()
+        for counts in intervals.get(name, {}).values():
+            total.add(counts)
+        fig = window_figures(total, cfg.queues[name].sla, cfg.short_abandon_s)
+        out[name] = fig.model_dump(mode="json")
+    return out

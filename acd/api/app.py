@@ -1,0 +1,130 @@
+"""`create_app(backend, http)`: the HTTP API, the Prometheus endpoint and the wallboard.
+
+Every route is one row of `routes()`: registered here, enforced by the auth middleware and
+described by the OpenAPI document from the same row.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from acd.api import commands, handlers
+from acd.api.auth import TokenTable
+from acd.api.backend import Backend
+from acd.api.errors import Handler, error_middleware
+from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
+from acd.api.metrics import REGISTRY, make_registry, metrics
+from acd.api.models import (
+    AgentsOut,
+    CallsOut,
+    EmptyBody,
+    HealthOut,
+    HistoryOut,
+    NotReadyBody,
+    PriorityBody,
+    QueuesOut,
+    ReadinessOut,
+    ReloadOut,
+)
+from acd.api.openapi import build_openapi
+from acd.api.route import QueryParam, Route
+from acd.api.stream import STREAMS, StreamHub, close_streams, hub_ctx, stream
+from acd.config import HttpConfig
+from acd.stats.schema import AgentFigures, CallView, QueueFigures
+
+V1 = "/api/v1"
+HISTORY_QUERY = (
+    QueryParam("queue", "one queue (default: every queue)", "sales"),
+    QueryParam("from", "ISO 8601 or epoch seconds (default: `to` - 24 h); a time without an "
+               "offset is in the centre's time zone", "2025-01-31T08:00:00+01:00"),
+    QueryParam("to", "ISO 8601 or epoch seconds (default: now); at most 31 days after `from`",
+               "1738339200"),
+)
+
+
+def routes() -> list[Route]:
+    agent_actions = [
+        Route("POST", f"{V1}/agents/{{id}}/{action}", commands.agent_action(action),
+              "supervisor", f"Agent action: {action.replace('_', ' ')}", AgentFigures,
+              body=NotReadyBody if action == "not_ready" else EmptyBody,
+              errors=(400, 404, 409), tag="actions")
+        for action in ("login", "logout", "ready", "not_ready")
+    ]
+    return [
+        Route("GET", f"{V1}/queues", handlers.get_queues, "read",
+              "Every queue and the centre total", QueuesOut, errors=(503,)),
+        Route("GET", f"{V1}/queues/{{name}}", handlers.get_queue, "read", "One queue",
+              QueueFigures, errors=(404, 503)),
+        Route("GET", f"{V1}/agents", handlers.get_agents, "read", "Every agent", AgentsOut,
+              errors=(503,)),
+        Route("GET", f"{V1}/calls", handlers.get_calls, "read",
+              "Calls waiting, ringing or connected", CallsOut, errors=(503,)),
+        Route("GET", f"{V1}/history", handlers.get_history, "read",
+              "15-minute intervals", HistoryOut, query=HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/stream", stream, "read",
+              "Server-Sent Events: `event: snapshot` with a Snapshot as JSON data on each new "
+              "snapshot (the current one first), a `: heartbeat` comment every 15 s",
+              media_type="text/event-stream", token_in_query=True),
+        *agent_actions,
+        Route("POST", f"{V1}/calls/{{id}}/priority", commands.call_priority, "supervisor",
+              "Change a waiting call's priority", CallView, body=PriorityBody,
+              errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/config/reload", commands.config_reload, "admin",
+              "Re-read the config file (a bad one is refused and the running one kept)",
+              ReloadOut, body=EmptyBody, errors=(400,), tag="actions"),
+        Route("GET", f"{V1}/openapi.json", handlers.openapi, "read",
+              "This document", media_type="application/json", tag="meta"),
+        Route("GET", "/metrics", metrics, "read", "Prometheus text format",
+              media_type="text/plain", tag="meta"),
+        Route("GET", "/healthz", handlers.healthz, "open", "The process is up", HealthOut,
+              tag="meta"),
+        Route("GET", "/readyz", handlers.readyz, "open",
+              "Ready to serve (AMI and Redis up); 503 says what is missing", ReadinessOut,
+              errors=(503,), tag="meta"),
+        Route("GET", "/", handlers.wallboard, "read", "The wallboard page",
+              media_type="text/html", token_in_query=True, tag="wallboard"),
+        Route("GET", "/static/{name}", handlers.static_asset, "open",
+              "Wallboard assets (code and style, no figures)", media_type="text/plain",
+              errors=(404,), tag="wallboard"),
+    ]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    match = request.match_info
+    if match.http_exception is not None:
+        raise match.http_exception
+    method = "GET" if request.method == "HEAD" else request.method
+    route = request.app[ROUTES].get((method, match.route.resource.canonical)) \
+        if match.route.resource is not None else None
+    if route is None:  # not in the table: nothing is served without a row
+        raise web.HTTPNotFound()
+    request.app[TOKENS].authorize(request, route.access, route.token_in_query)
+    return await handler(request)
+
+
+async def _common_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # the wallboard URL may carry ?token=: never send it on as a Referer
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+
+
+def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0
+               ) -> web.Application:
+    app = web.Application(middlewares=[error_middleware, auth_middleware],
+                          client_max_size=64 * 1024)
+    table = routes()
+    app[BACKEND] = backend
+    app[HTTP] = http
+    app[TOKENS] = TokenTable(http)
+    app[HEARTBEAT_S] = heartbeat_s
+    app[ROUTES] = {(r.method, r.path): r for r in table}
+    app[OPENAPI] = build_openapi(table, http)
+    app[STREAMS] = StreamHub()
+    app[REGISTRY] = make_registry(backend)
+    for route in table:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.cleanup_ctx.append(hub_ctx)
+    app.on_shutdown.append(close_streams)
+    app.on_response_prepare.append(_common_headers)
+    return app

@@ -1,0 +1,142 @@
+"""Read-only routes: figures from the latest snapshot, history, health, the wallboard files."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from acd.api.errors import ApiError, bad_request
+from acd.api.keys import BACKEND, OPENAPI
+
+STATIC_DIR = Path(__file__).with_name("static")
+MAX_HISTORY_S = 31 * 86400
+DEFAULT_HISTORY_S = 86400
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TRAILING_OFFSET = re.compile(r" (\d\d(:?\d\d)?)$")  # a '+hh:mm' that arrived as ' hh:mm'
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data, separators=(",", ":")),
+                        content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def current(request: web.Request) -> dict[str, Any]:
+    snap = request.app[BACKEND].snapshot()
+    if not snap or "queues" not in snap:
+        raise ApiError(503, "not_ready", "no figures yet: the service is starting")
+    return snap
+
+
+async def get_queues(request: web.Request) -> web.Response:
+    snap = current(request)
+    return json_ok({"generated_at": snap["generated_at"], "centre": snap["centre"],
+                    "queues": snap["queues"]})
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    for queue in current(request)["queues"]:
+        if queue["name"] == name:
+            return json_ok(queue)
+    raise ApiError(404, "not_found", f"no queue named {name!r}")
+
+
+async def get_agents(request: web.Request) -> web.Response:
+    snap = current(request)
+    return json_ok({"generated_at": snap["generated_at"], "agents": snap["agents"]})
+
+
+async def get_calls(request: web.Request) -> web.Response:
+    snap = current(request)
+    return json_ok({"generated_at": snap["generated_at"], "calls": snap["calls"]})
+
+
+def parse_instant(field: str, raw: str, tz: tzinfo) -> float:
+    """Epoch seconds, or ISO 8601 (a time without an offset is in the centre's time zone)."""
+    raw = raw.strip()
+    if not raw:
+        raise bad_request(field, f"{field}: empty")
+    try:
+        value = float(raw)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value) or value < 0:
+            raise bad_request(field, f"{field}: epoch seconds must be finite and >= 0")
+        return value
+    try:
+        moment = datetime.fromisoformat(_TRAILING_OFFSET.sub(r"+\1", raw))
+    except ValueError:
+        raise bad_request(field, f"{field}: not ISO 8601 nor epoch seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.timestamp()
+
+
+def _centre_tz(request: web.Request) -> tzinfo:
+    name = request.app[BACKEND].snapshot().get("timezone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+async def get_history(request: web.Request) -> web.Response:
+    query = request.query
+    queue = query.get("queue") or None
+    if queue is not None and not _QUEUE_NAME.match(queue):
+        raise bad_request("queue", "queue: letters, digits, '_', '.', '-' only (1-64)")
+    tz = _centre_tz(request)
+    end = parse_instant("to", query["to"], tz) if "to" in query else time.time()
+    start = parse_instant("from", query["from"], tz) if "from" in query \
+        else end - DEFAULT_HISTORY_S
+    if start >= end:
+        raise bad_request("from", "from: must be before to")
+    if end - start > MAX_HISTORY_S:
+        raise bad_request("to", f"to: the span may not exceed {MAX_HISTORY_S // 86400} days")
+    intervals = await request.app[BACKEND].history(queue, start, end)
+    return json_ok({"queue": queue, "start": start, "end": end, "intervals": intervals})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_ok({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[BACKEND].readiness()
+    body = {"ready": state.ready, "ami": state.ami, "redis": state.redis, "reason": state.reason}
+    return json_ok(body, status=200 if state.ready else 503)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_ok(request.app[OPENAPI])
+
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self'; script-src 'self'; connect-src 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+async def wallboard(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+
+_ASSETS = {p.name for p in STATIC_DIR.iterdir() if p.is_file()} if STATIC_DIR.is_dir() else set()
+
+
+async def static_asset(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in _ASSETS:
+        raise ApiError(404, "not_found", f"no file {name!r}")
+    return web.FileResponse(STATIC_DIR / name, headers=_PAGE_HEADERS)

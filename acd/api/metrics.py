@@ -1,0 +1,120 @@
+"""`GET /metrics`: the snapshot's figures in the Prometheus text format.
+
+prometheus-client rather than a hand-written exposition: it escapes label values, negotiates
+OpenMetrics from the Accept header, and its parser lets the tests check the output. The
+collector reads the latest snapshot at scrape time (nothing is recomputed, nothing is kept).
+Window figures (15m, 60m, today) are gauges: they slide or reset at midnight, so they are not
+Prometheus counters. The centre (all queues together) has `queue="*"`: leave it out when
+summing (`sum without(queue) (acd_queue_waiting{queue!="*"})`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from acd.api.backend import Backend
+
+_AGENT_COUNTS = ("logged_in", "ready", "reserved", "on_call", "wrap_up", "not_ready")
+AGENT_STATES = ("logged_out", "ready", "reserved", "on_call", "wrap_up", "not_ready")
+_WINDOW_COUNTS = ("offered", "answered", "answered_within", "abandoned", "short_abandoned",
+                  "timed_out", "overflowed", "handled")
+_WINDOW_VALUES = (("asa_s", "asa_seconds", "average speed of answer"),
+                  ("abandon_rate", "abandon_rate", "abandoned / offered"),
+                  ("aht_s", "aht_seconds", "average handling time (talk + wrap-up)"))
+
+
+def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"acd_{name}", doc, labels=labels)
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        ready = self._backend.readiness()
+        up = _gauge("ready", "1 when the part is up (all: the service is ready)", ["part"])
+        for part, value in (("all", ready.ready), ("ami", ready.ami), ("redis", ready.redis)):
+            up.add_metric([part], float(value))
+        yield up
+        snap = self._backend.snapshot()
+        if not snap or "queues" not in snap:
+            return
+        yield GaugeMetricFamily("acd_snapshot_generated_timestamp_seconds",
+                                "when the figures were computed", value=snap["generated_at"])
+        yield from _queue_metrics([snap["centre"], *snap["queues"]])
+        yield from _agent_metrics(snap["agents"])
+        calls = _gauge("calls", "calls by state", ["state"])
+        for state, count in sorted(Counter(c["state"] for c in snap["calls"]).items()):
+            calls.add_metric([state], count)
+        yield calls
+
+
+def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
+    q, qw = ["queue"], ["queue", "window"]
+    waiting = _gauge("queue_waiting", "callers waiting", q)
+    longest = _gauge("queue_longest_wait_seconds", "longest current wait", q)
+    ewt = _gauge("queue_ewt_seconds", "estimated wait for the next caller", q)
+    agents = _gauge("queue_agents", "agents serving the queue, by state", ["queue", "state"])
+    target = _gauge("queue_service_level_target", "service level target (share 0..1)", q)
+    threshold = _gauge("queue_service_level_threshold_seconds", "service level threshold", q)
+    occupancy = _gauge("queue_occupancy", "occupancy today of the queue's agents", q)
+    counts = {k: _gauge(f"queue_{k}", f"calls {k.replace('_', ' ')} in the window", qw)
+              for k in _WINDOW_COUNTS}
+    level = _gauge("queue_service_level", "service level in the window (share 0..1)", qw)
+    values = {k: _gauge(f"queue_{name}", doc, qw) for k, name, doc in _WINDOW_VALUES}
+    for queue in queues:
+        name = queue["name"]
+        waiting.add_metric([name], queue["waiting"])
+        longest.add_metric([name], queue["longest_wait_s"])
+        if queue["ewt_s"] is not None:
+            ewt.add_metric([name], queue["ewt_s"])
+        for state in _AGENT_COUNTS:
+            agents.add_metric([name, state], queue["agents"][state])
+        target.add_metric([name], queue["target_pct"] / 100)
+        threshold.add_metric([name], queue["threshold_s"])
+        if queue["occupancy"] is not None:
+            occupancy.add_metric([name], queue["occupancy"])
+        for window, figures in queue["windows"].items():
+            for key, family in counts.items():
+                family.add_metric([name, window], figures[key])
+            if figures["service_level"]["value"] is not None:
+                level.add_metric([name, window], figures["service_level"]["value"])
+            for key, family in values.items():
+                if figures[key] is not None:
+                    family.add_metric([name, window], figures[key])
+    yield from (waiting, longest, ewt, agents, target, threshold, occupancy, level)
+    yield from counts.values()
+    yield from values.values()
+
+
+def _agent_metrics(agents: list[dict[str, Any]]) -> Iterator[Metric]:
+    by_state = _gauge("agents", "agents by state", ["state"])
+    counts = Counter(a["state"] for a in agents)
+    for state in sorted({*AGENT_STATES, *counts}):
+        by_state.add_metric([state], counts.get(state, 0))
+    yield by_state
+
+
+REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+
+
+def make_registry(backend: Backend) -> CollectorRegistry:
+    """A private registry per app (the process-wide default one would collide in tests)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(backend))
+    return registry
+
+
+async def metrics(request: web.Request) -> web.Response:
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encoder(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": content_type,
+                                            "Cache-Control": "no-store"})

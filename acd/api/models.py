@@ -1,0 +1,75 @@
+"""Request bodies and response envelopes of the HTTP API (the figures themselves are the
+models of acd/stats/schema.py). The OpenAPI document is generated from these classes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from acd.stats.schema import AgentFigures, CallView, HistoryInterval, QueueFigures
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- responses ---
+
+class ErrorOut(_Model):
+    code: str = Field(description="stable, machine-readable: not_found, bad_request, "
+                      "unauthorized, forbidden, method_not_allowed, not_ready, unknown_agent, ...")
+    message: str
+    field: str | None = Field(None, description="the bad input (bad_request only)")
+
+
+class QueuesOut(_Model):
+    generated_at: float
+    centre: QueueFigures = Field(description="all queues together (name '*')")
+    queues: list[QueueFigures]
+
+
+class AgentsOut(_Model):
+    generated_at: float
+    agents: list[AgentFigures]
+
+
+class CallsOut(_Model):
+    generated_at: float
+    calls: list[CallView] = Field(description="calls waiting, ringing or connected")
+
+
+class HistoryOut(_Model):
+    queue: str | None = Field(description="null: every queue")
+    start: float = Field(description="epoch seconds (inclusive)")
+    end: float = Field(description="epoch seconds (exclusive)")
+    intervals: list[HistoryInterval] = Field(description="15-minute intervals")
+
+
+class HealthOut(_Model):
+    status: str
+
+
+class ReadinessOut(_Model):
+    ready: bool
+    ami: bool
+    redis: bool
+    reason: str = Field(description="empty when ready; else what is missing")
+
+
+class ReloadOut(BaseModel):
+    """What the service reports after re-reading its config (free-form)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- request bodies ---
+
+class EmptyBody(_Model):
+    """No body, `{}` or nothing at all."""
+
+
+class NotReadyBody(_Model):
+    reason: str = Field("", max_length=64, description="the not-ready reason code")
+
+
+class PriorityBody(_Model):
+    priority: StrictInt = Field(ge=0, le=99, description="higher is answered sooner")
