@@ -105,7 +105,10 @@ async def _drive(h: Harness, args: argparse.Namespace) -> int:
                       seed=args.seed, duration_s=args.duration)
     started = time.monotonic()
     print(f"acd demo: {len(h.cfg.agents)} agents, queues {', '.join(h.cfg.queues)}, "
-          f"{args.rate:g} calls/min for {args.duration:g} s", file=sys.stderr, flush=True)
+          f"{args.rate:g} calls/min for {args.duration:g} s\n"
+          f"wallboard: http://{h.cfg.http.host}:{h.service.http_port}/   figures: "
+          f"curl -s http://{h.cfg.http.host}:{h.service.http_port}/api/v1/queues",
+          file=sys.stderr, flush=True)
     progress = asyncio.create_task(_progress(h, started))
     traffic.start(h.sim)
     try:
