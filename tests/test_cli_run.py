@@ -83,8 +83,10 @@ def mismatches(truth: list[dict[str, Any]], seen: dict[str, dict[str, Any]]) -> 
         if t["outcome"] == "waiting":
             continue  # still on the line when the PBX stopped
         rec = seen.get(t["channel"])
+        if rec is None and t["outcome"] == "fallback" and t["hold_entered_at"] is None:
+            continue  # came before acd was attached: the dialplan's Queue() took it
         if rec is None:
-            out.append(f"{t['channel']}: unknown to the service")
+            out.append(f"{t['channel']}: {t['outcome']}, unknown to the service")
         elif t["outcome"] == "answered" and not rec["answered"]:
             out.append(f"{t['channel']}: answered, the service says {rec}")
         elif t["outcome"] != "answered" and rec["outcome"] not in expected(t["outcome"]):

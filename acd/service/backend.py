@@ -149,15 +149,16 @@ class ServiceBackend:
                 raise CommandError("bad_transition", f"agent {agent_id} changed meanwhile", 409)
 
         await self._in_order(apply)
-        return self._agent_view(agent_id)
+        return await self._fresh("agents", "id", agent_id)
 
-    def _agent_view(self, agent_id: str) -> dict[str, Any]:
-        a = self.e.agents[agent_id]
-        return {"id": a.id, "name": a.name, "state": a.state.value, "reason": a.reason,
-                "state_since": a.state_since}
+    async def _fresh(self, section: str, key: str, value: str) -> dict[str, Any]:
+        """The item as a fresh snapshot shows it (the same shape the read routes serve)."""
+        snap = (await self.refresh()).model_dump(mode="json")
+        found: dict[str, Any] = next(i for i in snap[section] if i[key] == value)
+        return found
 
     async def set_call_priority(self, call_id: str, priority: int) -> dict[str, Any]:
-        async def apply() -> dict[str, Any]:
+        async def apply() -> None:
             call = self.e.calls.get(call_id)
             if call is None:
                 raise CommandError("unknown_call", f"no live call {call_id!r}", 404)
@@ -168,10 +169,9 @@ class ServiceBackend:
                 raise CommandError("not_waiting", f"call {call_id} is no longer waiting", 409)
             self.e.handlers.put_call(changed)
             self.e.want_route()
-            return {"id": changed.id, "queue": changed.queue, "priority": changed.priority,
-                    "state": changed.state.value}
 
-        return await self._in_order(apply)
+        await self._in_order(apply)
+        return await self._fresh("calls", "id", call_id)
 
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:

@@ -95,23 +95,29 @@ class Engine:
             item = await self.inbox.get()
             if isinstance(item, _Callback):
                 await item.run()
-                continue
-            try:
-                event = to_domain(item) if isinstance(item, dict) else item
-            except BadFrame as exc:
-                self.bad_frames += 1
-                log.warning("bad AMI frame ignored: %s", exc)
-                continue
-            if event is None:
-                continue
-            try:
-                await self.handlers.apply(event)
-                self.events_applied += 1
-            except Exception:  # one bad event must never stop the service
-                log.exception("error applying %s", type(event).__name__)
+            else:
+                await self._apply(item)
             if self._route_pending:
                 self._route_pending = False
-                await self.route()
+                try:
+                    await self.route()
+                except Exception:  # e.g. Redis away: the next event or timer routes again
+                    log.exception("routing failed")
+
+    async def _apply(self, item: Frame | DomainEvent) -> None:
+        try:
+            event = to_domain(item) if isinstance(item, dict) else item
+        except BadFrame as exc:
+            self.bad_frames += 1
+            log.warning("bad AMI frame ignored: %s", exc)
+            return
+        if event is None:
+            return
+        try:
+            await self.handlers.apply(event)
+            self.events_applied += 1
+        except Exception:  # one bad event must never stop the service
+            log.exception("error applying %s", type(event).__name__)
 
     def want_route(self) -> None:
         self._route_pending = True

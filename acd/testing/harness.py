@@ -10,6 +10,7 @@ import copy
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from acd.config import Config, parse_config
@@ -41,7 +42,8 @@ class Harness:
     @classmethod
     async def start(cls, cfg_data: dict[str, Any], redis_url: str, *,
                     phone: Callable[[str, str], AgentPhone] | None = None,
-                    prompt_s: float = 0.05, **sim_kwargs: Any) -> Harness:
+                    prompt_s: float = 0.05, config_path: Path | None = None,
+                    **sim_kwargs: Any) -> Harness:
         secret = secrets.token_hex(12)
         sim_kwargs.setdefault("default_prompt_s", prompt_s)
         sim = PbxSim(username="acd", secret=secret, **sim_kwargs)
@@ -57,10 +59,14 @@ class Harness:
             pbx.pop(key, None)
         data.setdefault("http", {}).setdefault("port", 0)  # a free port: tests run side by side
         cfg = parse_config(data)
+        if config_path is not None:  # the file a reload reads: the same config, as TOML
+            import tomli_w
+
+            config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
         make = phone or (lambda iface, ext: AgentPhone(interface=iface, extension=ext))
         for agent in cfg.agents.values():
             sim.add_phone(make(agent.interface, agent.extension))
-        service = Service(cfg, redis_url=redis_url)
+        service = Service(cfg, redis_url=redis_url, config_path=config_path)
         try:
             await service.start()
             await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
@@ -74,7 +80,8 @@ class Harness:
     async def restart_service(self) -> None:
         """Stop the service and start a new one on the same Redis and PBX (callers stay)."""
         await self.service.stop()
-        self.service = Service(self.cfg, redis_url=self.service.redis_url)
+        self.service = Service(self.cfg, redis_url=self.service.redis_url,
+                               config_path=self.service.config_path)
         await self.service.start()
         await wait_for(lambda: self.engine.routing_enabled, 15.0, "the new service to resync")
 
