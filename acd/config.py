@@ -36,9 +36,11 @@ class PbxConfig(_Model):
     secret_env: str | None = Field(None, description="name of the environment variable that "
                                    "holds the AMI secret")
     secret_file: Path | None = Field(None, description="file that holds the AMI secret")
-    fallback_queue: str = Field("acd-fallback", description="the Asterisk queue the dialplan "
-                                "uses while acd is away (for information: the dialplan's "
-                                "ACD_FALLBACK_QUEUE global decides)")
+    fallback_queue: str | None = Field(None, description="the Asterisk queue (queues.conf) "
+                                       "that takes calls while acd is away: acd sets the "
+                                       "dialplan's global ACD_FALLBACK_QUEUE to it at every "
+                                       "login (a PBX reads only the first [globals] section, "
+                                       "so the include's default may be ignored)")
     ping_interval_s: float = Field(5.0, gt=0, description="AMI Ping period; an unanswered Ping "
                                    "drops the link, which then reconnects")
     reconnect_max_s: float = Field(30.0, gt=0, description="cap of the reconnect backoff")

@@ -328,3 +328,13 @@ async def test_escape_digit_reaches_an_agent_from_the_menu(lab: Callable[..., An
     await place(h, "1301", "0")  # "press 0 for an agent"
     call = await until_waiting(h, "1301")
     assert call.queue == "support"
+
+
+async def test_heartbeat_and_fallback_queue_are_set_in_the_pbx(lab: Callable[..., Any]) -> None:
+    cfg = config()
+    cfg["pbx"]["fallback_queue"] = "overflow"
+    h: Harness = await lab(cfg)
+    await wait_for(lambda: h.sim.pbx.globals.get("ACD_FALLBACK_QUEUE") == "overflow", 10,
+                   "the fallback queue global")
+    beat = float(h.sim.pbx.globals["ACD_HEARTBEAT"])
+    assert abs(beat - h.engine.now()) < 10

@@ -128,6 +128,7 @@ class AmiLink:
         while not self._closing:
             ok = await self._connect_once()
             if ok:
+                log.info("AMI %s: logged in as %s", self.name, self._cfg["username"])
                 delay = self._reconnect_min_s
                 self.connects += 1
                 self.connected.set()

@@ -52,7 +52,8 @@ class Service:
         self.backend.start()
         if self._http_enabled:
             await self._start_http()
-        log.info("acd attached to %s at %s:%d as %s", pbx.name, pbx.host, pbx.port, pbx.username)
+        log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host, pbx.port,
+                 pbx.username)
         return self.engine
 
     async def _start_http(self) -> None:

@@ -133,6 +133,9 @@ class Engine:
         from acd.service.resync import resync
 
         await self.send(actions.heartbeat(self.now()))
+        if self.cfg.pbx.fallback_queue:
+            await self.send(actions.setvar(None, contract.VAR_FALLBACK_QUEUE,
+                                           self.cfg.pbx.fallback_queue))
         try:
             await self.run_in_order(lambda: resync(self))
         except Exception:
