@@ -3,6 +3,7 @@ commands carried out by the engine, config reload, readiness."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import tomllib
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from acd.api.models import QueuesOut
+from acd.api.models import FunnelOut, QueuesOut
 from acd.core.model import AgentState, CallState
 from acd.pbxsim import AgentPhone, CallerSpec
 from acd.stats.schema import AgentFigures, CallView
@@ -126,3 +127,28 @@ async def test_config_reload_adds_an_agent_and_refuses_a_bad_file(
     assert "queues.sales.ring_timeout_s" in body["message"]
     assert h.engine.cfg.queues["sales"].ring_timeout_s > 0  # the running config is kept
     assert secret("root") not in str(body)
+
+
+async def test_ivr_funnel_counts_where_callers_left(centre: tuple[Harness, str, Path]) -> None:
+    h, base, _ = centre
+    quitter = h.sim.place_call(CallerSpec(number="6201", dnis="100"))  # presses nothing
+    await wait_for(lambda: call_of(h, "6201") is not None, 10, "IVR call")
+    h.sim.hangup_caller(quitter)
+    h.sim.place_call(CallerSpec(number="6202", dnis="100", inputs=["1"]))
+    await until_waiting(h, "6202")
+    await wait_for(lambda: call_of(h, "6201") is None, 10, "the quitter's end")
+
+    async def funnel() -> dict[str, Any]:
+        status, body = await call_api("GET", f"{base}/api/v1/ivr/funnel", "view")
+        assert status == 200
+        FunnelOut.model_validate(body)
+        nodes: dict[str, Any] = body["ivr_funnel"]["main"]
+        return nodes
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while (nodes := await funnel())["menu"]["reached"] < 2:  # the next snapshot shows it
+        assert asyncio.get_running_loop().time() < deadline, nodes
+        await asyncio.sleep(0.05)
+    assert nodes["vipcheck"]["reached"] == 2 and nodes["menu"]["reached"] == 2
+    assert nodes["menu"]["left"].get("hangup") == 1
+    assert nodes["to_sales"]["left"].get("queue") == 1

@@ -59,6 +59,11 @@ async def get_calls(request: web.Request) -> web.Response:
     return json_ok({"generated_at": snap["generated_at"], "calls": snap["calls"]})
 
 
+async def get_funnel(request: web.Request) -> web.Response:
+    snap = current(request)
+    return json_ok({"generated_at": snap["generated_at"], "ivr_funnel": snap["ivr_funnel"]})
+
+
 def parse_instant(field: str, raw: str, tz: tzinfo) -> float:
     """Epoch seconds, or ISO 8601 (a time without an offset is in the centre's time zone)."""
     raw = raw.strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from acd.stats.schema import AgentFigures, CallView, HistoryInterval, QueueFigures
+from acd.stats.schema import AgentFigures, CallView, FunnelNode, HistoryInterval, QueueFigures
 
 
 class _Model(BaseModel):
@@ -35,6 +35,13 @@ class AgentsOut(_Model):
 class CallsOut(_Model):
     generated_at: float
     calls: list[CallView] = Field(description="calls waiting, ringing or connected")
+
+
+class FunnelOut(_Model):
+    generated_at: float
+    ivr_funnel: dict[str, dict[str, FunnelNode]] = Field(
+        description="flow -> node -> callers who reached it and where they left, since local "
+                    "midnight")
 
 
 class HistoryOut(_Model):
