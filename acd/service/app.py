@@ -42,7 +42,8 @@ class Service:
     async def start(self) -> Engine:
         pbx = self.cfg.pbx
         self.store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix, pbx=pbx.name,
-                                      stats_ttl_s=stats_ttl(self.cfg.history_days))
+                                      stats_ttl_s=stats_ttl(self.cfg.history_days),
+                                      wait_for_redis=True)
         link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
                        secret=self._secret, ping_interval_s=pbx.ping_interval_s,
                        reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from acd.service.engine import Engine
 
 log = logging.getLogger("acd.api")
+REFRESH_TIMEOUT_S = 3.0
 T = TypeVar("T")
 
 # API agent actions -> (target state, states it may come from)
@@ -63,11 +64,12 @@ class ServiceBackend:
     async def _loop(self) -> None:
         while True:
             try:
-                await self.refresh()
+                # The store waits through a Redis outage; readiness must not wait with it.
+                await asyncio.wait_for(self.refresh(), REFRESH_TIMEOUT_S)
                 self._redis_ok = True
             except Exception as exc:  # Redis away: keep serving the last snapshot
                 if self._redis_ok:
-                    log.warning("figures not refreshed: %s", exc)
+                    log.warning("figures not refreshed: %s", exc or type(exc).__name__)
                 self._redis_ok = False
             await asyncio.sleep(self.e.cfg.http.snapshot_interval_s)
 

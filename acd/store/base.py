@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Self
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.stats.raw import INTERVAL_S
 from acd.store import codec
@@ -80,19 +85,30 @@ class StoreBase:
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
                    events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S,
-                   stats_ttl_s: int = STATS_TTL_S) -> Self:
+                   stats_ttl_s: int = STATS_TTL_S, wait_for_redis: bool = False) -> Self:
         """Connect and check the server answers (fail at start, not at the first call).
+
+        `wait_for_redis`: after the start, commands wait (retrying) through a lost connection
+        instead of failing.
 
         `stats_ttl_s`: how long the 15-minute interval counters live; pass
         `stats_ttl(cfg.history_days)`.
         """
         keys = Keys(prefix, pbx)
-        client = Redis.from_url(url, decode_responses=True)
+        extra: dict[str, Any] = {}
+        if wait_for_redis:
+            # The service's own client: a lost connection (Redis restarting, unreachable for a
+            # while) blocks the command until Redis answers again, so no event is dropped:
+            # the engine simply pauses, and the events wait in its inbox, in order.
+            extra = {"retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), -1),
+                     "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
+        client = Redis.from_url(url, decode_responses=True, **extra)
         try:
-            await client.ping()
-        except RedisError as exc:
+            # With wait_for_redis a ping would wait forever: at start, fail instead.
+            await asyncio.wait_for(client.ping(), 10.0)
+        except (RedisError, TimeoutError) as exc:
             await client.aclose()
-            raise StoreError(f"Redis at {url} does not answer: {exc}") from exc
+            raise StoreError(f"Redis at {url} does not answer: {exc or 'timed out'}") from exc
         return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
                    stats_ttl_s=stats_ttl_s)
 

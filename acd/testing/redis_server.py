@@ -39,7 +39,8 @@ class RedisServer:
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         args = [self._exe, "--port", "0", "--unixsocket", str(self.socket_path),
                 "--unixsocketperm", "700", "--dir", str(self._dir), "--save", "",
-                "--appendonly", "yes" if self._appendonly else "no", "--loglevel", "warning"]
+                "--appendonly", "yes" if self._appendonly else "no",
+                "--appendfsync", "always", "--loglevel", "warning"]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
         while not self.socket_path.exists():
@@ -51,6 +52,17 @@ class RedisServer:
                 raise RedisServerError("redis-server did not create its socket in time")
             time.sleep(0.01)
         return self
+
+    def kill(self) -> None:
+        """Stop the server at once (SIGKILL) but keep its directory: `start()` again brings it
+        back on the same socket with what its append-only file holds."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc is not None and self._proc.stderr is not None:
+            self._proc.stderr.close()
+        self._proc = None
+        self.socket_path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
