@@ -73,7 +73,15 @@ class RingOverdue:
     leg_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoreChanged:
+    """A state change read back from the store's event stream (made by any instance)."""
+
+    fields: dict[str, str]
+
+
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
+    | StoreChanged
 )

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -21,27 +23,33 @@ from acd.ami.link import AmiError, AmiLink
 from acd.config import Config
 from acd.core import routing
 from acd.core.events import DomainEvent
-from acd.core.model import Agent, AgentState, Call
+from acd.core.model import Agent, AgentState, Call, CallState
 from acd.service import actions
 from acd.store import Store
 
 log = logging.getLogger("acd.engine")
 T = TypeVar("T")
+LEASE_MS = 5000  # a dead instance's calls are taken over after this long
 
 
 class Engine:
     def __init__(self, cfg: Config, store: Store, link: AmiLink,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, instance_id: str | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.link = link
         self.now = now
-        self.calls: dict[str, Call] = {}  # live calls by id (= caller Uniqueid)
+        # Several instances may share one PBX and one Redis: each drives the calls whose lease
+        # it holds, and sees the others' changes through the store's event stream.
+        self.instance_id = instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.calls: dict[str, Call] = {}  # calls this instance drives, by id (caller Uniqueid)
+        self.foreign: dict[str, Call] = {}  # waiting calls driven by other instances
         self.agents: dict[str, Agent] = {}
         self.leg_to_call: dict[str, str] = {}
         self.agent_by_ext = {a.extension: aid for aid, a in cfg.agents.items()}
         self.inbox: asyncio.Queue[Frame | DomainEvent | _Callback] = asyncio.Queue()
         self.routing_enabled = False  # only after a resync with the PBX
+        self.driven = 0  # calls this instance has driven (started or taken over)
         self.bad_frames = 0
         self.events_applied = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -50,6 +58,7 @@ class Engine:
         self._route_pending = False
         self._runner: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
         link.sink = self.inbox.put_nowait
         link.on_login = self._on_login
         link.on_lost = self._on_lost
@@ -63,19 +72,32 @@ class Engine:
         await self._load()
         self._runner = asyncio.create_task(self._consume(), name="engine")
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
+        from acd.service.leases import follow_store, keep_leases
+
+        self._background = [asyncio.create_task(keep_leases(self), name="leases"),
+                            asyncio.create_task(follow_store(self), name="follow")]
         self.link.start()
 
-    async def stop(self) -> None:
-        for task in (self._runner, self._heartbeat):
+    async def stop(self, *, graceful: bool = True) -> None:
+        """graceful=False stops like a crash: leases are left to lapse (for fault tests)."""
+        for task in (self._runner, self._heartbeat, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         for handle in self._timers.values():
             handle.cancel()
+        # A graceful stop hands the calls over at once (a killed instance's leases lapse).
+        if graceful:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._release_leases(), 2.0)
         await self.link.close()
         for task in list(self._tasks):
             task.cancel()
+
+    async def _release_leases(self) -> None:
+        for call_id in list(self.calls):
+            await self.store.release_lease(call_id, self.instance_id)
 
     async def _load(self) -> None:
         """Agents from config (keeping live state found in Redis), calls from Redis."""
@@ -84,10 +106,14 @@ class Engine:
                 self.agents[agent.id] = agent  # busy: kept until its call ends
         await self.apply_config(self.cfg)
         for call in await self.store.load_live_calls():
-            self.calls[call.id] = call
-            if call.leg_id:
-                self.leg_to_call[call.leg_id] = call.id
-        log.info("loaded %d agents and %d live calls", len(self.agents), len(self.calls))
+            if await self.store.acquire_lease(call.id, self.instance_id, LEASE_MS):
+                self.calls[call.id] = call
+                if call.leg_id:
+                    self.leg_to_call[call.leg_id] = call.id
+            elif call.state is CallState.WAITING:
+                self.foreign[call.id] = call
+        log.info("loaded %d agents and %d live calls (%d driven by other instances)",
+                 len(self.agents), len(self.calls), len(self.foreign))
 
     # --- the consumer ------------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -180,7 +206,10 @@ class Engine:
             return
         for _ in range(3):  # a lost claim (another instance) refreshes and plans again
             lost = False
-            for call, agent in routing.plan(self.calls.values(), self.agents.values()):
+            calls = [*self.calls.values(), *self.foreign.values()]
+            for call, agent in routing.plan(calls, self.agents.values()):
+                if call.id in self.foreign:
+                    continue  # its own instance rings the agent (it sees the same plan)
                 if not await self.handlers.connect(call, agent):
                     lost = True
             if not lost:

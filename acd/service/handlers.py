@@ -22,6 +22,7 @@ from acd.core.events import (
     MaxWaitReached,
     OriginateFailed,
     RingOverdue,
+    StoreChanged,
     WrapupEnded,
 )
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
@@ -42,6 +43,10 @@ _FEATURES: dict[str, tuple[frozenset[AgentState], AgentState]] = {
                AgentState.LOGGED_OUT),
 }
 RING_GRACE_S = 15.0  # after the ring timeout, how long to wait for OriginateResponse
+# The agent state a store event implies (agent_state_changed carries it in `state`, requeue and
+# end in `agent_state`): when the mirror differs, another instance made the change.
+_STATE = "agent_state_changed"
+_AGENT_AFTER = {"call_claimed": "reserved", "call_answered": "on_call"}
 
 
 class Handlers:
@@ -59,6 +64,7 @@ class Handlers:
             WrapupEnded: self.wrapup_ended,
             MaxWaitReached: self.max_wait,
             RingOverdue: self.ring_overdue,
+            StoreChanged: self.store_changed,
         }
 
     async def apply(self, event: DomainEvent) -> None:
@@ -231,6 +237,29 @@ class Handlers:
         # Hand the caller to the PBX's own queue rather than keep it waiting forever.
         await self.e.send(actions.redirect(call.channel, contract.CTX_FALLBACK))
         await self.end(call, CallOutcome.TIMEOUT)
+
+    # --- changes seen in the store (any instance) --------------------------------------------
+    async def store_changed(self, ev: StoreChanged) -> None:
+        f = ev.fields
+        kind, call_id, agent_id = f.get("type", ""), f.get("call", ""), f.get("agent", "")
+        agent = self.e.agents.get(agent_id)
+        expected = _AGENT_AFTER.get(kind, "") or f.get("state" if kind == _STATE else
+                                                       "agent_state", "")
+        if agent is not None and expected and agent.state.value != expected:
+            fresh = await self.e.store.get_agent(agent_id)  # changed by another instance
+            if fresh is not None:
+                self.put_agent(fresh)
+        if call_id and call_id not in self.e.calls:
+            await self._foreign_call(kind, call_id)
+
+    async def _foreign_call(self, kind: str, call_id: str) -> None:
+        if kind in ("call_queued", "call_requeued", "call_priority_changed"):
+            call = await self.e.store.get_call(call_id)
+            if call is not None and call.state is CallState.WAITING:
+                self.e.foreign[call_id] = call
+                self.e.want_route()
+        elif kind in ("call_claimed", "call_answered", "call_ended"):
+            self.e.foreign.pop(call_id, None)
 
     # --- agents ------------------------------------------------------------------------------
     async def feature(self, ev: AgentFeatureUsed) -> None:

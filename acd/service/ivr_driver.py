@@ -39,13 +39,22 @@ class IvrDriver:
     async def started(self, ev: AgiSessionStarted) -> None:
         if ev.uniqueid in self.e.calls:
             return  # a replay after a reconnect: the call is already ours
+        from acd.service.engine import LEASE_MS
+
+        if not await self.e.store.acquire_lease(ev.uniqueid, self.e.instance_id, LEASE_MS):
+            return  # another instance drives this call
         now = self.e.now()
         call = Call(id=ev.uniqueid, channel=ev.channel, uniqueid=ev.uniqueid,
                     caller_num=ev.caller_num, dnis=ev.dnis, pbx=self.e.cfg.pbx.name,
                     arrived_at=now, language=ev.language)
         if not await self.e.store.create_call(call):
+            known = await self.e.store.get_call(call.id)  # ours, from an earlier attempt
+            if known is not None and known.state is CallState.IVR:
+                self.e.handlers.put_call(known)
+                await self.resume(known)
             return
         self.e.calls[call.id] = call
+        self.e.driven += 1
         flow = select_flow(self.e.cfg.flows, ev.dnis)
         log.info("call %s from %s to %s: flow %s", call.id, ev.caller_num, ev.dnis, flow,
                  extra={"call_id": call.id, "state": "ivr"})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from acd import contract
 from acd.ami.link import AmiError
 from acd.core.events import AgiSessionStarted
-from acd.core.model import AgentState, CallOutcome, CallState
+from acd.core.model import AgentState, Call, CallOutcome, CallState
 from acd.service import actions
 
 if TYPE_CHECKING:
@@ -36,6 +36,29 @@ async def live_channels(engine: Engine) -> dict[str, dict[str, str]]:
             if f.get("Event") == "CoreShowChannel" and f.get("Uniqueid")}
 
 
+async def reconcile(engine: Engine, call: Call, channels: dict[str, dict[str, str]]) -> None:
+    """One call held against what the PBX shows now."""
+    h = engine.handlers
+    chan = channels.get(call.uniqueid)
+    if chan is None:
+        await h.end(call, _GONE_OUTCOME[call.state])
+        return
+    if chan.get("Context") == contract.CTX_FALLBACK:
+        await h.end(call, CallOutcome.FALLBACK)
+        return
+    if call.state is CallState.RINGING:
+        leg = channels.get(call.leg_id)
+        if leg is not None and leg.get("BridgeId") and leg.get("BridgeId") == chan.get(
+                "BridgeId"):
+            await h.bridged_leg(call, call.leg_id)
+        else:
+            if leg is not None:
+                engine.send_later(actions.hangup(call.leg_id))
+            await h.requeue(call.id, call.leg_id, "lost_ring")
+    elif call.state is CallState.IVR:
+        await h.ivr.resume(call)
+
+
 async def _adopt_strangers(engine: Engine, channels: dict[str, dict[str, str]]) -> None:
     """Channels in acd's contexts that acd does not know (events missed while away, or state
     lost): a caller in AsyncAGI gets its IVR; a caller in the hold loop, whose queue nobody
@@ -52,6 +75,8 @@ async def _adopt_strangers(engine: Engine, channels: dict[str, dict[str, str]]) 
                 caller_num=chan.get("CallerIDNum", ""), caller_name=chan.get("CallerIDName", ""),
                 dnis=chan.get("Exten", ""), context=context, language=chan.get("Language", "")))
         elif context == contract.CTX_HOLD:
+            if await engine.store.get_call(uid) is not None:
+                continue  # another instance drives it
             log.warning("caller %s waits in %s unknown to acd: handing it to the fallback queue",
                         chan.get("Channel"), context)
             engine.send_later(actions.redirect(chan.get("Channel", ""), contract.CTX_FALLBACK))
@@ -65,29 +90,14 @@ async def resync(engine: Engine) -> None:
         log.warning("resync failed (%s): routing stays paused until the next login", exc)
         return
     for call in list(engine.calls.values()):
-        chan = channels.get(call.uniqueid)
-        if chan is None:
-            await h.end(call, _GONE_OUTCOME[call.state])
-            continue
-        if chan.get("Context") == contract.CTX_FALLBACK:
-            await h.end(call, CallOutcome.FALLBACK)
-            continue
-        if call.state is CallState.RINGING:
-            leg = channels.get(call.leg_id)
-            if leg is not None and leg.get("BridgeId") and leg.get("BridgeId") == chan.get(
-                    "BridgeId"):
-                await h.bridged_leg(call, call.leg_id)
-            else:
-                if leg is not None:
-                    engine.send_later(actions.hangup(call.leg_id))
-                await h.requeue(call.id, call.leg_id, "lost_ring")
-        elif call.state is CallState.IVR:
-            await h.ivr.resume(call)
+        await reconcile(engine, call, channels)
     await _adopt_strangers(engine, channels)
     for agent in list(engine.agents.values()):
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL) and (
                 agent.call_id not in engine.calls):
             await h.set_agent_state(agent.id, AgentState.READY)
+    engine.foreign = {c.id: c for c in await engine.store.load_live_calls()
+                      if c.id not in engine.calls and c.state is CallState.WAITING}
     engine.routing_enabled = True
     log.info("resync done: %d live calls, %d channels on the PBX", len(engine.calls),
              len(channels))

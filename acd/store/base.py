@@ -55,6 +55,7 @@ class Scripts:
     remove_agent: AsyncScript
     set_agent_state: AsyncScript
     set_priority: AsyncScript
+    renew_leases: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -81,6 +82,7 @@ class StoreBase:
         self._call_hints: dict[str, tuple[str, str, str]] = {}
         # Last seen last_queue per agent (where its wrap-up is charged), the same way.
         self._agent_hints: dict[str, str] = {}
+        self._blocking: Redis | None = None  # for blocking reads (follow_events), made lazily
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
@@ -117,6 +119,8 @@ class StoreBase:
         return self._k
 
     async def close(self) -> None:
+        if self._blocking is not None:
+            await self._blocking.aclose()
         await self._r.aclose()
 
     async def ping(self) -> bool:

@@ -40,6 +40,11 @@ class Keys:
         """Set: ids of calls not yet ended."""
         return f"{self.base}:calls"
 
+    def lease(self, call_id: str) -> str:
+        """String: the id of the service instance that drives the call (expires unless
+        renewed, so another instance takes the call over when its owner dies)."""
+        return f"{self.base}:lease:{call_id}"
+
     def agent(self, agent_id: str) -> str:
         """Hash: one agent, fields mirror `Agent`."""
         return f"{self.base}:agent:{agent_id}"

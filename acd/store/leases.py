@@ -1,0 +1,70 @@
+"""Leases: which service instance drives which call, so two instances on one PBX and one Redis
+never both drive a call, and a call whose instance died is taken over by another.
+
+An instance takes a call's lease when it first sees it (or when the lease has lapsed), renews
+its leases well within their lifetime, and stops driving a call whose lease it lost. The store's
+scripts still decide every race on calls and agents; leases only keep the AMI side single.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from acd.store.base import StoreBase, text
+
+
+class LeaseSteps(StoreBase):
+    async def acquire_lease(self, call_id: str, owner: str, ttl_ms: int) -> bool:
+        """Take the call's lease if nobody holds it (or we do already)."""
+        key = self._k.lease(call_id)
+        if await self._r.set(key, owner, nx=True, px=ttl_ms):
+            return True
+        if text(await self._r.get(key)) == owner:
+            await self._r.pexpire(key, ttl_ms)
+            return True
+        return False
+
+    async def renew_leases(self, call_ids: list[str], owner: str, ttl_ms: int) -> list[str]:
+        """Renew every lease we hold; returns the calls whose lease is no longer ours."""
+        if not call_ids:
+            return []
+        lost = await self._lua.renew_leases(keys=[self._k.lease(c) for c in call_ids],
+                                            args=[owner, ttl_ms])
+        return [call_ids[int(i) - 1] for i in lost or []]
+
+    async def release_lease(self, call_id: str, owner: str) -> None:
+        key = self._k.lease(call_id)
+        if text(await self._r.get(key)) == owner:
+            await self._r.delete(key)
+
+    async def orphaned_calls(self) -> list[str]:
+        """Live calls whose lease has lapsed: their instance is gone."""
+        ids = [text(i) for i in await self._r.smembers(self._k.live_calls)]
+        if not ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for call_id in ids:
+                pipe.exists(self._k.lease(call_id))
+            held = await pipe.execute()
+        return [call_id for call_id, h in zip(ids, held, strict=True) if not h]
+
+    async def follow_events(self, last_id: str, block_ms: int,
+                            count: int = 500) -> list[tuple[str, dict[str, str]]]:
+        """Events after `last_id` ("$": only new ones), waiting up to block_ms for the first.
+
+        Uses a client of its own without a socket timeout: a blocking read must not be taken
+        for a dead connection."""
+        if self._blocking is None:
+            pool_kwargs = self._r.connection_pool.connection_kwargs
+            self._blocking = Redis(connection_pool=type(self._r.connection_pool)(
+                connection_class=self._r.connection_pool.connection_class,
+                **{**pool_kwargs, "socket_timeout": None}))
+        reply: Any = await self._blocking.xread({self._k.events: last_id}, count=count,
+                                                block=block_ms)
+        out: list[tuple[str, dict[str, str]]] = []
+        for _stream, entries in reply or []:
+            for eid, fields in entries:
+                out.append((text(eid), {text(f): text(v) for f, v in (fields or {}).items()}))
+        return out
