@@ -6,6 +6,7 @@ pydantic (extra="forbid") names each bad key by its path; `load_config` turns it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -52,21 +53,22 @@ class PbxConfig(_Model):
             raise ValueError("give exactly one of secret, secret_env, secret_file")
         return self
 
-    def resolve_secret(self) -> str:
-        """The AMI secret; raises ConfigError naming the source (never the value)."""
+    def resolve_secret(self, where: str = "pbx") -> str:
+        """The AMI secret; raises ConfigError naming the source (never the value). `where`: the
+        key path of this table in the file (`pbx`, or `pbxs.NAME`, see Config.pbx_key)."""
         if self.secret is not None:
             return self.secret.get_secret_value()
         if self.secret_env is not None:
             value = os.environ.get(self.secret_env)
             if not value:
-                raise ConfigError([f"pbx.secret_env: environment variable {self.secret_env} "
-                                   "is not set"])
+                raise ConfigError([f"{where}.secret_env: environment variable "
+                                   f"{self.secret_env} is not set"])
             return value
         assert self.secret_file is not None
         try:
             return self.secret_file.read_text().strip()
         except OSError as exc:
-            raise ConfigError([f"pbx.secret_file: cannot read {self.secret_file}: "
+            raise ConfigError([f"{where}.secret_file: cannot read {self.secret_file}: "
                                f"{exc.strerror}"]) from None
 
 
@@ -140,6 +142,9 @@ class AgentConfig(_Model):
                                "queue whose skills the agent holds")
     login_at_start: bool = Field(False, description="ready when acd starts (else log in with "
                                  "*51 or the API)")
+    pbx: Name | None = Field(None, description="the PBX the agent's phone is on (a name of "
+                             "[pbxs.NAME]): required when there are several PBXs; the agent "
+                             "only takes calls of that PBX")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -247,8 +252,25 @@ class FlowConfig(_Model):
     nodes: dict[Name, IvrNode]
 
 
+_BOTH_PBX_FORMS = "give either [pbx] (one PBX) or [pbxs.NAME] tables (several), not both"
+
+
+def _pbx_optional_in_schema(schema: dict[str, Any]) -> None:
+    # `pbx` is filled from [pbxs.NAME] when those are given: not required in the file.
+    schema["required"] = [key for key in schema.get("required", []) if key != "pbx"]
+
+
 class Config(_Model):
-    pbx: PbxConfig
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra=_pbx_optional_in_schema)
+
+    pbx: PbxConfig = Field(description="the Asterisk to attach to (one PBX); with several, "
+                           "give [pbxs.NAME] tables instead (then this holds the first of them)")
+    pbxs: dict[Name, PbxConfig] = Field(
+        default_factory=dict, description="several Asterisks, by name (the table key is the "
+        "PBX's name; same keys as [pbx]): instead of [pbx]. Every agent then names its PBX "
+        "(agents.NAME.pbx); queues, flows and figures are shared, and a call is only ever "
+        "given to an agent of its own PBX")
     redis: RedisConfig = RedisConfig()
     http: HttpConfig = HttpConfig()
     timezone: str = "UTC"
@@ -259,6 +281,47 @@ class Config(_Model):
     flows: dict[Name, FlowConfig] = Field(min_length=1)
     short_abandon_s: int = Field(5, ge=0, le=600)  # whole seconds, like the SL thresholds
     history_days: int = Field(35, ge=1, le=400)  # 15-minute intervals are kept this long
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pbxs_name_and_first(cls, data: Any) -> Any:
+        """[pbxs.NAME]: each table's name is its key, and `pbx` is the first of them."""
+        if not isinstance(data, dict) or not isinstance(data.get("pbxs"), dict) \
+                or not data["pbxs"]:
+            return data
+        if "pbx" in data:
+            raise ValueError(_BOTH_PBX_FORMS)
+        named = {key: {"name": key, **table} if isinstance(table, dict) else table
+                 for key, table in data["pbxs"].items()}
+        return {**data, "pbxs": named, "pbx": next(iter(named.values()))}
+
+    def pbx_list(self) -> list[PbxConfig]:
+        """Every PBX to attach to, in config order (one with [pbx])."""
+        return list(self.pbxs.values()) if self.pbxs else [self.pbx]
+
+    def pbx_names(self) -> list[str]:
+        return list(self.pbxs) if self.pbxs else [self.pbx.name]
+
+    def pbx_key(self, name: str) -> str:
+        """The key path of a PBX's table, for messages: `pbx` or `pbxs.NAME`."""
+        return f"pbxs.{name}" if self.pbxs else "pbx"
+
+    def agent_pbx(self, agent_id: str) -> str:
+        """The name of the PBX an agent's phone is on: with one PBX, that one; with several,
+        the agent's `pbx` ("" for an agent not in the config)."""
+        if not self.pbxs:
+            return self.pbx.name
+        agent = self.agents.get(agent_id)
+        return agent.pbx if agent is not None and agent.pbx is not None else ""
+
+    def for_pbx(self, name: str) -> Config:
+        """The config one PBX's engine runs with: `pbx` is that PBX, `pbxs` is empty, `agents`
+        are only its agents; queues, flows and the rest are shared. KeyError if unknown."""
+        pbx = self.pbxs.get(name) if self.pbxs else (self.pbx if name == self.pbx.name else None)
+        if pbx is None:
+            raise KeyError(name)
+        agents = {aid: a for aid, a in self.agents.items() if self.agent_pbx(aid) == name}
+        return self.model_copy(update={"pbx": pbx, "pbxs": {}, "agents": agents})
 
 
 class ConfigError(Exception):
@@ -272,9 +335,20 @@ class ConfigError(Exception):
 _NODE_TAGS = {"play", "menu", "collect", "set", "hours", "vip", "queue", "hangup"}
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_*#+-]+$")
+
+
+def _key(part: int | str) -> str:
+    # A key that could break the one-line `path: message` form is quoted.
+    text = str(part)
+    if _PLAIN_KEY.match(text):
+        return text
+    return json.dumps(text).replace(": ", ":\\u0020")
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     # pydantic puts the union tag in the path (nodes.x.menu.timeout_s): drop it for readers.
-    parts = [str(p) for i, p in enumerate(loc)
+    parts = [_key(p) for i, p in enumerate(loc)
              if not (i >= 2 and loc[i - 2] == "nodes" and p in _NODE_TAGS)]
     return ".".join(parts) or "(top level)"
 
@@ -299,12 +373,14 @@ def _cross_check(cfg: Config) -> list[str]:
         for i, q in enumerate(agent.queues):
             if q not in cfg.queues:
                 out.append(f"agents.{aname}.queues.{i}: unknown queue {q!r}")
-    exts: dict[str, str] = {}
+    out += _check_pbxs(cfg)
+    exts: dict[tuple[str, str], str] = {}  # (PBX, extension) -> agent: unique per PBX
     for aname, agent in cfg.agents.items():
-        if agent.extension in exts:
+        key = (cfg.agent_pbx(aname), agent.extension)
+        if key in exts:
             out.append(f"agents.{aname}.extension: {agent.extension!r} is also the extension "
-                       f"of agent {exts[agent.extension]!r}")
-        exts[agent.extension] = aname
+                       f"of agent {exts[key]!r}")
+        exts[key] = aname
     for fname, flow in cfg.flows.items():
         out += _check_flow(cfg, fname, flow)
     # Imported here: the core modules import this one for the schema types.
@@ -318,6 +394,29 @@ def _cross_check(cfg: Config) -> list[str]:
         ZoneInfo(cfg.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         out.append(f"timezone: unknown time zone {cfg.timezone!r}")
+    return out
+
+
+def _check_pbxs(cfg: Config) -> list[str]:
+    """PBX names (unique: the table keys), AMI addresses, and each agent's PBX."""
+    out: list[str] = []
+    seen: dict[tuple[str, int], str] = {}
+    for key, pbx in cfg.pbxs.items():
+        if pbx.name != key:
+            out.append(f"pbxs.{key}.name: must be the table's key {key!r} (or left out)")
+        where = (pbx.host, pbx.port)
+        if where in seen:
+            out.append(f"pbxs.{key}: AMI {pbx.host}:{pbx.port} is also the address of PBX "
+                       f"{seen[where]!r}")
+        seen[where] = key
+    names = cfg.pbx_names()
+    for aname, agent in cfg.agents.items():
+        if agent.pbx is None:
+            if len(names) > 1:
+                out.append(f"agents.{aname}.pbx: required when there are several PBXs "
+                           f"(one of {', '.join(map(repr, names))})")
+        elif agent.pbx not in names:
+            out.append(f"agents.{aname}.pbx: unknown PBX {agent.pbx!r}")
     return out
 
 
@@ -351,10 +450,22 @@ def _check_flow(cfg: Config, fname: str, flow: FlowConfig) -> list[str]:
 
 
 def parse_config(data: dict[str, Any]) -> Config:
+    first: list[str] = []
+    several = isinstance(data.get("pbxs"), dict) and bool(data["pbxs"])
+    if several and "pbx" in data:
+        first.append(f"pbxs: {_BOTH_PBX_FORMS}")
+        data = {k: v for k, v in data.items() if k != "pbx"}
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc)) from None
+        problems = _pydantic_problems(exc)
+        if several:  # `pbx` is a copy of the first [pbxs.NAME]: its errors are said there
+            problems = [p for p in problems if not p.startswith(("pbx.", "pbx:"))]
+        problems = [p + " (or [pbxs.NAME] tables, for several PBXs)"
+                    if p == "pbx: required key is missing" else p for p in problems]
+        raise ConfigError(first + problems) from None
+    if first:
+        raise ConfigError(first + _cross_check(cfg))
     problems = _cross_check(cfg)
     if problems:
         raise ConfigError(problems)

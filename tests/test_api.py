@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from acd.api import create_app
+from acd.api.auth import AuthLimiter
 from acd.api.backend import CommandError, Readiness
 from acd.api.testing import FakeBackend, agent, call, queue, serving, snapshot
 from acd.config import HttpConfig, TokenConfig
@@ -57,6 +58,8 @@ def auth(role: str | None) -> dict[str, str]:
 @asynccontextmanager
 async def api(backend: FakeBackend | None = None, anonymous_read: bool = False,
               **kw: Any) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    # many wrong tokens from one address here: the limit has its own tests (test_security.py)
+    kw.setdefault("auth_limiter", AuthLimiter(max_failures=1000))
     app = create_app(backend or FakeBackend(figures()), http_config(anonymous_read), **kw)
     async with TestClient(TestServer(app)) as client:
         yield client

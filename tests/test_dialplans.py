@@ -543,3 +543,99 @@ def test_asterisklint_on_the_compose_dialplan(tmp_path: Path) -> None:
     res = subprocess.run([*cmd, "dialplan-check", str(etc / "extensions.conf")],
                          capture_output=True, text=True, env=env, timeout=60, cwd=etc)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# --- the AMI user's event filters ---------------------------------------------------------------
+
+MANAGER_FILES = {
+    "plain": DIALPLANS / "manager_acd.conf",
+    "freepbx": FREEPBX / "manager_custom.conf",
+    "docker": DOCKER_AST / "manager.conf",
+}
+# What acd reads: the events of its table, FullyBooted, and the CoreShowChannels list.
+SERVICE_EVENTS = frozenset(__import__("acd.ami.events", fromlist=["TABLE"]).TABLE) | {
+    "FullyBooted", "CoreShowChannel", "CoreShowChannelsComplete"}
+# Only a literal event name between "^Event: " and a non-alphanumeric: the same regex in
+# POSIX ERE (Asterisk's regcomp) and in Python's re, so this test runs what Asterisk runs.
+_PORTABLE_FILTER = re.compile(r"!?\^Event: [A-Za-z]+\[\^A-Za-z0-9\]")
+
+
+def _eventfilters(path: Path, user: str = "acd") -> list[str]:
+    """The eventfilter values of [user] in a manager.conf, following #include "acd/..." (the
+    compose lab's etc/asterisk/acd is dialplans/) and `[user](+)` extensions."""
+    out: list[str] = []
+    section = None
+    for raw in path.read_text().splitlines():
+        line = strip_comment(raw)
+        if not line:
+            continue
+        include = re.fullmatch(r'#include\s+"([^"]+)"', line)
+        if include:
+            name = include.group(1)
+            target = DIALPLANS / name.removeprefix("acd/") if name.startswith("acd/") \
+                else path.parent / name
+            if target.exists():
+                out += _eventfilters(target, user)
+            continue
+        header = re.match(r"^\[([^\]]+)\]", line)
+        if header:
+            section = header.group(1)
+        elif section == user:
+            key, _, value = line.partition("=")
+            if key.strip() == "eventfilter":
+                out.append(value.strip())
+    return out
+
+
+def _passes(filters: list[str], event_text: str) -> bool:
+    """Asterisk's evaluation (manager.conf.sample): no filter, everything; include filters
+    only: an implied exclude-all first; excludes ('!') are applied last."""
+    include = [re.compile(f) for f in filters if not f.startswith("!")]
+    exclude = [re.compile(f[1:]) for f in filters if f.startswith("!")]
+    passed = not include or any(r.search(event_text) for r in include)
+    return passed and not any(r.search(event_text) for r in exclude)
+
+
+def _trace_events() -> dict[str, list[str]]:
+    """event name -> the raw frames of that event in every recorded trace."""
+    import json
+
+    out: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests" / "fixtures" / "traces").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("dir") != "in":
+                continue
+            for frame in record["frame"].split("\r\n\r\n"):
+                if frame.startswith("Event: "):
+                    name = frame.split("\r\n", 1)[0].removeprefix("Event: ")
+                    out.setdefault(name, []).append(frame + "\r\n\r\n")
+    return out
+
+
+@pytest.mark.parametrize("variant", list(MANAGER_FILES))
+def test_ami_event_filters_pass_exactly_what_acd_uses(variant: str) -> None:
+    filters = _eventfilters(MANAGER_FILES[variant])
+    assert filters, "no eventfilter for [acd]: a busy PBX would flood acd"
+    for f in filters:
+        assert _PORTABLE_FILTER.fullmatch(f), f"not in the portable form: {f!r}"
+    traces = _trace_events()
+    assert len(traces) > 30  # the traces hold many kinds of events
+    passed = {name for name, frames in traces.items()
+              if any(_passes(filters, frame) for frame in frames)}
+    assert passed == SERVICE_EVENTS & set(traces)
+    for name, frames in traces.items():  # a name is either always passed or always dropped
+        assert len({_passes(filters, frame) for frame in frames}) == 1, name
+    for name in SERVICE_EVENTS:  # every event acd uses, recorded or not
+        assert _passes(filters, f"Event: {name}\r\nPrivilege: call,all\r\nUniqueid: 1\r\n\r\n")
+    for name in ("HangupRequest", "HangupHandlerRun", "UserEventX", "BridgeEnterX",
+                 "CoreShowChannelsCompleteX", "Newexten", "VarSet"):
+        assert not _passes(filters, f"Event: {name}\r\nPrivilege: call,all\r\n\r\n"), name
+    # a header value that looks like a wanted event does not smuggle a frame through
+    assert not _passes(filters, "Event: VarSet\r\nPrivilege: dialplan,all\r\n"
+                                "Value: Event: Hangup\r\n\r\n")
+
+
+def test_ami_event_filters_same_in_every_variant() -> None:
+    found = {variant: _eventfilters(path) for variant, path in MANAGER_FILES.items()}
+    assert found["plain"] == found["freepbx"] == found["docker"]

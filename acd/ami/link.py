@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 
 Frame = dict[str, str]
 log = logging.getLogger("acd.ami")
@@ -49,6 +50,30 @@ def _plain(message: Mapping[str, Any]) -> Frame:
     for key, value in message.items():
         out[key] = "\n".join(value) if isinstance(value, list) else str(value)
     return out
+
+
+MAX_PENDING_BYTES = 1 << 20  # an unterminated frame larger than this is dropped
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, hardened: a malformed frame (e.g. a repeated ActionID or Event
+    header, which makes panoramisk raise) is dropped alone instead of taking the connection
+    and the frames after it down; a frame that never ends cannot grow the buffer forever."""
+
+    def handle_message(self, message: Any) -> None:
+        try:
+            super().handle_message(message)
+        except Exception as exc:
+            link = getattr(self.factory, "_link", None)
+            if link is not None:
+                link.bad_frames += 1
+            log.warning("malformed AMI frame dropped (%s: %s)", type(exc).__name__, exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.queue and len(self.queue[0]) > MAX_PENDING_BYTES:
+            log.warning("AMI frame over %d bytes dropped", MAX_PENDING_BYTES)
+            self.queue[0] = ""
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -100,6 +125,7 @@ class AmiLink:
         self.connected = asyncio.Event()  # set while logged in
         self.last_error = ""
         self.connects = 0
+        self.bad_frames = 0
         self._manager: _Manager | None = None
         self._attempt: asyncio.Future[bool] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -135,8 +161,10 @@ class AmiLink:
                 if self.on_login is not None:
                     self.on_login()
                 watchdog = asyncio.create_task(self._watchdog())
-                await self._lost_event.wait()
-                watchdog.cancel()
+                try:
+                    await self._lost_event.wait()
+                finally:
+                    watchdog.cancel()
                 self.connected.clear()
                 if self.on_lost is not None:
                     self.on_lost()
@@ -152,6 +180,7 @@ class AmiLink:
         self._lost_event.clear()
         self._attempt = loop.create_future()
         manager = _Manager(self, loop=loop, secret=self._secret, events="on",
+                           protocol_factory=_Protocol,
                            ping_delay=86400, ping_interval=86400,
                            forgetable_actions=_ALL_ACTIONS, **self._cfg)
         manager.register_event("*", self._on_event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from acd.api import commands, handlers
-from acd.api.auth import TokenTable
+from acd.api.auth import AuthLimiter, TokenTable
 from acd.api.backend import Backend
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
@@ -34,6 +34,8 @@ from acd.config import HttpConfig
 from acd.stats.schema import AgentFigures, CallView, QueueFigures
 
 V1 = "/api/v1"
+PBX_QUERY = (QueryParam("pbx", "the figures of one PBX alone (default: every PBX of the "
+                        "service, merged); 404 for a PBX not configured", "pbx1"),)
 HISTORY_QUERY = (
     QueryParam("queue", "one queue (default: every queue)", "sales"),
     QueryParam("from", "ISO 8601 or epoch seconds (default: `to` - 24 h); a time without an "
@@ -53,16 +55,18 @@ def routes() -> list[Route]:
     ]
     return [
         Route("GET", f"{V1}/queues", handlers.get_queues, "read",
-              "Every queue and the centre total", QueuesOut, errors=(503,)),
+              "Every queue and the centre total", QueuesOut, query=PBX_QUERY,
+              errors=(404, 503)),
         Route("GET", f"{V1}/queues/{{name}}", handlers.get_queue, "read", "One queue",
-              QueueFigures, errors=(404, 503)),
+              QueueFigures, query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/agents", handlers.get_agents, "read", "Every agent", AgentsOut,
-              errors=(503,)),
+              query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/calls", handlers.get_calls, "read",
-              "Calls waiting, ringing or connected", CallsOut, errors=(503,)),
+              "Calls waiting, ringing or connected", CallsOut, query=PBX_QUERY,
+              errors=(404, 503)),
         Route("GET", f"{V1}/ivr/funnel", handlers.get_funnel, "read",
               "The IVR funnel: how many callers reached each node and where they left",
-              FunnelOut, errors=(503,)),
+              FunnelOut, query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/history", handlers.get_history, "read",
               "15-minute intervals", HistoryOut, query=HISTORY_QUERY, errors=(400, 404)),
         Route("GET", f"{V1}/stream", stream, "read",
@@ -113,14 +117,28 @@ async def _common_headers(request: web.Request, response: web.StreamResponse) ->
     response.headers.setdefault("Referrer-Policy", "no-referrer")
 
 
-def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0
-               ) -> web.Application:
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def check_table(table: list[Route]) -> None:
+    """A route that changes anything (any method but GET) needs supervisor or admin: a new
+    mutating row with read or open access is a programming error, refused at start."""
+    for route in table:
+        if route.method not in SAFE_METHODS and route.access not in ("supervisor", "admin"):
+            raise ValueError(f"{route.method} {route.path}: a mutating route needs supervisor "
+                             f"or admin access, not {route.access}")
+
+
+def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
+               auth_limiter: AuthLimiter | None = None) -> web.Application:
+    """`auth_limiter`: the failed-authentication limit (default 10 per address in 60 s)."""
     app = web.Application(middlewares=[error_middleware, auth_middleware],
                           client_max_size=64 * 1024)
     table = routes()
+    check_table(table)
     app[BACKEND] = backend
     app[HTTP] = http
-    app[TOKENS] = TokenTable(http)
+    app[TOKENS] = TokenTable(http, auth_limiter)
     app[HEARTBEAT_S] = heartbeat_s
     app[ROUTES] = {(r.method, r.path): r for r in table}
     app[OPENAPI] = build_openapi(table, http)

@@ -19,7 +19,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    413: "payload_too_large", 415: "unsupported_media_type", 503: "not_ready",
+    413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests",
+    503: "not_ready",
 }
 
 
@@ -42,7 +43,9 @@ def from_validation(exc: ValidationError, prefix: str = "") -> ApiError:
     """A 400 naming every bad field (never echoing the input value)."""
     parts, fields = [], []
     for err in exc.errors(include_url=False, include_input=False):
-        field = prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix or "body"
+        # a JSON key may be "" (or anything): an empty part is shown as "" so `field` names it
+        loc = ".".join(str(p) or '""' for p in err["loc"])
+        field = prefix + loc if loc else prefix or "body"
         fields.append(field)
         parts.append(f"{field}: {err['msg']}")
     return bad_request(fields[0] if fields else "body", "; ".join(parts))

@@ -8,7 +8,7 @@ import re
 import time
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
@@ -28,8 +28,27 @@ def json_ok(data: Any, status: int = 200) -> web.Response:
                         content_type="application/json", headers={"Cache-Control": "no-store"})
 
 
+@runtime_checkable
+class PerPbx(Protocol):
+    """A backend attached to several PBXs (acd/service/backend.py) keeps their figures apart
+    too: None for a PBX it does not know."""
+
+    def pbx_snapshot(self, pbx: str) -> dict[str, Any] | None: ...
+
+
 def current(request: web.Request) -> dict[str, Any]:
-    snap = request.app[BACKEND].snapshot()
+    """The latest snapshot: every PBX merged, or with `?pbx=NAME` that PBX's alone."""
+    backend = request.app[BACKEND]
+    pbx = request.query.get("pbx") or None
+    snap = backend.snapshot()
+    if pbx is not None:
+        if isinstance(backend, PerPbx):
+            one = backend.pbx_snapshot(pbx)
+        else:  # a backend of one PBX: the merged figures are that PBX's
+            one = snap if snap.get("pbxs") == [pbx] else None
+        if one is None:
+            raise ApiError(404, "not_found", f"no PBX named {pbx!r}")
+        snap = one
     if not snap or "queues" not in snap:
         raise ApiError(503, "not_ready", "no figures yet: the service is starting")
     return snap

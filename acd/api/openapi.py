@@ -20,7 +20,9 @@ REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _STATUS_TEXT = {400: "bad input (the message names the field)", 401: "no or unknown token",
                 403: "the token's role may not do this", 404: "not found",
-                409: "conflict (see code)", 503: "not ready (see code and message)"}
+                409: "conflict (see code)",
+                429: "too many failed authentications from this address (see Retry-After)",
+                503: "not ready (see code and message)"}
 
 DESCRIPTION = """\
 Live figures, history and supervisor actions of the ACD.
@@ -31,6 +33,10 @@ runs with `http.anonymous_read = true`. Browsers' EventSource cannot set headers
 `/api/v1/stream` and the wallboard page `/` also accept the token as `?token=<token>`
 (it then shows in browser history: prefer anonymous_read on a trusted wall screen, or a
 viewer token). `/healthz` and `/readyz` are always open.
+
+Ten unknown tokens from one address within 60 s and that address's tokens are refused with 429
+`too_many_requests` and `Retry-After` until the window has passed (a right token too; a success
+clears nothing).
 
 Errors are always JSON `{"code": ..., "message": ...}` (see Error) with stable codes.
 """
@@ -72,12 +78,13 @@ def _operation(route: Route, http: HttpConfig, refs: Refs) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if route.response is not None:
         responses["200"] = _json(refs[(route.response, "serialization")], "OK")
-    else:
+    else:  # no model: free-form (a JSON object such as this document, or text)
+        body_type = "object" if route.media_type == "application/json" else "string"
         responses["200"] = {"description": "OK", "content": {
-            route.media_type: {"schema": {"type": "string"}}}}
+            route.media_type: {"schema": {"type": body_type}}}}
     statuses = set(route.errors)
     if route.access != "open":
-        statuses.add(401)
+        statuses.update((401, 429))
     if route.access in ("supervisor", "admin"):
         statuses.add(403)
     for status in sorted(statuses):
@@ -85,6 +92,10 @@ def _operation(route: Route, http: HttpConfig, refs: Refs) -> dict[str, Any]:
             responses["503"] = _json(refs[(route.response, "serialization")], "not ready")
         else:
             responses[str(status)] = _json(error, _STATUS_TEXT.get(status, "error"))
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {
+            "description": "seconds until this address may present a token again",
+            "schema": {"type": "integer", "minimum": 1}}}
     op: dict[str, Any] = {
         "operationId": route.handler.__name__, "summary": route.summary, "tags": [route.tag],
         "security": _security(route, http), "responses": responses,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BANNER = "Asterisk Call Manager/9.0.0\r\n"
+MAX_FRAME = 1024 * 1024  # bytes of one frame (a real Asterisk cuts lines at 1 KiB)
 Action = Callable[["Session", Headers], None]
 
 
@@ -121,6 +122,20 @@ class AmiServer:
             s.close()
         self.sessions.clear()
 
+    def _dispatch(self, session: Session, raw: bytes) -> None:
+        if len(raw) > MAX_FRAME:
+            log.warning("AMI frame over %d bytes from %s dropped", MAX_FRAME, session.remote)
+            session.send(frames.build([("Response", "Error"), ("Message", "Frame too long")]))
+            return
+        headers = frames.parse(raw.decode(errors="replace"))
+        if not headers:
+            return
+        try:
+            session.handle(headers)
+        except Exception:  # a bug here must not end the session, let alone the server
+            log.exception("AMI action failed: %s", frames.get(headers, "Action")[:64])
+            session.error(headers, "Internal error")
+
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, writer)
         self.sessions.append(session)
@@ -134,9 +149,13 @@ class AmiServer:
                 buf += data
                 while b"\r\n\r\n" in buf and not session.closing:
                     raw, buf = buf.split(b"\r\n\r\n", 1)
-                    headers = frames.parse(raw.decode(errors="replace"))
-                    if headers:
-                        session.handle(headers)
+                    self._dispatch(session, raw)
+                if len(buf) > MAX_FRAME:  # like Asterisk's "Dumping long line": drop it
+                    log.warning("AMI frame over %d bytes from %s dropped", MAX_FRAME,
+                                session.remote)
+                    buf = b""
+                    session.send(frames.build([("Response", "Error"),
+                                               ("Message", "Frame too long")]))
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -250,7 +269,9 @@ def a_hangup(s: Session, a: Headers) -> None:
         return
     cause = frames.get(a, "Cause")
     s.ok(a, "Channel Hungup")
-    s.pbx.ami_hangup(ch, int(cause) if cause.isdigit() else 16)
+    # ASCII digits only: "²".isdigit() is true, int("²") raises
+    s.pbx.ami_hangup(ch, int(cause) if cause.isascii() and cause.isdigit() and len(cause) <= 3
+                     else 16)
 
 
 def a_bridge(s: Session, a: Headers) -> None:

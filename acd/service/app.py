@@ -1,5 +1,11 @@
-"""The composition root: builds the store, the AMI link, the engine and the HTTP API; nothing
-else does."""
+"""The composition root: builds the stores, the AMI links, the engines and the HTTP API;
+nothing else does.
+
+One PBX or several (issue 6): per PBX one Store (its keys carry the PBX's name), one AmiLink and
+one Engine that sees a single-PBX config (`Config.for_pbx`: that PBX and only its agents, so a
+call is only ever bridged with an agent on its own PBX); one ServiceBackend over every engine
+and one HTTP server.
+"""
 
 from __future__ import annotations
 
@@ -22,40 +28,70 @@ log = logging.getLogger("acd")
 
 
 class Service:
+    """`secret`: the AMI secret of every PBX (else each PBX's own secret source);
+    `secrets`: by PBX name, before `secret` and the config."""
+
     def __init__(self, cfg: Config, *, redis_url: str | None = None, secret: str | None = None,
-                 config_path: Path | None = None, http: bool = True) -> None:
+                 secrets: dict[str, str] | None = None, config_path: Path | None = None,
+                 http: bool = True) -> None:
         self.cfg = cfg
         url = redis_url or cfg.redis.url
         if url is None:
             raise ConfigError(["redis.url: required for `acd run` (only `acd demo` starts its "
                                "own redis-server)"])
         self.redis_url = url
-        self._secret = secret if secret is not None else cfg.pbx.resolve_secret()
+        self._secrets: dict[str, str] = {}
+        problems: list[str] = []
+        for pbx in cfg.pbx_list():
+            given = (secrets or {}).get(pbx.name, secret)
+            try:
+                self._secrets[pbx.name] = given if given is not None \
+                    else pbx.resolve_secret(cfg.pbx_key(pbx.name))
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
         self.config_path = config_path
         self._http_enabled = http
-        self.store: Store | None = None
-        self.engine: Engine | None = None
+        self.stores: dict[str, Store] = {}  # by PBX name, in config order
+        self.engines: dict[str, Engine] = {}
         self.backend: ServiceBackend | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self._stopped = False
+
+    @property
+    def engine(self) -> Engine | None:
+        """The first PBX's engine (the only one with [pbx])."""
+        return next(iter(self.engines.values()), None)
+
+    @property
+    def store(self) -> Store | None:
+        """The first PBX's store."""
+        return next(iter(self.stores.values()), None)
 
     async def start(self) -> Engine:
-        pbx = self.cfg.pbx
-        self.store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix, pbx=pbx.name,
-                                      stats_ttl_s=stats_ttl(self.cfg.history_days),
-                                      wait_for_redis=True)
-        link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
-                       secret=self._secret, ping_interval_s=pbx.ping_interval_s,
-                       reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)
-        self.engine = Engine(self.cfg, self.store, link)
-        await self.engine.start()
-        self.backend = ServiceBackend(self.engine, self.config_path)
+        """Attach to every PBX; returns the first PBX's engine."""
+        for pbx in self.cfg.pbx_list():
+            store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix,
+                                     pbx=pbx.name, stats_ttl_s=stats_ttl(self.cfg.history_days),
+                                     wait_for_redis=True)
+            self.stores[pbx.name] = store
+            link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
+                           secret=self._secrets[pbx.name], ping_interval_s=pbx.ping_interval_s,
+                           reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)
+            engine = Engine(self.cfg.for_pbx(pbx.name), store, link)
+            await engine.start()
+            self.engines[pbx.name] = engine
+            log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host,
+                     pbx.port, pbx.username)
+        self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
         self.backend.start()
         if self._http_enabled:
             await self._start_http()
-        log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host, pbx.port,
-                 pbx.username)
-        return self.engine
+        first = self.engine
+        assert first is not None
+        return first
 
     async def _start_http(self) -> None:
         assert self.backend is not None
@@ -69,15 +105,18 @@ class Service:
         self.http_port = sockets[0].getsockname()[1] if sockets else http.port
         log.info("HTTP API and wallboard on http://%s:%s/", http.host, self.http_port)
 
-    async def stop(self) -> None:
+    async def stop(self, *, graceful: bool = True) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self._runner is not None:
             await self._runner.cleanup()
         if self.backend is not None:
             await self.backend.stop()
-        if self.engine is not None:
-            await self.engine.stop()
-        if self.store is not None:
-            await self.store.close()
+        for engine in self.engines.values():
+            await engine.stop(graceful=graceful)
+        for store in self.stores.values():
+            await store.close()
 
 
 async def run_until_signal(service: Service) -> None:

@@ -2,9 +2,14 @@
 commands.
 
 One task recomputes the snapshot at most every `http.snapshot_interval_s` from the store's
-counters and the engine's live calls and agents; readers (pollers, the push channel,
+counters and the engines' live calls and agents; readers (pollers, the push channel,
 Prometheus) all read that one snapshot, so their number costs Redis nothing.
 Commands run inside the engine's consumer, in order with the PBX's events.
+
+Several PBXs (issue 6): one engine per PBX. The snapshot served (and pushed) is the merged one:
+every PBX's calls and agents, every PBX's counts added up (fig_merge.py); one snapshot per PBX
+is kept beside it for `?pbx=NAME` (`pbx_snapshot`). A command goes to the engine that has the
+agent or the call.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.model import AgentState, CallState
+from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import build_snapshot, history_rows
 from acd.stats.raw import QueueCounts
 from acd.stats.schema import Snapshot
@@ -29,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
-T = TypeVar("T")
 
 # API agent actions -> (target state, states it may come from)
 _AGENT_ACTIONS: dict[str, tuple[AgentState, frozenset[AgentState]]] = {
@@ -42,10 +47,20 @@ _AGENT_ACTIONS: dict[str, tuple[AgentState, frozenset[AgentState]]] = {
 
 
 class ServiceBackend:
-    def __init__(self, engine: Engine, config_path: Path | None = None) -> None:
-        self.e = engine
+    """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
+    config (default: the first engine's)."""
+
+    def __init__(self, engines: Engine | Mapping[str, Engine], config_path: Path | None = None,
+                 *, cfg: Config | None = None) -> None:
+        self.engines: dict[str, Engine] = dict(engines) if isinstance(engines, Mapping) \
+            else {engines.cfg.pbx.name: engines}
+        if not self.engines:
+            raise ValueError("ServiceBackend needs at least one engine")
+        self.e = next(iter(self.engines.values()))  # the first PBX's engine
+        self.cfg = cfg if cfg is not None else self.e.cfg
         self.config_path = config_path
         self._snapshot: dict[str, Any] = {}
+        self._pbx_snapshots: dict[str, dict[str, Any]] = {}
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._redis_ok = True
         self._task: asyncio.Task[None] | None = None
@@ -71,10 +86,11 @@ class ServiceBackend:
                 if self._redis_ok:
                     log.warning("figures not refreshed: %s", exc or type(exc).__name__)
                 self._redis_ok = False
-            await asyncio.sleep(self.e.cfg.http.snapshot_interval_s)
+            await asyncio.sleep(self.cfg.http.snapshot_interval_s)
 
-    async def refresh(self) -> Snapshot:
-        cfg, store, now = self.e.cfg, self.e.store, self.e.now()
+    async def _raw(self, engine: Engine, now: float) -> RawFigures:
+        """One PBX's counts from its store."""
+        cfg, store = self.cfg, engine.store
         queues = list(cfg.queues)
         midnight = local_midnight(now, cfg.timezone)
         spans = await store.queue_windows(queues, now, (900, 3600))
@@ -85,12 +101,33 @@ class ServiceBackend:
             for counts in by_interval.values():
                 total.add(counts)
             today[queue] = total
-        agents_today = await store.agent_intervals(list(self.e.agents), midnight, now + 1)
-        funnel = await store.funnel(list(cfg.flows), midnight, now + 1)
-        snap = build_snapshot(cfg, now, list(self.e.calls.values()), list(self.e.agents.values()),
-                              {"15m": spans.get(900, {}), "60m": spans.get(3600, {}),
-                               "today": today}, agents_today, funnel)
-        self._snapshot = snap.model_dump(mode="json")
+        return RawFigures(
+            windows={"15m": spans.get(900, {}), "60m": spans.get(3600, {}), "today": today},
+            agents_today=await store.agent_intervals(list(engine.agents), midnight, now + 1),
+            funnel_today=await store.funnel(list(cfg.flows), midnight, now + 1))
+
+    async def refresh(self) -> Snapshot:
+        now = self.e.now()
+        names = list(self.engines)
+        raws = dict(zip(names, await asyncio.gather(
+            *(self._raw(self.engines[n], now) for n in names)), strict=True))
+        agent_pbx = {aid: name for name, engine in self.engines.items()
+                     for aid in engine.agents}
+
+        def build(cfg: Config, engines: list[Engine], raw: RawFigures) -> Snapshot:
+            return build_snapshot(
+                cfg, now, [c for e in engines for c in e.calls.values()],
+                [a for e in engines for a in e.agents.values()], raw.windows,
+                raw.agents_today, raw.funnel_today, agent_pbx=agent_pbx)
+
+        snap = build(self.cfg, list(self.engines.values()), merge_raw(raws.values()))
+        merged = snap.model_dump(mode="json")
+        if len(names) == 1:
+            per_pbx = {names[0]: merged}
+        else:
+            per_pbx = {name: build(engine.cfg, [engine], raws[name]).model_dump(mode="json")
+                       for name, engine in self.engines.items()}
+        self._snapshot, self._pbx_snapshots = merged, per_pbx
         self.snapshots_made += 1
         for inbox in list(self._subscribers):
             if inbox.qsize() < 2:  # a slow reader gets the newest, not a backlog
@@ -99,6 +136,13 @@ class ServiceBackend:
 
     def snapshot(self) -> dict[str, Any]:
         return self._snapshot
+
+    def pbx_snapshot(self, pbx: str) -> dict[str, Any] | None:
+        """The figures of one PBX alone (the same shape); None for a PBX not configured, {}
+        before the first snapshot."""
+        if pbx not in self.engines:
+            return None
+        return self._pbx_snapshots.get(pbx, {})
 
     async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -112,68 +156,95 @@ class ServiceBackend:
             self._subscribers.discard(queue)
 
     async def history(self, queue: str | None, start: float, end: float) -> list[dict[str, Any]]:
-        cfg = self.e.cfg
+        cfg = self.cfg
         if queue is not None and queue not in cfg.queues:
             raise CommandError("not_found", f"unknown queue {queue!r}", 404)
         queues = [queue] if queue is not None else list(cfg.queues)
-        rows = history_rows(cfg, await self.e.store.queue_intervals(queues, start, end))
+        parts = [await e.store.queue_intervals(queues, start, end)
+                 for e in self.engines.values()]
+        rows = history_rows(cfg, parts[0] if len(parts) == 1 else add_intervals(parts))
         return [row.model_dump(mode="json") for row in rows]
 
     def readiness(self) -> Readiness:
-        ami = self.e.link.connected.is_set() and self.e.routing_enabled
         reasons = []
-        if not ami:
-            reasons.append(f"AMI not attached: {self.e.link.last_error or 'connecting'}")
+        for name, engine in self.engines.items():
+            if not (engine.link.connected.is_set() and engine.routing_enabled):
+                where = f" to {name}" if len(self.engines) > 1 else ""
+                reasons.append(f"AMI not attached{where}: "
+                               f"{engine.link.last_error or 'connecting'}")
+        ami = not reasons
         if not self._redis_ok:
             reasons.append("Redis not answering")
         return Readiness(ready=ami and self._redis_ok, ami=ami, redis=self._redis_ok,
                          reason="; ".join(reasons))
 
-    # --- commands ----------------------------------------------------------------------------
-    async def _in_order(self, fn: Callable[[], Awaitable[T]]) -> T:
-        return await self.e.run_in_order(fn)
+    # --- commands ---------------------------------------------------------------------------
+    def _agent_engine(self, agent_id: str) -> Engine:
+        """The engine of the agent's PBX (by the config; else the one that still has it)."""
+        engine = self.engines.get(self.cfg.agent_pbx(agent_id))
+        if engine is not None and agent_id in engine.agents:
+            return engine
+        found = next((e for e in self.engines.values() if agent_id in e.agents), None)
+        if found is None:
+            raise CommandError("unknown_agent", f"no agent {agent_id!r}", 404)
+        return found
+
+    def _call_engine(self, call_id: str) -> Engine:
+        """The engine driving the call. Call ids are the callers' Uniqueids: two PBXs may
+        share one unless each Asterisk has its own `systemname`; such an id is refused."""
+        found = [(n, e) for n, e in self.engines.items() if call_id in e.calls]
+        if not found:
+            raise CommandError("unknown_call", f"no live call {call_id!r}", 404)
+        if len(found) > 1:
+            raise CommandError("ambiguous_call", f"call id {call_id!r} is live on PBXs "
+                               f"{', '.join(n for n, _ in found)}: give each Asterisk its own "
+                               "systemname (asterisk.conf)", 409)
+        return found[0][1]
 
     async def agent_command(self, agent_id: str, action: AgentAction,
                             reason: str) -> dict[str, Any]:
-        if agent_id not in self.e.agents:
-            raise CommandError("unknown_agent", f"no agent {agent_id!r}", 404)
+        engine = self._agent_engine(agent_id)
         target, allowed = _AGENT_ACTIONS[action]
         why = (reason or "break") if target is AgentState.NOT_READY else ""
 
         async def apply() -> None:
-            current = self.e.agents[agent_id].state
+            current = engine.agents[agent_id].state
             if current in (AgentState.RESERVED, AgentState.ON_CALL):
                 raise CommandError("agent_busy", f"agent {agent_id} is {current.value}", 409)
             if current not in allowed:
                 raise CommandError("bad_transition",
                                    f"agent {agent_id} is {current.value}: cannot {action}", 409)
-            if await self.e.handlers.set_agent_state(agent_id, target, why, allowed) is None:
+            if await engine.handlers.set_agent_state(agent_id, target, why, allowed) is None:
                 raise CommandError("bad_transition", f"agent {agent_id} changed meanwhile", 409)
 
-        await self._in_order(apply)
-        return await self._fresh("agents", "id", agent_id)
+        await engine.run_in_order(apply)
+        return await self._fresh("agents", agent_id, engine)
 
-    async def _fresh(self, section: str, key: str, value: str) -> dict[str, Any]:
+    async def _fresh(self, section: str, item_id: str, engine: Engine) -> dict[str, Any]:
         """The item as a fresh snapshot shows it (the same shape the read routes serve)."""
-        snap = (await self.refresh()).model_dump(mode="json")
-        found: dict[str, Any] = next(i for i in snap[section] if i[key] == value)
+        await self.refresh()
+        name = next(n for n, e in self.engines.items() if e is engine)
+        found: dict[str, Any] = next(i for i in self._snapshot[section]
+                                     if i["id"] == item_id and i["pbx"] == name)
         return found
 
     async def set_call_priority(self, call_id: str, priority: int) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+
         async def apply() -> None:
-            call = self.e.calls.get(call_id)
+            call = engine.calls.get(call_id)
             if call is None:
                 raise CommandError("unknown_call", f"no live call {call_id!r}", 404)
             if call.state is not CallState.WAITING:
                 raise CommandError("not_waiting", f"call {call_id} is {call.state.value}", 409)
-            changed = await self.e.store.set_priority(call_id, priority, self.e.now())
+            changed = await engine.store.set_priority(call_id, priority, engine.now())
             if changed is None:
                 raise CommandError("not_waiting", f"call {call_id} is no longer waiting", 409)
-            self.e.handlers.put_call(changed)
-            self.e.want_route()
+            engine.handlers.put_call(changed)
+            engine.want_route()
 
-        await self._in_order(apply)
-        return await self._fresh("calls", "id", call_id)
+        await engine.run_in_order(apply)
+        return await self._fresh("calls", call_id, engine)
 
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:
@@ -182,23 +253,33 @@ class ServiceBackend:
             cfg = load_config(self.config_path)
         except ConfigError as exc:
             raise CommandError("bad_config", "; ".join(exc.problems), 400) from None
-        problems = check_reloadable(self.e.cfg, cfg)
-        busy = {c.queue for c in self.e.calls.values() if c.queue and c.queue not in cfg.queues}
+        problems = check_reloadable(self.cfg, cfg)
+        busy = {c.queue for e in self.engines.values() for c in e.calls.values()
+                if c.queue and c.queue not in cfg.queues}
         problems += [f"queues.{q}: has live calls, cannot be removed now" for q in sorted(busy)]
         if problems:
             raise CommandError("needs_restart", "; ".join(problems), 409)
-        await self._in_order(lambda: self.e.apply_config(cfg))
+        self.cfg = cfg
+        for name, engine in self.engines.items():
+            await _apply_in_order(engine, cfg.for_pbx(name))
         log.info("config reloaded from %s", self.config_path)
         return {"reloaded": True, "queues": sorted(cfg.queues), "agents": sorted(cfg.agents)}
+
+
+async def _apply_in_order(engine: Engine, cfg: Config) -> None:
+    await engine.run_in_order(lambda: engine.apply_config(cfg))
 
 
 def check_reloadable(old: Config, new: Config) -> list[str]:
     """What a reload cannot change while running (those need a restart)."""
     out = []
-    if old.pbx != new.pbx:
-        out.append("pbx: changes need a restart")
+    if old.pbx_list() != new.pbx_list():
+        out.append(f"{'pbxs' if old.pbxs or new.pbxs else 'pbx'}: changes need a restart")
     if old.redis != new.redis:
         out.append("redis: changes need a restart")
     if old.http.host != new.http.host or old.http.port != new.http.port:
         out.append("http.host/port: changes need a restart")
+    for aid in sorted(set(old.agents) & set(new.agents)):
+        if old.agent_pbx(aid) != new.agent_pbx(aid):
+            out.append(f"agents.{aid}.pbx: moving an agent to another PBX needs a restart")
     return out

@@ -21,10 +21,11 @@ from acd import contract
 from acd.ami.events import BadFrame, Frame, to_domain
 from acd.ami.link import AmiError, AmiLink
 from acd.config import Config
-from acd.core import routing
 from acd.core.events import DomainEvent
-from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.model import Agent, AgentState, Call
 from acd.service import actions
+from acd.service.mirror import Mirror
+from acd.service.router import Router
 from acd.store import Store
 
 log = logging.getLogger("acd.engine")
@@ -42,10 +43,13 @@ class Engine:
         # Several instances may share one PBX and one Redis: each drives the calls whose lease
         # it holds, and sees the others' changes through the store's event stream.
         self.instance_id = instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
-        self.calls: dict[str, Call] = {}  # calls this instance drives, by id (caller Uniqueid)
-        self.foreign: dict[str, Call] = {}  # waiting calls driven by other instances
-        self.agents: dict[str, Agent] = {}
-        self.leg_to_call: dict[str, str] = {}
+        self.mirror = Mirror()
+        self.router = Router(self)
+        # Read-only views (changes go through the mirror's methods).
+        self.calls = self.mirror.calls
+        self.foreign = self.mirror.foreign
+        self.agents = self.mirror.agents
+        self.leg_to_call = self.mirror.leg_to_call
         self.agent_by_ext = {a.extension: aid for aid, a in cfg.agents.items()}
         self.inbox: asyncio.Queue[Frame | DomainEvent | _Callback] = asyncio.Queue()
         self.routing_enabled = False  # only after a resync with the PBX
@@ -55,7 +59,6 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._leg_seq = 0
-        self._route_pending = False
         self._runner: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -103,15 +106,13 @@ class Engine:
         """Agents from config (keeping live state found in Redis), calls from Redis."""
         for agent in await self.store.load_agents():
             if agent.id not in self.cfg.agents and not await self.store.remove_agent(agent.id):
-                self.agents[agent.id] = agent  # busy: kept until its call ends
+                self.mirror.set_agent(agent)  # busy: kept until its call ends
         await self.apply_config(self.cfg)
         for call in await self.store.load_live_calls():
             if await self.store.acquire_lease(call.id, self.instance_id, LEASE_MS):
-                self.calls[call.id] = call
-                if call.leg_id:
-                    self.leg_to_call[call.leg_id] = call.id
-            elif call.state is CallState.WAITING:
-                self.foreign[call.id] = call
+                self.mirror.set_call(call)
+            else:
+                self.mirror.set_foreign(call)
         log.info("loaded %d agents and %d live calls (%d driven by other instances)",
                  len(self.agents), len(self.calls), len(self.foreign))
 
@@ -123,10 +124,9 @@ class Engine:
                 await item.run()
             else:
                 await self._apply(item)
-            if self._route_pending:
-                self._route_pending = False
+            if self.router.pending:
                 try:
-                    await self.route()
+                    await self.router.route()
                 except Exception:  # e.g. Redis away: the next event or timer routes again
                     log.exception("routing failed")
 
@@ -145,8 +145,9 @@ class Engine:
         except Exception:  # one bad event must never stop the service
             log.exception("error applying %s", type(event).__name__)
 
-    def want_route(self) -> None:
-        self._route_pending = True
+    def want_route(self, call_id: str | None = None, agent_id: str | None = None) -> None:
+        """Route after the current event: for this call, this agent, or (neither) everything."""
+        self.router.want(call_id, agent_id)
 
     def _on_login(self) -> None:
         self.spawn(self._resync(), "resync")
@@ -182,16 +183,16 @@ class Engine:
         await self.store.add_vips(cfg.vip.numbers, cfg.vip.accounts)
         for aid, acfg in cfg.agents.items():
             state = AgentState.READY if acfg.login_at_start else AgentState.LOGGED_OUT
-            self.agents[aid] = await self.store.sync_agent(Agent(
+            self.mirror.set_agent(await self.store.sync_agent(Agent(
                 id=aid, interface=acfg.interface, skills=dict(acfg.skills),
                 queues=tuple(acfg.queues), name=acfg.name or aid, state=state,
-                state_since=now, ready_since=now))
+                state_since=now, ready_since=now)))
         for aid in old_agents - set(cfg.agents):
             if await self.store.remove_agent(aid, now):
-                self.agents.pop(aid, None)
+                self.mirror.drop_agent(aid)
             else:
                 log.warning("agent %s left the config but is on a call: removed later", aid)
-        self.want_route()
+        self.router.config_changed()
 
     async def _beat(self) -> None:
         while True:
@@ -201,19 +202,10 @@ class Engine:
 
     # --- routing -----------------------------------------------------------------------------
     async def route(self) -> None:
-        """Give waiting calls to ready agents; each pair is claimed atomically in Redis."""
-        if not self.routing_enabled:
-            return
-        for _ in range(3):  # a lost claim (another instance) refreshes and plans again
-            lost = False
-            calls = [*self.calls.values(), *self.foreign.values()]
-            for call, agent in routing.plan(calls, self.agents.values()):
-                if call.id in self.foreign:
-                    continue  # its own instance rings the agent (it sees the same plan)
-                if not await self.handlers.connect(call, agent):
-                    lost = True
-            if not lost:
-                return
+        """Give waiting calls to ready agents now (everything pending, else a full plan)."""
+        if not self.router.pending:
+            self.router.want()
+        await self.router.route()
 
     def new_leg_id(self, call: Call) -> str:
         self._leg_seq += 1

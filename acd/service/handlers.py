@@ -73,22 +73,12 @@ class Handlers:
     # --- mirror ------------------------------------------------------------------------------
     def put_call(self, call: Call) -> None:
         if call.state is CallState.ENDED:
-            self.e.calls.pop(call.id, None)
             self.e.cancel_timer(("maxwait", call.id))
-        else:
-            self.e.calls[call.id] = call
-        if call.leg_id:
-            if call.state in (CallState.RINGING, CallState.CONNECTED):
-                self.e.leg_to_call[call.leg_id] = call.id
-            else:
-                self.e.leg_to_call.pop(call.leg_id, None)
+        self.e.mirror.set_call(call)
 
     def put_agent(self, agent: Agent | None) -> None:
-        if agent is None:
-            return
-        self.e.agents[agent.id] = agent
-        if agent.state is AgentState.READY:
-            self.e.want_route()
+        if agent is not None and self.e.mirror.set_agent(agent):
+            self.e.want_route(agent_id=agent.id)
 
     # --- queueing ----------------------------------------------------------------------------
     async def enqueue(self, call: Call, queue: str, priority: int,
@@ -102,7 +92,7 @@ class Handlers:
         self.e.set_timer(("maxwait", call.id), qcfg.max_wait_s, MaxWaitReached(call.id))
         log.info("call %s queued in %s priority %d", call.id, queue, priority,
                  extra={"call_id": call.id, "state": "waiting"})
-        self.e.want_route()
+        self.e.want_route(call_id=call.id)
 
     async def connect(self, call: Call, agent: Agent) -> bool:
         """Claim the pair in Redis, then ring the agent. False when the claim was lost."""
@@ -129,12 +119,12 @@ class Handlers:
     async def _refresh(self, call_id: str, agent_id: str) -> None:
         call = await self.e.store.get_call(call_id)
         if call is None or call.state is CallState.ENDED:
-            self.e.calls.pop(call_id, None)
+            self.e.mirror.drop_call(call_id)
         else:
             self.put_call(call)
         agent = await self.e.store.get_agent(agent_id)
         if agent is not None:
-            self.e.agents[agent.id] = agent
+            self.e.mirror.set_agent(agent)
 
     async def requeue(self, call_id: str, leg_id: str, reason: str) -> None:
         """Ring-no-answer (or a failed leg): the call goes back to its place, the agent pauses."""
@@ -148,14 +138,14 @@ class Handlers:
         self.put_agent(agent)
         log.info("call %s back in queue %s after %s of agent %s", call.id, call.queue, reason,
                  agent.id, extra={"call_id": call.id, "state": "waiting"})
-        self.e.want_route()
+        self.e.want_route(call_id=call.id)
 
     async def end(self, call: Call, outcome: CallOutcome) -> None:
         self.e.cancel_timer(("ring", call.id))
         wrapup_s = self.e.cfg.queues[call.queue].wrapup_s if call.queue else 0.0
         result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s)
         if result is None:
-            self.e.calls.pop(call.id, None)
+            self.e.mirror.drop_call(call.id)
             return
         self.put_call(result.call)
         agent = result.agent
@@ -255,11 +245,10 @@ class Handlers:
     async def _foreign_call(self, kind: str, call_id: str) -> None:
         if kind in ("call_queued", "call_requeued", "call_priority_changed"):
             call = await self.e.store.get_call(call_id)
-            if call is not None and call.state is CallState.WAITING:
-                self.e.foreign[call_id] = call
-                self.e.want_route()
+            if call is not None:
+                self.e.mirror.set_foreign(call)  # kept only while it waits
         elif kind in ("call_claimed", "call_answered", "call_ended"):
-            self.e.foreign.pop(call_id, None)
+            self.e.mirror.drop_foreign(call_id)
 
     # --- agents ------------------------------------------------------------------------------
     async def feature(self, ev: AgentFeatureUsed) -> None:

@@ -53,7 +53,7 @@ class IvrDriver:
                 self.e.handlers.put_call(known)
                 await self.resume(known)
             return
-        self.e.calls[call.id] = call
+        self.e.mirror.set_call(call)
         self.e.driven += 1
         flow = select_flow(self.e.cfg.flows, ev.dnis)
         log.info("call %s from %s to %s: flow %s", call.id, ev.caller_num, ev.dnis, flow,

@@ -43,9 +43,7 @@ async def keep_leases(engine: Engine) -> None:
 
 async def _drop(engine: Engine, call_ids: list[str]) -> None:
     for call_id in call_ids:
-        call = engine.calls.pop(call_id, None)
-        if call is not None:
-            engine.leg_to_call.pop(call.leg_id, None)
+        if engine.mirror.drop_call(call_id) is not None:
             log.warning("call %s: lease lost, another instance drives it now", call_id,
                         extra={"call_id": call_id})
 
@@ -65,7 +63,6 @@ async def takeover(engine: Engine, call_ids: list[str]) -> None:
         if call is None or call.state.value == "ended":
             await engine.store.release_lease(call_id, engine.instance_id)
             continue
-        engine.foreign.pop(call_id, None)
         engine.handlers.put_call(call)
         engine.driven += 1
         taken.append(call)

@@ -96,8 +96,8 @@ async def resync(engine: Engine) -> None:
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL) and (
                 agent.call_id not in engine.calls):
             await h.set_agent_state(agent.id, AgentState.READY)
-    engine.foreign = {c.id: c for c in await engine.store.load_live_calls()
-                      if c.id not in engine.calls and c.state is CallState.WAITING}
+    engine.mirror.replace_foreign([c for c in await engine.store.load_live_calls()
+                                   if c.id not in engine.calls])
     engine.routing_enabled = True
     log.info("resync done: %d live calls, %d channels on the PBX", len(engine.calls),
              len(channels))

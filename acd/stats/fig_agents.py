@@ -83,11 +83,11 @@ def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
 
 
 def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
-                  now: float) -> AgentFigures:
+                  now: float, pbx: str = "") -> AgentFigures:
     """One agent as the snapshot shows it; `probes` (queue_probes) name the queues, `today`
-    already holds the running span."""
+    already holds the running span; `pbx`: the PBX its phone is on."""
     return AgentFigures(
-        id=agent.id, name=agent.name, interface=agent.interface, state=agent.state.value,
+        id=agent.id, pbx=pbx, name=agent.name, interface=agent.interface, state=agent.state.value,
         reason=agent.reason, time_in_state_s=max(0.0, now - agent.state_since),
         call_id=agent.call_id,
         queues=[q for q, probe in probes.items() if serves(agent, probe)],

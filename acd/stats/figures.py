@@ -97,18 +97,20 @@ def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Age
 
 def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
     """Calls waiting, ringing or connected, by queue; the waiting ones first, in routing order
-    (priority, then queue entry), with their 1-based position among the queue's waiting calls."""
+    (priority, then queue entry), with their 1-based position among the queue's waiting calls
+    of the same PBX (each PBX's callers are answered by its own agents only)."""
     shown = [c for c in calls if c.state in SHOWN_CALL_STATES]
     shown.sort(key=lambda c: (c.queue, SHOWN_CALL_STATES.index(c.state), call_key(c)))
     out: list[CallView] = []
-    position: dict[str, int] = {}
+    position: dict[tuple[str, str], int] = {}
     for c in shown:
         place: int | None = None
         if c.state is CallState.WAITING:
-            place = position[c.queue] = position.get(c.queue, 0) + 1
-        out.append(CallView(id=c.id, state=c.state.value, queue=c.queue, priority=c.priority,
-                            vip=c.vip, caller_num=c.caller_num, language=c.language,
-                            wait_s=c.wait_s(now), agent_id=c.agent_id, position=place))
+            place = position[c.pbx, c.queue] = position.get((c.pbx, c.queue), 0) + 1
+        out.append(CallView(id=c.id, pbx=c.pbx, state=c.state.value, queue=c.queue,
+                            priority=c.priority, vip=c.vip, caller_num=c.caller_num,
+                            language=c.language, wait_s=c.wait_s(now), agent_id=c.agent_id,
+                            position=place))
     return out
 
 
@@ -130,19 +132,26 @@ def funnel_nodes(cfg: Config, funnel_today: Mapping[str, FunnelCounts]
 def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
                    windows: Mapping[WindowName, Mapping[str, QueueCounts]],
                    agents_today: Mapping[str, AgentCounts],
-                   funnel_today: Mapping[str, FunnelCounts]) -> Snapshot:
+                   funnel_today: Mapping[str, FunnelCounts], *,
+                   agent_pbx: Mapping[str, str] | None = None) -> Snapshot:
     """Every live figure at `now`. `windows` maps "15m", "60m", "today" to counts by queue;
     `agents_today` holds each agent's finished spans since local midnight (by agent id);
-    `funnel_today` the IVR funnel since local midnight (by flow). Missing counts are zeros."""
+    `funnel_today` the IVR funnel since local midnight (by flow). Missing counts are zeros.
+
+    Several PBXs (fig_merge.py): with the full config, every PBX's calls and agents and the
+    counts of every PBX added up, these are the merged figures; with `cfg.for_pbx(name)` and one
+    PBX's, that PBX's. `agent_pbx` names each agent's PBX (default: from the config)."""
+    where = agent_pbx if agent_pbx is not None else {}
     today = todays(agents, agents_today, now, local_midnight(now, cfg.timezone))
     cache: TakersCache = {}
     probes = queue_probes(cfg)
     queues = [_queue_figures(cfg, name, qcfg, now, calls, agents, windows, today, cache)
               for name, qcfg in cfg.queues.items()]
     return Snapshot(
-        generated_at=now, timezone=cfg.timezone,
+        generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(),
         centre=_centre(cfg, now, calls, agents, windows, today, queues), queues=queues,
-        agents=[agent_figures(probes, a, today[a.id], now) for a in agents],
+        agents=[agent_figures(probes, a, today[a.id], now,
+                              where.get(a.id) or cfg.agent_pbx(a.id)) for a in agents],
         calls=call_views(calls, now), ivr_funnel=funnel_nodes(cfg, funnel_today))
 
 

@@ -15,7 +15,9 @@ WINDOWS: tuple[WindowName, ...] = ("15m", "60m", "today")
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Output models: every field is always serialized, so the (serialization) schema lists the
+    # fields that have a default as required too.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class ServiceLevel(_Out):
@@ -65,6 +67,7 @@ class QueueFigures(_Out):
 
 class AgentFigures(_Out):
     id: str
+    pbx: str = Field("", description="the PBX the agent's phone is on")
     name: str
     interface: str
     state: str
@@ -79,7 +82,9 @@ class AgentFigures(_Out):
 
 
 class CallView(_Out):
-    id: str
+    id: str = Field(description="the caller's Uniqueid: unique on its PBX (PBXs with distinct "
+                    "`systemname` never share one)")
+    pbx: str = Field("", description="the PBX the call came in on")
     state: str
     queue: str
     priority: int
@@ -99,6 +104,8 @@ class FunnelNode(_Out):
 class Snapshot(_Out):
     generated_at: float
     timezone: str
+    pbxs: list[str] = Field(default_factory=list, description="the PBXs these figures cover "
+                            "(every PBX of the service, or the one asked for with ?pbx=)")
     centre: QueueFigures = Field(description="all queues together (name '*')")
     queues: list[QueueFigures]
     agents: list[AgentFigures]

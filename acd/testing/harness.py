@@ -29,53 +29,83 @@ async def wait_for(cond: Callable[[], object], timeout_s: float = 10.0, what: st
 
 
 class Harness:
-    def __init__(self, sim: PbxSim, service: Service, cfg: Config) -> None:
+    """The service and its simulated PBX; with `[pbxs.NAME]` in the config, one simulated PBX
+    per name (`sims`, `engines`; `sim` and `engine` are the first PBX's)."""
+
+    def __init__(self, sim: PbxSim, service: Service, cfg: Config,
+                 sims: dict[str, PbxSim] | None = None) -> None:
         self.sim = sim
         self.service = service
         self.cfg = cfg
+        self.sims: dict[str, PbxSim] = sims if sims is not None else {cfg.pbx.name: sim}
 
     @property
     def engine(self) -> Engine:
         assert self.service.engine is not None
         return self.service.engine
 
+    @property
+    def engines(self) -> dict[str, Engine]:
+        return self.service.engines
+
+    def all_attached(self) -> bool:
+        """Every PBX's engine attached and resynced."""
+        return len(self.service.engines) == len(self.sims) and all(
+            e.routing_enabled for e in self.service.engines.values())
+
     @classmethod
     async def start(cls, cfg_data: dict[str, Any], redis_url: str, *,
                     phone: Callable[[str, str], AgentPhone] | None = None,
                     prompt_s: float = 0.05, config_path: Path | None = None,
                     **sim_kwargs: Any) -> Harness:
-        secret = secrets.token_hex(12)
-        sim_kwargs.setdefault("default_prompt_s", prompt_s)
-        sim = PbxSim(username="acd", secret=secret, **sim_kwargs)
-        # Scripted callers press keys quickly, so a busy machine never turns a key press into
-        # a menu timeout.
-        sim.pbx.digit_delay_s = 0.02
-        sim.pbx.digit_gap_s = 0.02
-        await sim.start(host="127.0.0.1", port=0)
         data = copy.deepcopy(cfg_data)
-        pbx = data.setdefault("pbx", {})
-        pbx.update({"host": "127.0.0.1", "port": sim.port, "username": "acd", "secret": secret})
-        for key in ("secret_env", "secret_file"):
-            pbx.pop(key, None)
+        several = bool(data.get("pbxs"))
+        tables: dict[str, dict[str, Any]] = data["pbxs"] if several \
+            else {"": data.setdefault("pbx", {})}
+        sim_kwargs.setdefault("default_prompt_s", prompt_s)
+        sims: dict[str, PbxSim] = {}
+        try:
+            for key, pbx in tables.items():
+                secret = secrets.token_hex(12)
+                sim = PbxSim(username="acd", secret=secret, **sim_kwargs)
+                # Scripted callers press keys quickly, so a busy machine never turns a key
+                # press into a menu timeout.
+                sim.pbx.digit_delay_s = 0.02
+                sim.pbx.digit_gap_s = 0.02
+                await sim.start(host="127.0.0.1", port=0)
+                sims[key] = sim
+                pbx.update({"host": "127.0.0.1", "port": sim.port, "username": "acd",
+                            "secret": secret})
+                for field in ("secret_env", "secret_file"):
+                    pbx.pop(field, None)
+        except BaseException:
+            for sim in sims.values():
+                await sim.stop()
+            raise
         data.setdefault("http", {}).setdefault("port", 0)  # a free port: tests run side by side
-        cfg = parse_config(data)
+        try:
+            cfg = parse_config(data)
+        except BaseException:
+            for sim in sims.values():
+                await sim.stop()
+            raise
+        by_name = {(cfg.pbx.name if key == "" else key): sim for key, sim in sims.items()}
         if config_path is not None:  # the file a reload reads: the same config, as TOML
             import tomli_w
 
             config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
         make = phone or (lambda iface, ext: AgentPhone(interface=iface, extension=ext))
-        for agent in cfg.agents.values():
-            sim.add_phone(make(agent.interface, agent.extension))
+        for aid, agent in cfg.agents.items():
+            by_name[cfg.agent_pbx(aid)].add_phone(make(agent.interface, agent.extension))
         service = Service(cfg, redis_url=redis_url, config_path=config_path)
+        h = cls(next(iter(by_name.values())), service, cfg, by_name)
         try:
             await service.start()
-            await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
-                           15.0, "the service to attach and resync")
+            await wait_for(h.all_attached, 15.0, "the service to attach and resync")
         except BaseException:
-            await service.stop()
-            await sim.stop()
+            await h.stop()
             raise
-        return cls(sim, service, cfg)
+        return h
 
     async def restart_service(self) -> None:
         """Stop the service and start a new one on the same Redis and PBX (callers stay)."""
@@ -83,8 +113,9 @@ class Harness:
         self.service = Service(self.cfg, redis_url=self.service.redis_url,
                                config_path=self.service.config_path)
         await self.service.start()
-        await wait_for(lambda: self.engine.routing_enabled, 15.0, "the new service to resync")
+        await wait_for(self.all_attached, 15.0, "the new service to resync")
 
     async def stop(self) -> None:
         await self.service.stop()
-        await self.sim.stop()
+        for sim in self.sims.values():
+            await sim.stop()

@@ -1,0 +1,98 @@
+"""Routing decisions as events happen: a freed agent gets the best call it may take (from the
+heads of the queues it serves), a new waiting call gets the best ready agent. Bursts, resyncs
+and config reloads plan everything at once with the same rules (acd.core.routing.plan).
+
+The claim of each pair is atomic in Redis (store.claim); a lost claim (another instance was
+quicker) refreshes the two and plans again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from acd.core import routing
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.waiting import best_call_for_agent
+
+if TYPE_CHECKING:
+    from acd.service.engine import Engine
+
+FULL_PLAN_OVER = 64  # more pending triggers than this: one full plan is cheaper
+
+
+class Router:
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self._calls: set[str] = set()
+        self._agents: set[str] = set()
+        self._full = False
+        self._queues_of: dict[str, list[str]] = {}
+        self.decisions = 0
+
+    @property
+    def pending(self) -> bool:
+        return self._full or bool(self._calls) or bool(self._agents)
+
+    def want(self, call_id: str | None = None, agent_id: str | None = None) -> None:
+        if call_id is not None:
+            self._calls.add(call_id)
+        if agent_id is not None:
+            self._agents.add(agent_id)
+        if call_id is None and agent_id is None:
+            self._full = True
+
+    def config_changed(self) -> None:
+        self._queues_of.clear()
+        self._full = True
+
+    async def route(self) -> None:
+        if not self.e.routing_enabled:
+            return
+        full, calls, agents = self._full, self._calls, self._agents
+        self._full, self._calls, self._agents = False, set(), set()
+        if full or len(calls) + len(agents) > FULL_PLAN_OVER:
+            await self._plan_all()
+            return
+        m = self.e.mirror
+        for agent_id in agents:
+            agent = m.agents.get(agent_id)
+            if agent is not None and agent.state is AgentState.READY:
+                call = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent))
+                if call is not None:
+                    await self._give(call, agent)
+        for call_id in calls:
+            call = m.calls.get(call_id)
+            if call is not None and call.state is CallState.WAITING:
+                best = routing.best_agent_for_call(call, m.ready_agents())
+                if best is not None:
+                    await self._give(call, best)
+
+    async def _plan_all(self) -> None:
+        m = self.e.mirror
+        for _ in range(3):
+            lost = False
+            for call, agent in routing.plan(list(m.all_calls.values()), m.ready_agents()):
+                if not await self._give(call, agent):
+                    lost = True
+            if not lost:
+                return
+
+    async def _give(self, call: Call, agent: Agent) -> bool:
+        if call.id in self.e.mirror.foreign:
+            return True  # its own instance rings the agent (it sees the same facts)
+        self.decisions += 1
+        if await self.e.handlers.connect(call, agent):
+            return True
+        self._full = True  # lost to another instance: plan again with fresh facts
+        return False
+
+    def _queues(self, agent: Agent) -> list[str]:
+        """Queues whose own skills the agent holds (a call may add skills: checked per call)."""
+        known = self._queues_of.get(agent.id)
+        if known is None:
+            cfg = self.e.cfg
+            known = [q for q, qc in cfg.queues.items()
+                     if (not agent.queues or q in agent.queues)
+                     and all(agent.skills.get(s, 0) >= lvl for s, lvl in qc.skills.items())]
+            self._queues_of[agent.id] = known
+        return known
