@@ -39,7 +39,7 @@ async def two(redis_url: str, login: bool, phone: Any) -> tuple[Harness, Service
 
 
 async def test_many_calls_each_driven_once_no_agent_twice(redis_url: str) -> None:
-    calls = 400
+    calls = 1000
     h, second = await two(redis_url, True, lambda i, e: AgentPhone(
         interface=i, extension=e, answer_after_s=0.02, talk_s=0.1))
     try:
