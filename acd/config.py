@@ -118,6 +118,46 @@ class SlaConfig(_Model):
         return sorted({self.threshold_s, *self.extra_thresholds_s})
 
 
+PopEvent = Literal["ringing", "answered"]
+_POP_FIELDS = frozenset({"agent", "caller_num", "queue", "call_id", "account", "language",
+                         "pbx", "event", "dnis"})
+
+
+class ScreenPopConfig(_Model):
+    """A CRM screen pop: a signed JSON POST when a call of the queue rings an agent and/or is
+    answered (see acd/integrations/webhooks.py). Never delays routing."""
+
+    url_template: str = Field(pattern=r"^https?://", description="the URL posted to; "
+                              "{agent}, {caller_num}, {queue}, {call_id}, {account}, "
+                              "{language}, {dnis}, {pbx} and {event} are replaced "
+                              "(URL-encoded), e.g. https://crm.example/pop?agent={agent}")
+    secret_env: str | None = Field(None, description="name of the environment variable "
+                                   "holding the HMAC-SHA256 key: the body is signed in the "
+                                   "header X-Acd-Signature: sha256=<hex> (unset: not signed)")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="per attempt")
+    retries: int = Field(2, ge=0, le=10, description="further attempts after a failure "
+                         "(connection error, timeout or a 5xx/429 answer)")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="wait before the first retry, "
+                             "doubled for each next one")
+    events: list[PopEvent] = Field(
+        default_factory=lambda: list[PopEvent](["ringing"]), min_length=1,
+        description="when to post: the agent's phone rings, and/or the agent answered")
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> ScreenPopConfig:
+        import string
+
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(self.url_template) if f}
+        except ValueError as exc:
+            raise ValueError(f"url_template: {exc}") from None
+        unknown = names - _POP_FIELDS
+        if unknown:
+            raise ValueError(f"url_template: unknown field(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(_POP_FIELDS))})")
+        return self
+
+
 class QueueConfig(_Model):
     skills: SkillMap = Field(default_factory=dict, description="required skill -> minimum "
                              "level (1-5); language and dialect are skills too")
@@ -129,6 +169,8 @@ class QueueConfig(_Model):
     max_wait_s: float = Field(900.0, gt=0, description="after this long in the queue the "
                               "caller is handed to the PBX's own queue")
     music_class: str = Field("default", description="music on hold class")
+    screen_pop: ScreenPopConfig | None = Field(None, description="CRM screen pop webhook "
+                                               "(integrations)")
 
 
 class AgentConfig(_Model):
@@ -145,6 +187,41 @@ class AgentConfig(_Model):
     pbx: Name | None = Field(None, description="the PBX the agent's phone is on (a name of "
                              "[pbxs.NAME]): required when there are several PBXs; the agent "
                              "only takes calls of that PBX")
+
+
+class QueueLogConfig(_Model):
+    """An Asterisk-compatible queue_log file (the format app_queue writes), for reporting
+    tools that read it."""
+
+    path: Path = Field(description="the file appended to (one line per fact, flushed)")
+    agent_name: Literal["interface", "id", "name"] = Field(
+        "interface", description="what goes in the agent column: the agent's dial interface "
+        "(like app_queue's default member name), its acd id, or its display name")
+
+
+class RecordsConfig(_Model):
+    """One call record per ended call, kept in a capped Redis Stream per PBX and served by
+    GET /api/v1/records."""
+
+    maxlen: int = Field(1_000_000, ge=1000, description="records kept per PBX (approximate "
+                        "cap, oldest dropped first)")
+
+
+class IntegrationsConfig(_Model):
+    """Consumers of the store's event stream (acd/integrations): queue_log, call records and
+    screen pops (queues.NAME.screen_pop). Each event is handled once across all service
+    instances (a Redis consumer group), apart from routing."""
+
+    queue_log: QueueLogConfig | None = Field(None, description="write an Asterisk queue_log")
+    records: RecordsConfig | None = Field(None, description="keep call records")
+    group: Name = Field("acd-integrations", description="the Redis consumer group")
+    webhook_workers: int = Field(4, ge=1, le=64, description="screen pops posted at once")
+    webhook_queue_size: int = Field(1000, ge=1, le=100_000, description="screen pops waiting "
+                                    "to be posted; beyond that new ones are dropped (counted)")
+    history_per_number: int = Field(10, ge=1, le=100, description="previous calls remembered "
+                                    "per caller number (for screen pops)")
+    history_days: int = Field(90, ge=1, le=3650, description="how long a caller number's "
+                              "previous calls are remembered")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -281,6 +358,8 @@ class Config(_Model):
     flows: dict[Name, FlowConfig] = Field(min_length=1)
     short_abandon_s: int = Field(5, ge=0, le=600)  # whole seconds, like the SL thresholds
     history_days: int = Field(35, ge=1, le=400)  # 15-minute intervals are kept this long
+    integrations: IntegrationsConfig = Field(
+        default_factory=IntegrationsConfig, description="queue_log, call records, screen pops")
 
     @model_validator(mode="before")
     @classmethod

@@ -17,9 +17,13 @@ _SECTIONS: list[tuple[str, str]] = [
     ("TokenConfig", "[[http.tokens]]: API bearer tokens, kept as SHA-256 hashes"),
     ("QueueConfig", "[queues.NAME]"),
     ("SlaConfig", "[queues.NAME.sla]: service level"),
+    ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),
+    ("IntegrationsConfig", "[integrations]"),
+    ("QueueLogConfig", "[integrations.queue_log]: Asterisk-compatible queue_log"),
+    ("RecordsConfig", "[integrations.records]: call records"),
     ("FlowConfig", "[flows.NAME]: IVR flows, chosen by the dialled number"),
 ]
 _NODES = ["PlayNode", "MenuNode", "CollectNode", "SetNode", "HoursNode", "VipNode", "QueueNode",

@@ -270,6 +270,7 @@ async def test_max_wait_hands_the_caller_to_the_pbx_queue(lab: Callable[..., Any
                                for c in h.sim.channels()), 10, "the caller in Queue()")
     h.sim.hangup_caller(caller)
     await wait_for(lambda: truth_of(h, "1501")["outcome"] == "fallback", 10, "fallback")
+    await wait_for(lambda: not h.engine.calls, 10, "the service to close the call")
     ended = [e for _, e in await h.engine.store.read_events() if e["type"] == "call_ended"]
     assert [e["outcome"] for e in ended] == ["timeout"]
 

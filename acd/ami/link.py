@@ -87,6 +87,12 @@ class _Manager(Manager):  # type: ignore[misc]
         if f.cancelled() or f.exception() is not None:
             self._link._connect_failed(None if f.cancelled() else f.exception())
             return
+        if self._link._closing or self._link._manager is not self:
+            # A connect that finished after its attempt was given up (timeout, close):
+            # close the socket instead of leaking it.
+            transport, _protocol = f.result()
+            transport.close()
+            return
         super().connection_made(f)
 
     def login(self, future: asyncio.Future[Any]) -> bool:
@@ -127,6 +133,7 @@ class AmiLink:
         self.connects = 0
         self.bad_frames = 0
         self._manager: _Manager | None = None
+        self._connecting: asyncio.Future[Any] | None = None
         self._attempt: asyncio.Future[bool] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
@@ -144,6 +151,8 @@ class AmiLink:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
         if self._manager is not None:
             with contextlib.suppress(Exception):
                 self._manager.close()
@@ -185,11 +194,12 @@ class AmiLink:
                            forgetable_actions=_ALL_ACTIONS, **self._cfg)
         manager.register_event("*", self._on_event)
         self._manager = manager
-        manager.connect()
+        self._connecting = manager.connect()
         try:
             return await asyncio.wait_for(self._attempt, self._action_timeout_s)
         except TimeoutError:
             self.last_error = "login timed out"
+            self._manager = None  # a late connect closes its own socket (connection_made)
             manager.close()
             return False
 

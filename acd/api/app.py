@@ -25,6 +25,7 @@ from acd.api.models import (
     PriorityBody,
     QueuesOut,
     ReadinessOut,
+    RecordsOut,
     ReloadOut,
 )
 from acd.api.openapi import build_openapi
@@ -42,6 +43,16 @@ HISTORY_QUERY = (
                "offset is in the centre's time zone", "2025-01-31T08:00:00+01:00"),
     QueryParam("to", "ISO 8601 or epoch seconds (default: now); at most 31 days after `from`",
                "1738339200"),
+)
+
+RECORDS_QUERY = (
+    QueryParam("from", "calls ended from (ISO 8601 or epoch seconds; default: `to` - 24 h)",
+               "2025-01-31T08:00:00+01:00"),
+    QueryParam("to", "calls ended before (default: now); at most 31 days after `from`",
+               "1738339200"),
+    QueryParam("format", "json (default) or csv", "csv"),
+    QueryParam("limit", "at most this many records, oldest first (1-100000, default 10000)",
+               "1000"),
 )
 
 
@@ -69,6 +80,10 @@ def routes() -> list[Route]:
               FunnelOut, query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/history", handlers.get_history, "read",
               "15-minute intervals", HistoryOut, query=HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/records", handlers.get_records, "read",
+              "Call records: one per ended call (needs [integrations.records]); "
+              "`format=csv` gives text/csv with a header row instead", RecordsOut,
+              query=RECORDS_QUERY, errors=(400, 404)),
         Route("GET", f"{V1}/stream", stream, "read",
               "Server-Sent Events: `event: snapshot` with a Snapshot as JSON data on each new "
               "snapshot (the current one first), a `: heartbeat` comment every 15 s",
@@ -130,13 +145,16 @@ def check_table(table: list[Route]) -> None:
 
 
 def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
-               auth_limiter: AuthLimiter | None = None) -> web.Application:
-    """`auth_limiter`: the failed-authentication limit (default 10 per address in 60 s)."""
+               auth_limiter: AuthLimiter | None = None,
+               records: handlers.RecordsSource | None = None) -> web.Application:
+    """`auth_limiter`: the failed-authentication limit (default 10 per address in 60 s);
+    `records`: where GET /api/v1/records reads (None: call records are not kept)."""
     app = web.Application(middlewares=[error_middleware, auth_middleware],
                           client_max_size=64 * 1024)
     table = routes()
     check_table(table)
     app[BACKEND] = backend
+    app[handlers.RECORDS] = records
     app[HTTP] = http
     app[TOKENS] = TokenTable(http, auth_limiter)
     app[HEARTBEAT_S] = heartbeat_s

@@ -8,7 +8,7 @@ import re
 import time
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
@@ -128,6 +128,55 @@ async def get_history(request: web.Request) -> web.Response:
         raise bad_request("to", f"to: the span may not exceed {MAX_HISTORY_S // 86400} days")
     intervals = await request.app[BACKEND].history(queue, start, end)
     return json_ok({"queue": queue, "start": start, "end": end, "intervals": intervals})
+
+
+# --- call records (acd/integrations/records.py) -------------------------------------------
+
+class RecordsSource(Protocol):
+    async def call_records(self, start: float, end: float,
+                           limit: int) -> list[dict[str, Any]]: ...
+
+
+RECORDS = web.AppKey[RecordsSource | None]("records")
+MAX_RECORDS = 100_000
+DEFAULT_RECORDS = 10_000
+
+
+def _records_query(request: web.Request) -> tuple[float, float, Literal["json", "csv"], int]:
+    query = request.query
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise bad_request("format", "format: json or csv")
+    raw_limit = query.get("limit", str(DEFAULT_RECORDS))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_RECORDS:
+        raise bad_request("limit", f"limit: a whole number from 1 to {MAX_RECORDS}")
+    tz = _centre_tz(request)
+    end = parse_instant("to", query["to"], tz) if "to" in query else time.time()
+    start = parse_instant("from", query["from"], tz) if "from" in query \
+        else end - DEFAULT_HISTORY_S
+    if start >= end:
+        raise bad_request("from", "from: must be before to")
+    if end - start > MAX_HISTORY_S:
+        raise bad_request("to", f"to: the span may not exceed {MAX_HISTORY_S // 86400} days")
+    return start, end, "csv" if fmt == "csv" else "json", int(raw_limit)
+
+
+async def get_records(request: web.Request) -> web.Response:
+    start, end, fmt, limit = _records_query(request)
+    source = request.app.get(RECORDS)
+    if source is None:
+        raise ApiError(404, "not_found", "call records are not kept: configure "
+                       "[integrations.records]")
+    found = await source.call_records(start, end, limit + 1)
+    truncated = len(found) > limit
+    found = found[:limit]
+    if fmt == "csv":
+        from acd.integrations.records import to_csv  # only when records exist
+
+        return web.Response(text=to_csv(found), content_type="text/csv",
+                            headers={"Cache-Control": "no-store",
+                                     "Content-Disposition": "attachment; filename=records.csv"})
+    return json_ok({"start": start, "end": end, "records": found, "truncated": truncated})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -51,6 +51,56 @@ class HistoryOut(_Model):
     intervals: list[HistoryInterval] = Field(description="15-minute intervals")
 
 
+class RingOut(_Model):
+    agent: str
+    leg_id: str
+    start: float = Field(description="epoch seconds: the agent's phone started ringing")
+    end: float = Field(description="epoch seconds: the ring ended")
+    result: str = Field(description="answered, rona, agent_unreachable, canceled (the caller "
+                        "hung up), ...")
+
+
+class CallRecordOut(BaseModel):
+    """One ended call (acd/integrations/records.py). Times are epoch seconds."""
+
+    model_config = ConfigDict(extra="allow")
+
+    call_id: str
+    pbx: str
+    uniqueid: str | None = None
+    caller_num: str | None = None
+    dnis: str | None = None
+    flow: str | None = None
+    ivr_path: list[str] = Field(default_factory=list, description="IVR nodes, in order")
+    language: str | None = None
+    account: str | None = None
+    vip: bool | None = None
+    queue: str = Field(description="empty: never queued")
+    priority: int | None = None
+    agent_id: str = Field(description="the agent who answered (empty: none)")
+    outcome: str = Field(description="answered, abandoned, ivr_hangup, closed, timeout, "
+                         "fallback, lost")
+    arrived_at: float | None = None
+    queued_at: float | None = None
+    rings: list[RingOut] = Field(default_factory=list, description="each agent rung, in order")
+    rona_count: int | None = None
+    answered_at: float | None = None
+    ended_at: float
+    wait_s: float | None = Field(None, description="queue entry to answer (or to the end)")
+    talk_s: float | None = None
+    wrapup_s: float | None = Field(None, description="not known yet: null")
+    recording_url: str | None = Field(None, description="empty for now")
+    survey_score: str | None = Field(None, description="empty for now")
+
+
+class RecordsOut(_Model):
+    start: float = Field(description="epoch seconds (inclusive)")
+    end: float = Field(description="epoch seconds (exclusive)")
+    records: list[CallRecordOut] = Field(description="calls ended in [start, end), oldest "
+                                         "first")
+    truncated: bool = Field(description="more records matched than `limit`")
+
+
 class HealthOut(_Model):
     status: str
 

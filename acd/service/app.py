@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from aiohttp import web
 from acd.ami.link import AmiLink
 from acd.api.app import create_app
 from acd.config import Config, ConfigError
+from acd.integrations import Integrations
+from acd.integrations.webhooks import resolve_secrets
 from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
 from acd.store import Store, stats_ttl
@@ -49,6 +52,10 @@ class Service:
                     else pbx.resolve_secret(cfg.pbx_key(pbx.name))
             except ConfigError as exc:
                 problems += exc.problems
+        try:  # integrations: a screen pop's signing key must be there too
+            resolve_secrets(cfg)
+        except ConfigError as exc:
+            problems += exc.problems
         if problems:
             raise ConfigError(problems)
         self.config_path = config_path
@@ -59,6 +66,7 @@ class Service:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self._stopped = False
+        self.integrations: Integrations | None = None  # queue_log, records, screen pops
 
     @property
     def engine(self) -> Engine | None:
@@ -72,6 +80,7 @@ class Service:
 
     async def start(self) -> Engine:
         """Attach to every PBX; returns the first PBX's engine."""
+        started_ms = int(time.time() * 1000)  # integrations: events from here on
         for pbx in self.cfg.pbx_list():
             store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix,
                                      pbx=pbx.name, stats_ttl_s=stats_ttl(self.cfg.history_days),
@@ -85,6 +94,13 @@ class Service:
             self.engines[pbx.name] = engine
             log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host,
                      pbx.port, pbx.username)
+        # --- integrations (acd/integrations): their own task, next to the engines
+        first_engine = self.engine
+        assert first_engine is not None
+        self.integrations = await Integrations.start(
+            self.cfg, self.stores, self.redis_url, consumer=first_engine.instance_id,
+            start_ms=started_ms)
+        # ---
         self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
         self.backend.start()
         if self._http_enabled:
@@ -96,7 +112,9 @@ class Service:
     async def _start_http(self) -> None:
         assert self.backend is not None
         http = self.cfg.http
-        self._runner = web.AppRunner(create_app(self.backend, http), access_log=None)
+        records = self.integrations.records if self.integrations is not None else None
+        self._runner = web.AppRunner(create_app(self.backend, http, records=records),
+                                     access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
         await site.start()
@@ -113,6 +131,8 @@ class Service:
             await self._runner.cleanup()
         if self.backend is not None:
             await self.backend.stop()
+        if self.integrations is not None:  # integrations: before the stores close
+            await self.integrations.stop()
         for engine in self.engines.values():
             await engine.stop(graceful=graceful)
         for store in self.stores.values():

@@ -117,5 +117,6 @@ class Harness:
 
     async def stop(self) -> None:
         await self.service.stop()
-        for sim in self.sims.values():
+        # `sim` may have been replaced by a test (a PBX restart): stop every one, once.
+        for sim in {id(s): s for s in (self.sim, *self.sims.values())}.values():
             await sim.stop()

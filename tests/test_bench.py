@@ -1,0 +1,41 @@
+"""Keeps the benchmark (bench/) from rotting: its parts run at a tiny size, quickly.
+
+Timings are not asserted (other work shares the machine): only that every figure is produced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from acd.testing.redis_server import RedisServer
+from bench import ami_ingest, centre, report, routing
+from bench.api_load import baseline
+
+
+async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_url: str,
+                                              tmp_path: Path) -> None:
+    sizes = centre.Sizes(calls=6, agents=4, queues=2, skills=5)
+    lua = await routing.lua_baseline(redis_url, 20)
+    assert lua["n"] == 20 and lua["p99"] is not None
+    main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
+                             api_s=1.0)
+    assert main["burst"]["decisions"] == 4
+    assert main["paced"]["latency_ms"]["n"] > 0
+    assert main["api"]["requests"] > 0 and main["api"]["errors"] == 0
+    body = main["api"].pop("_body")
+    api_base = await baseline(body, 5, 0.5)
+    assert api_base["requests"] > 0
+    ami = await ami_ingest.run(redis_url, blast=300, paced_rate=300, paced_s=0.5)
+    assert ami["blast"]["events_per_s"] > 0 and ami["baseline_parse"]["per_s"] > 0
+    result = {"mode": "test", "date": "2026-01-01T00:00:00+00:00", "commit": "0" * 40,
+              "machine": {"nproc": 1, "cpu": "x", "ram_gb": 1}, "load_average_start": [0.0],
+              "sizes": sizes.as_dict(),
+              **report.summarise(main, [{"factor": 1, **main}], lua, api_base, ami)}
+    for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms"):
+        assert key in result["routing"]
+    json.dumps(result)
+    md = tmp_path / "BENCHMARKS.md"
+    report.update_markdown(md, result)
+    report.update_markdown(md, result)  # the row of a mode is replaced, not added again
+    assert md.read_text().count("| test |") == 1
