@@ -214,8 +214,9 @@ async def test_agent_hangs_up_first(lab: Callable[..., Any]) -> None:
     assert truth_of(h, "4001")["outcome"] == "answered"
     assert h.engine.agents["a3"].state in (AgentState.WRAP_UP, AgentState.READY)
     await wait_for(lambda: h.engine.agents["a3"].state is AgentState.READY, 10, "wrap-up end")
-    answered = [e for _, e in await h.engine.store.read_events() if e["type"] == "call_answered"]
-    assert len(answered) == 1
+    events = [e for _, e in await h.engine.store.read_events()]
+    assert len([e for e in events if e["type"] == "call_answered"]) == 1
+    assert [e["ended_by"] for e in events if e["type"] == "call_ended"] == ["agent"]
 
 
 async def test_ami_connection_dropped_and_restored_mid_call(lab: Callable[..., Any]) -> None:

@@ -24,10 +24,9 @@ UNPAUSE         reason                                agent not_ready -> any but
 callid is the caller channel's uniqueid; times are whole seconds (ringtime of RINGNOANSWER /
 RINGCANCELED in ms, as Asterisk writes it); agent lines have queue and callid NONE.
 
-Who hung up: the store's call_ended event does not say (the engine knows: a hangup of the agent
-leg while connected vs of the caller channel, acd/service/handlers.py `hung_up`). Rule: a
-call_ended carrying ``ended_by=agent`` gives COMPLETEAGENT, anything else COMPLETECALLER. Until
-the store adds that field every completed call is COMPLETECALLER.
+Who hung up: the store's call_ended event carries ``ended_by`` (the engine knows whether the
+agent leg or the caller channel hung up first): ``agent`` gives COMPLETEAGENT, anything else
+COMPLETECALLER.
 
 Two service instances each write their own file (the one of the instance that handled the
 event); concatenate and sort by epoch for one view.

@@ -140,10 +140,10 @@ class Handlers:
                  agent.id, extra={"call_id": call.id, "state": "waiting"})
         self.e.want_route(call_id=call.id)
 
-    async def end(self, call: Call, outcome: CallOutcome) -> None:
+    async def end(self, call: Call, outcome: CallOutcome, ended_by: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
         wrapup_s = self.e.cfg.queues[call.queue].wrapup_s if call.queue else 0.0
-        result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s)
+        result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s, ended_by)
         if result is None:
             self.e.mirror.drop_call(call.id)
             return
@@ -170,7 +170,7 @@ class Handlers:
             await self.requeue(call.id, call.leg_id, "rona")
         elif call.state is CallState.CONNECTED:
             # The agent hung up first: the caller leaves the bridge and sees ACD_DONE.
-            await self.end(call, CallOutcome.ANSWERED)
+            await self.end(call, CallOutcome.ANSWERED, ended_by="agent")
 
     async def _caller_gone(self, call: Call) -> None:
         if call.state is CallState.IVR:
@@ -183,7 +183,7 @@ class Handlers:
             await self.end(call, CallOutcome.ABANDONED)
             self.e.send_later(actions.hangup(leg))  # stop the agent's phone ringing
         elif call.state is CallState.CONNECTED:
-            await self.end(call, CallOutcome.ANSWERED)
+            await self.end(call, CallOutcome.ANSWERED, ended_by="caller")
 
     async def bridged(self, ev: ChannelBridged) -> None:
         call_id = self.e.leg_to_call.get(ev.uniqueid)

@@ -162,8 +162,9 @@ class CallSteps(StoreBase):
         return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
 
     async def end_call(self, call_id: str, outcome: CallOutcome, now: float,
-                       wrapup_s: float) -> EndResult | None:
-        """Any live state -> ended; frees its agent. None if already ended or unknown."""
+                       wrapup_s: float, ended_by: str = "") -> EndResult | None:
+        """Any live state -> ended; frees its agent. None if already ended or unknown.
+        `ended_by` ("caller", "agent" or ""): who hung up, kept in the call_ended event."""
         k = self._k
         start = interval_start(now)
 
@@ -174,7 +175,7 @@ class CallSteps(StoreBase):
                       k.agent_interval(agent_id, start), k.funnel_interval(flow, start)],
                 args=[*self._head(now), call_id, outcome.value, "1" if wrapup_s > 0 else "0",
                       queue, agent_id, self._ended_ttl_s, flow, self._stats_ttl_s,
-                      RECENT_KEEP_S])
+                      RECENT_KEEP_S, ended_by])
 
         decoded = call_and_agent(await self._hinted(call_id, run))
         self._call_hints.pop(call_id, None)

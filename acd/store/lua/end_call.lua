@@ -15,7 +15,8 @@
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] call id, ARGV[4] outcome,
 -- ARGV[5] '1' if the agent wraps up, ARGV[6] hinted queue, ARGV[7] hinted agent id,
 -- ARGV[8] seconds to keep the ended hash (0: forever), ARGV[9] hinted flow,
--- ARGV[10] interval hash TTL (s), ARGV[11] seconds of recent facts kept
+-- ARGV[10] interval hash TTL (s), ARGV[11] seconds of recent facts kept,
+-- ARGV[12] who ended it ('caller', 'agent', or '' when not known), kept in the event
 -- Returns {'ok', call HGETALL, agent HGETALL (empty if no agent changed)}; nil if not live;
 -- {'stale'} if a hint was wrong.
 local IVR_EXITS = {closed = 'closed', fallback = 'fallback'}
@@ -44,7 +45,7 @@ if call[3] ~= '' then
 end
 emit(KEYS[5], ARGV[2], 'call_ended', ARGV[3], call[3], now,
      {'queue', call[2], 'outcome', outcome, 'from_state', call[1], 'agent_state', agent_state,
-      'entered_at', call[4] or '', 'answered_at', call[5] or ''})
+      'entered_at', call[4] or '', 'answered_at', call[5] or '', 'ended_by', ARGV[12] or ''})
 if call[1] == 'waiting' or call[1] == 'ringing' then
   if outcome == 'abandoned' then
     local wait = elapsed(call[4], now)
