@@ -22,6 +22,9 @@ from typing import Any
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from acd.ami.events import TABLE
 
 Frame = dict[str, str]
 log = logging.getLogger("acd.ami")
@@ -53,6 +56,10 @@ def _plain(message: Mapping[str, Any]) -> Frame:
 
 
 MAX_PENDING_BYTES = 1 << 20  # an unterminated frame larger than this is dropped
+# What the service reads: the frame table, the list events of CoreShowChannels, and the events
+# panoramisk itself needs (FullyBooted sends its queued actions, Shutdown closes).
+USED_EVENTS = frozenset({*TABLE, "FullyBooted", "Shutdown", "CoreShowChannel",
+                         "CoreShowChannelsComplete"})
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -70,10 +77,28 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             log.warning("malformed AMI frame dropped (%s: %s)", type(exc).__name__, exc)
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.queue and len(self.queue[0]) > MAX_PENDING_BYTES:
+        # panoramisk's own loop, with one change: events the service never uses (VarSet,
+        # Newexten, RTCP, ... most of a busy PBX's stream) are dropped before a Message is
+        # built for them. Events that answer an action (they carry an ActionID) always pass.
+        text = data.decode(getattr(self, "encoding", "utf-8"), "ignore")
+        if self.queue:
+            text = self.queue.popleft() + text
+        frames = text.split("\r\n\r\n")
+        rest = frames.pop(-1)
+        if len(rest) > MAX_PENDING_BYTES:
             log.warning("AMI frame over %d bytes dropped", MAX_PENDING_BYTES)
-            self.queue[0] = ""
+            rest = ""
+        self.queue.append(rest)
+        for raw in frames:
+            frame = raw.strip()
+            if frame.startswith("Event: "):
+                end = frame.find("\r\n")
+                name = frame[7:end] if end >= 0 else frame[7:]
+                if name not in USED_EVENTS and "ActionID: " not in frame:
+                    continue
+            message = Message.from_line(frame)
+            if message is not None:
+                self.handle_message(message)
 
 
 class _Manager(Manager):  # type: ignore[misc]

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.model import AgentState, CallState
+from acd.service.daycache import DayCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import build_snapshot, history_rows
-from acd.stats.raw import QueueCounts
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
 
@@ -63,6 +63,8 @@ class ServiceBackend:
         self._pbx_snapshots: dict[str, dict[str, Any]] = {}
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._redis_ok = True
+        self._day_caches: dict[int, DayCache] = {}
+        self.refresh_s = 0.0  # how long the last refresh took
         self._task: asyncio.Task[None] | None = None
         self.snapshots_made = 0
 
@@ -77,16 +79,23 @@ class ServiceBackend:
                 await self._task
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        took = 0.0
         while True:
+            started = loop.time()
             try:
                 # The store waits through a Redis outage; readiness must not wait with it.
-                await asyncio.wait_for(self.refresh(), REFRESH_TIMEOUT_S)
+                await asyncio.wait_for(self.refresh(), max(REFRESH_TIMEOUT_S, 10 * took))
                 self._redis_ok = True
             except Exception as exc:  # Redis away: keep serving the last snapshot
                 if self._redis_ok:
                     log.warning("figures not refreshed: %s", exc or type(exc).__name__)
                 self._redis_ok = False
-            await asyncio.sleep(self.cfg.http.snapshot_interval_s)
+            took = loop.time() - started
+            self.refresh_s = took
+            # Figures never take more than a fifth of the loop: a big centre refreshes less
+            # often than snapshot_interval_s rather than starving the routing.
+            await asyncio.sleep(max(self.cfg.http.snapshot_interval_s, 4 * took))
 
     async def _raw(self, engine: Engine, now: float) -> RawFigures:
         """One PBX's counts from its store."""
@@ -94,17 +103,12 @@ class ServiceBackend:
         queues = list(cfg.queues)
         midnight = local_midnight(now, cfg.timezone)
         spans = await store.queue_windows(queues, now, (900, 3600))
-        today_intervals = await store.queue_intervals(queues, midnight, now + 1)
-        today: dict[str, QueueCounts] = {}
-        for queue, by_interval in today_intervals.items():
-            total = QueueCounts()
-            for counts in by_interval.values():
-                total.add(counts)
-            today[queue] = total
+        cache = self._day_caches.setdefault(id(engine), DayCache())
+        today, agents_today, funnel_today = await cache.today(
+            store, queues, list(engine.agents), list(cfg.flows), midnight, now)
         return RawFigures(
             windows={"15m": spans.get(900, {}), "60m": spans.get(3600, {}), "today": today},
-            agents_today=await store.agent_intervals(list(engine.agents), midnight, now + 1),
-            funnel_today=await store.funnel(list(cfg.flows), midnight, now + 1))
+            agents_today=agents_today, funnel_today=funnel_today)
 
     async def refresh(self) -> Snapshot:
         now = self.e.now()

@@ -36,7 +36,12 @@ def queue_probes(cfg: Config) -> dict[str, Call]:
 
 
 def serves_queue(agent: Agent, queue: str, qcfg: QueueConfig) -> bool:
-    return serves(agent, probe_call(queue, qcfg))
+    """The rule of acd.core.routing.serves for a call with only the queue's own skills (no
+    probe call built: this runs for every agent and queue of every snapshot)."""
+    if agent.queues and queue not in agent.queues:
+        return False
+    skills = agent.skills
+    return all(skills.get(skill, 0) >= level for skill, level in qcfg.skills.items())
 
 
 def today_with_running(agent: Agent, counts: AgentCounts | None, now: float,

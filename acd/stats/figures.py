@@ -63,9 +63,10 @@ def _longest_wait_s(waiting: Sequence[Call], now: float) -> float:
 
 def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
                    calls: Sequence[Call], agents: Sequence[Agent], windows: Windows,
-                   today: Mapping[str, AgentCounts], cache: TakersCache) -> QueueFigures:
+                   today: Mapping[str, AgentCounts], cache: TakersCache,
+                   waiting_by_queue: Mapping[str, list[Call]]) -> QueueFigures:
     serving = [a for a in agents if serves_queue(a, name, qcfg)]
-    waiting = [c for c in calls if c.state is CallState.WAITING and c.queue == name]
+    waiting = waiting_by_queue.get(name, [])
     figs = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
             for w in WINDOWS}
     ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
@@ -145,7 +146,12 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
     today = todays(agents, agents_today, now, local_midnight(now, cfg.timezone))
     cache: TakersCache = {}
     probes = queue_probes(cfg)
-    queues = [_queue_figures(cfg, name, qcfg, now, calls, agents, windows, today, cache)
+    waiting_by_queue: dict[str, list[Call]] = {}
+    for call in calls:
+        if call.state is CallState.WAITING:
+            waiting_by_queue.setdefault(call.queue, []).append(call)
+    queues = [_queue_figures(cfg, name, qcfg, now, calls, agents, windows, today, cache,
+                             waiting_by_queue)
               for name, qcfg in cfg.queues.items()]
     return Snapshot(
         generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(),
