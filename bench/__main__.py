@@ -1,0 +1,194 @@
+"""`python -m bench`: the benchmark of the real service (see BENCHMARKS.md).
+
+    python -m bench --quick          # < 90 s, smaller sizes -> bench/results/quick.json
+    python -m bench                  # full sizes (10,000 calls, 5,000 agents, 1,000 queues)
+    python -m bench --soak 2         # hours: RSS and latency drift -> bench/results/soak.json
+
+Each run also measures its baselines (the bare claim Lua round trip, panoramisk's bare parse,
+a bare aiohttp handler) so every figure is also given as a ratio that carries across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from acd.testing.redis_server import RedisServer
+from bench import ami_ingest, api_load, centre, report, routing
+from bench.common import load_average, rss_mb, say
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines()
+                      if x.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        mem_kb = 0
+    redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                             check=False).stdout.strip()
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1e6, 1),
+            "python": platform.python_version(), "redis": redis_v.split(" ")[2][2:]
+            if redis_v.count(" ") > 2 else redis_v}
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+class Plan:
+    def __init__(self, mode: str, sizes: centre.Sizes) -> None:
+        self.mode = mode
+        self.sizes = sizes
+        quick = mode.startswith("quick")
+        self.scales = [10, 100]
+        self.paced_rate = 1000.0
+        self.paced_s = 5.0 if quick else 20.0
+        self.api_pollers = 500
+        self.api_s = 5.0 if quick else 20.0
+        self.ami_blast = 20_000 if quick else 100_000
+        self.ami_paced_rate = 20_000.0
+        self.ami_paced_s = 2.0 if quick else 10.0
+        self.lua_n = 1000 if quick else 5000
+
+
+async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {
+        "mode": plan.mode,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), **git_commit(), "load_average_start": load_average(),
+        "sizes": plan.sizes.as_dict(),
+    }
+    with RedisServer() as redis_server:
+        url = redis_server.url
+        say("baseline: claim Lua round trip")
+        lua = await routing.lua_baseline(url, plan.lua_n)
+        await _flush(url)
+        say(f"routing at {plan.sizes}")
+        main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
+                                 paced_s=plan.paced_s, api_pollers=plan.api_pollers,
+                                 api_s=plan.api_s)
+        body = main["api"].pop("_body")
+        await _flush(url)
+        curve = []
+        for factor in plan.scales:
+            small = plan.sizes.scaled(factor)
+            r = await routing.run(small, url, paced_rate=plan.paced_rate, paced_s=plan.paced_s / 2)
+            curve.append({"factor": factor, **r})
+            await _flush(url)
+        say("baseline: bare aiohttp handler")
+        api_base = await api_load.baseline(body, plan.api_pollers, plan.api_s)
+        say("AMI ingest")
+        ami = await ami_ingest.run(url, blast=plan.ami_blast, paced_rate=plan.ami_paced_rate,
+                                   paced_s=plan.ami_paced_s)
+    result.update(report.summarise(main, curve, lua, api_base, ami))
+    result["load_average_end"] = load_average()
+    result["bench_seconds"] = round(time.perf_counter() - t0, 1)
+    result["detail"] = {"routing": main, "scale": curve, "lua_baseline": lua,
+                        "api_baseline": api_base, "ami": ami}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+async def _flush(url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    await client.flushall()
+    await client.aclose()
+
+
+async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float) -> None:
+    """A long paced routing run: RSS, Redis memory and latency per window, then the drift."""
+    from bench.common import redis_used_bytes
+
+    rows: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"mode": "soak", "hours": hours, "sizes": sizes.as_dict(),
+                              "machine": machine(), **git_commit(),
+                              "date": datetime.datetime.now(datetime.UTC).isoformat(
+                                  timespec="seconds")}
+    with RedisServer() as redis_server:
+        url = redis_server.url
+        h = await routing.start(centre.build(sizes), url)
+        try:
+            await routing.load_calls(h, sizes)
+            with routing.Probe(h) as probe:
+                agents = [(aid, a.extension) for aid, a in h.cfg.agents.items()]
+                b = await routing.burst(h, probe, agents, min(sizes.agents, sizes.calls))
+                await routing.reject_all(h)
+                rate = max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
+                end = time.monotonic() + hours * 3600
+                while time.monotonic() < end:
+                    p = await routing.paced(h, probe, rate, min(every_s, end - time.monotonic()))
+                    rows.append({"t_s": round(hours * 3600 - (end - time.monotonic())),
+                                 "rss_mb": round(rss_mb(), 1),
+                                 "redis_mb": round(await redis_used_bytes(url) / 1e6, 2),
+                                 "p50_ms": p["latency_ms"]["p50"], "p99_ms": p["latency_ms"]["p99"],
+                                 "decisions": p["decisions"],
+                                 "load_average": load_average()})
+                    say(f"soak: {rows[-1]}")
+                    result["rows"] = rows
+                    result["drift"] = report.drift(rows)
+                    out_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        finally:
+            await routing.stop(h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, under 90 s")
+    ap.add_argument("--soak", type=float, metavar="HOURS", help="long run: RSS/latency drift")
+    ap.add_argument("--soak-every", type=float, default=300.0, metavar="S",
+                    help="soak sample window (s)")
+    ap.add_argument("--sizes", metavar="CALLS,AGENTS,QUEUES", help="override the sizes")
+    ap.add_argument("--out", type=Path, help="result file (default bench/results/<mode>.json)")
+    ap.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    mode = "soak" if args.soak else ("quick" if args.quick else "full")
+    sizes = centre.QUICK if args.quick or args.soak else centre.FULL
+    if args.sizes:
+        c, a, q = (int(x) for x in args.sizes.split(","))
+        sizes = centre.Sizes(calls=c, agents=a, queues=q)
+        if not args.soak:
+            mode = f"{mode}-{c}-{a}-{q}"
+    out = args.out or RESULTS / f"{mode}.json"
+    if args.soak:
+        asyncio.run(soak(args.soak, sizes, out, args.soak_every))
+        print(out)
+        return 0
+    result = asyncio.run(run(Plan(mode, sizes), out))
+    if not args.no_md:
+        report.update_markdown(ROOT / "BENCHMARKS.md", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "detail"}, indent=1))
+    print(f"written: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Contact centres built programmatically: N queues, M agents, S skills, one flow per queue.
+
+Every queue requires one or two skills drawn from S skills (level 1); every agent holds four to
+six skills (levels 1-5) and serves every queue whose skills it holds (`queues` empty). Each queue
+has its own dialled number (DNIS `7<queue index>`) whose flow is a single queue node, so a caller
+reaches the queue after one AsyncAGI round (no prompt, no menu).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sizes:
+    calls: int
+    agents: int
+    queues: int
+    skills: int = 50
+
+    def scaled(self, factor: int) -> Sizes:
+        """The same centre `factor` times smaller (at least 2 queues and 2 agents)."""
+        return Sizes(calls=max(1, self.calls // factor), agents=max(2, self.agents // factor),
+                     queues=max(2, self.queues // factor), skills=self.skills)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+FULL = Sizes(calls=10_000, agents=5_000, queues=1_000, skills=50)
+QUICK = Sizes(calls=1_000, agents=500, queues=100, skills=50)
+
+
+def skill_name(i: int) -> str:
+    return f"s{i:02d}"
+
+
+def queue_name(i: int) -> str:
+    return f"q{i:04d}"
+
+
+def dnis_of(i: int) -> str:
+    return f"7{i:04d}"
+
+
+def agent_ext(i: int) -> str:
+    return f"{20000 + i}"
+
+
+def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
+          wrapup_s: float = 0.0, ring_timeout_s: float = 300.0,
+          snapshot_interval_s: float = 1.0) -> dict[str, Any]:
+    """The config dict of a centre of `sizes` (every agent can serve at least one queue)."""
+    rnd = random.Random(seed)
+    skills = [skill_name(i) for i in range(sizes.skills)]
+    queue_skills: list[dict[str, int]] = []
+    for _ in range(sizes.queues):
+        picked = rnd.sample(skills, 1 if rnd.random() < 0.6 else 2)
+        queue_skills.append({s: 1 for s in picked})
+    queues = {
+        queue_name(i): {"skills": req, "wrapup_s": wrapup_s, "ring_timeout_s": ring_timeout_s,
+                        "max_wait_s": 7 * 86_400.0}
+        for i, req in enumerate(queue_skills)
+    }
+    agents: dict[str, Any] = {}
+    for i in range(sizes.agents):
+        # Start from one queue's requirements, so no agent is useless, then add skills.
+        held = dict.fromkeys(queue_skills[i % sizes.queues], 3)
+        for s in rnd.sample(skills, rnd.randint(3, 5)):
+            held.setdefault(s, rnd.randint(1, 5))
+        agents[f"a{i:05d}"] = {"interface": f"PJSIP/{agent_ext(i)}", "extension": agent_ext(i),
+                               "skills": held, "login_at_start": login_at_start}
+    flows = {
+        f"f{i:04d}": {"dnis": [dnis_of(i)], "start": "q",
+                      "nodes": {"q": {"type": "queue", "queue": queue_name(i)}}}
+        for i in range(sizes.queues)
+    }
+    return {
+        "pbx": {"name": "bench", "ping_interval_s": 5},
+        "http": {"anonymous_read": True, "snapshot_interval_s": snapshot_interval_s},
+        "queues": queues, "agents": agents, "flows": flows,
+    }

@@ -1,0 +1,92 @@
+"""Small helpers shared by the scenarios: percentiles, event-loop lag, RSS, Redis memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+
+def percentiles_ms(samples_s: Sequence[float]) -> dict[str, float | int | None]:
+    """p50 / p99 / p99.9 / max of durations in seconds, in milliseconds (nearest rank)."""
+    if not samples_s:
+        return {"n": 0, "p50": None, "p99": None, "p999": None, "max": None, "mean": None}
+    xs = sorted(samples_s)
+    n = len(xs)
+
+    def rank(q: float) -> float:
+        return round(xs[min(n - 1, max(0, int(q * n + 0.999999) - 1))] * 1000, 3)
+
+    return {"n": n, "p50": rank(0.50), "p99": rank(0.99), "p999": rank(0.999),
+            "max": round(xs[-1] * 1000, 3), "mean": round(sum(xs) / n * 1000, 3)}
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size of a process (this one by default), in MB (from /proc)."""
+    with open(f"/proc/{pid or os.getpid()}/statm", encoding="ascii") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def redis_used_bytes(url: str) -> int:
+    client = aioredis.from_url(url)
+    try:
+        info = await client.info("memory")
+        return int(info["used_memory"])
+    finally:
+        await client.aclose()
+
+
+class LoopLag:
+    """Samples event-loop lag: a task sleeps `interval_s` and records how late it woke."""
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        self.interval_s = interval_s
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(self.interval_s)
+            self.samples.append(max(0.0, loop.time() - t0 - self.interval_s))
+
+    def start(self) -> LoopLag:
+        self.samples.clear()
+        self._task = asyncio.create_task(self._run(), name="bench-looplag")
+        return self
+
+    async def stop(self) -> dict[str, Any]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return percentiles_ms(self.samples)
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[list[float]]:
+    """with timed() as t: ...; t[0] is the elapsed seconds afterwards."""
+    out: list[float] = []
+    t0 = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out.append(time.perf_counter() - t0)
+
+
+def say(msg: str) -> None:
+    """Progress on stderr (the result goes to the JSON file)."""
+    import sys
+
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

@@ -1,0 +1,137 @@
+"""The headline figures and ratios of a run, and the table in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench:results:begin -->"
+END = "<!-- bench:results:end -->"
+
+
+def _ratio(a: float | None, b: float | None, nd: int = 2) -> float | None:
+    if a is None or b in (None, 0):
+        return None
+    return round(a / b, nd)
+
+
+def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, Any],
+              api_base: dict[str, Any], ami: dict[str, Any]) -> dict[str, Any]:
+    burst, paced = main["burst"], main["paced"]
+    lat = paced["latency_ms"]
+    api = main["api"]
+    mem = main["memory"]
+    routing = {
+        "decisions_per_s": burst["decisions_per_s"],
+        "latency_ms": {k: lat[k] for k in ("p50", "p99", "p999", "max", "n")},
+        "paced_rate_per_s": paced["rate_target_per_s"],
+        "burst_latency_ms": {k: burst["latency_ms"][k] for k in ("p50", "p99", "p999")},
+        "loop_lag_p99_ms": paced["loop_lag_ms"]["p99"],
+        "baseline_lua_rtt_ms": {k: lua[k] for k in ("p50", "p99", "p999")},
+        "ratio_p99_to_lua_p99": _ratio(lat["p99"], lua["p99"], 1),
+        # decisions/s against the claims/s one Python client can make back to back
+        "ratio_decisions_to_lua_claims_per_s": _ratio(burst["decisions_per_s"],
+                                                      1000 / lua["p50"] if lua["p50"] else None,
+                                                      3),
+        "load_calls_per_s": main["load"]["calls_per_s"],
+    }
+    amif = {
+        "events_per_s": ami["blast"]["events_per_s"],
+        "baseline_parse_per_s": ami["baseline_parse"]["per_s"],
+        "ratio_to_parse": _ratio(ami["blast"]["events_per_s"], ami["baseline_parse"]["per_s"],
+                                 3),
+        "paced_rate_per_s": ami["paced"]["rate_sent_per_s"],
+        "paced_loop_lag_p99_ms": ami["paced"]["loop_lag_ms"]["p99"],
+        "paced_max_inbox": ami["paced"]["max_inbox"],
+        "blast_loop_lag_p99_ms": ami["blast"]["loop_lag_ms"]["p99"],
+    }
+    apif = {
+        "pollers": api["pollers"],
+        "requests_per_s": api["requests_per_s"],
+        "p50_ms": api["latency_ms"]["p50"], "p99_ms": api["latency_ms"]["p99"],
+        "errors": api["errors"], "body_bytes": api["body_bytes"],
+        "baseline_requests_per_s": api_base["requests_per_s"],
+        "baseline_p99_ms": api_base["latency_ms"]["p99"],
+        "ratio_p99_to_baseline": _ratio(api["latency_ms"]["p99"], api_base["latency_ms"]["p99"]),
+        "ratio_rps_to_baseline": _ratio(api["requests_per_s"], api_base["requests_per_s"]),
+        "push_delay_ms": {k: api["push_delay_ms"][k] for k in ("n", "p50", "p99", "max")},
+        "push_bytes_max": api.get("push_bytes_max"),
+        "routing_p99_ms_during": api["routing_during"]["latency_ms"]["p99"],
+        "snapshot_refresh_ms": main["snapshot"]["refresh_ms"],
+        "snapshot_store_reads_at_2350_ms": main["snapshot"]["store_reads_at_2350_ms"],
+    }
+    memory = {
+        "rss_mb": mem["rss_mb"], "rss_mb_end": mem.get("rss_mb_end"),
+        "redis_bytes_per_waiting_call": mem["redis_bytes_per_waiting_call"],
+        "redis_bytes_per_agent": mem["redis_bytes_per_agent"],
+        "rss_bytes_per_waiting_call_incl_sim": mem["rss_bytes_per_waiting_call_incl_sim"],
+        "rss_bytes_per_agent_incl_sim": mem["rss_bytes_per_agent_incl_sim"],
+    }
+    scale = [{"factor": c["factor"], **c["sizes"],
+              "decisions_per_s": c["burst"]["decisions_per_s"],
+              "p50_ms": c["paced"]["latency_ms"]["p50"], "p99_ms": c["paced"]["latency_ms"]["p99"],
+              "p999_ms": c["paced"]["latency_ms"]["p999"],
+              "paced_rate_per_s": c["paced"]["rate_target_per_s"],
+              "load_calls_per_s": c["load"]["calls_per_s"],
+              "redis_bytes_per_waiting_call": c["memory"]["redis_bytes_per_waiting_call"],
+              "rss_mb": c["memory"]["rss_mb"],
+              "snapshot_store_reads_at_2350_ms": c["snapshot"]["store_reads_at_2350_ms"]}
+             for c in curve]
+    return {"routing": routing, "ami": amif, "api": apif, "memory": memory, "scale": scale}
+
+
+def drift(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """First window against the last (the first is warm-up-prone: the second if there is one)."""
+    if len(rows) < 2:
+        return {}
+    a, b = rows[1] if len(rows) > 2 else rows[0], rows[-1]
+    return {"rss_mb": round(b["rss_mb"] - a["rss_mb"], 1),
+            "redis_mb": round(b["redis_mb"] - a["redis_mb"], 2),
+            "p99_ms": round((b["p99_ms"] or 0) - (a["p99_ms"] or 0), 3)}
+
+
+def row(r: dict[str, Any]) -> str:
+    rt, am, ap, me = r["routing"], r["ami"], r["api"], r["memory"]
+    s = r["sizes"]
+    m = r["machine"]
+    cells = [
+        r["mode"], r["date"][:16].replace("T", " "),
+        r["commit"][:8] + ("+dirty" if r.get("dirty") else ""),
+        f"{m['nproc']}x {m['cpu']}, {m['ram_gb']} GB",
+        " / ".join(str(x) for x in r["load_average_start"]),
+        f"{s['calls']}/{s['agents']}/{s['queues']}/{s['skills']}",
+        f"{rt['decisions_per_s']}",
+        f"{rt['latency_ms']['p50']} / {rt['latency_ms']['p99']} / {rt['latency_ms']['p999']}"
+        f" @{rt['paced_rate_per_s']}/s",
+        f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
+        f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
+        f"{ap['requests_per_s']} / {ap['p99_ms']} (bare {ap['baseline_requests_per_s']} / "
+        f"{ap['baseline_p99_ms']}, x{ap['ratio_p99_to_baseline']})",
+        f"{ap['push_delay_ms']['p50']} / {ap['push_delay_ms']['p99']}",
+        f"{me['rss_mb']}", f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = ("| mode | date (UTC) | commit | machine | load avg | calls/agents/queues/skills | "
+          "decisions/s | decision ms p50 / p99 / p99.9 @ paced rate | claim Lua p99 ms "
+          "(ratio) | AMI events/s | API req/s / p99 ms | push delay ms p50 / p99 | RSS MB | "
+          "Redis B per call / agent |\n" + "|---" * 14 + "|")
+
+
+def update_markdown(path: Path, result: dict[str, Any]) -> None:
+    """Replace this mode's row in the results table of BENCHMARKS.md (the other rows stay)."""
+    text = (path.read_text(encoding="utf-8") if path.exists()
+            else f"# Benchmarks\n\n{BEGIN}\n{END}\n")
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    body, tail = rest.split(END, 1)
+    rows = [ln for ln in body.strip().splitlines() if ln.startswith("| ")
+            and not ln.startswith("| mode ") and not ln.startswith("|---")]
+    rows = [ln for ln in rows if not re.match(rf"\| {re.escape(result['mode'])} \|", ln)]
+    rows.append(row(result))
+    rows.sort()
+    path.write_text(f"{head}{BEGIN}\n{HEADER}\n" + "\n".join(rows) + f"\n{END}{tail}",
+                    encoding="utf-8")
