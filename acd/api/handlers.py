@@ -127,11 +127,10 @@ def _centre_tz(request: web.Request) -> tzinfo:
         return ZoneInfo("UTC")
 
 
-async def get_history(request: web.Request) -> web.Response:
+def time_span(request: web.Request) -> tuple[float, float]:
+    """`from` / `to` of the query (ISO 8601 or epoch seconds; default: the last 24 h),
+    checked: from before to, at most MAX_HISTORY_S apart."""
     query = request.query
-    queue = query.get("queue") or None
-    if queue is not None and not _QUEUE_NAME.match(queue):
-        raise bad_request("queue", "queue: letters, digits, '_', '.', '-' only (1-64)")
     tz = _centre_tz(request)
     end = parse_instant("to", query["to"], tz) if "to" in query else time.time()
     start = parse_instant("from", query["from"], tz) if "from" in query \
@@ -140,6 +139,15 @@ async def get_history(request: web.Request) -> web.Response:
         raise bad_request("from", "from: must be before to")
     if end - start > MAX_HISTORY_S:
         raise bad_request("to", f"to: the span may not exceed {MAX_HISTORY_S // 86400} days")
+    return start, end
+
+
+async def get_history(request: web.Request) -> web.Response:
+    query = request.query
+    queue = query.get("queue") or None
+    if queue is not None and not _QUEUE_NAME.match(queue):
+        raise bad_request("queue", "queue: letters, digits, '_', '.', '-' only (1-64)")
+    start, end = time_span(request)
     intervals = await request.app[BACKEND].history(queue, start, end)
     return json_ok({"queue": queue, "start": start, "end": end, "intervals": intervals})
 
@@ -164,14 +172,7 @@ def _records_query(request: web.Request) -> tuple[float, float, Literal["json", 
     raw_limit = query.get("limit", str(DEFAULT_RECORDS))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_RECORDS:
         raise bad_request("limit", f"limit: a whole number from 1 to {MAX_RECORDS}")
-    tz = _centre_tz(request)
-    end = parse_instant("to", query["to"], tz) if "to" in query else time.time()
-    start = parse_instant("from", query["from"], tz) if "from" in query \
-        else end - DEFAULT_HISTORY_S
-    if start >= end:
-        raise bad_request("from", "from: must be before to")
-    if end - start > MAX_HISTORY_S:
-        raise bad_request("to", f"to: the span may not exceed {MAX_HISTORY_S // 86400} days")
+    start, end = time_span(request)
     return start, end, "csv" if fmt == "csv" else "json", int(raw_limit)
 
 
