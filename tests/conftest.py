@@ -23,3 +23,14 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     await client.flushall()
     await client.aclose()
     yield redis_server.url
+
+
+# Recovery times measured by the fault tests, shown in the test run's summary.
+RECOVERY: list[tuple[str, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RECOVERY:
+        terminalreporter.section("measured recovery times")
+        for what, seconds in RECOVERY:
+            terminalreporter.write_line(f"{what}: {seconds:.2f} s")

@@ -13,6 +13,8 @@ from acd.pbxsim import AgentPhone, CallerSpec
 from acd.service.app import Service
 from acd.testing.harness import Harness, wait_for
 
+from .conftest import RECOVERY
+
 AGENTS = 8
 
 
@@ -102,7 +104,7 @@ async def test_a_dead_instance_s_calls_are_taken_over(redis_url: str) -> None:
         died = time.monotonic()
         await victim.stop(graceful=False)  # like a crash: its leases are left to lapse
         await wait_for(lambda: len(survivor.calls) == 10, 20, "the takeover")
-        print(f"\nrecovery: instance died -> calls taken over: {time.monotonic() - died:.2f} s")
+        RECOVERY.append(("instance died -> its calls taken over", time.monotonic() - died))
         for i in range(AGENTS):
             h.sim.dial_feature(f"20{i:02d}", "*51")
         await wait_for(lambda: sum(a.state is AgentState.ON_CALL

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -66,6 +67,11 @@ class Service:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self._stopped = False
+        # Stable across restarts of the same instance (host and HTTP port), so a restarted
+        # instance takes its calls back at once instead of waiting for its old leases to
+        # lapse; two instances on one host differ by port. Port 0 (tests): a random id.
+        self.instance_id = (f"{socket.gethostname()}:{cfg.http.port}" if cfg.http.port
+                            else None)
         self.integrations: Integrations | None = None  # queue_log, records, screen pops
 
     @property
@@ -89,7 +95,8 @@ class Service:
             link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
                            secret=self._secrets[pbx.name], ping_interval_s=pbx.ping_interval_s,
                            reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)
-            engine = Engine(self.cfg.for_pbx(pbx.name), store, link)
+            engine = Engine(self.cfg.for_pbx(pbx.name), store, link,
+                            instance_id=self.instance_id)
             await engine.start()
             self.engines[pbx.name] = engine
             log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host,
