@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-AgentAction = Literal["login", "logout", "ready", "not_ready"]
+from acd.core.agent_actions import AgentAction
+
+__all__ = ["AgentAction", "Backend", "CommandError", "Readiness"]
 
 
 class CommandError(Exception):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
+from acd.core.agent_actions import ACTIONS
 from acd.core.model import AgentState, CallState
 from acd.service.daycache import DayCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
@@ -35,16 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
-
-# API agent actions -> (target state, states it may come from)
-_AGENT_ACTIONS: dict[str, tuple[AgentState, frozenset[AgentState]]] = {
-    "login": (AgentState.READY, frozenset({AgentState.LOGGED_OUT})),
-    "logout": (AgentState.LOGGED_OUT, frozenset(
-        {AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP})),
-    "ready": (AgentState.READY, frozenset({AgentState.NOT_READY, AgentState.WRAP_UP})),
-    "not_ready": (AgentState.NOT_READY, frozenset({AgentState.READY, AgentState.WRAP_UP})),
-}
-
 
 class ServiceBackend:
     """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
@@ -208,7 +199,7 @@ class ServiceBackend:
     async def agent_command(self, agent_id: str, action: AgentAction,
                             reason: str) -> dict[str, Any]:
         engine = self._agent_engine(agent_id)
-        target, allowed = _AGENT_ACTIONS[action]
+        target, allowed = ACTIONS[action]
         why = (reason or "break") if target is AgentState.NOT_READY else ""
 
         async def apply() -> None:

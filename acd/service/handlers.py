@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
+from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
     AgentFeatureUsed,
     AgiCommandDone,
@@ -35,13 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("acd.calls")
 
 # Feature-code state changes: action -> (allowed from, to)
-_FEATURES: dict[str, tuple[frozenset[AgentState], AgentState]] = {
-    "login": (frozenset({AgentState.LOGGED_OUT}), AgentState.READY),
-    "pause": (frozenset({AgentState.READY, AgentState.WRAP_UP}), AgentState.NOT_READY),
-    "unpause": (frozenset({AgentState.NOT_READY}), AgentState.READY),
-    "logout": (frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP}),
-               AgentState.LOGGED_OUT),
-}
 RING_GRACE_S = 15.0  # after the ring timeout, how long to wait for OriginateResponse
 # The agent state a store event implies (agent_state_changed carries it in `state`, requeue and
 # end in `agent_state`): when the mirror differs, another instance made the change.
@@ -253,14 +247,14 @@ class Handlers:
     # --- agents ------------------------------------------------------------------------------
     async def feature(self, ev: AgentFeatureUsed) -> None:
         agent_id = self.e.agent_by_ext.get(ev.extension)
-        rule = _FEATURES.get(ev.action)
-        if agent_id is None or rule is None:
+        action = FEATURE_ACTIONS.get(ev.action)
+        if agent_id is None or action is None:
             log.warning("feature code %r from unknown extension %r ignored", ev.action,
                         ev.extension)
             return
-        allowed, target = rule
-        reason = f"code {ev.reason}" if ev.action == "pause" and ev.reason else (
-            "break" if ev.action == "pause" else "")
+        target, allowed = ACTIONS[action]
+        reason = "" if target is not AgentState.NOT_READY else (
+            f"code {ev.reason}" if ev.reason else "break")
         await self.set_agent_state(agent_id, target, reason, allowed)
 
     async def set_agent_state(self, agent_id: str, state: AgentState, reason: str = "",

@@ -133,7 +133,7 @@ class IvrDriver:
 
     async def _end_call(self, call: Call, state: ivr.IvrState, cmd: ivr.EndCall) -> None:
         self.states.pop(call.id, None)
-        await self.e.store.update_call(call.id, ivr_path=list(state.path), flow=state.flow)
+        await self._store_path(call, state)
         self.ending[call.id] = cmd.reason
         if cmd.reason == "hangup":
             # Usually the caller is gone already; but a missing prompt file also reads as
@@ -176,7 +176,10 @@ class IvrDriver:
         """Store how far the caller got in the IVR (the funnel counts it when the call ends)."""
         state = self.states.get(call.id)
         if state is not None:
-            await self.e.store.update_call(call.id, ivr_path=list(state.path), flow=state.flow)
+            await self._store_path(call, state)
+
+    async def _store_path(self, call: Call, state: ivr.IvrState) -> None:
+        await self.e.store.update_call(call.id, ivr_path=list(state.path), flow=state.flow)
 
     def outcome_on_hangup(self, call: Call) -> CallOutcome:
         reason = self.ending.pop(call.id, None)
