@@ -11,17 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from acd.stats.fig_merge import add_agent_counts, add_funnels, add_queue_counts
-from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
+from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, summed
 from acd.store import Store
 
 CLOSED_AFTER_S = 60.0  # an interval this long past its end takes no late writes (clock skew)
-
-
-def _sum(by_interval: dict[int, QueueCounts]) -> QueueCounts:
-    total = QueueCounts()
-    for counts in by_interval.values():
-        total.add(counts)
-    return total
 
 
 @dataclass
@@ -51,13 +44,13 @@ class DayCache:
         open_q = await store.queue_intervals(queues, closed_upto, now + 1)
         open_a = await store.agent_intervals(agents, closed_upto, now + 1)
         open_f = await store.funnel(flows, closed_upto, now + 1)
-        return (add_queue_counts([c.queues, {q: _sum(by) for q, by in open_q.items()}]),
+        return (add_queue_counts([c.queues, {q: summed(by.values()) for q, by in open_q.items()}]),
                 add_agent_counts([c.agents, open_a]), add_funnels([c.funnel, open_f]))
 
     @staticmethod
     async def _add(c: _Closed, store: Store, queues: list[str], agents: list[str],
                    flows: list[str], start: float, end: float) -> None:
         new_q = await store.queue_intervals(queues, start, end)
-        c.queues = add_queue_counts([c.queues, {q: _sum(by) for q, by in new_q.items()}])
+        c.queues = add_queue_counts([c.queues, {q: summed(by.values()) for q, by in new_q.items()}])
         c.agents = add_agent_counts([c.agents, await store.agent_intervals(agents, start, end)])
         c.funnel = add_funnels([c.funnel, await store.funnel(flows, start, end)])

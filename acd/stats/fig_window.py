@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
-from acd.stats.raw import WAIT_CAP_S, QueueCounts
+from acd.stats.raw import WAIT_CAP_S, QueueCounts, summed
 from acd.stats.schema import ServiceLevel, WindowFigures
 
 DEFAULT_FORMULA: SlaFormula = "short_abandons_excluded"
@@ -114,9 +114,7 @@ def centre_window_figures(parts: Sequence[tuple[QueueCounts, SlaConfig]],
     answered_within). The formula is the queues' common one, else short_abandons_excluded;
     threshold_s is the common threshold, else 0; the target is the common one, else the
     offered-weighted mean. `by_threshold` stays empty: thresholds differ between queues."""
-    total = QueueCounts()
-    for counts, _ in parts:
-        total.add(counts)
+    total = summed(c for c, _ in parts)
     slas = [sla for _, sla in parts]
     formula = common_formula(slas)
     answered_within = sum(within(c.answered_waits, s.threshold_s) for c, s in parts)

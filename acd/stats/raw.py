@@ -8,6 +8,7 @@ the config later: nothing is pre-aggregated against a threshold.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 WAIT_CAP_S = 3600  # waits above this share the last bucket
@@ -51,6 +52,14 @@ class QueueCounts:
         self.handled += other.handled
         self.talk_sum_s += other.talk_sum_s
         self.wrapup_sum_s += other.wrapup_sum_s
+
+
+def summed(parts: Iterable[QueueCounts]) -> QueueCounts:
+    """The counts of several spans (intervals, PBXs) added up, as a new object."""
+    total = QueueCounts()
+    for counts in parts:
+        total.add(counts)
+    return total
 
 
 @dataclass(slots=True)

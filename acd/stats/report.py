@@ -7,7 +7,7 @@ from typing import Any
 
 from acd.config import Config
 from acd.stats.figures import window_figures
-from acd.stats.raw import QueueCounts
+from acd.stats.raw import summed
 from acd.stats.timewin import local_midnight
 from acd.store import Store
 
@@ -18,9 +18,7 @@ async def queue_summary(store: Store, cfg: Config, now: float) -> dict[str, Any]
     intervals = await store.queue_intervals(queues, local_midnight(now, cfg.timezone), now + 1)
     out: dict[str, Any] = {}
     for name in queues:
-        total = QueueCounts()
-        for counts in intervals.get(name, {}).values():
-            total.add(counts)
+        total = summed(intervals.get(name, {}).values())
         fig = window_figures(total, cfg.queues[name].sla, cfg.short_abandon_s)
         out[name] = fig.model_dump(mode="json")
     return out
