@@ -158,6 +158,50 @@ class ScreenPopConfig(_Model):
         return self
 
 
+class ExpandStep(_Model):
+    """One step of skill expansion: after `after_s` of waiting, the queue's own skills may also
+    be met by these (a lower level, a backup skill). Skills the call brought (its language)
+    stay required."""
+
+    after_s: float = Field(gt=0, le=86400, description="seconds of waiting before this step")
+    skills: SkillMap = Field(description="replaces the queue's skills from this step on, as an "
+                             "alternative (skill -> minimum level)")
+
+
+class QueueRoutingConfig(_Model):
+    """Routing policies that read the clock and the live figures (all off by default)."""
+
+    priority_step_s: float | None = Field(
+        None, gt=0, le=3600, description="priority aging: one priority point is worth this "
+        "many seconds of waiting, so a VIP call (priority 10) goes before normal calls that "
+        "waited up to 10 x this longer, never more (the bound on how long VIP traffic holds a "
+        "normal caller back). Unset: strict classes, a VIP call always goes first")
+    expand: list[ExpandStep] = Field(
+        default_factory=list, description="skill expansion (\"bullseye\"): steps by wait; the "
+        "caller keeps its place")
+    vip_expert_s: float = Field(0.0, ge=0, le=3600, description="for this long a VIP call is "
+                                "offered only to experts (expert_level on every queue skill)")
+    expert_level: Level = Field(5, description="the level that makes an agent an expert")
+    last_agent_s: float = Field(0.0, ge=0, le=600, description="a caller who called within "
+                                "last_agent_within_h is held this long for the agent who took "
+                                "its previous call, while that agent is about to be free")
+    last_agent_within_h: float = Field(24.0, gt=0, le=720, description="how recent the "
+                                       "previous call must be for last-agent routing")
+    objective_boost_s: float = Field(0.0, ge=0, le=3600, description="service objective: "
+                                     "while the queue is behind its SL target its callers' "
+                                     "waits count up to this much longer (ahead: shorter), "
+                                     "for agents who serve several queues")
+    objective_full_at_pp: float = Field(10.0, gt=0, le=100, description="the gap to the "
+                                        "target (percentage points) that gives the full boost")
+
+    @model_validator(mode="after")
+    def _steps_ascending(self) -> QueueRoutingConfig:
+        waits = [step.after_s for step in self.expand]
+        if waits != sorted(set(waits)):
+            raise ValueError("expand: steps must have increasing after_s")
+        return self
+
+
 class QueueConfig(_Model):
     skills: SkillMap = Field(default_factory=dict, description="required skill -> minimum "
                              "level (1-5); language and dialect are skills too")
@@ -171,6 +215,8 @@ class QueueConfig(_Model):
     music_class: str = Field("default", description="music on hold class")
     screen_pop: ScreenPopConfig | None = Field(None, description="CRM screen pop webhook "
                                                "(integrations)")
+    routing: QueueRoutingConfig = Field(default_factory=QueueRoutingConfig,
+                                        description="routing policies (issue #4)")
 
 
 class AgentConfig(_Model):
@@ -358,6 +404,9 @@ class Config(_Model):
     flows: dict[Name, FlowConfig] = Field(min_length=1)
     short_abandon_s: int = Field(5, ge=0, le=600)  # whole seconds, like the SL thresholds
     history_days: int = Field(35, ge=1, le=400)  # 15-minute intervals are kept this long
+    repeat_window_h: float = Field(24.0, gt=0, le=720, description="a caller who calls again "
+                                   "within this many hours of an answered call makes it a "
+                                   "repeat call (repeat-call rate, FCR proxy)")
     integrations: IntegrationsConfig = Field(
         default_factory=IntegrationsConfig, description="queue_log, call records, screen pops")
 

@@ -18,6 +18,8 @@ _SECTIONS: list[tuple[str, str]] = [
     ("QueueConfig", "[queues.NAME]"),
     ("SlaConfig", "[queues.NAME.sla]: service level"),
     ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
+    ("QueueRoutingConfig", "[queues.NAME.routing]: routing policies"),
+    ("ExpandStep", "[[queues.NAME.routing.expand]]: skill expansion steps"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),

@@ -47,7 +47,8 @@ def window(offered: int = 0, answered: int = 0, within: int = 0, abandoned: int 
                                    formula="short_abandons_excluded",
                                    by_threshold={str(threshold_s): sl}),
         asa_s=asa_s, abandon_rate=abandoned / offered if offered else None, aht_s=None,
-        handled=answered)
+        handled=answered, repeats=0, repeat_rate=0.0 if answered else None,
+        fcr_proxy=1.0 if answered else None)
 
 
 def queue(name: str, *, waiting: int = 0, longest_wait_s: float = 0.0, ready: int = 0,
@@ -95,7 +96,8 @@ def agent(agent_id: str, name: str, state: str = "ready", *, time_in_state_s: fl
     return AgentFigures(id=agent_id, name=name, interface=f"PJSIP/{agent_id}", state=state,
                         reason=reason, time_in_state_s=time_in_state_s, call_id=call_id,
                         queues=queues or [], calls_handled_today=0, talk_s_today=0.0,
-                        wrapup_s_today=0.0, occupancy_today=None)
+                        wrapup_s_today=0.0, occupancy_today=None, repeats_today=0,
+                        fcr_proxy_today=None)
 
 
 def call(call_id: str, queue_name: str, state: str = "waiting", *, wait_s: float = 0.0,

@@ -68,6 +68,14 @@ class MaxWaitReached:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyDue:
+    """A waiting call reached a moment where its routing policies change (an expansion step,
+    the end of a VIP-expert or last-agent window): route it again."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RingOverdue:
     call_id: str
     leg_id: str
@@ -83,5 +91,5 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | StoreChanged
+    | PolicyDue | StoreChanged
 )

@@ -65,6 +65,7 @@ class Call:
     ended_at: float | None = None
     outcome: CallOutcome | None = None
     rona_count: int = 0
+    last_agent: str = ""  # who took this caller's previous call (last-agent routing)
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:

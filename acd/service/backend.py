@@ -25,6 +25,7 @@ from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
 from acd.core.model import AgentState, CallState
+from acd.core.policy import QueueStanding, objective_offsets
 from acd.service.daycache import DayCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import build_snapshot, history_rows
@@ -116,6 +117,7 @@ class ServiceBackend:
                 raw.agents_today, raw.funnel_today, agent_pbx=agent_pbx)
 
         snap = build(self.cfg, list(self.engines.values()), merge_raw(raws.values()))
+        self._steer(snap)
         merged = snap.model_dump(mode="json")
         if len(names) == 1:
             per_pbx = {names[0]: merged}
@@ -128,6 +130,18 @@ class ServiceBackend:
             if inbox.qsize() < 2:  # a slow reader gets the newest, not a backlog
                 inbox.put_nowait(self._snapshot)
         return snap
+
+    def _steer(self, snap: Snapshot) -> None:
+        """The live figures steer the routing: each engine gets the service-objective offsets
+        of the merged figures (agents may serve calls of every PBX's queues alike)."""
+        standing = {
+            q.name: QueueStanding(
+                sl_pct=(None if q.windows["15m"].service_level.value is None
+                        else 100.0 * q.windows["15m"].service_level.value),
+                longest_wait_s=q.longest_wait_s, threshold_s=float(q.threshold_s))
+            for q in snap.queues}
+        for engine in self.engines.values():
+            engine.set_offsets(objective_offsets(engine.rules, standing))
 
     def snapshot(self) -> dict[str, Any]:
         return self._snapshot

@@ -23,6 +23,7 @@ from acd.ami.link import AmiError, AmiLink
 from acd.config import Config
 from acd.core.events import DomainEvent
 from acd.core.model import Agent, AgentState, Call
+from acd.core.policy import Rules, rules_from_config
 from acd.service import actions
 from acd.service.mirror import Mirror
 from acd.service.router import Router
@@ -43,7 +44,10 @@ class Engine:
         # Several instances may share one PBX and one Redis: each drives the calls whose lease
         # it holds, and sees the others' changes through the store's event stream.
         self.instance_id = instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
-        self.mirror = Mirror()
+        # The routing policies of every queue, plus their live service-objective offsets
+        # (set by the snapshot task: see with_standing).
+        self.rules: Rules = rules_from_config(cfg.queues)
+        self.mirror = Mirror(self.rules)
         self.router = Router(self)
         # Read-only views (changes go through the mirror's methods).
         self.calls = self.mirror.calls
@@ -196,7 +200,16 @@ class Engine:
                 self.mirror.drop_agent(aid)
             else:
                 log.warning("agent %s left the config but is on a call: removed later", aid)
+        self.rules = rules_from_config(cfg.queues).with_offsets(self.rules.offsets)
+        self.mirror.reindex(self.rules)
+        for call in self.calls.values():  # new rules reach the callers already waiting
+            self.handlers.watch_policies(call)
         self.router.config_changed()
+
+    def set_offsets(self, offsets: dict[str, float]) -> None:
+        """Live service-objective offsets (seconds per queue) from the latest figures."""
+        if offsets != self.rules.offsets:
+            self.rules = self.rules.with_offsets(offsets)
 
     async def _beat(self) -> None:
         while True:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
+from acd.core import policy
 from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
     AgentFeatureUsed,
@@ -22,11 +23,13 @@ from acd.core.events import (
     DomainEvent,
     MaxWaitReached,
     OriginateFailed,
+    PolicyDue,
     RingOverdue,
     StoreChanged,
     WrapupEnded,
 )
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
+from acd.core.policy import HOLD_STATES
 from acd.service import actions
 from acd.service.ivr_driver import IvrDriver
 
@@ -57,6 +60,7 @@ class Handlers:
             AgentFeatureUsed: self.feature,
             WrapupEnded: self.wrapup_ended,
             MaxWaitReached: self.max_wait,
+            PolicyDue: self.policy_due,
             RingOverdue: self.ring_overdue,
             StoreChanged: self.store_changed,
         }
@@ -69,20 +73,49 @@ class Handlers:
         if call.state is CallState.ENDED:
             self.e.cancel_timer(("maxwait", call.id))
         self.e.mirror.set_call(call)
+        self.watch_policies(call)
 
     def put_agent(self, agent: Agent | None) -> None:
-        if agent is not None and self.e.mirror.set_agent(agent):
+        if agent is None:
+            return
+        if self.e.mirror.set_agent(agent):
             self.e.want_route(agent_id=agent.id)
+        if agent.state not in HOLD_STATES:  # calls held for it may go to others now
+            for call_id in self.e.mirror.by_last_agent.get(agent.id, ()):
+                self.e.want_route(call_id=call_id)
+
+    def watch_policies(self, call: Call) -> None:
+        """Wake the router when the call's routing policies next change who may take it."""
+        due = (policy.next_change(call, self.e.now(), self.e.rules)
+               if call.state is CallState.WAITING else None)
+        if due is None:
+            self.e.cancel_timer(("policy", call.id))
+        else:
+            self.e.set_timer(("policy", call.id), due - self.e.now(), PolicyDue(call.id))
+
+    async def policy_due(self, ev: PolicyDue) -> None:
+        call = self.e.calls.get(ev.call_id)
+        if call is not None and call.state is CallState.WAITING:
+            self.watch_policies(call)
+            self.e.want_route(call_id=call.id)
 
     # --- queueing ----------------------------------------------------------------------------
     async def enqueue(self, call: Call, queue: str, priority: int,
                       required: dict[str, int]) -> None:
         now = self.e.now()
+        qcfg = self.e.cfg.queues[queue]
+        last = await self.e.store.last_answer(call.caller_num)
+        sticky = qcfg.routing
+        if (last is not None and sticky.last_agent_s > 0 and last.agent_id in self.e.cfg.agents
+                and now - last.at <= sticky.last_agent_within_h * 3600):
+            await self.e.store.update_call(call.id, last_agent=last.agent_id)
         queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now)
         if queued is None:
             return
+        if last is not None:
+            await self.e.store.count_repeat(call.id, call.caller_num, now,
+                                            self.e.cfg.repeat_window_h * 3600)
         self.put_call(queued)
-        qcfg = self.e.cfg.queues[queue]
         self.e.set_timer(("maxwait", call.id), qcfg.max_wait_s, MaxWaitReached(call.id))
         log.info("call %s queued in %s priority %d", call.id, queue, priority,
                  extra={"call_id": call.id, "state": "waiting"})
@@ -195,10 +228,20 @@ class Handlers:
         call, agent = changed
         self.put_call(call)
         self.put_agent(agent)
+        await self.e.store.remember_answer(call.caller_num, call.id, call.queue, agent.id,
+                                           self.e.now(), self._remember_s())
         # Once out of the bridge, the caller's hold loop must leave instead of playing music.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
         log.info("call %s answered by %s after %.1f s", call.id, agent.id,
                  call.wait_s(self.e.now()), extra={"call_id": call.id, "state": "connected"})
+
+    def _remember_s(self) -> float:
+        """How long a caller's last answered call is worth remembering."""
+        cfg = self.e.cfg
+        hours = max([cfg.repeat_window_h, *(q.routing.last_agent_within_h
+                                            for q in cfg.queues.values()
+                                            if q.routing.last_agent_s > 0)])
+        return hours * 3600
 
     async def originate_failed(self, ev: OriginateFailed) -> None:
         call_id = self.e.leg_to_call.get(ev.uniqueid)

@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections import ChainMap
 
 from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.policy import PLAIN, Rules
 from acd.core.waiting import WaitingIndex
 
 
 class Mirror:
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules = PLAIN) -> None:
         self.calls: dict[str, Call] = {}  # calls this instance drives, by id (caller Uniqueid)
         self.foreign: dict[str, Call] = {}  # waiting calls driven by other instances
         self.agents: dict[str, Agent] = {}
         self.leg_to_call: dict[str, str] = {}
-        self.index = WaitingIndex()  # own and foreign waiting calls, in routing order
+        self.index = WaitingIndex(rules)  # own and foreign waiting calls, in routing order
+        # Own waiting calls by the agent that took the caller's previous call (last-agent
+        # routing): when that agent stops being about to be free, they are routed again.
+        self.by_last_agent: dict[str, set[str]] = {}
         self.ready: set[str] = set()
         self.all_calls: ChainMap[str, Call] = ChainMap(self.calls, self.foreign)
 
@@ -33,6 +37,7 @@ class Mirror:
         if old is not None and old.leg_id and old.leg_id != call.leg_id:
             self.leg_to_call.pop(old.leg_id, None)
         self.calls[call.id] = call
+        self._held(call)
         if call.leg_id:
             if call.state in (CallState.RINGING, CallState.CONNECTED):
                 self.leg_to_call[call.leg_id] = call.id
@@ -44,8 +49,23 @@ class Mirror:
         call = self.calls.pop(call_id, None)
         if call is not None and call.leg_id:
             self.leg_to_call.pop(call.leg_id, None)
+        if call is not None and call.last_agent:
+            self.by_last_agent.get(call.last_agent, set()).discard(call_id)
         self.index.discard(call_id)
         return call
+
+    def _held(self, call: Call) -> None:
+        if not call.last_agent:
+            return
+        ids = self.by_last_agent.setdefault(call.last_agent, set())
+        if call.state is CallState.WAITING:
+            ids.add(call.id)
+        else:
+            ids.discard(call.id)
+
+    def reindex(self, rules: Rules) -> None:
+        """New routing rules (config reload): waiting calls sorted again."""
+        self.index.reindex(rules, self.all_calls)
 
     def set_foreign(self, call: Call) -> None:
         if call.id in self.calls:

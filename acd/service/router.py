@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from acd.core import routing
 from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.policy import meets
 from acd.core.waiting import best_call_for_agent
 
 if TYPE_CHECKING:
@@ -54,16 +55,18 @@ class Router:
             await self._plan_all()
             return
         m = self.e.mirror
+        now, rules = self.e.now(), self.e.rules
         for agent_id in agents:
             agent = m.agents.get(agent_id)
             if agent is not None and agent.state is AgentState.READY:
-                call = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent))
+                call = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent),
+                                           now, rules, m.agents)
                 if call is not None:
                     await self._give(call, agent)
         for call_id in calls:
             call = m.calls.get(call_id)
             if call is not None and call.state is CallState.WAITING:
-                best = routing.best_agent_for_call(call, m.ready_agents())
+                best = routing.best_agent_for_call(call, m.ready_agents(), now, rules, m.agents)
                 if best is not None:
                     await self._give(call, best)
 
@@ -71,7 +74,9 @@ class Router:
         m = self.e.mirror
         for _ in range(3):
             lost = False
-            for call, agent in routing.plan(list(m.all_calls.values()), m.ready_agents()):
+            pairs = routing.plan(list(m.all_calls.values()), m.ready_agents(), self.e.now(),
+                                 self.e.rules, m.agents)
+            for call, agent in pairs:
                 if not await self._give(call, agent):
                     lost = True
             if not lost:
@@ -87,12 +92,14 @@ class Router:
         return False
 
     def _queues(self, agent: Agent) -> list[str]:
-        """Queues whose own skills the agent holds (a call may add skills: checked per call)."""
+        """Queues whose own skills, or the skills of one of their expansion steps, the agent
+        holds (a call may add skills, and steps depend on the wait: checked per call)."""
         known = self._queues_of.get(agent.id)
         if known is None:
             cfg = self.e.cfg
             known = [q for q, qc in cfg.queues.items()
                      if (not agent.queues or q in agent.queues)
-                     and all(agent.skills.get(s, 0) >= lvl for s, lvl in qc.skills.items())]
+                     and any(meets(agent, need) for need in
+                             (qc.skills, *(step.skills for step in qc.routing.expand)))]
             self._queues_of[agent.id] = known
         return known

@@ -97,7 +97,10 @@ def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
         call_id=agent.call_id,
         queues=[q for q, probe in probes.items() if serves(agent, probe)],
         calls_handled_today=today.handled, talk_s_today=today.talk_s,
-        wrapup_s_today=today.wrapup_s, occupancy_today=occupancy([today]))
+        wrapup_s_today=today.wrapup_s, occupancy_today=occupancy([today]),
+        repeats_today=today.repeats,
+        fcr_proxy_today=(None if not today.handled
+                         else 1.0 - min(1.0, today.repeats / today.handled)))
 
 
 def todays(agents: Iterable[Agent], agents_today: Mapping[str, AgentCounts], now: float,

@@ -67,7 +67,19 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
         asa_s=ratio(counts.wait_sum_s, counts.answered),
         abandon_rate=ratio(counts.abandoned, counts.offered),
         aht_s=ratio(counts.talk_sum_s + counts.wrapup_sum_s, counts.handled),
-        handled=counts.handled)
+        handled=counts.handled, repeats=counts.repeats,
+        repeat_rate=_capped(ratio(counts.repeats, counts.answered)),
+        fcr_proxy=_fcr(ratio(counts.repeats, counts.answered)))
+
+
+def _capped(share: float | None) -> float | None:
+    # Repeats are counted when the repeat arrives, answers when they happen: over a short
+    # window the two may not line up exactly, so the share is kept within 0..1.
+    return None if share is None else min(1.0, share)
+
+
+def _fcr(repeat_share: float | None) -> float | None:
+    return None if repeat_share is None else 1.0 - min(1.0, repeat_share)
 
 
 def window_figures(counts: QueueCounts, sla: SlaConfig, short_abandon_s: int) -> WindowFigures:

@@ -37,6 +37,7 @@ class QueueCounts:
     handled: int = 0  # answered calls that ended (talk known)
     talk_sum_s: float = 0.0
     wrapup_sum_s: float = 0.0  # wrap-up after calls of this queue
+    repeats: int = 0  # answered calls whose caller called again within repeat_window_h
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -52,6 +53,7 @@ class QueueCounts:
         self.handled += other.handled
         self.talk_sum_s += other.talk_sum_s
         self.wrapup_sum_s += other.wrapup_sum_s
+        self.repeats += other.repeats
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:
@@ -72,6 +74,7 @@ class AgentCounts:
     ready_s: float = 0.0  # idle, ready for a call
     not_ready_s: float = 0.0
     ringing_s: float = 0.0  # reserved, phone ringing
+    repeats: int = 0  # of the calls it answered, those whose caller called again soon
 
     def add(self, other: AgentCounts) -> None:
         self.handled += other.handled
@@ -80,6 +83,7 @@ class AgentCounts:
         self.ready_s += other.ready_s
         self.not_ready_s += other.not_ready_s
         self.ringing_s += other.ringing_s
+        self.repeats += other.repeats
 
 
 @dataclass(slots=True)

@@ -42,6 +42,11 @@ class WindowFigures(_Out):
     abandon_rate: float | None
     aht_s: float | None = Field(description="(talk + wrap-up) / handled")
     handled: int
+    repeats: int = Field(description="answered calls whose caller called again within "
+                         "repeat_window_h (counted when the repeat arrives)")
+    repeat_rate: float | None = Field(description="repeats / answered")
+    fcr_proxy: float | None = Field(description="first-contact resolution proxy: 1 - "
+                                    "repeat_rate")
 
 
 class AgentCountsView(_Out):
@@ -79,6 +84,8 @@ class AgentFigures(_Out):
     talk_s_today: float
     wrapup_s_today: float
     occupancy_today: float | None
+    repeats_today: int = Field(description="of its answered calls, those repeated soon")
+    fcr_proxy_today: float | None = Field(description="1 - repeats / calls handled")
 
 
 class CallView(_Out):

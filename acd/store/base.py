@@ -56,6 +56,7 @@ class Scripts:
     set_agent_state: AsyncScript
     set_priority: AsyncScript
     renew_leases: AsyncScript
+    repeat_call: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

@@ -53,6 +53,7 @@ def encode_call(call: Call) -> Fields:
         "ended_at": enc_opt_float(call.ended_at),
         "outcome": "" if call.outcome is None else call.outcome.value,
         "rona_count": str(int(call.rona_count)), "flow": call.flow,
+        "last_agent": call.last_agent,
     }
 
 
@@ -72,6 +73,7 @@ def decode_call(h: Mapping[str, str]) -> Call:
         ended_at=_opt_float(h.get("ended_at", "")),
         outcome=CallOutcome(outcome) if outcome else None,
         rona_count=int(h.get("rona_count") or 0), flow=h.get("flow", ""),
+        last_agent=h.get("last_agent", ""),
     )
 
 
@@ -109,6 +111,7 @@ def _enc_ivr_path(value: object) -> str:
 _UPDATABLE: dict[str, Callable[[object], str]] = {
     "ivr_path": _enc_ivr_path, "language": _enc_str, "account": _enc_str, "vip": _enc_vip,
     "required": _enc_required, "queue": _enc_str, "priority": _enc_priority, "flow": _enc_str,
+    "last_agent": _enc_str,
 }
 
 

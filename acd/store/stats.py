@@ -9,14 +9,17 @@ counts, so a refused, replayed or raced step counts nothing):
   waiting/ringing: abandoned + `bw:<bucket>` (outcome abandoned), timed_out (outcome timeout);
   from connected: handled, talk_sum_s (talk = now - answered_at). set_agent_state leaving
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
-  overflowed is not counted yet (always 0).
+  overflowed is not counted yet (always 0). repeat_call: repeats, charged to the queue (and
+  agent) of the caller's earlier answered call, when the repeat arrives.
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
-  h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since).
+  h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
+  r (a repeat of an answered call of the queue; id = the new call).
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
-  not_ready_s, ringing_s. Time in a state is added when the agent LEAVES it (now -
+  not_ready_s, ringing_s, repeats (repeat_call: the agent answered a call that was
+  repeated). Time in a state is added when the agent LEAVES it (now -
   state_since): claim (ready), answer (reserved -> ringing_s), requeue (reserved), end_call
   (on_call -> talk_s and handled + 1, or reserved), set_agent_state and remove_agent (any).
   Simplification: the whole time in a state is charged to the interval in which the state
@@ -42,7 +45,8 @@ from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
-_QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled")
+_QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
+               "repeats")
 _QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
@@ -81,7 +85,7 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
 
 
 def agent_counts_of(h: Mapping[str, str]) -> AgentCounts:
-    c = AgentCounts(handled=int(h.get("handled") or 0))
+    c = AgentCounts(handled=int(h.get("handled") or 0), repeats=int(h.get("repeats") or 0))
     for name in _AGENT_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
     return c
@@ -123,6 +127,8 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.talk_sum_s += float(value)
     elif kind == "w":
         c.wrapup_sum_s += float(value)
+    elif kind == "r":
+        c.repeats += 1
     # any other kind: written by a newer version, ignored
 
 
