@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from acd.testing.harness import Harness
 from acd.testing.redis_server import RedisServer
 
 
@@ -27,6 +29,25 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
 
 # Recovery times measured by the fault tests, shown in the test run's summary.
 RECOVERY: list[tuple[str, float]] = []
+
+
+@pytest.fixture
+async def lab(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Start the service against a simulated PBX (agents' phones answer only when told);
+    every harness started is stopped at the end. Default config: tests/test_e2e_callpath."""
+    from tests.test_e2e_callpath import config, manual_phone
+
+    started: list[Harness] = []
+
+    async def make(cfg: dict[str, Any] | None = None, **kwargs: Any) -> Harness:
+        kwargs.setdefault("phone", manual_phone)
+        h = await Harness.start(cfg or config(), redis_url, **kwargs)
+        started.append(h)
+        return h
+
+    yield make
+    for h in started:
+        await h.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -6,10 +6,8 @@ condition the test waits for, never a fixed sleep.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from acd.core.model import AgentState, Call, CallOutcome, CallState
 from acd.pbxsim import AgentPhone, CallerSpec
@@ -51,21 +49,6 @@ def config(**queue_overrides: Any) -> dict[str, Any]:
 
 def manual_phone(iface: str, ext: str) -> AgentPhone:
     return AgentPhone(interface=iface, extension=ext, answer_after_s=None, talk_s=None)
-
-
-@pytest.fixture
-async def lab(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
-
-    async def make(cfg: dict[str, Any] | None = None, **kwargs: Any) -> Harness:
-        kwargs.setdefault("phone", manual_phone)
-        h = await Harness.start(cfg or config(), redis_url, **kwargs)
-        started.append(h)
-        return h
-
-    yield make
-    for h in started:
-        await h.stop()
 
 
 def call_of(h: Harness, number: str) -> Call | None:
