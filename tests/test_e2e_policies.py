@@ -161,6 +161,14 @@ async def test_queue_behind_its_objective_wins_the_shared_agent(lab: Lab) -> Non
     await until_waiting(h, "5602")
     await wait_for(lambda: h.engine.rules.offset("support") == 600, 10,
                    "the live figures to steer support ahead")
+    assert h.service.backend is not None
+
+    def shown() -> float | None:
+        snap = h.service.backend.snapshot() if h.service.backend else {}
+        return next((q["objective_offset_s"] for q in snap.get("queues", [])
+                     if q["name"] == "support"), None)
+
+    await wait_for(lambda: shown() == 600, 10, "the wallboard figures to show the steering")
     await login(h, "a1")  # serves both queues
     await rings(h, "5602", "a1")
     assert call_of(h, "5601").state is CallState.WAITING  # type: ignore[union-attr]

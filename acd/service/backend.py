@@ -117,12 +117,13 @@ class ServiceBackend:
                 raw.agents_today, raw.funnel_today, agent_pbx=agent_pbx)
 
         snap = build(self.cfg, list(self.engines.values()), merge_raw(raws.values()))
-        self._steer(snap)
+        offsets = self._steer(snap)
         merged = snap.model_dump(mode="json")
         if len(names) == 1:
             per_pbx = {names[0]: merged}
         else:
-            per_pbx = {name: build(engine.cfg, [engine], raws[name]).model_dump(mode="json")
+            per_pbx = {name: _with_offsets(build(engine.cfg, [engine], raws[name]),
+                                           offsets).model_dump(mode="json")
                        for name, engine in self.engines.items()}
         self._snapshot, self._pbx_snapshots = merged, per_pbx
         self.snapshots_made += 1
@@ -131,17 +132,22 @@ class ServiceBackend:
                 inbox.put_nowait(self._snapshot)
         return snap
 
-    def _steer(self, snap: Snapshot) -> None:
+    def _steer(self, snap: Snapshot) -> dict[str, float]:
         """The live figures steer the routing: each engine gets the service-objective offsets
-        of the merged figures (agents may serve calls of every PBX's queues alike)."""
+        of the merged figures (agents may serve calls of every PBX's queues alike); the
+        snapshot shows them."""
         standing = {
             q.name: QueueStanding(
                 sl_pct=(None if q.windows["15m"].service_level.value is None
                         else 100.0 * q.windows["15m"].service_level.value),
                 longest_wait_s=q.longest_wait_s, threshold_s=float(q.threshold_s))
             for q in snap.queues}
+        offsets: dict[str, float] = {}
         for engine in self.engines.values():
-            engine.set_offsets(objective_offsets(engine.rules, standing))
+            offsets = objective_offsets(engine.rules, standing)
+            engine.set_offsets(offsets)
+        _with_offsets(snap, offsets)
+        return offsets
 
     def snapshot(self) -> dict[str, Any]:
         return self._snapshot
@@ -273,6 +279,12 @@ class ServiceBackend:
             await _apply_in_order(engine, cfg.for_pbx(name))
         log.info("config reloaded from %s", self.config_path)
         return {"reloaded": True, "queues": sorted(cfg.queues), "agents": sorted(cfg.agents)}
+
+
+def _with_offsets(snap: Snapshot, offsets: Mapping[str, float]) -> Snapshot:
+    for q in snap.queues:
+        q.objective_offset_s = offsets.get(q.name, 0.0)
+    return snap
 
 
 async def _apply_in_order(engine: Engine, cfg: Config) -> None:

@@ -68,6 +68,9 @@ class QueueFigures(_Out):
     threshold_s: int
     windows: dict[WindowName, WindowFigures]
     occupancy: float | None = Field(description="today, of the agents serving this queue")
+    objective_offset_s: float = Field(0.0, description="service-objective routing: seconds "
+                                      "added to this queue's waits when agents who serve "
+                                      "several queues choose (positive: behind its target)")
 
 
 class AgentFigures(_Out):
