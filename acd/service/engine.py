@@ -118,7 +118,7 @@ class Engine:
         await self.apply_config(self.cfg)
         for call in await self.store.load_live_calls():
             if await self.store.acquire_lease(call.id, self.instance_id, LEASE_MS):
-                self.mirror.set_call(call)
+                self.handlers.put_call(call)  # with its policy timers
             else:
                 self.mirror.set_foreign(call)
         log.info("loaded %d agents and %d live calls (%d driven by other instances)",
