@@ -238,10 +238,12 @@ def test_windows(snap: Snapshot) -> None:
 def test_funnel(snap: Snapshot) -> None:
     main = snap.ivr_funnel["main"]
     assert list(main) == ["menu", "to_sales", "to_support", "bye"]
-    assert main["menu"].model_dump() == {"reached": 10, "left": {"hangup": 2}}
-    assert main["to_sales"].model_dump() == {"reached": 6, "left": {"queue": 6}}
-    assert main["to_support"].model_dump() == {"reached": 0, "left": {}}
-    assert snap.ivr_funnel["old"]["x"].model_dump() == {"reached": 1, "left": {"closed": 1}}
+    # (lookups: the CRM lookups of a lookup node, none here)
+    assert main["menu"].model_dump() == {"reached": 10, "left": {"hangup": 2}, "lookups": {}}
+    assert main["to_sales"].model_dump() == {"reached": 6, "left": {"queue": 6}, "lookups": {}}
+    assert main["to_support"].model_dump() == {"reached": 0, "left": {}, "lookups": {}}
+    assert snap.ivr_funnel["old"]["x"].model_dump() == {"reached": 1, "left": {"closed": 1},
+                                                        "lookups": {}}
 
 
 def test_snapshot_is_json_ready(snap: Snapshot) -> None:

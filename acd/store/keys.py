@@ -89,6 +89,11 @@ class Keys:
         `l:<node>:<exit>` callers who left the IVR there."""
         return f"{self.base}:funnel:{flow}:{start}"
 
+    def crm_cache(self, by: str, key: str) -> str:
+        """String (JSON, expires): a CRM lookup's answer by `by` (caller_num or account),
+        found or not (acd/store/crm.py)."""
+        return f"{self.base}:crm:{by}:{key}"
+
     @property
     def vip_numbers(self) -> str:
         return f"{self.base}:vip:numbers"

@@ -11,11 +11,12 @@ from __future__ import annotations
 from acd.store.agents import AgentSteps
 from acd.store.base import text
 from acd.store.calls import CallSteps
+from acd.store.crm import CrmSteps
 from acd.store.leases import LeaseSteps
 from acd.store.stats import StatsReader
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CrmSteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:
