@@ -82,6 +82,11 @@ class Service:
         self.integrations: Integrations | None = None  # queue_log, records, screen pops
         self.crm: CrmClient | None = None  # the IVR's CRM lookups (one client for all PBXs)
 
+    def _knows_agent(self, agent_id: str) -> bool:
+        """An agent of the running config (a reload may add or remove some)."""
+        cfg = self.backend.cfg if self.backend is not None else self.cfg
+        return agent_id in cfg.agents
+
     @property
     def engine(self) -> Engine | None:
         """The first PBX's engine (the only one with [pbx])."""
@@ -116,7 +121,7 @@ class Service:
         assert first_engine is not None
         self.integrations = await Integrations.start(
             self.cfg, self.stores, self.redis_url, consumer=first_engine.instance_id,
-            start_ms=started_ms)
+            start_ms=started_ms, knows_agent=self._knows_agent)
         # ---
         self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
         self.backend.start()
@@ -130,7 +135,8 @@ class Service:
         assert self.backend is not None
         http = self.cfg.http
         records = self.integrations.records if self.integrations is not None else None
-        self._runner = web.AppRunner(create_app(self.backend, http, records=records),
+        push = self.integrations.push if self.integrations is not None else None
+        self._runner = web.AppRunner(create_app(self.backend, http, records=records, push=push),
                                      access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)

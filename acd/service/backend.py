@@ -241,6 +241,14 @@ class ServiceBackend:
         await engine.run_in_order(apply)
         return await self._fresh("calls", call_id, engine)
 
+    async def recording_command(self, call_id: str, pause: bool,
+                                agent_id: str | None) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        recorder = engine.handlers.recorder
+        result: dict[str, Any] = await engine.run_in_order(
+            lambda: recorder.pause(call_id, pause, agent_id))
+        return result
+
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:
             raise CommandError("no_config_file", "the service was not started from a file", 409)
