@@ -280,6 +280,8 @@ def check_reloadable(old: Config, new: Config) -> list[str]:
         out.append(f"{'pbxs' if old.pbxs or new.pbxs else 'pbx'}: changes need a restart")
     if old.redis != new.redis:
         out.append("redis: changes need a restart")
+    if old.integrations.crm != new.integrations.crm:
+        out.append("integrations.crm: changes need a restart")
     if old.http.host != new.http.host or old.http.port != new.http.port:
         out.append("http.host/port: changes need a restart")
     for aid in sorted(set(old.agents) & set(new.agents)):
