@@ -103,7 +103,10 @@ class IvrDriver:
             result = ivr.LookupResult("error")
         else:
             result = await crm.lookup(self.e.store, cmd.by, cmd.key, fields, call_id)
-        await self.e.run_in_order(lambda: self._looked_up(call_id, flow, step, cmd, result))
+        try:
+            await self.e.run_in_order(lambda: self._looked_up(call_id, flow, step, cmd, result))
+        except Exception:  # e.g. Redis away: the caller's hangup or a restart ends the call
+            log.exception("call %s: applying the CRM lookup failed", call_id)
 
     async def _looked_up(self, call_id: str, flow: str, step: int, cmd: ivr.LookupCaller,
                          result: ivr.LookupResult) -> None:

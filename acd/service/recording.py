@@ -44,7 +44,10 @@ class Recorder:
             log.warning("call %s: recording not started (the AMI user needs `system` in its "
                         "write privileges for MixMonitor)", call_id, extra={"call_id": call_id})
             return
-        await self.e.run_in_order(lambda: self._started(call_id, name))
+        try:
+            await self.e.run_in_order(lambda: self._started(call_id, name))
+        except Exception:  # Redis away: the recording runs, its name is not kept
+            log.exception("call %s: recording %s started but not stored", call_id, name)
 
     async def _started(self, call_id: str, name: str) -> None:
         if await self.e.store.update_call(call_id, recording_file=name):
