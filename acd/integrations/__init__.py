@@ -52,6 +52,7 @@ class Integrations:
         redis = await IntegrationRedis.open(redis_url)
         handlers: list[Handler] = []
         icfg = cfg.integrations
+        push: AgentPush | None = None
         try:
             if icfg.queue_log is not None:
                 handlers.append(QueueLogWriter(icfg.queue_log))
@@ -59,14 +60,16 @@ class Integrations:
                 handlers.append(RecordsWriter(icfg.records, redis))
             if pops_wanted(cfg):
                 handlers.append(ScreenPops(cfg, redis, secrets))
-            runner = Runner(cfg, stores, redis, handlers, consumer=consumer, start_ms=start_ms)
-            await runner.start()
-            push = None
+            # The push channel first: it follows the pops from its start, before any is made.
             if icfg.agent_push:
                 push = AgentPush(redis, [IntKeys(s.keys).pops for s in stores.values()],
                                  knows_agent or (lambda aid: aid in cfg.agents))
                 await push.start()
+            runner = Runner(cfg, stores, redis, handlers, consumer=consumer, start_ms=start_ms)
+            await runner.start()
         except BaseException:
+            if push is not None:
+                await push.stop()
             for handler in handlers:
                 await handler.close()
             await redis.close()
