@@ -78,16 +78,25 @@ class RedisConfig(_Model):
     prefix: Name = Field("acd", description="first part of every Redis key")
 
 
-Role = Literal["viewer", "supervisor", "admin"]
+Role = Literal["viewer", "supervisor", "admin", "agent"]
 
 
 class TokenConfig(_Model):
     """An API bearer token, kept as its SHA-256 hex digest (never in clear):
-    `printf %s "$TOKEN" | sha256sum`."""
+    `printf %s "$TOKEN" | sha256sum`. Role `agent` (an agent desktop) names its `agent`: such a
+    token reads only that agent's push stream and pauses/resumes only that agent's recording."""
 
     name: Name
     role: Role
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    agent: Name | None = Field(None, description="with role agent: the agent (a key of "
+                               "[agents]) this token belongs to")
+
+    @model_validator(mode="after")
+    def _agent_with_role(self) -> TokenConfig:
+        if (self.role == "agent") != (self.agent is not None):
+            raise ValueError("a token of role agent names its agent, and only such a token")
+        return self
 
 
 class HttpConfig(_Model):
@@ -202,6 +211,49 @@ class QueueRoutingConfig(_Model):
         return self
 
 
+_RECORDING_FIELDS = frozenset({"call_id", "uniqueid", "queue", "agent", "caller_num", "date",
+                               "time", "pbx"})
+_TAG_FIELDS = frozenset({"vip", "queue", "language", "customer_name", "account", "reason"})
+
+
+def _template_fields(template: str, known: frozenset[str], what: str) -> None:
+    import string
+
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    unknown = names - known
+    if unknown:
+        raise ValueError(f"{what}: unknown field(s) {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(sorted(known))})")
+
+
+class RecordingConfig(_Model):
+    """Record the conversation: on answer acd sends AMI MixMonitor on the caller channel
+    (the AMI user then needs `system` in its write privileges, see the admin guide)."""
+
+    enabled: bool = Field(True, description="false: configured but off")
+    file_template: str = Field(
+        "{date}/{queue}-{time}-{call_id}", min_length=1, max_length=200,
+        description="file name without extension; {call_id}, {uniqueid}, {queue}, {agent}, "
+        "{caller_num}, {pbx}, {date} (YYYYMMDD) and {time} (HHMMSS, both in the centre's time "
+        "zone) are replaced, unsafe characters becoming '_'. Relative names land in "
+        "Asterisk's monitor directory (/var/spool/asterisk/monitor)")
+    format: Literal["wav", "WAV", "wav16", "gsm", "ulaw", "alaw", "g722", "sln", "ogg"] = Field(
+        "wav", description="audio format: the file name's extension")
+    options: Annotated[str, Field(pattern=r"^[A-Za-z0-9().:_-]*$", max_length=64)] = Field(
+        "b", description="MixMonitor options (e.g. b: only while bridged; B(15): a beep every "
+        "15 s); the command option is not offered")
+
+    @model_validator(mode="after")
+    def _check(self) -> RecordingConfig:
+        _template_fields(self.file_template, _RECORDING_FIELDS, "file_template")
+        if ".." in self.file_template or "\\" in self.file_template:
+            raise ValueError("file_template: no '..' and no backslash")
+        return self
+
+
 class QueueConfig(_Model):
     skills: SkillMap = Field(default_factory=dict, description="required skill -> minimum "
                              "level (1-5); language and dialect are skills too")
@@ -217,6 +269,18 @@ class QueueConfig(_Model):
                                                "(integrations)")
     routing: QueueRoutingConfig = Field(default_factory=QueueRoutingConfig,
                                         description="routing policies (issue #4)")
+    recording: RecordingConfig | None = Field(None, description="record answered calls "
+                                              "(MixMonitor)")
+    phone_tag: str = Field("{vip}{queue}", max_length=200, description="the caller name "
+                           "shown on the agent's phone: {vip} ('VIP ' or nothing), {queue}, "
+                           "{language}, {customer_name}, {account}, {reason}; characters that "
+                           "break a caller id are dropped")
+    phone_tag_max: int = Field(24, ge=1, le=80, description="the tag is cut to this length")
+
+    @model_validator(mode="after")
+    def _check_tag(self) -> QueueConfig:
+        _template_fields(self.phone_tag, _TAG_FIELDS, "phone_tag")
+        return self
 
 
 class AgentConfig(_Model):
@@ -253,6 +317,84 @@ class RecordsConfig(_Model):
                         "cap, oldest dropped first)")
 
 
+_CRM_URL_FIELDS = frozenset({"caller_num", "account", "dnis", "flow", "key"})
+JsonPath = Annotated[str, Field(min_length=1, max_length=200,
+                                pattern=r"^(/([^/~]|~[01])*)+$|^[^/.][^.]*(\.[^.]+)*$")]
+
+
+class CrmMapConfig(_Model):
+    """Where each value is in the CRM's JSON answer: a JSON pointer (`/customer/vip`) or a
+    dotted path (`customer.vip`, list items by index: `accounts.0.id`). Unset: not read."""
+
+    found: JsonPath | None = Field(None, description="a false value here means not found "
+                                   "(else a 200 answer means found)")
+    vip: JsonPath | None = Field(None, description="true, 1, \"yes\"...: the caller is a VIP")
+    language: JsonPath | None = Field(None, description="the caller's language (prompts, "
+                                      "and the lookup node's language_skills)")
+    queue: JsonPath | None = Field(None, description="the queue to use (a name of [queues]; "
+                                   "another name is ignored and logged)")
+    customer_name: JsonPath | None = Field(None, description="shown in screen pops, records "
+                                           "and the phone tag")
+    account: JsonPath | None = Field(None, description="the account (when the caller typed "
+                                     "none)")
+    reason: JsonPath | None = Field(None, description="a free text kept with the call (e.g. "
+                                    "an open case), for routing rules")
+
+
+class CrmConfig(_Model):
+    """CRM lookup from the IVR (`type = "lookup"` nodes): one HTTP GET, bounded in time and
+    cached in Redis. A slow, down or garbled CRM never stops a call: the node's defaults apply
+    and the result is counted (IVR funnel, /metrics)."""
+
+    url_template: str = Field(pattern=r"^https?://", max_length=500, description="the URL "
+                              "asked; {key} (what the node looks up by), {caller_num}, "
+                              "{account}, {dnis} and {flow} are replaced (URL-encoded), e.g. "
+                              "https://crm.example/api/callers/{caller_num}")
+    method: Literal["GET"] = Field("GET", description="HTTP method")
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")],
+                  Annotated[str, Field(pattern=r"^[^\r\n]{0,500}$")]] = Field(
+        default_factory=dict, description="extra request headers (no secrets here: see "
+        "token_env)")
+    token_env: str | None = Field(None, description="environment variable holding the API "
+                                  "token (never logged)")
+    token_file: Path | None = Field(None, description="file holding the API token")
+    token_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = Field(
+        "Authorization", description="header that carries the token")
+    token_prefix: str = Field("Bearer ", max_length=32, description="put before the token")
+    timeout_ms: int = Field(1000, ge=50, le=10_000, description="hard limit for the whole "
+                            "lookup; then the call goes on with the node's defaults")
+    cache_ttl_s: int = Field(300, ge=0, le=86_400, description="a found caller is cached this "
+                             "long (0: not cached)")
+    negative_ttl_s: int = Field(60, ge=0, le=86_400, description="a caller the CRM does not "
+                                "know is cached this long (0: not cached)")
+    map: CrmMapConfig = Field(default_factory=CrmMapConfig, description="where the values "
+                              "are in the answer")
+
+    @model_validator(mode="after")
+    def _check(self) -> CrmConfig:
+        _template_fields(self.url_template, _CRM_URL_FIELDS, "url_template")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("give at most one of token_env, token_file")
+        return self
+
+    def resolve_token(self) -> str | None:
+        """The token, or None when none is configured; ConfigError naming the source."""
+        where = "integrations.crm"
+        if self.token_env is not None:
+            value = os.environ.get(self.token_env)
+            if not value:
+                raise ConfigError([f"{where}.token_env: environment variable "
+                                   f"{self.token_env} is not set"])
+            return value
+        if self.token_file is not None:
+            try:
+                return self.token_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError([f"{where}.token_file: cannot read {self.token_file}: "
+                                   f"{exc.strerror}"]) from None
+        return None
+
+
 class IntegrationsConfig(_Model):
     """Consumers of the store's event stream (acd/integrations): queue_log, call records and
     screen pops (queues.NAME.screen_pop). Each event is handled once across all service
@@ -268,6 +410,12 @@ class IntegrationsConfig(_Model):
                                     "per caller number (for screen pops)")
     history_days: int = Field(90, ge=1, le=3650, description="how long a caller number's "
                               "previous calls are remembered")
+    crm: CrmConfig | None = Field(None, description="CRM lookup for the IVR's lookup nodes")
+    agent_push: bool = Field(False, description="screen pops also on each agent's stream "
+                             "GET /api/v1/agents/{id}/stream")
+    agent_push_maxlen: int = Field(10_000, ge=100, le=1_000_000, description="screen pops "
+                                   "kept for agent streams per PBX (a reconnecting desktop "
+                                   "catches up from them)")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -350,6 +498,25 @@ class VipNode(_Model):
     normal: Name
 
 
+class LookupDefaults(_Model):
+    language: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    queue: Name | None = None
+    vip: bool = False
+
+
+class LookupNode(_Model):
+    """Ask the CRM ([integrations.crm]) about the caller: it may mark a VIP, pick the
+    language (and its skills) or the queue (the queue node that ends the flow then uses it)."""
+
+    type: Literal["lookup"]
+    by: Literal["caller_num", "account"] = "caller_num"  # account: collected before
+    next: Name
+    on_failure: Name | None = None  # the CRM timed out or failed (default: next)
+    defaults: LookupDefaults = LookupDefaults()  # when not found, timed out or failed
+    language_skills: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")],
+                          SkillMap] = Field(default_factory=dict)  # language -> skills added
+
+
 class QueueNode(_Model):
     type: Literal["queue"]
     queue: Name
@@ -362,7 +529,8 @@ class HangupNode(_Model):
 
 
 IvrNode = Annotated[
-    PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode | HangupNode,
+    PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode | HangupNode
+    | LookupNode,
     Field(discriminator="type"),
 ]
 
@@ -460,7 +628,7 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-_NODE_TAGS = {"play", "menu", "collect", "set", "hours", "vip", "queue", "hangup"}
+_NODE_TAGS = {"play", "menu", "collect", "set", "hours", "vip", "queue", "hangup", "lookup"}
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_*#+-]+$")
@@ -502,6 +670,9 @@ def _cross_check(cfg: Config) -> list[str]:
             if q not in cfg.queues:
                 out.append(f"agents.{aname}.queues.{i}: unknown queue {q!r}")
     out += _check_pbxs(cfg)
+    for i, token in enumerate(cfg.http.tokens):
+        if token.agent is not None and token.agent not in cfg.agents:
+            out.append(f"http.tokens.{i}.agent: unknown agent {token.agent!r}")
     exts: dict[tuple[str, str], str] = {}  # (PBX, extension) -> agent: unique per PBX
     for aname, agent in cfg.agents.items():
         key = (cfg.agent_pbx(aname), agent.extension)
@@ -550,7 +721,7 @@ def _check_pbxs(cfg: Config) -> list[str]:
 
 def _node_refs(node: Any) -> list[tuple[str, str]]:
     refs: list[tuple[str, str]] = []
-    for key in ("next", "open", "closed", "vip", "normal", "default", "on_fail"):
+    for key in ("next", "open", "closed", "vip", "normal", "default", "on_fail", "on_failure"):
         value = getattr(node, key, None)
         if isinstance(value, str):
             refs.append((key, value))
@@ -574,6 +745,12 @@ def _check_flow(cfg: Config, fname: str, flow: FlowConfig) -> list[str]:
             out.append(f"{base}.nodes.{nname}.queue: unknown queue {node.queue!r}")
         if isinstance(node, HoursNode) and node.hours not in cfg.hours:
             out.append(f"{base}.nodes.{nname}.hours: unknown hours {node.hours!r}")
+        if isinstance(node, LookupNode):
+            if cfg.integrations.crm is None:
+                out.append(f"{base}.nodes.{nname}: a lookup node needs [integrations.crm]")
+            queue = node.defaults.queue
+            if queue is not None and queue not in cfg.queues:
+                out.append(f"{base}.nodes.{nname}.defaults.queue: unknown queue {queue!r}")
     return out
 
 

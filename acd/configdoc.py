@@ -20,16 +20,20 @@ _SECTIONS: list[tuple[str, str]] = [
     ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
     ("QueueRoutingConfig", "[queues.NAME.routing]: routing policies"),
     ("ExpandStep", "[[queues.NAME.routing.expand]]: skill expansion steps"),
+    ("RecordingConfig", "[queues.NAME.recording]: call recording (MixMonitor)"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),
     ("IntegrationsConfig", "[integrations]"),
     ("QueueLogConfig", "[integrations.queue_log]: Asterisk-compatible queue_log"),
     ("RecordsConfig", "[integrations.records]: call records"),
+    ("CrmConfig", "[integrations.crm]: CRM lookup for the IVR's lookup nodes"),
+    ("CrmMapConfig", "[integrations.crm.map]: where the values are in the CRM's answer"),
+    ("LookupDefaults", "[flows.NAME.nodes.NODE.defaults]: a lookup node's defaults"),
     ("FlowConfig", "[flows.NAME]: IVR flows, chosen by the dialled number"),
 ]
 _NODES = ["PlayNode", "MenuNode", "CollectNode", "SetNode", "HoursNode", "VipNode", "QueueNode",
-          "HangupNode"]
+          "HangupNode", "LookupNode"]
 
 
 def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:

@@ -186,7 +186,8 @@ def test_agent_rows(snap: Snapshot) -> None:
         "id": "a2", "name": "A2", "interface": "PJSIP/a2", "state": "on_call", "reason": "",
         "time_in_state_s": 30.0, "call_id": "", "queues": ["support"],
         "calls_handled_today": 3, "talk_s_today": 530.0, "wrapup_s_today": 50.0,
-        "occupancy_today": 0.58, "pbx": "default"}
+        "occupancy_today": 0.58, "pbx": "default", "repeats_today": 0,
+        "fcr_proxy_today": 1.0}
     assert snap.agents[4].reason == "lunch"
 
 
@@ -238,10 +239,12 @@ def test_windows(snap: Snapshot) -> None:
 def test_funnel(snap: Snapshot) -> None:
     main = snap.ivr_funnel["main"]
     assert list(main) == ["menu", "to_sales", "to_support", "bye"]
-    assert main["menu"].model_dump() == {"reached": 10, "left": {"hangup": 2}}
-    assert main["to_sales"].model_dump() == {"reached": 6, "left": {"queue": 6}}
-    assert main["to_support"].model_dump() == {"reached": 0, "left": {}}
-    assert snap.ivr_funnel["old"]["x"].model_dump() == {"reached": 1, "left": {"closed": 1}}
+    # (lookups: the CRM lookups of a lookup node, none here)
+    assert main["menu"].model_dump() == {"reached": 10, "left": {"hangup": 2}, "lookups": {}}
+    assert main["to_sales"].model_dump() == {"reached": 6, "left": {"queue": 6}, "lookups": {}}
+    assert main["to_support"].model_dump() == {"reached": 0, "left": {}, "lookups": {}}
+    assert snap.ivr_funnel["old"]["x"].model_dump() == {"reached": 1, "left": {"closed": 1},
+                                                        "lookups": {}}
 
 
 def test_snapshot_is_json_ready(snap: Snapshot) -> None:

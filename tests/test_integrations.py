@@ -244,11 +244,13 @@ async def test_queue_log_and_records_of_a_real_call_path(lab: Callable[..., Any]
         assert [(r["agent"], r["result"]) for r in done["rings"]] == [("a3", "rona"),
                                                                       ("a1", "answered")]
         assert done["arrived_at"] <= done["queued_at"] <= done["answered_at"] <= done["ended_at"]
-        assert done["wait_s"] >= 0 and done["talk_s"] >= 0 and done["wrapup_s"] is None
+        assert done["wait_s"] >= 0 and done["talk_s"] >= 0
+        # written once a1's wrap-up (0.2 s) ended, with it
+        assert done["wrapup_s"] >= 0.15 and done["wrapup_start"] == done["ended_at"]
         assert done["ivr_path"] and done["ivr_path"][-1] == "to_sales"
         gone = recs["4002"]
         assert gone["outcome"] == "abandoned" and gone["answered_at"] is None
-        assert gone["rings"] == [] and gone["talk_s"] is None
+        assert gone["rings"] == [] and gone["talk_s"] is None and gone["wrapup_s"] is None
 
         async with http.get(base, params={**params, "format": "csv"}) as resp:
             assert resp.status == 200 and resp.content_type == "text/csv"

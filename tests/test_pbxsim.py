@@ -262,3 +262,25 @@ async def test_traffic_places_callers() -> None:
     traffic.stop()
     assert 30 < len(sim.truth()) < 100
     assert all(t["inputs"][0] in ("1", "2") for t in sim.truth())
+
+
+async def test_mixmonitor_truth_and_mute_without_recording() -> None:
+    sim, clock, raw = await setup()
+    try:
+        _cid, chan = await to_hold(sim, clock, raw)
+        # as Asterisk: no MixMonitor on the channel, no mute flag to set
+        resp = await raw.action("MixMonitorMute", Channel=chan, Direction="both", State="1")
+        assert resp["Response"] == "Error" and resp["Message"] == "Cannot set mute flag"
+        resp = await raw.action("MixMonitor", Channel=chan, File="x/rec-1.wav", Options="b")
+        assert resp["Response"] == "Success" and raw.events("MixMonitorStart", Channel=chan)
+        await advance(raw, clock, 2.0)
+        resp = await raw.action("MixMonitorMute", Channel=chan, Direction="both", State="1")
+        assert resp["Response"] == "Success"
+        assert raw.events("MixMonitorMute", Channel=chan)[0]["State"] == "1"
+        await raw.action("StopMixMonitor", Channel=chan)
+        (t,) = sim.truth()
+        [rec] = t["recordings"]
+        assert rec["file"] == "x/rec-1.wav" and rec["options"] == "b"
+        assert [m[1] for m in rec["mutes"]] == ["1"] and rec["stopped_at"] is not None
+    finally:
+        await teardown(sim, raw)

@@ -31,7 +31,8 @@ log = logging.getLogger("acd.ami")
 
 _ALL_ACTIONS = (
     "ping", "login", "logoff", "originate", "redirect", "agi", "hangup", "setvar", "getvar",
-    "coreshowchannels", "status", "bridge", "events", "command",
+    "coreshowchannels", "status", "bridge", "events", "command", "mixmonitor",
+    "mixmonitormute",
 )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from acd.api import commands, handlers
-from acd.api.auth import AuthLimiter, TokenTable
+from acd.api.agent_stream import PUSH, PushSource, agent_stream
+from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
 from acd.api.backend import Backend
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
@@ -25,6 +26,7 @@ from acd.api.models import (
     PriorityBody,
     QueuesOut,
     ReadinessOut,
+    RecordingOut,
     RecordsOut,
     ReloadOut,
 )
@@ -84,6 +86,12 @@ def routes() -> list[Route]:
               "Call records: one per ended call (needs [integrations.records]); "
               "`format=csv` gives text/csv with a header row instead", RecordsOut,
               query=RECORDS_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/agents/{{id}}/stream", agent_stream, "read",
+              "Server-Sent Events for one agent's desktop: `event: pop` with the screen-pop "
+              "payload when a call rings the agent and when it is answered (needs "
+              "[integrations] agent_push); an agent token: its own agent only",
+              media_type="text/event-stream", errors=(404,), token_in_query=True,
+              agent_scope="path"),
         Route("GET", f"{V1}/stream", stream, "read",
               "Server-Sent Events: `event: snapshot` with a Snapshot as JSON data on each new "
               "snapshot (the current one first), a `: heartbeat` comment every 15 s",
@@ -92,6 +100,11 @@ def routes() -> list[Route]:
         Route("POST", f"{V1}/calls/{{id}}/priority", commands.call_priority, "supervisor",
               "Change a waiting call's priority", CallView, body=PriorityBody,
               errors=(400, 404, 409), tag="actions"),
+        *[Route("POST", f"{V1}/calls/{{id}}/recording/{verb}", commands.call_recording(pause),
+                "supervisor", f"{verb.capitalize()} a connected call's recording "
+                "(MixMonitorMute); an agent token: its own call only", RecordingOut,
+                body=EmptyBody, errors=(400, 404, 409, 502), tag="actions", agent_scope="call")
+          for verb, pause in (("pause", True), ("resume", False))],
         Route("POST", f"{V1}/config/reload", commands.config_reload, "admin",
               "Re-read the config file (a bad one is refused and the running one kept)",
               ReloadOut, body=EmptyBody, errors=(400,), tag="actions"),
@@ -122,7 +135,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if match.route.resource is not None else None
     if route is None:  # not in the table: nothing is served without a row
         raise web.HTTPNotFound()
-    request.app[TOKENS].authorize(request, route.access, route.token_in_query)
+    request[PRINCIPAL] = request.app[TOKENS].authorize(request, route.access,
+                                                       route.token_in_query, route.agent_scope)
     return await handler(request)
 
 
@@ -146,15 +160,18 @@ def check_table(table: list[Route]) -> None:
 
 def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
                auth_limiter: AuthLimiter | None = None,
-               records: handlers.RecordsSource | None = None) -> web.Application:
+               records: handlers.RecordsSource | None = None,
+               push: PushSource | None = None) -> web.Application:
     """`auth_limiter`: the failed-authentication limit (default 10 per address in 60 s);
-    `records`: where GET /api/v1/records reads (None: call records are not kept)."""
+    `records`: where GET /api/v1/records reads (None: call records are not kept);
+    `push`: the agents' screen pops (None: no agent push channel)."""
     app = web.Application(middlewares=[error_middleware, auth_middleware],
                           client_max_size=64 * 1024)
     table = routes()
     check_table(table)
     app[BACKEND] = backend
     app[handlers.RECORDS] = records
+    app[PUSH] = push
     app[HTTP] = http
     app[TOKENS] = TokenTable(http, auth_limiter)
     app[HEARTBEAT_S] = heartbeat_s

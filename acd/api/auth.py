@@ -35,6 +35,9 @@ from acd.config import HttpConfig, Role
 log = logging.getLogger(__name__)
 
 Access = Literal["open", "read", "supervisor", "admin"]
+# Where an agent-desktop token (role agent) is admitted: nowhere (""), on a route whose {id} is
+# its agent ("path"), or on a call route whose handler checks the call is its agent's ("call").
+AgentScope = Literal["", "path", "call"]
 _RANK: dict[str, int] = {"read": 0, "viewer": 0, "supervisor": 1, "admin": 2}
 
 
@@ -42,9 +45,11 @@ _RANK: dict[str, int] = {"read": 0, "viewer": 0, "supervisor": 1, "admin": 2}
 class Principal:
     name: str  # the token's configured name, or "anonymous"
     role: Role | None  # None: anonymous
+    agent: str | None = None  # role agent: the agent the token belongs to
 
 
 ANONYMOUS = Principal("anonymous", None)
+PRINCIPAL = web.RequestKey("principal", Principal)  # who asks (set by the auth middleware)
 
 
 def _challenge(error: str | None) -> dict[str, str]:
@@ -105,19 +110,20 @@ class AuthLimiter:
 
 class TokenTable:
     def __init__(self, http: HttpConfig, limiter: AuthLimiter | None = None) -> None:
-        self._tokens = [(bytes.fromhex(t.sha256), t.name, t.role) for t in http.tokens]
+        self._tokens = [(bytes.fromhex(t.sha256), t.name, t.role, t.agent) for t in http.tokens]
         self._anonymous_read = http.anonymous_read
         self.limiter = limiter or AuthLimiter()
 
     def lookup(self, token: str) -> Principal | None:
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
         found: Principal | None = None
-        for expected, name, role in self._tokens:  # no early exit: same work for every token
+        for expected, name, role, agent in self._tokens:  # same work for every token
             if hmac.compare_digest(digest, expected) and found is None:
-                found = Principal(name, role)
+                found = Principal(name, role, agent)
         return found
 
-    def authorize(self, request: web.Request, access: Access, token_in_query: bool) -> Principal:
+    def authorize(self, request: web.Request, access: Access, token_in_query: bool,
+                  agent_scope: AgentScope = "") -> Principal:
         """The caller, or ApiError 401 / 403."""
         if access == "open":
             return ANONYMOUS
@@ -125,7 +131,7 @@ class TokenTable:
         if token is None:
             if access == "read" and self._anonymous_read:
                 return ANONYMOUS
-            hint = "" if token_in_query else " (?token= is accepted on /api/v1/stream and / only)"
+            hint = "" if token_in_query else " (?token= is accepted on the streams and / only)"
             raise ApiError(401, "unauthorized",
                            f"a bearer token is required: Authorization: Bearer <token>{hint}",
                            headers=_challenge(None))
@@ -143,10 +149,23 @@ class TokenTable:
             raise ApiError(401, "unauthorized", "unknown token",
                            headers=_challenge("invalid_token"))
         assert principal.role is not None
+        if principal.role == "agent":
+            return _agent_allowed(request, principal, access, agent_scope)
         if _RANK[principal.role] < _RANK[access]:
             raise ApiError(403, "forbidden",
                            f"role {principal.role} may not do this (needs {access})")
         return principal
+
+
+def _agent_allowed(request: web.Request, principal: Principal, access: Access,
+                   agent_scope: AgentScope) -> Principal:
+    """An agent desktop's token: its own stream, its own call's recording, nothing else."""
+    if access == "admin" or not agent_scope:
+        raise ApiError(403, "forbidden", "an agent token may only read its own stream and "
+                       "pause or resume its own call's recording")
+    if agent_scope == "path" and request.match_info.get("id") != principal.agent:
+        raise ApiError(403, "forbidden", f"this token belongs to agent {principal.agent}")
+    return principal  # "call": the handler checks the call is this agent's
 
 
 def _presented_token(request: web.Request, token_in_query: bool) -> tuple[str | None, str]:

@@ -56,6 +56,13 @@ class Backend(Protocol):
         """Change a waiting call's priority (its place follows); returns the call.
         Raises CommandError (unknown_call 404, not_waiting 409)."""
 
+    async def recording_command(self, call_id: str, pause: bool,
+                                agent_id: str | None) -> dict[str, Any]:
+        """Pause (or resume) the recording of a connected call; `agent_id`: asked by that
+        agent's desktop token, which may only touch its own call. Returns the recording.
+        Raises CommandError (unknown_call 404, forbidden 403, not_connected, recording_off,
+        not_recording, already_paused, not_paused 409, pbx_refused 502)."""
+
     async def reload_config(self) -> dict[str, Any]:
         """Re-read the config file; a bad config keeps the running one and raises
         CommandError(code="bad_config", status=400) listing the problems."""

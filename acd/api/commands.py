@@ -9,6 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from acd.api.auth import PRINCIPAL
 from acd.api.backend import AgentAction
 from acd.api.errors import bad_request, from_validation
 from acd.api.handlers import json_ok
@@ -52,6 +53,18 @@ async def call_priority(request: web.Request) -> web.Response:
     body = await read_body(request, PriorityBody)
     call = await request.app[BACKEND].set_call_priority(request.match_info["id"], body.priority)
     return json_ok(call)
+
+
+def call_recording(pause: bool) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        await read_body(request, EmptyBody)
+        principal = request.get(PRINCIPAL)
+        agent_id = principal.agent if principal is not None else None
+        return json_ok(await request.app[BACKEND].recording_command(
+            request.match_info["id"], pause, agent_id))
+
+    handler.__name__ = "recording_pause" if pause else "recording_resume"
+    return handler
 
 
 async def config_reload(request: web.Request) -> web.Response:

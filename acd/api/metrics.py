@@ -51,6 +51,7 @@ class SnapshotCollector(Collector):
                                 "when the figures were computed", value=snap["generated_at"])
         yield from _queue_metrics([snap["centre"], *snap["queues"]])
         yield from _agent_metrics(snap["agents"])
+        yield _lookup_metric(snap.get("ivr_funnel") or {})
         calls = _gauge("calls", "calls by state", ["state"])
         for state, count in sorted(Counter(c["state"] for c in snap["calls"]).items()):
             calls.add_metric([state], count)
@@ -93,6 +94,17 @@ def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
     yield from (waiting, longest, ewt, agents, target, threshold, occupancy, level)
     yield from counts.values()
     yield from values.values()
+
+
+def _lookup_metric(funnel: dict[str, dict[str, Any]]) -> Metric:
+    lookups = _gauge("ivr_lookups_today", "CRM lookups of the IVR since local midnight, by "
+                     "outcome (hit, miss, cache, timeout, error, skipped)",
+                     ["flow", "node", "outcome"])
+    for flow, nodes in sorted(funnel.items()):
+        for node, counts in sorted(nodes.items()):
+            for outcome, n in sorted((counts.get("lookups") or {}).items()):
+                lookups.add_metric([flow, node, outcome], n)
+    return lookups
 
 
 def _agent_metrics(agents: list[dict[str, Any]]) -> Iterator[Metric]:

@@ -120,6 +120,15 @@ class ReloadOut(BaseModel):
 
 # --- request bodies ---
 
+class RecordingOut(_Model):
+    call_id: str
+    recording_file: str = Field(description="the file MixMonitor writes (in Asterisk's "
+                                "monitor directory unless absolute)")
+    paused: bool
+    pauses: list[list[float]] = Field(description="[start, end] of each pause (epoch "
+                                      "seconds); an open pause has only its start")
+
+
 class EmptyBody(_Model):
     """No body, `{}` or nothing at all."""
 

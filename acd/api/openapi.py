@@ -20,7 +20,7 @@ REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _STATUS_TEXT = {400: "bad input (the message names the field)", 401: "no or unknown token",
                 403: "the token's role may not do this", 404: "not found",
-                409: "conflict (see code)",
+                409: "conflict (see code)", 502: "the PBX refused the action",
                 429: "too many failed authentications from this address (see Retry-After)",
                 503: "not ready (see code and message)"}
 

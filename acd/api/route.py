@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from acd.api.auth import Access
+from acd.api.auth import Access, AgentScope
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,4 +34,5 @@ class Route:
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()  # statuses besides the auth ones
     token_in_query: bool = False  # ?token= accepted (EventSource, the wallboard page)
+    agent_scope: AgentScope = ""  # where an agent desktop's token is admitted (auth.py)
     tag: str = "figures"

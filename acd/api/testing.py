@@ -176,6 +176,13 @@ class FakeBackend:
         state = {"login": "ready", "logout": "logged_out"}.get(action, action)
         return agent(agent_id, agent_id, state, reason=reason).model_dump(mode="json")
 
+    async def recording_command(self, call_id: str, pause: bool,
+                                agent_id: str | None) -> dict[str, Any]:
+        self.commands.append(("recording", call_id, pause, agent_id))
+        self._maybe_fail("recording")
+        return {"call_id": call_id, "recording_file": f"{call_id}.wav", "paused": pause,
+                "pauses": [[1.0]] if pause else [[1.0, 2.0]]}
+
     async def set_call_priority(self, call_id: str, priority: int) -> dict[str, Any]:
         self.commands.append(("priority", call_id, priority))
         self._maybe_fail("priority")

@@ -21,6 +21,7 @@ from acd.config import (
     FlowConfig,
     HangupNode,
     HoursNode,
+    LookupNode,
     MenuNode,
     PlayNode,
     QueueNode,
@@ -37,6 +38,8 @@ from acd.core.ivr_state import (
     Command,
     EndCall,
     IvrState,
+    LookupCaller,
+    LookupResult,
     LookupVip,
     Step,
     ToQueue,
@@ -45,15 +48,16 @@ from acd.core.ivr_state import (
 
 __all__ = [
     "MAX_HOPS", "MAX_STEPS", "Agi", "Awaiting", "Command", "EndCall", "IvrState",
-    "IvrStateError", "LookupVip", "Step", "ToQueue", "on_agi_result", "on_vip_result", "start",
-    "vip_by_config",
+    "IvrStateError", "LookupCaller", "LookupResult", "LookupVip", "Step", "ToQueue",
+    "on_agi_result", "on_lookup_result", "on_vip_result", "start", "vip_by_config",
 ]
 
 MAX_HOPS = 50
 MAX_STEPS = 500
 LANGUAGE_VAR = "CHANNEL(language)"  # Asterisk picks prompts from sounds/<language>/
 
-Node = PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode | HangupNode
+Node = (PlayNode | MenuNode | CollectNode | SetNode | HoursNode | VipNode | QueueNode
+        | HangupNode | LookupNode)
 
 
 class IvrStateError(ValueError):
@@ -93,6 +97,8 @@ def on_agi_result(cfg: Config, state: IvrState, result: AgiResult, now: float) -
         return _collect_input(cfg, st, fl, node, result.result, now)
     if st.awaiting in (Awaiting.PLAY, Awaiting.LANGUAGE) and isinstance(node, PlayNode | SetNode):
         return _enter(cfg, st, node.next, now)
+    if st.awaiting == Awaiting.LANGUAGE and isinstance(node, LookupNode):
+        return _enter(cfg, st, st.resume or node.next, now)
     if st.awaiting == Awaiting.QUEUE_PROMPT and isinstance(node, QueueNode):
         return _to_queue(cfg, st, node.queue)
     return _end(st, "flow_error")  # the node changed type under us (config reload)
@@ -109,6 +115,37 @@ def on_vip_result(cfg: Config, state: IvrState, is_vip: bool, now: float) -> Ste
     if is_vip:
         st.vip, st.priority = True, max(st.priority, cfg.vip.priority)
     return _enter(cfg, st, node.vip if is_vip else node.normal, now)
+
+
+def on_lookup_result(cfg: Config, state: IvrState, result: LookupResult, now: float) -> Step:
+    """Continue after a LookupCaller: what the CRM found (else the node's defaults) goes into
+    the call, then `next` (`on_failure` after a timeout or an error)."""
+    if state.awaiting != Awaiting.LOOKUP:
+        raise IvrStateError(f"lookup result while awaiting {state.awaiting!s}")
+    st = state.copy()
+    node = _node(cfg, st.flow, st.node)
+    if not isinstance(node, LookupNode):
+        return _end(st, "flow_error")
+    info, dflt = result.info, node.defaults
+    said_vip = info.vip if info is not None else None
+    if said_vip or (said_vip is None and dflt.vip):
+        st.vip, st.priority = True, max(st.priority, cfg.vip.priority)
+    queue = info.queue if info is not None and info.queue in cfg.queues else ""
+    st.queue = queue or dflt.queue or st.queue
+    if info is not None:
+        for key, value in (("customer_name", info.customer_name), ("crm_reason", info.reason)):
+            if value:
+                st.data[key] = value
+        if info.account and not st.data.get("account"):
+            st.data["account"] = info.account
+    language = (info.language if info is not None else "") or dflt.language or ""
+    target = node.on_failure if result.failed and node.on_failure else node.next
+    if language and language in node.language_skills:
+        st.skills = merge_skills(st.skills, node.language_skills[language])
+    if not language or language == st.language:
+        return _enter(cfg, st, target, now)
+    st.language, st.resume = language, target
+    return _agi(st, Awaiting.LANGUAGE, agi.set_variable(LANGUAGE_VAR, language))
 
 
 def vip_by_config(cfg: Config, number: str, account: str) -> bool:
@@ -128,7 +165,8 @@ def _end(st: IvrState, reason: str, prompt: str = "") -> Step:
     return st, [EndCall(reason, prompt)]
 
 
-def _ask_service(st: IvrState, awaiting: Awaiting, cmd: Agi | LookupVip) -> Step:
+def _ask_service(st: IvrState, awaiting: Awaiting, cmd: Agi | LookupVip | LookupCaller
+                 ) -> Step:
     if st.steps >= MAX_STEPS:
         return _end(st, "step_limit")
     st.awaiting, st.steps = awaiting, st.steps + 1
@@ -154,6 +192,8 @@ def _escape(cfg: Config, st: IvrState, fl: FlowConfig) -> Step:
 
 
 def _to_queue(cfg: Config, st: IvrState, queue: str) -> Step:
+    if st.queue in cfg.queues:  # a CRM lookup picked the queue
+        queue = st.queue
     qcfg = cfg.queues.get(queue)
     skills = merge_skills(qcfg.skills if qcfg else {}, st.skills)
     st.awaiting = Awaiting.DONE
@@ -197,6 +237,9 @@ def _run(cfg: Config, st: IvrState, node: Node, now: float) -> str | Step:
         return node.open if is_open(hours, now) else node.closed
     if isinstance(node, VipNode):
         return _ask_service(st, Awaiting.VIP, LookupVip(st.caller_num, st.data.get("account", "")))
+    if isinstance(node, LookupNode):
+        key = st.caller_num if node.by == "caller_num" else st.data.get("account", "")
+        return _ask_service(st, Awaiting.LOOKUP, LookupCaller(node.by, key, st.node))
     if isinstance(node, QueueNode):
         if node.prompt:
             return _agi(st, Awaiting.QUEUE_PROMPT, agi.stream_file(node.prompt))

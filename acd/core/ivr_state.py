@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from acd.core.model import PRIORITY_NORMAL
 
@@ -22,6 +22,7 @@ class Awaiting(StrEnum):
     LANGUAGE = "language"  # SET VARIABLE CHANNEL(language) of a set node
     QUEUE_PROMPT = "queue_prompt"  # STREAM FILE of a queue node's prompt, then ToQueue
     VIP = "vip"  # LookupVip: the service answers with on_vip_result
+    LOOKUP = "lookup"  # LookupCaller: the service answers with on_lookup_result
     DONE = "done"  # ToQueue or EndCall was returned: nothing more
 
 
@@ -44,6 +45,8 @@ class IvrState:
     caller_num: str = ""  # for the VIP lookup
     hops: int = 0  # node entries since the last AGI command (loop guard)
     steps: int = 0  # Agi and LookupVip commands in this call (runaway guard)
+    queue: str = ""  # the queue a CRM lookup picked: replaces the queue node's
+    resume: str = ""  # the node to enter once the language a lookup gave is set
 
     def copy(self) -> IvrState:
         return IvrState(**{**asdict(self), "awaiting": Awaiting(self.awaiting)})
@@ -63,7 +66,8 @@ class IvrState:
             skills={str(k): int(v) for k, v in d["skills"].items()},
             vip=bool(d["vip"]), priority=int(d["priority"]), awaiting=Awaiting(d["awaiting"]),
             caller_num=str(d.get("caller_num", "")), hops=int(d.get("hops", 0)),
-            steps=int(d.get("steps", 0)),
+            steps=int(d.get("steps", 0)), queue=str(d.get("queue", "")),
+            resume=str(d.get("resume", "")),
         )
 
 
@@ -81,6 +85,47 @@ class LookupVip:
 
     number: str
     account: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookupCaller:
+    """Ask the CRM about the caller by `by` (caller_num or account) = `key`; answer with
+    `on_lookup_result`. `node` names the lookup node (the result is counted per node)."""
+
+    by: str
+    key: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerInfo:
+    """What the CRM said about a caller (empty text, None vip: not said)."""
+
+    vip: bool | None = None
+    language: str = ""
+    queue: str = ""
+    customer_name: str = ""
+    account: str = ""
+    reason: str = ""
+
+
+LookupOutcome = Literal["hit", "miss", "cache", "timeout", "error", "skipped"]
+LOOKUP_OUTCOMES: tuple[LookupOutcome, ...] = ("hit", "miss", "cache", "timeout", "error",
+                                              "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """`outcome`: hit / miss (the CRM answered), cache (from Redis; `info` None: a cached
+    miss), timeout / error (the CRM was slow, down or answered garbage), skipped (nothing to
+    look up by). `info` is None unless the caller was found."""
+
+    outcome: LookupOutcome
+    info: CallerInfo | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("timeout", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +149,7 @@ class EndCall:
     prompt: str = ""
 
 
-Command = Agi | LookupVip | ToQueue | EndCall
+Command = Agi | LookupVip | LookupCaller | ToQueue | EndCall
 Step = tuple[IvrState, list[Command]]
 
 

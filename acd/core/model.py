@@ -66,6 +66,12 @@ class Call:
     outcome: CallOutcome | None = None
     rona_count: int = 0
     last_agent: str = ""  # who took this caller's previous call (last-agent routing)
+    # integrations (issue 8): what a CRM lookup found, and the recording of the conversation
+    customer_name: str = ""
+    crm_reason: str = ""
+    recording_file: str = ""  # as given to MixMonitor (with its extension)
+    recording_pauses: list[list[float]] = field(default_factory=list)  # [start, end]; an open
+    # pause has only its start
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:

@@ -1,10 +1,16 @@
-"""Call records: one per call, written when it ends, to a capped Redis Stream per PBX
-(`IntKeys.records`, field `r`: the record as JSON), read back by GET /api/v1/records.
+"""Call records: one per call, to a capped Redis Stream per PBX (`IntKeys.records`, field
+`r`: the record as JSON), read back by GET /api/v1/records.
 
 A record holds every stage's time (arrived, queued, each ring with its agent, end and result,
-answered, ended), the IVR path and inputs, queue, agent, outcome, wait and talk. Wrap-up is not
-known when the call ends (the agent's wrap-up ends later): `wrapup_s` stays null for now, as do
-the recording and survey fields.
+answered, ended), the IVR path and inputs, what a CRM lookup found, queue, agent, outcome, wait,
+talk, the agent's wrap-up (start, end, seconds) and the recording (file, pauses).
+
+When the call ends with its agent in wrap-up, the record waits in Redis (`IntKeys.wrapup`)
+until that wrap-up ends (the agent's next state change), then it is written with the wrap-up
+filled in; without wrap-up it is written at once (`wrapup_s` 0 for an answered call, null
+otherwise). Taking the held record is a GETDEL, so of two instances one alone writes it.
+A record is therefore written up to the wrap-up's length after its call ended: the time-range
+read looks `LATE_S` past its end for it.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from acd.integrations.stream import IntegrationRedis, IntKeys
 FIELDS = ("call_id", "pbx", "uniqueid", "caller_num", "dnis", "flow", "ivr_path", "language",
           "account", "vip", "queue", "priority", "agent_id", "outcome", "arrived_at",
           "queued_at", "rings", "rona_count", "answered_at", "ended_at", "wait_s", "talk_s",
-          "wrapup_s", "recording_url", "survey_score")
+          "wrapup_s", "wrapup_start", "wrapup_end", "recording_file", "recording_pauses",
+          "customer_name", "crm_reason", "survey_score")
 TIME_SKEW_S = 60.0  # a record is written a little after its call ended (and clocks differ)
-LATE_S = 600.0  # ... at most this long after, for the time range of a read
+LATE_S = 6 * 3600.0  # ... at most this long after (a wrap-up), for the time range of a read
+HELD_TTL_S = 86_400  # a record held for a wrap-up that never ends (agent gone) expires
 
 
 async def build_record(ev: Event) -> dict[str, Any]:
@@ -41,14 +49,18 @@ async def build_record(ev: Event) -> dict[str, Any]:
     rec.update(call_id=ev.call_id, pbx=ev.pbx, queue=ev.fields.get("queue", ""),
                agent_id=ev.agent_id, outcome=ev.fields.get("outcome", ""),
                queued_at=entered or None, answered_at=answered or None, ended_at=ended,
-               wait_s=wait, talk_s=talk, rings=t.get("rings", []), recording_url="",
-               survey_score="", ivr_path=[])
+               wait_s=wait, talk_s=talk, rings=t.get("rings", []), recording_file="",
+               recording_pauses=[], customer_name="", crm_reason="", survey_score="",
+               ivr_path=[])
     if call is not None:
         rec.update(uniqueid=call.uniqueid, caller_num=call.caller_num, dnis=call.dnis,
                    flow=call.flow, ivr_path=list(call.ivr_path), language=call.language,
                    account=call.account, vip=call.vip, priority=call.priority,
                    arrived_at=call.arrived_at or None, rona_count=call.rona_count,
-                   queue=rec["queue"] or call.queue, agent_id=rec["agent_id"] or call.agent_id)
+                   queue=rec["queue"] or call.queue, agent_id=rec["agent_id"] or call.agent_id,
+                   recording_file=call.recording_file,
+                   recording_pauses=[list(p) for p in call.recording_pauses],
+                   customer_name=call.customer_name, crm_reason=call.crm_reason)
     return rec
 
 
@@ -64,12 +76,43 @@ class RecordsWriter:
         return None
 
     async def handle(self, ev: Event) -> None:
+        keys = IntKeys(ev.store.keys)
+        if ev.type in ("agent_state_changed", "agent_removed") \
+                and ev.fields.get("from_state") == "wrap_up":
+            await self._release(keys, ev.agent_id, ev.at)
+            return
         if ev.type != "call_ended":
             return
         rec = await build_record(ev)
-        await self.redis.xadd(IntKeys(ev.store.keys).records,
-                              {"r": json.dumps(rec, separators=(",", ":")),
-                               "ended_at": repr(ev.at)}, self.cfg.maxlen)
+        agent_id = ev.agent_id
+        if ev.fields.get("agent_state") != "wrap_up" or not agent_id:
+            if rec["answered_at"] is not None:
+                rec["wrapup_s"] = 0.0
+            await self._write(keys, rec)
+            return
+        rec["wrapup_start"] = ev.at
+        await self._release(keys, agent_id, None)  # a held one left over: written as it is
+        await self.redis.set(keys.wrapup(agent_id), json.dumps(rec), HELD_TTL_S)
+        agent = await ev.agent()
+        # (another instance may have handled the end of this wrap-up already)
+        if agent is None or agent.state.value != "wrap_up" or agent.state_since != ev.at:
+            await self._release(keys, agent_id, agent.state_since if agent else ev.at)
+
+    async def _release(self, keys: IntKeys, agent_id: str, ended: float | None) -> None:
+        """Write the record held for the agent's wrap-up, which ended at `ended`."""
+        raw = await self.redis.getdel(keys.wrapup(agent_id))
+        if raw is None:
+            return
+        rec = json.loads(raw)
+        start = rec.get("wrapup_start")
+        if ended is not None and isinstance(start, float | int):
+            rec["wrapup_end"] = max(ended, start)
+            rec["wrapup_s"] = rec["wrapup_end"] - start
+        await self._write(keys, rec)
+
+    async def _write(self, keys: IntKeys, rec: dict[str, Any]) -> None:
+        await self.redis.xadd(keys.records, {"r": json.dumps(rec, separators=(",", ":")),
+                                             "ended_at": repr(rec["ended_at"])}, self.cfg.maxlen)
         self.written += 1
 
 
@@ -105,7 +148,8 @@ class RecordsReader:
 
 
 def to_csv(records: list[dict[str, Any]]) -> str:
-    """A header row, then one row per record (lists as JSON, ivr_path joined by '>')."""
+    """A header row (FIELDS), then one row per record: lists as JSON (ivr_path joined by
+    '>'), booleans 1/0, null as an empty cell."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(FIELDS)

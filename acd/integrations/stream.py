@@ -42,6 +42,15 @@ class IntKeys:
         """Stream: one call record per ended call (field `r`: JSON), capped."""
         return f"{self.base}:records"
 
+    def wrapup(self, agent_id: str) -> str:
+        """String (JSON): the record of the agent's last call, held until its wrap-up ends."""
+        return f"{self.base}:wrapup:{agent_id}"
+
+    @property
+    def pops(self) -> str:
+        """Stream: screen pops for the agents' push channel (field `agent`, `p`: JSON)."""
+        return f"{self.base}:pops"
+
     def by_number(self, number: str) -> str:
         """List: the latest calls of a caller number, newest first (JSON each)."""
         return f"{self.base}:num:{number}"
@@ -126,6 +135,14 @@ class IntegrationRedis:
                 pipe.expire(key, ttl_s)
             await pipe.execute()
 
+    async def set(self, key: str, value: str, ttl_s: int) -> None:
+        await self._r.set(key, value, ex=ttl_s)
+
+    async def getdel(self, key: str) -> str | None:
+        """Read and delete at once: of two instances, one alone gets the value."""
+        raw = await self._r.getdel(key)
+        return None if raw is None else _text(raw)
+
     async def delete(self, key: str) -> None:
         await self._r.delete(key)
 
@@ -162,3 +179,15 @@ class IntegrationRedis:
 
     async def xrange(self, stream: str, start: str, end: str, count: int) -> list[Entry]:
         return _entries(await self._r.xrange(stream, min=start, max=end, count=count))
+
+    async def last_id(self, stream: str) -> str:
+        """The id of the stream's newest entry ("0-0" when empty or missing)."""
+        reply: Any = await self._r.xrevrange(stream, count=1)
+        return _text(reply[0][0]) if reply else "0-0"
+
+    async def xread(self, after: dict[str, str], count: int,
+                    block_ms: int | None) -> list[tuple[str, str, dict[str, str]]]:
+        """Entries after each stream's id: (stream, id, fields), oldest first per stream."""
+        reply: Any = await self._r.xread(after, count=count, block=block_ms)  # type: ignore[arg-type]
+        return [(_text(stream), eid, fields) for stream, entries in reply or []
+                for eid, fields in _entries(entries)]

@@ -13,7 +13,11 @@ nor the query (it may hold the caller's number).
 Payload: event ("ringing"/"answered"), at, pbx, call_id, uniqueid, caller_num, dnis, queue,
 agent, agent_name, vip, account, language, ivr_path, flow, wait_s (so far), previous_calls (of
 this number, ended ones, newest first: call_id, at, queue, agent, outcome; at most
-`integrations.history_per_number`), last_agent (the agent of the newest previous answered call).
+`integrations.history_per_number`), last_agent (the agent of the newest previous answered
+call), customer_name and crm_reason (what a CRM lookup found).
+
+With `integrations.agent_push` the same payload also goes to the agent's desktop stream (a Redis
+Stream that every instance follows: push.py), queue screen pop configured or not.
 """
 
 from __future__ import annotations
@@ -102,11 +106,20 @@ class ScreenPops:
         queue = ev.fields.get("queue", "")
         qcfg = self.cfg.queues.get(queue)
         pop = qcfg.screen_pop if qcfg is not None else None
-        if kind is None or pop is None or kind not in pop.events:
+        hook = pop is not None and kind in pop.events
+        push = self.cfg.integrations.agent_push and bool(ev.agent_id)
+        if kind is None or not (hook or push):
             return
         payload = await self.payload(ev, kind)
-        url = render_url(pop, payload)
         body = json.dumps(payload, separators=(",", ":")).encode()
+        if push:  # the agent's desktop (push.py): every instance follows this stream
+            await self.redis.xadd(IntKeys(ev.store.keys).pops,
+                                  {"agent": ev.agent_id, "p": body.decode()},
+                                  self.cfg.integrations.agent_push_maxlen)
+            self.counts["pushed"] += 1
+        if pop is None or not hook:
+            return
+        url = render_url(pop, payload)
         try:
             self._queue.put_nowait(Pop(queue, url, body))
         except asyncio.QueueFull:
@@ -136,6 +149,8 @@ class ScreenPops:
             "ivr_path": list(call.ivr_path) if call else [], "flow": call.flow if call else "",
             "wait_s": max(0.0, ev.at - entered) if entered else 0.0,
             "previous_calls": previous, "last_agent": last_agent,
+            "customer_name": call.customer_name if call else "",
+            "crm_reason": call.crm_reason if call else "",
         }
 
     async def _work(self) -> None:

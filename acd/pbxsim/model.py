@@ -46,6 +46,8 @@ class AgentPhone:
     # Dialplan context of the peer (shown on legs dialled to it); None = the PBX's phone context.
     context: str | None = None
     channel: Channel | None = field(default=None, repr=False)
+    # What the phone's display showed for each ring: (caller name, caller number).
+    shown: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +66,9 @@ class Truth:
     outcome: str = "waiting"
     fallback: bool = False
     channel: str = ""
+    # MixMonitor on the caller's channel: file, options, started_at, mutes [(at, "1"/"0")],
+    # stopped_at (None: until the channel ended)
+    recordings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         wait = None
@@ -74,7 +79,7 @@ class Truth:
             "tag": self.tag, "inputs": self.inputs, "channel": self.channel,
             "arrived_at": self.arrived_at, "hold_entered_at": self.hold_entered_at,
             "answered_at": self.answered_at, "agent": self.agent, "ended_at": self.ended_at,
-            "outcome": self.outcome, "wait_s": wait,
+            "outcome": self.outcome, "wait_s": wait, "recordings": self.recordings,
         }
 
 

@@ -66,6 +66,7 @@ def originate(pbx: Pbx, params: Headers) -> None:
     )
     ch.phone = phone
     phone.channel = ch
+    phone.shown.append((name, num))
     ch.originate = o
     ch.answer_cb = lambda: answer(pbx, ch)
     pbx.channels[ch.name] = ch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from acd import contract
 from acd.core.model import Agent, Call
+from acd.core.phone_tag import phone_tag
 
 Action = dict[str, str | list[str]]
 
@@ -32,24 +33,41 @@ def hangup(channel: str, cause: int = 16) -> Action:
     return {"Action": "Hangup", "Channel": channel, "Cause": str(cause)}
 
 
-def _caller_id(call: Call) -> str:
-    # The agent's phone shows a short tag before the caller's number.
-    tag = ("VIP " if call.vip else "") + call.queue
-    safe = "".join(ch for ch in tag if ch.isalnum() or ch in " _-")
-    return f'"{safe.strip()}" <{call.caller_num}>'
+def _caller_id(call: Call, tag: str | None) -> str:
+    # The agent's phone shows a short tag (queues.NAME.phone_tag) as the caller's name.
+    if tag is None:
+        tag = phone_tag("{vip}{queue}", 24, call)
+    number = "".join(ch for ch in call.caller_num if ch.isalnum() or ch in "+*#-.")
+    return f'"{tag}" <{number}>'
 
 
-def ring_agent(call: Call, agent: Agent, leg_id: str, ring_timeout_s: float) -> Action:
-    """Originate the agent leg into acd-agent, which Bridge()s the caller once answered."""
+def ring_agent(call: Call, agent: Agent, leg_id: str, ring_timeout_s: float,
+               tag: str | None = None) -> Action:
+    """Originate the agent leg into acd-agent, which Bridge()s the caller once answered.
+    `tag`: the caller name the phone shows (made safe by acd.core.phone_tag)."""
     return {
         "Action": "Originate", "Channel": agent.interface, "Context": contract.CTX_AGENT,
         "Exten": contract.AGENT_EXTEN, "Priority": "1",
-        "Timeout": str(int(ring_timeout_s * 1000)), "CallerID": _caller_id(call),
+        "Timeout": str(int(ring_timeout_s * 1000)), "CallerID": _caller_id(call, tag),
         "Async": "true", "ChannelId": leg_id,
         "Variable": [f"{contract.VAR_CALLER}={call.channel}",
                      f"{contract.VAR_AGENT_ID}={agent.id}",
                      f"{contract.VAR_CALL_ID}={call.id}"],
     }
+
+
+def mixmonitor(channel: str, file: str, options: str) -> Action:
+    """Start recording the channel (both directions mixed) into `file`."""
+    action: Action = {"Action": "MixMonitor", "Channel": channel, "File": file}
+    if options:
+        action["Options"] = options
+    return action
+
+
+def mixmonitor_mute(channel: str, mute: bool) -> Action:
+    """Pause (mute=True) or resume the channel's recording: silence is written meanwhile."""
+    return {"Action": "MixMonitorMute", "Channel": channel, "Direction": "both",
+            "State": "1" if mute else "0"}
 
 
 def core_show_channels() -> Action:

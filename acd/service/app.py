@@ -23,6 +23,7 @@ from acd.ami.link import AmiLink
 from acd.api.app import create_app
 from acd.config import Config, ConfigError
 from acd.integrations import Integrations
+from acd.integrations.crm import CrmClient
 from acd.integrations.webhooks import resolve_secrets
 from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
@@ -57,6 +58,12 @@ class Service:
             resolve_secrets(cfg)
         except ConfigError as exc:
             problems += exc.problems
+        self._crm_token: str | None = None
+        crm = cfg.integrations.crm
+        try:  # ... and the CRM's token
+            self._crm_token = crm.resolve_token() if crm is not None else None
+        except ConfigError as exc:
+            problems += exc.problems
         if problems:
             raise ConfigError(problems)
         self.config_path = config_path
@@ -73,6 +80,12 @@ class Service:
         self.instance_id = (f"{socket.gethostname()}:{cfg.http.port}" if cfg.http.port
                             else None)
         self.integrations: Integrations | None = None  # queue_log, records, screen pops
+        self.crm: CrmClient | None = None  # the IVR's CRM lookups (one client for all PBXs)
+
+    def _knows_agent(self, agent_id: str) -> bool:
+        """An agent of the running config (a reload may add or remove some)."""
+        cfg = self.backend.cfg if self.backend is not None else self.cfg
+        return agent_id in cfg.agents
 
     @property
     def engine(self) -> Engine | None:
@@ -87,6 +100,8 @@ class Service:
     async def start(self) -> Engine:
         """Attach to every PBX; returns the first PBX's engine."""
         started_ms = int(time.time() * 1000)  # integrations: events from here on
+        if self.cfg.integrations.crm is not None:
+            self.crm = CrmClient(self.cfg.integrations.crm, self._crm_token)
         for pbx in self.cfg.pbx_list():
             store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix,
                                      pbx=pbx.name, stats_ttl_s=stats_ttl(self.cfg.history_days),
@@ -96,7 +111,7 @@ class Service:
                            secret=self._secrets[pbx.name], ping_interval_s=pbx.ping_interval_s,
                            reconnect_max_s=pbx.reconnect_max_s, name=pbx.name)
             engine = Engine(self.cfg.for_pbx(pbx.name), store, link,
-                            instance_id=self.instance_id)
+                            instance_id=self.instance_id, crm=self.crm)
             await engine.start()
             self.engines[pbx.name] = engine
             log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host,
@@ -106,7 +121,7 @@ class Service:
         assert first_engine is not None
         self.integrations = await Integrations.start(
             self.cfg, self.stores, self.redis_url, consumer=first_engine.instance_id,
-            start_ms=started_ms)
+            start_ms=started_ms, knows_agent=self._knows_agent)
         # ---
         self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
         self.backend.start()
@@ -120,7 +135,8 @@ class Service:
         assert self.backend is not None
         http = self.cfg.http
         records = self.integrations.records if self.integrations is not None else None
-        self._runner = web.AppRunner(create_app(self.backend, http, records=records),
+        push = self.integrations.push if self.integrations is not None else None
+        self._runner = web.AppRunner(create_app(self.backend, http, records=records, push=push),
                                      access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
@@ -142,6 +158,8 @@ class Service:
             await self.integrations.stop()
         for engine in self.engines.values():
             await engine.stop(graceful=graceful)
+        if self.crm is not None:
+            await self.crm.close()
         for store in self.stores.values():
             await store.close()
 

@@ -261,6 +261,14 @@ class ServiceBackend:
         await engine.run_in_order(apply)
         return await self._fresh("calls", call_id, engine)
 
+    async def recording_command(self, call_id: str, pause: bool,
+                                agent_id: str | None) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        recorder = engine.handlers.recorder
+        result: dict[str, Any] = await engine.run_in_order(
+            lambda: recorder.pause(call_id, pause, agent_id))
+        return result
+
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:
             raise CommandError("no_config_file", "the service was not started from a file", 409)
@@ -298,6 +306,8 @@ def check_reloadable(old: Config, new: Config) -> list[str]:
         out.append(f"{'pbxs' if old.pbxs or new.pbxs else 'pbx'}: changes need a restart")
     if old.redis != new.redis:
         out.append("redis: changes need a restart")
+    if old.integrations.crm != new.integrations.crm:
+        out.append("integrations.crm: changes need a restart")
     if old.http.host != new.http.host or old.http.port != new.http.port:
         out.append("http.host/port: changes need a restart")
     for aid in sorted(set(old.agents) & set(new.agents)):

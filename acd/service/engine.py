@@ -24,6 +24,7 @@ from acd.config import Config
 from acd.core.events import DomainEvent
 from acd.core.model import Agent, AgentState, Call
 from acd.core.policy import Rules, rules_from_config
+from acd.integrations.crm import CrmClient
 from acd.service import actions
 from acd.service.mirror import Mirror
 from acd.service.router import Router
@@ -36,8 +37,10 @@ LEASE_MS = 5000  # a dead instance's calls are taken over after this long
 
 class Engine:
     def __init__(self, cfg: Config, store: Store, link: AmiLink,
-                 now: Callable[[], float] = time.time, instance_id: str | None = None) -> None:
+                 now: Callable[[], float] = time.time, instance_id: str | None = None,
+                 crm: CrmClient | None = None) -> None:
         self.cfg = cfg
+        self.crm = crm  # the IVR's lookup nodes ask it (None: no [integrations.crm])
         self.store = store
         self.link = link
         self.now = now

@@ -29,9 +29,11 @@ from acd.core.events import (
     WrapupEnded,
 )
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
+from acd.core.phone_tag import phone_tag
 from acd.core.policy import HOLD_STATES
 from acd.service import actions
 from acd.service.ivr_driver import IvrDriver
+from acd.service.recording import Recorder
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -50,6 +52,7 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self.ivr = IvrDriver(engine, self)
+        self.recorder = Recorder(engine)  # MixMonitor on answer, pause / resume
         self._table: dict[type, Callable[[Any], Awaitable[None]]] = {
             AgiSessionStarted: self.ivr.started,
             AgiCommandDone: self.ivr.command_done,
@@ -140,7 +143,9 @@ class Handlers:
         return True
 
     async def _originate(self, call: Call, agent: Agent, leg_id: str, ring_s: float) -> None:
-        if not await self.e.send(actions.ring_agent(call, agent, leg_id, ring_s)):
+        qcfg = self.e.cfg.queues.get(call.queue)
+        tag = phone_tag(qcfg.phone_tag, qcfg.phone_tag_max, call) if qcfg is not None else None
+        if not await self.e.send(actions.ring_agent(call, agent, leg_id, ring_s, tag)):
             self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))
 
     async def _refresh(self, call_id: str, agent_id: str) -> None:
@@ -232,6 +237,7 @@ class Handlers:
                                            self.e.now(), self._remember_s())
         # Once out of the bridge, the caller's hold loop must leave instead of playing music.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
+        self.recorder.answered(call, agent)
         log.info("call %s answered by %s after %.1f s", call.id, agent.id,
                  call.wait_s(self.e.now()), extra={"call_id": call.id, "state": "connected"})
 

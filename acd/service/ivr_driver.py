@@ -76,6 +76,9 @@ class IvrDriver:
             if isinstance(cmd, ivr.Agi):
                 await self._agi(call, cmd.command)
                 return
+            if isinstance(cmd, ivr.LookupCaller):
+                self._lookup(call, state, cmd)
+                return
             if isinstance(cmd, ivr.LookupVip):
                 is_vip = await self.e.store.is_vip(cmd.number, cmd.account)
                 state, commands = ivr.on_vip_result(self.e.cfg, state, is_vip, self.e.now())
@@ -85,6 +88,38 @@ class IvrDriver:
                 return
             await self._end_call(call, state, cmd)
             return
+
+    def _lookup(self, call: Call, state: ivr.IvrState, cmd: ivr.LookupCaller) -> None:
+        """Ask the CRM in a task of its own (other calls' events go on meanwhile); its result
+        comes back through the engine's inbox, in order with the PBX's events."""
+        fields = {"caller_num": call.caller_num, "account": state.data.get("account", ""),
+                  "dnis": call.dnis, "flow": state.flow}
+        self.e.spawn(self._ask_crm(call.id, state.flow, state.steps, cmd, fields), "crm-lookup")
+
+    async def _ask_crm(self, call_id: str, flow: str, step: int, cmd: ivr.LookupCaller,
+                       fields: dict[str, str]) -> None:
+        crm = self.e.crm
+        if crm is None:  # the config check forbids it; a test engine may lack the client
+            result = ivr.LookupResult("error")
+        else:
+            result = await crm.lookup(self.e.store, cmd.by, cmd.key, fields, call_id)
+        try:
+            await self.e.run_in_order(lambda: self._looked_up(call_id, flow, step, cmd, result))
+        except Exception:  # e.g. Redis away: the caller's hangup or a restart ends the call
+            log.exception("call %s: applying the CRM lookup failed", call_id)
+
+    async def _looked_up(self, call_id: str, flow: str, step: int, cmd: ivr.LookupCaller,
+                         result: ivr.LookupResult) -> None:
+        await self.e.store.count_lookup(flow, cmd.node, result.outcome, self.e.now())
+        call = self.e.calls.get(call_id)
+        state = self.states.get(call_id)
+        if call is None or state is None or call.state is not CallState.IVR \
+                or state.awaiting != ivr.Awaiting.LOOKUP or state.steps != step:
+            return  # the caller hung up meanwhile (counted all the same)
+        log.info("call %s: CRM lookup by %s: %s", call_id, cmd.by, result.outcome,
+                 extra={"call_id": call_id, "state": "ivr"})
+        state, commands = ivr.on_lookup_result(self.e.cfg, state, result, self.e.now())
+        await self._run(call, state, commands)
 
     async def _agi(self, call: Call, command: str, *, quiet: bool = False) -> None:
         self._seq += 1
@@ -119,10 +154,15 @@ class IvrDriver:
     async def _to_queue(self, call: Call, state: ivr.IvrState, cmd: ivr.ToQueue) -> None:
         self.states.pop(call.id, None)
         self.last_command.pop(call.id, None)
+        found = {k: state.data[f] for k, f in (("customer_name", "customer_name"),
+                                               ("crm_reason", "crm_reason")) if f in state.data}
         await self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
                                        vip=cmd.vip, account=state.data.get("account", ""),
-                                       flow=state.flow)
+                                       flow=state.flow, **found)
         call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
+        call.account = state.data.get("account", "")
+        call.customer_name = found.get("customer_name", "")
+        call.crm_reason = found.get("crm_reason", "")
         # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
         # always finds it there.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))

@@ -62,10 +62,11 @@ def add_funnels(parts: Iterable[Mapping[str, FunnelCounts]]) -> dict[str, Funnel
             mine = out.setdefault(flow, FunnelCounts())
             for node, n in counts.reached.items():
                 mine.reached[node] = mine.reached.get(node, 0) + n
-            for node, exits in counts.left.items():
-                left = mine.left.setdefault(node, {})
-                for exit_, n in exits.items():
-                    left[exit_] = left.get(exit_, 0) + n
+            for mine_part, theirs in ((mine.left, counts.left), (mine.lookups, counts.lookups)):
+                for node, exits in theirs.items():
+                    left = mine_part.setdefault(node, {})
+                    for exit_, n in exits.items():
+                        left[exit_] = left.get(exit_, 0) + n
     return out
 
 

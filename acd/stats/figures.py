@@ -123,9 +123,11 @@ def funnel_nodes(cfg: Config, funnel_today: Mapping[str, FunnelCounts]
     for flow in [*cfg.flows, *(f for f in funnel_today if f not in cfg.flows)]:
         counts = funnel_today.get(flow) or FunnelCounts()
         names = list(cfg.flows[flow].nodes) if flow in cfg.flows else []
-        names += [n for n in [*counts.reached, *counts.left] if n not in names]
+        names += [n for n in [*counts.reached, *counts.left, *counts.lookups]
+                  if n not in names]
         out[flow] = {n: FunnelNode(reached=counts.reached.get(n, 0),
-                                   left=dict(counts.left.get(n, {})))
+                                   left=dict(counts.left.get(n, {})),
+                                   lookups=dict(counts.lookups.get(n, {})))
                      for n in names}
     return out
 

@@ -92,4 +92,7 @@ class FunnelCounts:
 
     reached: dict[str, int] = field(default_factory=dict)  # node -> callers
     left: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> exit -> callers
+    # CRM lookups of a lookup node: node -> outcome (hit, miss, cache, timeout, error,
+    # skipped) -> lookups
+    lookups: dict[str, dict[str, int]] = field(default_factory=dict)
     # exit is one of: "queue" (handed to an agent queue), "hangup", "closed", "fallback"

@@ -109,6 +109,9 @@ class CallView(_Out):
 class FunnelNode(_Out):
     reached: int
     left: dict[str, int] = Field(description="exit (queue, hangup, closed, fallback) -> callers")
+    lookups: dict[str, int] = Field(default_factory=dict, description="a lookup node's CRM "
+                                    "lookups by outcome (hit, miss, cache, timeout, error, "
+                                    "skipped)")
 
 
 class Snapshot(_Out):

@@ -54,6 +54,9 @@ def encode_call(call: Call) -> Fields:
         "outcome": "" if call.outcome is None else call.outcome.value,
         "rona_count": str(int(call.rona_count)), "flow": call.flow,
         "last_agent": call.last_agent,
+        "customer_name": call.customer_name, "crm_reason": call.crm_reason,
+        "recording_file": call.recording_file,
+        "recording_pauses": enc_json(call.recording_pauses),
     }
 
 
@@ -74,7 +77,14 @@ def decode_call(h: Mapping[str, str]) -> Call:
         outcome=CallOutcome(outcome) if outcome else None,
         rona_count=int(h.get("rona_count") or 0), flow=h.get("flow", ""),
         last_agent=h.get("last_agent", ""),
+        customer_name=h.get("customer_name", ""), crm_reason=h.get("crm_reason", ""),
+        recording_file=h.get("recording_file", ""),
+        recording_pauses=_pauses(h.get("recording_pauses", "")),
     )
+
+
+def _pauses(raw: str) -> list[list[float]]:
+    return [[float(t) for t in pause] for pause in json.loads(raw or "[]")]
 
 
 def _enc_str(value: object) -> str:
@@ -107,11 +117,23 @@ def _enc_ivr_path(value: object) -> str:
     return enc_json([str(step) for step in value])
 
 
+def _enc_pauses(value: object) -> str:
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and 1 <= len(p) <= 2
+            and all(isinstance(t, float | int) and not isinstance(t, bool) for t in p)
+            for p in value):
+        raise TypeError(f"recording_pauses must be a list of [start] or [start, end], "
+                        f"got {value!r}")
+    return enc_json([[float(t) for t in p] for p in value])
+
+
 # update_call may change only these; the state machine fields belong to the scripts.
 _UPDATABLE: dict[str, Callable[[object], str]] = {
     "ivr_path": _enc_ivr_path, "language": _enc_str, "account": _enc_str, "vip": _enc_vip,
     "required": _enc_required, "queue": _enc_str, "priority": _enc_priority, "flow": _enc_str,
     "last_agent": _enc_str,
+    "customer_name": _enc_str, "crm_reason": _enc_str, "recording_file": _enc_str,
+    "recording_pauses": _enc_pauses,
 }
 
 

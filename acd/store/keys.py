@@ -95,6 +95,11 @@ class Keys:
         reads it (last-agent routing, repeat calls)."""
         return f"{self.base}:lastans:{caller_num}"
 
+    def crm_cache(self, by: str, key: str) -> str:
+        """String (JSON, expires): a CRM lookup's answer by `by` (caller_num or account),
+        found or not (acd/store/crm.py)."""
+        return f"{self.base}:crm:{by}:{key}"
+
     @property
     def vip_numbers(self) -> str:
         return f"{self.base}:vip:numbers"

@@ -92,14 +92,15 @@ def agent_counts_of(h: Mapping[str, str]) -> AgentCounts:
 
 
 def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
-    """Add one funnel hash (`r:<node>`, `l:<node>:<exit>`) to `into`."""
+    """Add one funnel hash (`r:<node>`, `l:<node>:<exit>`, `x:<node>:<lookup outcome>`) to
+    `into`."""
     for field, value in h.items():
         kind, _, rest = field.partition(":")
         if kind == "r":
             into.reached[rest] = into.reached.get(rest, 0) + int(value)
-        elif kind == "l":
+        elif kind in ("l", "x"):
             node, _, exit_ = rest.rpartition(":")
-            left = into.left.setdefault(node, {})
+            left = (into.left if kind == "l" else into.lookups).setdefault(node, {})
             left[exit_] = left.get(exit_, 0) + int(value)
 
 

@@ -12,11 +12,12 @@ from acd.store.agents import AgentSteps
 from acd.store.base import text
 from acd.store.callers import CallerSteps
 from acd.store.calls import CallSteps
+from acd.store.crm import CrmSteps
 from acd.store.leases import LeaseSteps
 from acd.store.stats import StatsReader
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, CrmSteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:
