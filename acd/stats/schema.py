@@ -63,6 +63,12 @@ class QueueFigures(_Out):
     threshold_s: int
     windows: dict[WindowName, WindowFigures]
     occupancy: float | None = Field(description="today, of the agents serving this queue")
+    agents_needed_now: int | None = Field(
+        None, description="Erlang C: agents meeting the queue's SL target at the last 60 min's "
+        "arrival rate and AHT (null: no AHT yet, and for the centre); see stats/staffing.py")
+    agents_short_now: int | None = Field(
+        None, description="agents_needed_now minus the logged-in agents able to take the "
+        "queue (negative: spare agents)")
 
 
 class AgentFigures(_Out):

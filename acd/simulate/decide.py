@@ -1,0 +1,87 @@
+"""The simulator's one door into the routing core: every routing decision of a simulation is
+taken here, with the same functions the live service's router takes it with
+(acd/service/router.py):
+
+- a call starts waiting -> `acd.core.routing.best_agent_for_call(call, ready agents)`;
+- an agent becomes ready -> `acd.core.waiting.best_call_for_agent(agent, index, calls, queues)`
+  over a `WaitingIndex`, `queues` being the queues whose own skills the agent holds (the
+  router's `_queues` rule, repeated in `queues_of`).
+
+The engine (engine.py) never calls the core itself: it tells the Decider what happened
+(`call_waits`, `agent_ready`, `call_leaves`) and gets the match back. So a routing policy that
+the core learns (a time- or figure-dependent one) reaches the simulator by changing this module
+only. What a policy may need is passed in: the virtual time `now` on every call, the queues'
+configs (`self.queues`, acd.config.QueueConfig, with any policy settings they carry), and the
+running per-queue counts (`self.live`, acd.stats.raw.QueueCounts since the start of the run,
+warm-up included, updated by the engine as calls arrive, are answered and end).
+
+Ready agents are kept per queue they can serve; that only narrows the candidates handed to
+best_agent_for_call (an agent outside the queue's pool is never eligible), it changes no choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from acd.config import QueueConfig
+from acd.core.model import Agent, Call
+from acd.core.routing import best_agent_for_call
+from acd.core.waiting import WaitingIndex, best_call_for_agent
+from acd.stats.raw import QueueCounts
+
+
+class Decider:
+    def __init__(self, queues: Mapping[str, QueueConfig],
+                 live: Mapping[str, QueueCounts]) -> None:
+        self.queues = queues
+        self.live = live
+        self.index = WaitingIndex()
+        self.waiting: dict[str, Call] = {}
+        self._ready: dict[str, dict[str, Agent]] = {q: {} for q in queues}
+        self._queues_of: dict[str, list[str]] = {}
+        self.decisions = 0
+
+    def queues_of(self, agent: Agent) -> list[str]:
+        """Queues whose own skills the agent holds, among those it serves (a call may require
+        more skills: that is checked per call by the core)."""
+        known = self._queues_of.get(agent.id)
+        if known is None:
+            known = [q for q, qc in self.queues.items()
+                     if (not agent.queues or q in agent.queues)
+                     and all(agent.skills.get(s, 0) >= lvl for s, lvl in qc.skills.items())]
+            self._queues_of[agent.id] = known
+        return known
+
+    def call_waits(self, call: Call, now: float) -> Agent | None:
+        """`call` (state WAITING) entered its queue: the ready agent it goes to now, or None
+        (then it waits in the index)."""
+        pool = self._ready.get(call.queue)
+        agent = best_agent_for_call(call, pool.values()) if pool else None
+        if agent is None:
+            self.waiting[call.id] = call
+            self.index.put(call)
+            return None
+        self.decisions += 1
+        self._unready(agent)
+        return agent
+
+    def agent_ready(self, agent: Agent, now: float) -> Call | None:
+        """`agent` (state READY) is free: the waiting call it takes now, or None (then it
+        stays in the ready pools of its queues)."""
+        call = best_call_for_agent(agent, self.index, self.waiting, self.queues_of(agent))
+        if call is None:
+            for q in self.queues_of(agent):
+                self._ready[q][agent.id] = agent
+            return None
+        self.decisions += 1
+        self.call_leaves(call)
+        return call
+
+    def call_leaves(self, call: Call) -> None:
+        """The call no longer waits (given to an agent, abandoned, timed out)."""
+        if self.waiting.pop(call.id, None) is not None:
+            self.index.discard(call.id)
+
+    def _unready(self, agent: Agent) -> None:
+        for q in self.queues_of(agent):
+            self._ready[q].pop(agent.id, None)
