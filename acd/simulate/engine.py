@@ -384,6 +384,8 @@ class Engine:
     def _spend(self, agent: SimAgent) -> None:
         """Count the agent's time in its current state that falls inside the span."""
         now = self.now
+        if agent.since == now:  # e.g. reserved and answered at once (no ring time)
+            return
         start = agent.since if agent.since > self.span_start else self.span_start
         end = now if now < self.span_end else self.span_end
         agent.since = now
