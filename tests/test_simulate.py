@@ -271,10 +271,27 @@ def test_every_documented_scenario_runs(path: Path, capsys: pytest.CaptureFixtur
     code, out, _ = cli(capsys, str(path), "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["centre"]["figures"]["offered"] > 1000
+    assert doc["centre"]["figures"]["offered"] > 1000 and doc["notes"] == []
     for q in doc["queues"]:
         assert q["figures"]["answered"] > 0
         assert q["figures"]["service_level"]["value"] is not None
+
+
+def test_notes_say_when_callers_cannot_be_served() -> None:
+    sc = load_scenario(SCENARIOS / "two_languages.toml", [
+        "duration_s=3600", "roster.1.count=0", "roster.3.count=0",
+        'traffic.support.patience={type="infinite"}', "queues.support.max_wait_s=inf"])
+    r = run(sc)
+    support = r.queues[1].figures
+    left = support.offered - support.answered - support.abandoned - support.timed_out
+    assert left > 0 and r.queues[1].mix["fr"].answered == 0
+    assert r.notes == [
+        "sales: no agent of the queue holds the skills of mix 'fr': those callers can only "
+        "abandon or time out",
+        "support: no agent of the queue holds the skills of mix 'fr': those callers can only "
+        "abandon or time out",
+        f"support: {left:,} counted calls were still waiting when the run ended (patient "
+        "callers no agent could take)"]
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ The engine (engine.py) never calls the core itself: it tells the Decider what ha
 the core learns (a time- or figure-dependent one) reaches the simulator by changing this module
 only. What a policy may need is passed in: the virtual time `now` on every call, the queues'
 configs (`self.queues`, acd.config.QueueConfig, with any policy settings they carry), and the
-running per-queue counts (`self.live`, acd.stats.raw.QueueCounts since the start of the run,
-warm-up included, updated by the engine as calls arrive, are answered and end).
+running per-queue counts (`self.live`, acd.stats.raw.QueueCounts of every call since the start
+of the run, warm-up included, kept by the engine as calls arrive, are answered, abandon, time
+out and end: the raw counts the service's figures are made of, so
+acd.stats.fig_window.window_figures(self.live[q], ...) gives a policy the queue's SL, ASA and
+AHT so far). A windowed view (the last 15 min, as the live service has) can be added here.
 
 Ready agents are kept per queue they can serve; that only narrows the candidates handed to
 best_agent_for_call (an agent outside the queue's pool is never eligible), it changes no choice.

@@ -39,7 +39,10 @@ BATCHES = 20  # the counted calls, in arrival order, in this many batches (resul
 class SimCall(Call):
     talk_s: float = 0.0
     patience_s: float = math.inf
-    tallies: tuple[QueueCounts, ...] = ()  # where its figures go (empty: warm-up call)
+    # where its figures go: the running counts of its queue (Decider.live), and when it is
+    # counted (arrived in the span) its queue's, class's, mix segment's and batch's counts
+    tallies: tuple[QueueCounts, ...] = ()
+    counted: bool = False  # arrived in the measured span
 
 
 @dataclass(slots=True)
@@ -220,14 +223,15 @@ class Engine:
             r = source.rng.random()
             segment = next(s for share, s in segments if r < share)
         self.n += 1
-        tallies = (*segment.tallies, self._batch(source.queue, now)) if measured else ()
+        live = self.live[source.queue]
+        tallies = ((live, *segment.tallies, self._batch(source.queue, now)) if measured
+                   else (live,))
         call = SimCall(id=f"c{self.n:09d}", channel="", uniqueid="", caller_num="", dnis="",
                        state=CallState.WAITING, arrived_at=now, queue=source.queue,
                        priority=segment.priority, required=segment.required, entered_at=now,
                        vip=segment.priority > PRIORITY_NORMAL, talk_s=source.talk(),
                        patience_s=source.patience(),
-                       tallies=tallies)
-        self.live[source.queue].offered += 1
+                       tallies=tallies, counted=measured)
         for counts in call.tallies:
             counts.offered += 1
         give_up = min(call.patience_s, source.qcfg.max_wait_s)
@@ -285,15 +289,13 @@ class Engine:
         self._push(now + call.talk_s, HANGUP, agent)
 
     def _count_answer(self, call: SimCall, wait: float) -> None:
-        self.live[call.queue].answered += 1
-        if call.tallies:
-            bucket = wait_bucket(wait)
-            for counts in call.tallies:
-                counts.answered += 1
-                counts.answered_waits[bucket] = counts.answered_waits.get(bucket, 0) + 1
-                counts.wait_sum_s += wait
-            if wait > self.tally.longest_wait_s[call.queue]:
-                self.tally.longest_wait_s[call.queue] = wait
+        bucket = wait_bucket(wait)
+        for counts in call.tallies:
+            counts.answered += 1
+            counts.answered_waits[bucket] = counts.answered_waits.get(bucket, 0) + 1
+            counts.wait_sum_s += wait
+        if call.counted and wait > self.tally.longest_wait_s[call.queue]:
+            self.tally.longest_wait_s[call.queue] = wait
 
     def _hangup(self, agent: SimAgent) -> None:
         call = agent.call
@@ -356,16 +358,15 @@ class Engine:
         self.waiting_all -= 1
         call.state = CallState.ENDED
         call.ended_at = self.now
-        if call.tallies and wait > self.tally.longest_wait_s[call.queue]:
+        if call.counted and wait > self.tally.longest_wait_s[call.queue]:
             self.tally.longest_wait_s[call.queue] = wait
 
     def _count_abandon(self, call: SimCall, wait: float) -> None:
-        self.live[call.queue].abandoned += 1
         bucket = wait_bucket(wait)
         for counts in call.tallies:
             counts.abandoned += 1
             counts.abandoned_waits[bucket] = counts.abandoned_waits.get(bucket, 0) + 1
-        if call.tallies and wait > self.tally.longest_wait_s[call.queue]:
+        if call.counted and wait > self.tally.longest_wait_s[call.queue]:
             self.tally.longest_wait_s[call.queue] = wait
 
     def _end_span(self, _: object) -> None:

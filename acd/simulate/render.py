@@ -86,6 +86,9 @@ def render(result: RunResult, description: str = "") -> str:
         lines.append(line)
         if i in by_row:
             lines.append(by_row[i])
+    if r.notes:
+        lines.append("")
+        lines += [f"note: {n}" for n in r.notes]
     formulas = sorted({q.figures.service_level.formula for q in r.queues})
     lines.append("")
     lines.append(f"SL formula: {', '.join(formulas)} (METRICS.md). ±: 95 % confidence "

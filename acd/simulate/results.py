@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from acd.core.model import Agent
 from acd.simulate.engine import BATCHES, SimAgent, Tally
 from acd.simulate.scenario import Scenario
 from acd.stats import erlang
@@ -72,6 +73,8 @@ class RunResult(_Out):
     agents: int
     centre: QueueResult
     queues: list[QueueResult]
+    notes: list[str] = Field(description="what may make the figures surprising (callers no "
+                             "agent can take, calls still waiting at the end)")
 
 
 # Student's t, two-sided 95 %, by degrees of freedom (batches - 1)
@@ -108,11 +111,18 @@ def _erlang_applies(sc: Scenario, queue: str, pool: list[SimAgent]) -> bool:
                for m in sc.traffic[queue].mix for s, lvl in m.skills.items() for a in pool)
 
 
+def _probe(skills: dict[str, int], queues: list[str]) -> Agent:
+    """An agent of a roster, to ask which queues the roster serves."""
+    return Agent(id="", interface="", skills=skills, queues=tuple(queues))
+
+
 def predict(sc: Scenario, queue: str, agents: int) -> ErlangPrediction:
     """Erlang C for the queue's traffic and `agents` agents."""
     qcfg, traffic = sc.queues[queue], sc.traffic[queue]
-    rings = [r.ring.mean for r in sc.roster if r.count]
-    ring_s = sum(rings) / len(rings) if rings else 0.0
+    rings = [(r.ring.mean, r.count) for r in sc.roster
+             if r.count and serves_queue(_probe(r.skills, r.queues), queue, qcfg)]
+    staff = sum(n for _, n in rings)
+    ring_s = sum(m * n for m, n in rings) / staff if staff else 0.0
     aht = traffic.talk.mean + qcfg.wrapup_s + ring_s
     s = erlang.staffing(traffic.calls_per_hour, aht, qcfg.sla.target_pct,
                         qcfg.sla.threshold_s, agents)
@@ -141,6 +151,29 @@ def _queue(sc: Scenario, tally: Tally, queue: str) -> QueueResult:
         erlang_c=predict(sc, queue, len(pool)) if _erlang_applies(sc, queue, pool) else None)
 
 
+def notes(sc: Scenario, agents: list[SimAgent], queues: list[QueueResult]) -> list[str]:
+    out: list[str] = []
+    for q in queues:
+        traffic = sc.traffic.get(q.name)
+        if traffic is None:
+            continue
+        pool = _pool(sc, q.name, agents)
+        if not pool:
+            out.append(f"{q.name}: no agent serves this queue: its callers can only abandon "
+                       "or time out")
+        for m in traffic.mix:
+            if pool and not any(all(a.skills.get(k, 0) >= lvl for k, lvl in m.skills.items())
+                                for a in pool):
+                out.append(f"{q.name}: no agent of the queue holds the skills of mix "
+                           f"{m.label!r}: those callers can only abandon or time out")
+        f = q.figures
+        left = f.offered - f.answered - f.abandoned - f.timed_out
+        if left:
+            out.append(f"{q.name}: {left:,} counted calls were still waiting when the run "
+                       "ended (patient callers no agent could take)")
+    return out
+
+
 def results(sc: Scenario, tally: Tally, name: str, seed: int) -> RunResult:
     queues = [_queue(sc, tally, q) for q in sc.queues]
 
@@ -161,4 +194,4 @@ def results(sc: Scenario, tally: Tally, name: str, seed: int) -> RunResult:
     start, end = tally.span
     return RunResult(scenario=name, seed=seed, warmup_s=sc.warmup_s, span_s=end - start,
                      calls_simulated=tally.calls_simulated, agents=len(tally.agents),
-                     centre=centre, queues=queues)
+                     centre=centre, queues=queues, notes=notes(sc, tally.agents, queues))
