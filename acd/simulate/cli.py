@@ -116,17 +116,19 @@ def run_erlang(args: argparse.Namespace) -> int:
         return 0
     print(f"{s.calls_per_hour:g} calls/h x {s.aht_s:g} s = {s.load_erl:.2f} Erlangs; "
           f"target {s.target_pct:g}/{s.threshold_s}")
-    rows = [["agents", "SL", "ASA", "P(wait)", "occupancy", ""]]
+    rows = [["agents", "SL", "ASA", "P(wait)", "occupancy"]]
+    marks = [""]
     for row in _erlang_rows(s):
-        marks = []
+        mark = []
         if row.agents == s.agents_needed:
-            marks.append(f"fewest meeting {s.target_pct:g}/{s.threshold_s}")
+            mark.append(f"fewest meeting {s.target_pct:g}/{s.threshold_s}")
         if args.agents is not None and row.agents == args.agents:
-            marks.append("asked")
+            mark.append("asked")
         asa = secs(row.asa_s) if math.isfinite(row.asa_s) else "unbounded"
         rows.append([str(row.agents), pct(row.service_level), asa, pct(row.p_wait),
-                     pct(row.occupancy), ("<- " + ", ".join(marks)) if marks else ""])
-    print("\n".join(table(rows)))
+                     pct(row.occupancy)])
+        marks.append(("  <- " + ", ".join(mark)) if mark else "")
+    print("\n".join(line + mark for line, mark in zip(table(rows), marks, strict=True)))
     print(f"agents needed: {s.agents_needed}")
     return 0
 

@@ -59,6 +59,7 @@ class Segment:
 
     required: dict[str, int]
     priority: int
+    vip: bool
     tallies: tuple[QueueCounts, ...]
 
 
@@ -130,7 +131,8 @@ def _segments(q: str, qcfg: QueueConfig, t: TrafficConfig, tally: Tally
                 counts.append(tally.classes[q][cname])
             if q in tally.mixes:
                 counts.append(tally.mixes[q][label])
-            out.append((total, Segment({**qcfg.skills, **skills}, priority, tuple(counts))))
+            out.append((total, Segment({**qcfg.skills, **skills}, priority, cname == "vip",
+                                       tuple(counts))))
     out[-1] = (1.0, out[-1][1])  # rounding: the last segment takes what is left
     return out
 
@@ -229,7 +231,7 @@ class Engine:
         call = SimCall(id=f"c{self.n:09d}", channel="", uniqueid="", caller_num="", dnis="",
                        state=CallState.WAITING, arrived_at=now, queue=source.queue,
                        priority=segment.priority, required=segment.required, entered_at=now,
-                       vip=segment.priority > PRIORITY_NORMAL, talk_s=source.talk(),
+                       vip=segment.vip, talk_s=source.talk(),
                        patience_s=source.patience(),
                        tallies=tallies, counted=measured)
         for counts in call.tallies:

@@ -43,9 +43,10 @@ def _row(label: str, f: WindowFigures, q: QueueResult | None) -> list[str]:
 
 def _erlang_line(p: ErlangPrediction, sl_target: str) -> str:
     asa = secs(p.asa_s) if p.asa_s is not None else "unbounded (too few agents)"
-    return (f"  Erlang C for {p.agents} agents, {p.load_erl:.2f} Erl (AHT {secs(p.aht_s)}): "
-            f"SL {pct(p.service_level)}, ASA {asa}, P(wait) {pct(p.p_wait)}, "
-            f"occupancy {pct(p.occupancy)}; {p.agents_needed} agents meet {sl_target}")
+    return (f"  Erlang C (patient callers) for {p.agents} agents, {p.load_erl:.2f} Erl "
+            f"(AHT {secs(p.aht_s)}): SL {pct(p.service_level)}, ASA {asa}, "
+            f"P(wait) {pct(p.p_wait)}, occupancy {pct(p.occupancy)}; "
+            f"{p.agents_needed} agents meet {sl_target}")
 
 
 def table(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -55,8 +55,9 @@ class TrafficConfig(_Model):
     patience: Patience = Field(PATIENT, description="how long a caller waits before "
                                "hanging up (default: infinite)")
     vip_share: float = Field(0.0, ge=0, le=1, description="share of callers who are VIP")
-    vip_priority: int = Field(PRIORITY_VIP, ge=1, le=99, description="their priority class "
-                              "(normal callers have 0)")
+    vip_priority: int = Field(PRIORITY_VIP, ge=0, le=99, description="their priority class "
+                              "(normal callers have 0; 0: VIP callers are counted apart but "
+                              "not answered first)")
     mix: list[MixConfig] = Field(default_factory=list, description="segments needing extra "
                                  "skills; the rest of the callers (1 - sum of shares) need "
                                  "only the queue's skills")
