@@ -1,9 +1,10 @@
 """The discrete-event engine: virtual time, one heap of events, the real routing core (through
 decide.Decider) taking every decision.
 
-Callers arrive per queue as a Poisson stream; each draws, on arrival, its talk time and its
-patience (so the same seed gives the same callers whatever the routing does: a scenario run
-with and without a policy is compared on identical traffic). An agent goes
+Callers arrive per queue as a Poisson stream; each draws, on arrival, its segment (VIP class,
+mix), its talk time and its patience, from streams apart from the routing (Source): the same
+seed gives the same callers whatever the routing does, so a scenario run with and without a
+policy is compared on identical traffic. An agent goes
 ready -> reserved (the phone rings for the roster's ring time) -> on call (the caller's talk
 time) -> wrap-up (the queue's wrapup_s) -> ready. A caller whose patience runs out while waiting
 or while the agent's phone rings abandons (the agent is ready again at once); one still waiting
@@ -65,12 +66,15 @@ class Segment:
 
 @dataclass(slots=True)
 class Source:
-    """One queue's arrivals: its own random stream, so queues do not disturb each other."""
+    """One queue's callers. Arrival gaps, segments, talk times and patience each come from a
+    random stream of their own (seeded by the seed, the queue and the purpose): changing one of
+    them (a talk time distribution, a VIP share) leaves the others' draws as they were, and no
+    routing change touches any of them."""
 
     queue: str
     qcfg: QueueConfig
-    rng: random.Random
     gap: Sampler
+    pick: Sampler  # uniform 0..1, chooses the segment
     talk: Sampler
     patience: Sampler
     segments: list[tuple[float, Segment]]  # (cumulative share, segment), last one 1.0
@@ -131,8 +135,10 @@ def _segments(q: str, qcfg: QueueConfig, t: TrafficConfig, tally: Tally
                 counts.append(tally.classes[q][cname])
             if q in tally.mixes:
                 counts.append(tally.mixes[q][label])
-            out.append((total, Segment({**qcfg.skills, **skills}, priority, cname == "vip",
-                                       tuple(counts))))
+            required = dict(qcfg.skills)
+            for skill, level in skills.items():  # the stricter of the queue's and the mix's
+                required[skill] = max(level, required.get(skill, 0))
+            out.append((total, Segment(required, priority, cname == "vip", tuple(counts))))
     out[-1] = (1.0, out[-1][1])  # rounding: the last segment takes what is left
     return out
 
@@ -161,12 +167,14 @@ class Engine:
     # --- set-up ---
 
     def _source(self, q: str, t: TrafficConfig, seed: int) -> Source:
-        rng = random.Random(f"{seed}:traffic:{q}")
-        rate = t.calls_per_hour / 3600.0
-        draw = rng.expovariate
+        def rng(purpose: str) -> random.Random:
+            return random.Random(f"{seed}:{q}:{purpose}")
+
+        rate, draw = t.calls_per_hour / 3600.0, rng("arrivals").expovariate
         qcfg = self.sc.queues[q]
-        return Source(q, qcfg, rng, lambda: draw(rate), t.talk.sampler(rng),
-                      t.patience.sampler(rng), _segments(q, qcfg, t, self.tally))
+        return Source(q, qcfg, lambda: draw(rate), rng("segments").random,
+                      t.talk.sampler(rng("talk")), t.patience.sampler(rng("patience")),
+                      _segments(q, qcfg, t, self.tally))
 
     def _agents(self, seed: int) -> list[SimAgent]:
         rng = random.Random(f"{seed}:ring")
@@ -218,12 +226,8 @@ class Engine:
             return
         self._push(now + source.gap(), ARRIVE, source)
         measured = now >= self.span_start
-        segments = source.segments
-        if len(segments) == 1:
-            segment = segments[0][1]
-        else:
-            r = source.rng.random()
-            segment = next(s for share, s in segments if r < share)
+        r = source.pick()
+        segment = next(s for share, s in source.segments if r < share)
         self.n += 1
         live = self.live[source.queue]
         tallies = ((live, *segment.tallies, self._batch(source.queue, now)) if measured
