@@ -28,9 +28,10 @@ from acd.config import ConfigError
 from acd.core.model import Agent, Call
 from acd.core.routing import call_key, eligible
 from acd.simulate.decide import Decider
-from acd.simulate.engine import Engine, Tally, simulate
+from acd.simulate.engine import Engine, simulate
 from acd.simulate.results import RunResult, results
 from acd.simulate.scenario import Scenario, apply_overrides, load_scenario, parse_scenario
+from acd.simulate.tally import Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "docs" / "scenarios"

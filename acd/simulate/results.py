@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from acd.core.model import Agent
-from acd.simulate.engine import BATCHES, SimAgent, Tally
+from acd.simulate.engine import SimAgent
 from acd.simulate.scenario import Scenario
+from acd.simulate.tally import BATCHES, Tally
 from acd.stats import erlang
 from acd.stats.fig_agents import occupancy, serves_queue
 from acd.stats.fig_window import centre_window_figures, window_figures
