@@ -20,6 +20,12 @@ from acd.stats.raw import QueueCounts
 from tests.test_api import api, auth, figures, http_config
 from tests.test_figures_snapshot import AGENTS, AGENTS_TODAY, CALLS, FUNNEL, NOW, config
 
+
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`acd.cli.main` sets up the root logger for a process: not for the test session's."""
+    monkeypatch.setattr("acd.cli.setup_logging", lambda *args, **kwargs: None)
+
 # --- the maths --------------------------------------------------------------------------------
 
 

@@ -39,6 +39,12 @@ ERLANG_C = SCENARIOS / "erlang_c.toml"
 H_S = 180.0  # the handle time of erlang_c.toml
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`acd.cli.main` sets up the root logger for a process: not for the test session's."""
+    monkeypatch.setattr("acd.cli.setup_logging", lambda *args, **kwargs: None)
+
+
 def mmc(agents: int, occupancy: float, calls: int, *extra: str) -> Scenario:
     """erlang_c.toml (one FIFO queue, exponential 180 s, patient callers) at a load."""
     rate = occupancy * agents * 3600 / H_S

@@ -18,6 +18,12 @@ DOC = ROOT / "docs" / "simulator.md"
 BLOCK = re.compile(r"<!-- output: (acd [^>]+) -->\n```text\n(.*?)```", re.S)
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`acd.cli.main` sets up the root logger for a process: not for the test session's."""
+    monkeypatch.setattr("acd.cli.setup_logging", lambda *args, **kwargs: None)
+
+
 def blocks() -> list[tuple[str, str]]:
     return BLOCK.findall(DOC.read_text())
 
