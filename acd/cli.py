@@ -1,4 +1,4 @@
-"""The `acd` command: run, check-config, pbxsim, demo."""
+"""The `acd` command: run, check-config, pbxsim, demo, simulate, erlang."""
 
 from __future__ import annotations
 
@@ -98,6 +98,18 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(demo.run(args))
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from acd.simulate import cli as simulate_cli
+
+    return simulate_cli.run_simulate(args)
+
+
+def _erlang(args: argparse.Namespace) -> int:
+    from acd.simulate import cli as simulate_cli
+
+    return simulate_cli.run_erlang(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description=__doc__)
     parser.add_argument("--log-level", default=None,
@@ -136,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo.add_arguments(p)
     p.set_defaults(func=_demo)
+
+    from acd.simulate import cli as simulate_cli
+
+    p = sub.add_parser("simulate", help="run the routing core on a scenario in virtual time")
+    simulate_cli.add_simulate_arguments(p)
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("erlang", help="Erlang C: service level, ASA and agents needed")
+    simulate_cli.add_erlang_arguments(p)
+    p.set_defaults(func=_erlang)
     return parser
 
 

@@ -136,7 +136,8 @@ async def test_history_bad_input_names_the_field(query: str, field: str) -> None
 # --- auth ---
 
 READS = ["/api/v1/queues", "/api/v1/queues/sales", "/api/v1/agents", "/api/v1/calls",
-         "/api/v1/history", "/api/v1/openapi.json", "/metrics", "/"]
+         "/api/v1/history", "/api/v1/openapi.json", "/metrics", "/",
+         "/api/v1/erlang?calls_per_hour=600&aht_s=180"]
 SUPERVISOR = [("/api/v1/agents/a1/login", {}), ("/api/v1/agents/a1/logout", {}),
               ("/api/v1/agents/a1/ready", None), ("/api/v1/agents/a1/not_ready",
                                                    {"reason": "break"}),
@@ -361,6 +362,9 @@ RESPONSES: list[tuple[str, str, str, Any, str | None]] = [  # method, url, templ
     ("GET", "/api/v1/calls", "/api/v1/calls", None, "viewer"),
     ("GET", "/api/v1/history?from=1&to=900", "/api/v1/history", None, "viewer"),
     ("GET", "/api/v1/history?from=x", "/api/v1/history", None, "viewer"),
+    ("GET", "/api/v1/erlang?calls_per_hour=600&aht_s=180&agents=29", "/api/v1/erlang", None,
+     "viewer"),
+    ("GET", "/api/v1/erlang?calls_per_hour=600", "/api/v1/erlang", None, "viewer"),
     ("GET", "/healthz", "/healthz", None, None),
     ("GET", "/readyz", "/readyz", None, None),
     ("POST", "/api/v1/agents/a1/login", "/api/v1/agents/{id}/login", None, "supervisor"),

@@ -39,14 +39,18 @@ AGENTS = [("a1", "Alice Martin", ["sales"]), ("a2", "Bruno Costa", ["sales"]),
           ("a5", "Emeka Obi", ["billing"]), ("a6", "Fatima Zahra", ["support", "billing"])]
 
 
-def board(sales_waiting: int, sales_longest_s: float, a1_state: str) -> dict[str, object]:
-    """Sales (SL green), support (amber), billing (red); agent a1 ready or on a call."""
+def board(sales_waiting: int, sales_longest_s: float, a1_state: str,
+          sales_needed: int = 2) -> dict[str, object]:
+    """Sales (SL green), support (amber), billing (red); agent a1 ready or on a call. Erlang C
+    staffing: sales needs `sales_needed` of its 2 agents, support 6 of its 4, billing unknown."""
     on_call = 1 if a1_state == "on_call" else 0
     queues = [
         queue("sales", waiting=sales_waiting, longest_wait_s=sales_longest_s, ready=2 - on_call,
-              on_call=on_call, sl=0.86, asa_s=9, offered=58, answered=52, abandoned=2),
+              on_call=on_call, sl=0.86, asa_s=9, offered=58, answered=52, abandoned=2,
+              agents_needed_now=sales_needed),
         queue("support", waiting=3, longest_wait_s=47, ready=0, on_call=2, wrap_up=1,
-              not_ready=1, sl=0.74, asa_s=23, offered=41, answered=35, abandoned=4),
+              not_ready=1, sl=0.74, asa_s=23, offered=41, answered=35, abandoned=4,
+              agents_needed_now=6),
         queue("billing", waiting=1, longest_wait_s=95, ready=0, on_call=1, sl=0.55, asa_s=61,
               offered=12, answered=9, abandoned=3),
     ]
@@ -84,6 +88,16 @@ async def test_wallboard_follows_the_stream(chromium: object) -> None:
         await expect(page.locator('[data-queue="billing"] [data-field="sl_box"]')
                      ).to_have_attribute("data-sl", "red")
         await expect(centre.locator('[data-field="waiting"]')).to_have_text("4")
+        # Erlang C staffing on each queue tile
+        await expect(sales.locator('[data-field="staffing"]')).to_have_text(
+            "needs 2 agents · staffed")
+        support = page.locator('[data-queue="support"]')
+        await expect(support.locator('[data-field="staffing"]')).to_have_text(
+            "needs 6 agents · 2 short")
+        await expect(support.locator('[data-field="staffing_box"]')).to_have_attribute(
+            "data-short", "true")
+        await expect(page.locator('[data-queue="billing"] [data-field="staffing_box"]')
+                     ).to_have_attribute("data-short", "unknown")
 
         backend.publish(board(1, 0, "ready"))  # a call arrives in sales
         await expect(sales.locator('[data-field="waiting"]')).to_have_text("1", timeout=TIMEOUT_MS)
@@ -92,7 +106,11 @@ async def test_wallboard_follows_the_stream(chromium: object) -> None:
         await expect(sales.locator('[data-field="longest_wait"]')).not_to_have_text(
             "0:00", timeout=TIMEOUT_MS)
 
-        backend.publish(board(0, 0, "on_call"))  # Alice answers it
+        backend.publish(board(0, 0, "on_call", sales_needed=3))  # Alice answers it
+        await expect(sales.locator('[data-field="staffing"]')).to_have_text(
+            "needs 3 agents · 1 short", timeout=TIMEOUT_MS)
+        await expect(sales.locator('[data-field="staffing_box"]')).to_have_attribute(
+            "data-short", "true")
         await expect(sales.locator('[data-field="waiting"]')).to_have_text("0", timeout=TIMEOUT_MS)
         await expect(sales.locator('[data-field="busy"]')).to_have_text("1")
         await expect(sales.locator('[data-field="ready"]')).to_have_text("1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.api import commands, handlers
+from acd.api import commands, erlang, handlers
 from acd.api.agent_stream import PUSH, PushSource, agent_stream
 from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
 from acd.api.backend import Backend
@@ -108,6 +108,10 @@ def routes() -> list[Route]:
         Route("POST", f"{V1}/config/reload", commands.config_reload, "admin",
               "Re-read the config file (a bad one is refused and the running one kept)",
               ReloadOut, body=EmptyBody, errors=(400,), tag="actions"),
+        Route("GET", f"{V1}/erlang", erlang.get_erlang, "read",
+              "Erlang C: service level, ASA and occupancy of a staffing, and the agents "
+              "needed for a target", erlang.ErlangOut, query=erlang.QUERY, errors=(400,),
+              tag="planning"),
         Route("GET", f"{V1}/openapi.json", handlers.openapi, "read",
               "This document", media_type="application/json", tag="meta"),
         Route("GET", "/metrics", metrics, "read", "Prometheus text format",

@@ -55,7 +55,7 @@ def queue(name: str, *, waiting: int = 0, longest_wait_s: float = 0.0, ready: in
           reserved: int = 0, on_call: int = 0, wrap_up: int = 0, not_ready: int = 0,
           sl: float | None = None, asa_s: float | None = None, offered: int = 0,
           answered: int = 0, abandoned: int = 0, target_pct: float = 80.0,
-          threshold_s: int = 20) -> QueueFigures:
+          threshold_s: int = 20, agents_needed_now: int | None = None) -> QueueFigures:
     fig = window(offered, answered, answered, abandoned, sl, asa_s, target_pct / 100,
                  threshold_s)
     return QueueFigures(
@@ -64,7 +64,9 @@ def queue(name: str, *, waiting: int = 0, longest_wait_s: float = 0.0, ready: in
                                ready=ready, reserved=reserved, on_call=on_call,
                                wrap_up=wrap_up, not_ready=not_ready),
         target_pct=target_pct, threshold_s=threshold_s, windows=dict.fromkeys(WINDOWS, fig),
-        occupancy=None)
+        occupancy=None, agents_needed_now=agents_needed_now,
+        agents_short_now=None if agents_needed_now is None else
+        agents_needed_now - (ready + reserved + on_call + wrap_up + not_ready))
 
 
 def _weighted(pairs: list[tuple[float | None, int]]) -> float | None:

@@ -44,6 +44,7 @@ from acd.stats.schema import (
     WindowFigures,
     WindowName,
 )
+from acd.stats.staffing import agents_needed_now, agents_short_now
 from acd.stats.timewin import local_midnight
 
 __all__ = ["build_snapshot", "history_rows", "window_figures"]
@@ -71,11 +72,14 @@ def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
             for w in WINDOWS}
     ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
                    qcfg.wrapup_s, cache=cache)
+    counts = agent_counts_view(serving)
+    needed = agents_needed_now(qcfg.sla, figs["60m"], figs["today"])
     return QueueFigures(
         name=name, waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
-        ewt_s=ewt, agents=agent_counts_view(serving), target_pct=qcfg.sla.target_pct,
+        ewt_s=ewt, agents=counts, target_pct=qcfg.sla.target_pct,
         threshold_s=qcfg.sla.threshold_s, windows=figs,
-        occupancy=occupancy(today[a.id] for a in serving))
+        occupancy=occupancy(today[a.id] for a in serving), agents_needed_now=needed,
+        agents_short_now=agents_short_now(needed, counts.logged_in))
 
 
 def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],

@@ -71,6 +71,12 @@ class QueueFigures(_Out):
     objective_offset_s: float = Field(0.0, description="service-objective routing: seconds "
                                       "added to this queue's waits when agents who serve "
                                       "several queues choose (positive: behind its target)")
+    agents_needed_now: int | None = Field(
+        None, description="Erlang C: agents meeting the queue's SL target at the last 60 min's "
+        "arrival rate and AHT (null: no AHT yet, and for the centre); see stats/staffing.py")
+    agents_short_now: int | None = Field(
+        None, description="agents_needed_now minus the logged-in agents able to take the "
+        "queue (negative: spare agents)")
 
 
 class AgentFigures(_Out):

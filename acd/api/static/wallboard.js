@@ -72,6 +72,7 @@ function renderQueue(tile, q) {
   setText(f.ready, String(a.ready));
   setText(f.busy, String(a.reserved + a.on_call + a.wrap_up));
   setText(f.not_ready, String(a.not_ready));
+  if (f.staffing) renderStaffing(f, q.agents_needed_now, q.agents_short_now);
   const today = q.windows && q.windows.today;
   if (today && f.offered_today) {
     setText(f.offered_today, String(today.offered));
@@ -79,6 +80,19 @@ function renderQueue(tile, q) {
     setText(f.abandoned_today, String(today.abandoned));
   }
   tickQueue(tile);
+}
+
+// Erlang C for the last hour's calls and AHT (stats/staffing.py): how many agents would meet
+// the target now, and how many more than are logged in that is.
+export function staffingText(needed, short) {
+  if (needed == null) return "agents needed: –";
+  if (short > 0) return `needs ${needed} agents · ${short} short`;
+  return `needs ${needed} agents · staffed` + (short < 0 ? ` (+${-short})` : "");
+}
+
+function renderStaffing(f, needed, short) {
+  setText(f.staffing, staffingText(needed, short));
+  f.staffing_box.dataset.short = needed == null ? "unknown" : String(short > 0);
 }
 
 function tickQueue(tile) {
