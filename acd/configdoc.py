@@ -18,6 +18,7 @@ _SECTIONS: list[tuple[str, str]] = [
     ("QueueConfig", "[queues.NAME]"),
     ("SlaConfig", "[queues.NAME.sla]: service level"),
     ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
+    ("AdmissionConfig", "[queues.NAME.admission]: admission and overflow"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),

@@ -24,6 +24,9 @@ CTX_AGENT: Final = "acd-agent"
 CTX_AFTER: Final = "acd-after"
 CTX_FALLBACK: Final = "acd-fallback"
 CTX_FEATURES: Final = "acd-features"
+# Caller-facing policies (acd/service/flow): where a refused caller is sent.
+CTX_VOICEMAIL: Final = "acd-voicemail"  # VoiceMail(${ACD_MAILBOX}), then hang up
+CTX_CLOSED: Final = "acd-closed"  # Playback(${ACD_CLOSED_PROMPT}), then hang up
 HOLD_EXTEN: Final = "s"
 AGENT_EXTEN: Final = "s"
 
@@ -36,6 +39,8 @@ HEARTBEAT_STALE_S: Final = 15  # the dialplan's threshold: `${EPOCH} - ACD_HEART
 VAR_DONE: Final = "ACD_DONE"  # "1" once bridged to an agent: the hold loop then leaves
 VAR_CALL_ID: Final = "ACD_CALL_ID"  # the service's call id
 VAR_FALLBACK_QUEUE: Final = "ACD_FALLBACK_QUEUE"  # global: the Asterisk queue of the fallback
+VAR_MAILBOX: Final = "ACD_MAILBOX"  # mailbox[@context] for acd-voicemail
+VAR_CLOSED_PROMPT: Final = "ACD_CLOSED_PROMPT"  # the prompt acd-closed plays
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
@@ -44,7 +49,9 @@ VAR_AGENT_ID: Final = "ACD_AGENT_ID"
 USEREVENT_AGENT: Final = "AcdAgent"
 FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout"}
 
-ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES)
+ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES,
+                       CTX_VOICEMAIL, CTX_CLOSED)
 SERVICE_VARIABLES: Final = (
     VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
+    VAR_MAILBOX, VAR_CLOSED_PROMPT,
 )

@@ -74,6 +74,12 @@ class RingOverdue:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyTick:
+    """Time to look at the waiting callers again (acd/service/flow: admission while waiting,
+    announcements, callback offers)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -83,5 +89,5 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | StoreChanged
+    | StoreChanged | PolicyTick
 )

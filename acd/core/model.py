@@ -25,6 +25,7 @@ class CallOutcome(StrEnum):
     TIMEOUT = "timeout"  # max wait reached, sent to the fallback
     FALLBACK = "fallback"  # handed to Asterisk's own Queue()
     LOST = "lost"  # the channel vanished while the service could not see it
+    VOICEMAIL = "voicemail"  # refused by the queue's admission: sent to a mailbox
 
 
 class AgentState(StrEnum):
@@ -65,6 +66,11 @@ class Call:
     ended_at: float | None = None
     outcome: CallOutcome | None = None
     rona_count: int = 0
+    # Caller-facing policies (acd/service/flow): the EWT predicted at the last queue entry (and
+    # when), for the accuracy figures; the queues the call overflowed from, in order.
+    ewt_pred_s: float | None = None
+    ewt_pred_at: float | None = None
+    overflow_path: list[str] = field(default_factory=list)
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:

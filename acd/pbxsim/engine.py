@@ -172,6 +172,8 @@ class Pbx(PbxCore):
         t.ended_at = self.clock.now()
         if t.fallback:
             t.outcome = "fallback"
+        elif t.voicemail:
+            t.outcome = "voicemail"
         elif t.answered_at is not None:
             t.outcome = "answered"
         elif t.outcome != "abandoned":

@@ -66,8 +66,10 @@ class Engine:
         link.on_login = self._on_login
         link.on_lost = self._on_lost
         # Built last: the handlers need the attributes above.
+        from acd.service.flow import CallerFlow
         from acd.service.handlers import Handlers
 
+        self.flow = CallerFlow(self)  # caller-facing policies (admission, announcements, ...)
         self.handlers = Handlers(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -197,6 +199,7 @@ class Engine:
             else:
                 log.warning("agent %s left the config but is on a call: removed later", aid)
         self.router.config_changed()
+        self.flow.config_changed()
 
     async def _beat(self) -> None:
         while True:

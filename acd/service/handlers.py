@@ -60,6 +60,7 @@ class Handlers:
             RingOverdue: self.ring_overdue,
             StoreChanged: self.store_changed,
         }
+        self._table.update(engine.flow.handlers())
 
     async def apply(self, event: DomainEvent) -> None:
         await self._table[type(event)](event)
@@ -76,9 +77,10 @@ class Handlers:
 
     # --- queueing ----------------------------------------------------------------------------
     async def enqueue(self, call: Call, queue: str, priority: int,
-                      required: dict[str, int]) -> None:
+                      required: dict[str, int], ewt_pred_s: float | None = None) -> None:
         now = self.e.now()
-        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now)
+        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now,
+                                            ewt_pred_s)
         if queued is None:
             return
         self.put_call(queued)
@@ -237,7 +239,8 @@ class Handlers:
             await self._foreign_call(kind, call_id)
 
     async def _foreign_call(self, kind: str, call_id: str) -> None:
-        if kind in ("call_queued", "call_requeued", "call_priority_changed"):
+        if kind in ("call_queued", "call_requeued", "call_priority_changed",
+                    "call_overflowed"):
             call = await self.e.store.get_call(call_id)
             if call is not None:
                 self.e.mirror.set_foreign(call)  # kept only while it waits

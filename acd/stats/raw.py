@@ -30,7 +30,9 @@ class QueueCounts:
     answered: int = 0
     abandoned: int = 0  # hung up while waiting or ringing
     timed_out: int = 0  # max wait reached, handed to the PBX's queue
-    overflowed: int = 0  # left for another queue (the routing issue fills this)
+    overflowed: int = 0  # left for another queue (admission overflow)
+    voicemail: int = 0  # refused by the queue's admission: sent to a mailbox
+    closed: int = 0  # refused by the queue's admission: closed message, hung up
     answered_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     abandoned_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     wait_sum_s: float = 0.0  # of answered calls: for ASA
@@ -44,6 +46,8 @@ class QueueCounts:
         self.abandoned += other.abandoned
         self.timed_out += other.timed_out
         self.overflowed += other.overflowed
+        self.voicemail += other.voicemail
+        self.closed += other.closed
         for mine, theirs in ((self.answered_waits, other.answered_waits),
                              (self.abandoned_waits, other.abandoned_waits)):
             for bucket, n in theirs.items():

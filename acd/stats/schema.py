@@ -36,7 +36,9 @@ class WindowFigures(_Out):
     abandoned: int
     short_abandoned: int
     timed_out: int
-    overflowed: int
+    overflowed: int = Field(description="left for another queue (admission overflow)")
+    voicemail: int = Field(0, description="refused by admission: sent to voicemail")
+    closed: int = Field(0, description="refused by admission: closed message")
     service_level: ServiceLevel
     asa_s: float | None
     abandon_rate: float | None

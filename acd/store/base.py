@@ -56,6 +56,7 @@ class Scripts:
     set_agent_state: AsyncScript
     set_priority: AsyncScript
     renew_leases: AsyncScript
+    overflow: AsyncScript  # caller-facing policies: acd/store/policies.py
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

@@ -53,6 +53,9 @@ def encode_call(call: Call) -> Fields:
         "ended_at": enc_opt_float(call.ended_at),
         "outcome": "" if call.outcome is None else call.outcome.value,
         "rona_count": str(int(call.rona_count)), "flow": call.flow,
+        "ewt_pred_s": enc_opt_float(call.ewt_pred_s),
+        "ewt_pred_at": enc_opt_float(call.ewt_pred_at),
+        "overflow_path": enc_json(list(call.overflow_path)),
     }
 
 
@@ -72,6 +75,9 @@ def decode_call(h: Mapping[str, str]) -> Call:
         ended_at=_opt_float(h.get("ended_at", "")),
         outcome=CallOutcome(outcome) if outcome else None,
         rona_count=int(h.get("rona_count") or 0), flow=h.get("flow", ""),
+        ewt_pred_s=_opt_float(h.get("ewt_pred_s", "")),
+        ewt_pred_at=_opt_float(h.get("ewt_pred_at", "")),
+        overflow_path=[str(q) for q in json.loads(h.get("overflow_path") or "[]")],
     )
 
 

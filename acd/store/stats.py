@@ -9,11 +9,13 @@ counts, so a refused, replayed or raced step counts nothing):
   waiting/ringing: abandoned + `bw:<bucket>` (outcome abandoned), timed_out (outcome timeout);
   from connected: handled, talk_sum_s (talk = now - answered_at). set_agent_state leaving
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
-  overflowed is not counted yet (always 0).
+  overflow.lua: overflowed in the old queue, offered in the new one. end_call from waiting with
+  outcome voicemail / closed (admission): voicemail, closed.
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
-  h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since).
+  h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
+  v (overflowed to another queue), m (sent to voicemail), x (closed message).
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
   not_ready_s, ringing_s. Time in a state is added when the agent LEAVES it (now -
@@ -42,7 +44,8 @@ from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
-_QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled")
+_QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
+               "voicemail", "closed")
 _QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
@@ -99,6 +102,10 @@ def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
             left[exit_] = left.get(exit_, 0) + int(value)
 
 
+# Facts that only count one: kind -> QueueCounts field.
+_COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed"}
+
+
 def add_fact(c: QueueCounts, member: str) -> None:
     """Add one recent fact (a member of a queue_recent zset) to `c`."""
     kind, _, rest = member.partition("|")
@@ -118,6 +125,8 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.abandoned_waits[bucket] = c.abandoned_waits.get(bucket, 0) + 1
     elif kind == "t":
         c.timed_out += 1
+    elif kind in _COUNT_KINDS:
+        setattr(c, _COUNT_KINDS[kind], getattr(c, _COUNT_KINDS[kind]) + 1)
     elif kind == "h":
         c.handled += 1
         c.talk_sum_s += float(value)

@@ -12,10 +12,11 @@ from acd.store.agents import AgentSteps
 from acd.store.base import text
 from acd.store.calls import CallSteps
 from acd.store.leases import LeaseSteps
+from acd.store.policies import PolicySteps
 from acd.store.stats import StatsReader
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, PolicySteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:

@@ -1,0 +1,75 @@
+"""Config of the caller-facing policies of a queue (issue 4): admission and overflow.
+
+Kept apart from acd/config.py (which holds them as QueueConfig fields) so that the policies'
+schema reads as one piece. Every table is optional: a queue without it has the policy off.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_NAME = r"^[A-Za-z0-9_.-]+$"
+QueueName = Annotated[str, Field(pattern=_NAME, min_length=1, max_length=64)]
+# A sound file name as Playback() takes it (no extension). No ':' or ',': prompts travel to the
+# dialplan inside packed channel variables (see acd/core/announce.py) and application arguments.
+Prompt = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$", max_length=128)]
+# app_voicemail's mailbox[@context].
+Mailbox = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$", max_length=80)]
+
+AdmissionAction = Literal["overflow", "voicemail", "closed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdmissionConfig(_Model):
+    """When a caller may not wait in this queue (any trigger given), and where it goes instead
+    (`action`). Checked when the caller enters the queue and, every `check_every_s`, while it
+    waits: a lowered limit (config reload) or the last able agent logging out reaches callers
+    already waiting."""
+
+    max_ewt_s: float | None = Field(None, gt=0, description="the caller's estimated wait (its "
+                                    "position, the agents able to take it, recent handle "
+                                    "times) is above this: no estimate, no refusal")
+    max_waiting: int | None = Field(None, ge=0, description="length cap: a caller arriving "
+                                    "when this many wait already is refused; while waiting, "
+                                    "the callers placed beyond the cap are")
+    no_agents: bool = Field(False, description="refuse when no logged-in agent (ready, busy or "
+                            "paused) could ever take the call")
+    action: AdmissionAction = Field(description="overflow: to `overflow_queue` (offered to "
+                                    "both, counted overflowed here); voicemail: to `mailbox`; "
+                                    "closed: `closed_prompt`, then hang up")
+    overflow_queue: QueueName | None = Field(None, description="the queue for `overflow`; the "
+                                             "caller keeps its entry time and data there")
+    mailbox: Mailbox | None = Field(None, description="mailbox[@context] for `voicemail`")
+    closed_prompt: Prompt = Field("acd/closed", description="played by `closed`")
+    while_waiting: bool = Field(True, description="check callers already waiting too")
+    check_every_s: float = Field(10.0, gt=0, le=3600, description="how often waiting callers "
+                                 "are checked")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AdmissionConfig:
+        if self.max_ewt_s is None and self.max_waiting is None and not self.no_agents:
+            raise ValueError("give at least one of max_ewt_s, max_waiting, no_agents = true")
+        if self.action == "overflow" and self.overflow_queue is None:
+            raise ValueError("action overflow needs overflow_queue")
+        if self.action == "voicemail" and self.mailbox is None:
+            raise ValueError("action voicemail needs mailbox")
+        return self
+
+
+def policy_problems(queues: dict[str, object]) -> list[str]:
+    """What a schema cannot see: references from one queue's policies to other queues."""
+    out: list[str] = []
+    for name, qcfg in queues.items():
+        adm = getattr(qcfg, "admission", None)
+        if isinstance(adm, AdmissionConfig) and adm.overflow_queue is not None:
+            where = f"queues.{name}.admission.overflow_queue"
+            if adm.overflow_queue not in queues:
+                out.append(f"{where}: unknown queue {adm.overflow_queue!r}")
+            elif adm.overflow_queue == name:
+                out.append(f"{where}: a queue cannot overflow to itself")
+    return out

@@ -1,0 +1,90 @@
+"""Caller-facing policies of the queues (issue 4): admission and overflow.
+
+One `CallerFlow` per engine. Two entry points from the call path:
+- `route_entry` / `entered`: a caller leaving the IVR for a queue (ivr_driver._to_queue): its
+  EWT is predicted (kept with the call for the accuracy figures) and the queue's admission may
+  send it on (overflow, voicemail, closed message);
+- `tick`: a PolicyTick event every TICK_S while some queue has a policy that watches waiting
+  callers. It runs in the engine's consumer like every event, so it never races the call path;
+  every caller's EWT comes from one pass (acd/stats/ewt_batch.py), whatever their number.
+
+Policies read the config when they act, so a reload (`config_changed`) reaches callers who
+are already waiting at the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from acd.core.admission import EntryRoute
+from acd.core.events import PolicyTick
+from acd.core.model import Call, CallState
+from acd.service.flow.admission import AdmissionDriver
+from acd.service.flow.live_aht import LiveAht
+from acd.stats.ewt_batch import waiting_placed
+
+if TYPE_CHECKING:
+    from acd.service.engine import Engine
+
+TICK_S = 1.0
+_TICK_KEY = ("flow", "tick")
+
+
+class CallerFlow:
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.aht = LiveAht(engine)
+        self.admission = AdmissionDriver(engine, self.aht)
+        self._armed = False
+        self.ticks = 0
+
+    def handlers(self) -> dict[type, Callable[[Any], Awaitable[None]]]:
+        """Domain events this module handles (added to the engine's handler table)."""
+        return {PolicyTick: self.tick}
+
+    def config_changed(self) -> None:
+        self.aht.forget()
+        self.admission.config_changed()
+        self._arm()
+
+    # --- a caller leaves the IVR -------------------------------------------------------------
+    async def route_entry(self, call: Call, queue: str, priority: int,
+                          required: dict[str, int]) -> EntryRoute:
+        """Decided before the caller is moved to the hold loop; applied by `entered`."""
+        await self.aht.refresh(self.e.now())
+        return self.admission.route_entry(call, queue, priority, required)
+
+    async def entered(self, call_id: str, route: EntryRoute) -> None:
+        await self.admission.entered(call_id, route)
+
+    # --- the tick ----------------------------------------------------------------------------
+    def _wanted(self) -> bool:
+        return self.admission.wanted()
+
+    def _arm(self) -> None:
+        if not self._armed and self._wanted():
+            self._armed = True
+            self.e.set_timer(_TICK_KEY, TICK_S, PolicyTick())
+
+    async def tick(self, _ev: PolicyTick) -> None:
+        self._armed = False
+        try:
+            if self.e.routing_enabled:
+                await self._tick()
+        finally:
+            self._arm()
+
+    async def _tick(self) -> None:
+        self.ticks += 1
+        now = self.e.now()
+        queues = self.admission.due(now)
+        mine = {c.id: c for c in self.e.calls.values()
+                if c.state is CallState.WAITING and c.queue in queues}
+        if not mine:
+            return
+        await self.aht.refresh(now)
+        placed = waiting_placed(list(self.e.mirror.all_calls.values()),
+                                list(self.e.agents.values()), now, self.aht.aht_s,
+                                self.aht.wrapup_s, only=mine)
+        await self.admission.check_waiting(list(mine.values()), placed)

@@ -1,0 +1,49 @@
+"""Store steps of the caller-facing policies (acd/service/flow): overflow between queues.
+
+Each step is one Lua script (lua/*.lua) that makes the change, counts it and appends its event,
+like the call steps of calls.py; the same (queue, agent_id, flow) hint of the call is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.core.model import Call, CallState
+from acd.store import codec
+from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start
+from acd.store.results import call_of
+
+_CALL_HINT = ("queue", "agent_id", "flow")
+
+
+class PolicySteps(StoreBase):
+    async def overflow(self, call_id: str, from_queue: str, to_queue: str,
+                       required: dict[str, int], now: float,
+                       ewt_pred_s: float | None) -> Call | None:
+        """Waiting in `from_queue` -> waiting in `to_queue` (same priority and entry time, the
+        given skills); None if the call is not waiting in `from_queue` any more."""
+        k = self._k
+        start = interval_start(now)
+
+        async def run(queue: str, _agent_id: str, _flow: str) -> Any:
+            if queue != from_queue:
+                return False  # it moved meanwhile: not this step's call any more
+            return await self._lua.overflow(
+                keys=[k.call(call_id), k.queue(queue), k.queue(to_queue), k.events,
+                      k.queue_interval(queue, start), k.queue_recent(queue),
+                      k.queue_interval(to_queue, start), k.queue_recent(to_queue)],
+                args=[*self._head(now), call_id, queue, to_queue, codec.enc_json(required),
+                      codec.enc_opt_float(ewt_pred_s), self._stats_ttl_s, RECENT_KEEP_S])
+
+        first = (from_queue, "", "")
+        reply = await self._with_hint(k.call(call_id), _CALL_HINT, run, first)
+        return self._remember(call_of(reply))
+
+    def _remember(self, call: Call | None) -> Call | None:
+        """Keep the call hints of calls.py current (the next step's first guess)."""
+        if call is not None:
+            if call.state is CallState.ENDED:
+                self._call_hints.pop(call.id, None)
+            else:
+                self._call_hints[call.id] = (call.queue, call.agent_id, call.flow)
+        return call

@@ -1,0 +1,181 @@
+"""Pure parts of the caller-facing policies: admission decisions, overflow routes, the batch EWT
+(equal to call_ewt), and the simulated PBX's CUT() and SayNumber words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acd.config import parse_config
+from acd.config_policies import AdmissionConfig
+from acd.core.admission import entry_route, overflow_skills, refusal
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.core.routing import call_key
+from acd.pbxsim.apps_flow import number_words
+from acd.pbxsim.clock import RealClock
+from acd.pbxsim.core import PbxCore
+from acd.pbxsim.dialplan import Dialplan
+from acd.pbxsim.model import Channel
+from acd.stats.ewt import call_ewt
+from acd.stats.ewt_batch import waiting_placed
+from tests.flowkit import centre
+
+
+def adm(**kw: Any) -> AdmissionConfig:
+    return AdmissionConfig.model_validate({"action": "closed", **kw})
+
+
+@pytest.mark.parametrize(("config", "ewt", "logged_in", "length", "position", "entering",
+                          "reason"), [
+    ({"max_ewt_s": 60}, 61.0, True, 0, 1, True, "ewt"),
+    ({"max_ewt_s": 60}, 60.0, True, 0, 1, True, None),  # at the limit: admitted
+    ({"max_ewt_s": 60}, None, True, 0, 1, True, None),  # no estimate: no refusal
+    ({"max_waiting": 3}, 0.0, True, 3, 4, True, "full"),
+    ({"max_waiting": 3}, 0.0, True, 2, 3, True, None),
+    ({"max_waiting": 3}, 0.0, True, 9, 3, False, None),  # waiting: by its own place
+    ({"max_waiting": 3}, 0.0, True, 0, 4, False, "full"),
+    ({"max_waiting": 0}, 0.0, True, 0, 1, True, "full"),
+    ({"no_agents": True}, None, False, 0, 1, True, "no_agents"),
+    ({"no_agents": True, "max_ewt_s": 1}, 5.0, False, 0, 1, True, "no_agents"),  # first
+    ({"no_agents": True, "max_waiting": 0}, 5.0, True, 0, 1, True, "full"),
+    ({"no_agents": False, "max_ewt_s": 100}, None, False, 0, 1, True, None),
+])
+def test_refusal_triggers(config: dict[str, Any], ewt: float | None, logged_in: bool,
+                          length: int, position: int, entering: bool,
+                          reason: str | None) -> None:
+    got = refusal(adm(**config), ewt_s=ewt, agents_logged_in=logged_in, queue_length=length,
+                  position=position, entering=entering)
+    assert (got.reason if got else None) == reason
+
+
+def test_admission_config_needs_a_trigger_and_the_action_target() -> None:
+    with pytest.raises(ValueError, match="at least one of"):
+        adm()
+    with pytest.raises(ValueError, match="overflow_queue"):
+        AdmissionConfig.model_validate({"action": "overflow", "max_waiting": 1})
+    with pytest.raises(ValueError, match="mailbox"):
+        AdmissionConfig.model_validate({"action": "voicemail", "max_waiting": 1})
+
+
+def test_config_checks_overflow_targets() -> None:
+    from acd.config import ConfigError
+
+    data = centre(sales={"admission": {"max_waiting": 1, "action": "overflow",
+                                       "overflow_queue": "nowhere"}},
+                  support={"admission": {"max_waiting": 1, "action": "overflow",
+                                         "overflow_queue": "support"}})
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert err.value.problems == [
+        "queues.sales.admission.overflow_queue: unknown queue 'nowhere'",
+        "queues.support.admission.overflow_queue: a queue cannot overflow to itself"]
+
+
+def _call(queue: str, required: dict[str, int], **kw: Any) -> Call:
+    return Call(id="c", channel="ch", uniqueid="c", caller_num="1", dnis="100",
+                state=CallState.WAITING, queue=queue, required=required, **kw)
+
+
+def test_overflow_keeps_what_the_ivr_added_and_takes_the_new_queues_skills() -> None:
+    cfg = parse_config(centre())
+    call = _call("sales", {"sales": 1, "lang_es": 2})
+    assert overflow_skills(cfg, call, "support") == {"support": 1, "lang_es": 2}
+
+
+def test_entry_route_follows_overflows_and_never_goes_back() -> None:
+    over = {"max_ewt_s": 10, "action": "overflow"}
+    cfg = parse_config(centre(sales={"admission": {**over, "overflow_queue": "support"}},
+                              support={"admission": {**over, "overflow_queue": "sales"}}))
+    probe = _call("sales", {"sales": 1}, entered_at=0.0)
+    # Both queues refuse (EWT 100 > 10): sales -> support, then support would send it back to
+    # sales, which it has visited: it waits in support.
+    route = entry_route(cfg, probe, lambda c: (100.0, True, 0, 1))
+    assert [h.queue for h in route.hops] == ["sales", "support"]
+    assert route.hops[1].required == {"support": 1}
+    assert route.final is None
+    closed = parse_config(centre(sales={"admission": {**over, "overflow_queue": "support"}},
+                                 support={"admission": {"max_waiting": 0,
+                                                        "action": "closed"}}))
+    route = entry_route(closed, probe, lambda c: (100.0, True, 0, 1))
+    assert [h.queue for h in route.hops] == ["sales", "support"]
+    assert route.final is not None and route.final.action == "closed"
+    assert route.final.reason == "full"
+    admitted = entry_route(closed, probe, lambda c: (5.0, True, 0, 1))
+    assert [h.queue for h in admitted.hops] == ["sales"] and admitted.final is None
+
+
+# --- the batch EWT equals call_ewt -------------------------------------------------------------
+
+_QUEUES = ("q1", "q2", "q3")
+_SKILLS = ("s1", "s2")
+
+
+@st.composite
+def _centres(draw: st.DrawFn) -> tuple[list[Call], list[Agent], float]:
+    now = 10_000.0
+    agents = []
+    for i in range(draw(st.integers(0, 7))):
+        state = draw(st.sampled_from(list(AgentState)))
+        agents.append(Agent(
+            id=f"a{i}", interface=f"PJSIP/{i}",
+            skills={s: draw(st.integers(0, 3)) for s in _SKILLS},
+            queues=tuple(draw(st.lists(st.sampled_from(_QUEUES), max_size=2, unique=True))),
+            state=state, state_since=now - draw(st.floats(0, 900))))
+    calls = []
+    for i in range(draw(st.integers(0, 14))):
+        req = {s: lvl for s in _SKILLS if (lvl := draw(st.integers(0, 2)))}
+        calls.append(Call(
+            id=f"c{i:02d}", channel="", uniqueid="", caller_num="", dnis="",
+            state=draw(st.sampled_from([CallState.WAITING] * 4 + [CallState.RINGING])),
+            queue=draw(st.sampled_from(_QUEUES)), priority=draw(st.sampled_from([0, 0, 10])),
+            required=req, entered_at=now - draw(st.integers(0, 600))))
+    return calls, agents, now
+
+
+@settings(max_examples=300, deadline=None)
+@given(_centres(), st.sampled_from([None, 0.0, 45.0, 300.0]))
+def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float],
+                                   aht: float | None) -> None:
+    calls, agents, now = centre_
+    wrapup = {"q1": 0.0, "q2": 10.0, "q3": 30.0}
+    got = waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q])
+    ordered = sorted(calls, key=call_key)
+    waiting = [c for c in ordered if c.state is CallState.WAITING]
+    assert set(got) == {c.id for c in waiting}
+    for c in waiting:
+        assert got[c.id].ewt_s == call_ewt(c, now, ordered, agents, aht, wrapup[c.queue]), c.id
+        same_queue = [o for o in waiting if o.queue == c.queue]
+        assert got[c.id].position == same_queue.index(c) + 1
+    only = {c.id: c for c in waiting[::2]}
+    assert set(waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q],
+                              only=only)) == set(only)
+
+
+# --- the simulated PBX --------------------------------------------------------------------------
+
+def test_cut_function_as_func_cut() -> None:
+    pbx = PbxCore(Dialplan(), RealClock())
+    ch = Channel(name="PJSIP/x-1", uniqueid="1", linkedid="1", kind="caller", cid_num="1",
+                 cid_name="", context="c", exten="s")
+    ch.variables["V"] = "17:3:0:acd/x"
+    assert pbx.subst(ch, "${CUT(V,:,1)}") == "17"
+    assert pbx.subst(ch, "${CUT(V,:,3)}") == "0"
+    assert pbx.subst(ch, "${CUT(V,:,4)}") == "acd/x"
+    assert pbx.subst(ch, "${CUT(V,:,5)}") == ""
+    assert pbx.subst(ch, "${CUT(V,:,2-3)}") == "3:0"
+    assert pbx.subst(ch, "${CUT(NONE,:,1)}") == ""
+    ch.variables["D"] = "a-b"
+    assert pbx.subst(ch, "${CUT(D,,2)}") == "b"  # the delimiter defaults to '-'
+
+
+@pytest.mark.parametrize(("n", "words"), [
+    (0, ["digits/0"]), (7, ["digits/7"]), (13, ["digits/13"]), (20, ["digits/20"]),
+    (42, ["digits/40", "digits/2"]), (100, ["digits/1", "digits/hundred"]),
+    (215, ["digits/2", "digits/hundred", "digits/15"]),
+    (1001, ["digits/1", "digits/thousand", "digits/1"]),
+])
+def test_say_number_words(n: int, words: list[str]) -> None:
+    assert number_words(n) == words
