@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from acd.config_policies import AdmissionConfig, policy_problems
+from acd.config_policies import AdmissionConfig, AnnounceConfig, policy_problems
 
 Level = Annotated[int, Field(ge=1, le=5)]
 SkillMap = dict[str, Level]
@@ -180,6 +180,8 @@ class QueueConfig(_Model):
     admission: AdmissionConfig | None = Field(None, description="admission and overflow: "
                                               "refuse callers over an EWT limit, a length cap "
                                               "or with no agent logged in")
+    announce: AnnounceConfig | None = Field(None, description="position and estimated wait "
+                                            "announced in the hold loop")
 
 
 class AgentConfig(_Model):

@@ -1,4 +1,5 @@
-"""Config of the caller-facing policies of a queue (issue 4): admission and overflow.
+"""Config of the caller-facing policies of a queue (issue 4): admission and overflow,
+position and EWT announcements.
 
 Kept apart from acd/config.py (which holds them as QueueConfig fields) so that the policies'
 schema reads as one piece. Every table is optional: a queue without it has the policy off.
@@ -58,6 +59,30 @@ class AdmissionConfig(_Model):
             raise ValueError("action overflow needs overflow_queue")
         if self.action == "voicemail" and self.mailbox is None:
             raise ValueError("action voicemail needs mailbox")
+        return self
+
+
+class AnnounceConfig(_Model):
+    """Position and estimated wait announced to waiting callers, between music slices of the
+    hold loop (stock Asterisk sounds: queue-thereare, queue-callswaiting, queue-youarenext,
+    queue-holdtime, queue-minutes, queue-less-than, queue-minute). Never delays a connect: an
+    agent's Bridge() takes the caller out of an announcement as out of the music."""
+
+    position: bool = Field(True, description="say the caller's place in the queue")
+    ewt: bool = Field(True, description="say the estimated wait, in minutes (\"less than a "
+                      "minute\" below one; nothing when there is no estimate)")
+    on_entry: bool = Field(True, description="announce as soon as the caller enters the queue")
+    every_s: float = Field(60.0, ge=0, le=3600, description="then again this often (0: only "
+                           "on entry)")
+    only_changes: bool = Field(False, description="repeat only when the place or the minutes "
+                               "said changed")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AnnounceConfig:
+        if not (self.position or self.ewt):
+            raise ValueError("announce at least one of position, ewt")
+        if not self.on_entry and not self.every_s:
+            raise ValueError("on_entry = false needs every_s > 0")
         return self
 
 

@@ -19,6 +19,7 @@ _SECTIONS: list[tuple[str, str]] = [
     ("SlaConfig", "[queues.NAME.sla]: service level"),
     ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
     ("AdmissionConfig", "[queues.NAME.admission]: admission and overflow"),
+    ("AnnounceConfig", "[queues.NAME.announce]: position and EWT announcements"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),

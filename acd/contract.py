@@ -27,6 +27,7 @@ CTX_FEATURES: Final = "acd-features"
 # Caller-facing policies (acd/service/flow): where a refused caller is sent.
 CTX_VOICEMAIL: Final = "acd-voicemail"  # VoiceMail(${ACD_MAILBOX}), then hang up
 CTX_CLOSED: Final = "acd-closed"  # Playback(${ACD_CLOSED_PROMPT}), then hang up
+CTX_ANNOUNCE: Final = "acd-announce"  # the hold loop's position / EWT announcement
 HOLD_EXTEN: Final = "s"
 AGENT_EXTEN: Final = "s"
 
@@ -41,6 +42,10 @@ VAR_CALL_ID: Final = "ACD_CALL_ID"  # the service's call id
 VAR_FALLBACK_QUEUE: Final = "ACD_FALLBACK_QUEUE"  # global: the Asterisk queue of the fallback
 VAR_MAILBOX: Final = "ACD_MAILBOX"  # mailbox[@context] for acd-voicemail
 VAR_CLOSED_PROMPT: Final = "ACD_CLOSED_PROMPT"  # the prompt acd-closed plays
+# "<seq>:<position>:<minutes>" (acd/core/announce.py): the hold loop announces it once, when it
+# differs from ACD_ANNOUNCED (the last one played, set by the dialplan).
+VAR_ANNOUNCE: Final = "ACD_ANNOUNCE"
+VAR_ANNOUNCED: Final = "ACD_ANNOUNCED"
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
@@ -50,8 +55,8 @@ USEREVENT_AGENT: Final = "AcdAgent"
 FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout"}
 
 ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES,
-                       CTX_VOICEMAIL, CTX_CLOSED)
+                       CTX_VOICEMAIL, CTX_CLOSED, CTX_ANNOUNCE)
 SERVICE_VARIABLES: Final = (
     VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
-    VAR_MAILBOX, VAR_CLOSED_PROMPT,
+    VAR_MAILBOX, VAR_CLOSED_PROMPT, VAR_ANNOUNCE,
 )

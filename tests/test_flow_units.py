@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.config import parse_config
-from acd.config_policies import AdmissionConfig
+from acd.config_policies import AdmissionConfig, AnnounceConfig
 from acd.core.admission import entry_route, overflow_skills, refusal
+from acd.core.announce import Announcement, announcement, due, pack, spoken_minutes
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import call_key
 from acd.pbxsim.apps_flow import number_words
@@ -179,3 +180,40 @@ def test_cut_function_as_func_cut() -> None:
 ])
 def test_say_number_words(n: int, words: list[str]) -> None:
     assert number_words(n) == words
+
+
+# --- announcements ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ewt", "minutes"), [
+    (None, None), (float("nan"), None), (0.0, 0), (59.9, 0), (60.0, 1), (89.9, 1), (90.0, 2),
+    (599.0, 10), (629.0, 10), (631.0, 10), (749.0, 10), (751.0, 15), (1500.0, 25),
+])
+def test_spoken_minutes(ewt: float | None, minutes: int | None) -> None:
+    assert spoken_minutes(ewt) == minutes
+
+
+def test_announcement_values_and_packing() -> None:
+    both = AnnounceConfig()
+    assert pack(7, announcement(both, 3, 130.0)) == "7:3:2"
+    assert pack(8, announcement(both, 1, None)) == "8:1:"
+    assert pack(9, announcement(AnnounceConfig(position=False), 4, 20.0)) == "9::0"
+    with pytest.raises(ValueError, match="at least one"):
+        AnnounceConfig(position=False, ewt=False)
+    with pytest.raises(ValueError, match="every_s > 0"):
+        AnnounceConfig(on_entry=False, every_s=0)
+
+
+def test_announcement_due() -> None:
+    cfg = AnnounceConfig(every_s=60)
+    a, b = Announcement(2, 3), Announcement(1, 3)
+    assert due(cfg, 100.0, None, 100.0, None, a)  # on entry
+    assert not due(cfg, 159.0, 100.0, 100.0, a, a)
+    assert due(cfg, 160.0, 100.0, 100.0, a, a)
+    late = AnnounceConfig(on_entry=False, every_s=60)
+    assert not due(late, 150.0, None, 100.0, None, a)
+    assert due(late, 160.0, None, 100.0, None, a)
+    once = AnnounceConfig(every_s=0)
+    assert not due(once, 1e6, 100.0, 100.0, a, b)
+    changes = AnnounceConfig(every_s=60, only_changes=True)
+    assert not due(changes, 200.0, 100.0, 100.0, a, a)
+    assert due(changes, 200.0, 100.0, 100.0, a, b)

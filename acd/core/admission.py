@@ -72,6 +72,7 @@ class Hop:
     queue: str
     required: dict[str, int]
     ewt_s: float | None
+    position: int  # 1-based place the caller takes in the queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ def entry_route(cfg: Config, call: Call, assess: Assess) -> EntryRoute:
     current = call
     while True:
         ewt, logged_in, length, position = assess(current)
-        hops.append(Hop(current.queue, dict(current.required), ewt))
+        hops.append(Hop(current.queue, dict(current.required), ewt, position))
         visited.add(current.queue)
         qcfg = cfg.queues.get(current.queue)
         refused = refusal(qcfg.admission if qcfg else None, ewt_s=ewt,

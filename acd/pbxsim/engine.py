@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 NEXT, JUMP, BLOCK, STOP = "next", "jump", "block", "stop"
 HOLD_CONTEXTS = frozenset({"acd-hold", "acd2-hold"})
 FALLBACK_CONTEXTS = frozenset({"acd-fallback", "acd2-fallback"})
+HEARD_APPS = frozenset({"Playback", "SayNumber", "Read"})  # kept in the caller's truth
 
 
 class Pbx(PbxCore):
@@ -55,6 +56,8 @@ class Pbx(PbxCore):
             t.hold_entered_at = self.clock.now()
         if ch.context in FALLBACK_CONTEXTS:
             t.fallback = True
+        if ch.application in HEARD_APPS:
+            t.heard.append((self.clock.now(), f"{ch.application}({ch.app_data})"))
 
     def block(self, ch: Channel, app: AppRun) -> str:
         ch.app = app

@@ -65,6 +65,8 @@ class Truth:
     fallback: bool = False
     channel: str = ""
     voicemail: str = ""  # the mailbox a message was left in
+    # What the caller was played, in order: (time, "App(data)") of Playback, SayNumber, Read.
+    heard: list[tuple[float, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         wait = None
@@ -76,6 +78,7 @@ class Truth:
             "arrived_at": self.arrived_at, "hold_entered_at": self.hold_entered_at,
             "answered_at": self.answered_at, "agent": self.agent, "ended_at": self.ended_at,
             "outcome": self.outcome, "wait_s": wait, "voicemail": self.voicemail,
+            "heard": list(self.heard),
         }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
 from acd.stats.raw import WAIT_CAP_S, QueueCounts, summed
-from acd.stats.schema import ServiceLevel, WindowFigures
+from acd.stats.schema import EwtAccuracy, ServiceLevel, WindowFigures
 
 DEFAULT_FORMULA: SlaFormula = "short_abandons_excluded"
 
@@ -68,7 +68,14 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
         asa_s=ratio(counts.wait_sum_s, counts.answered),
         abandon_rate=ratio(counts.abandoned, counts.offered),
         aht_s=ratio(counts.talk_sum_s + counts.wrapup_sum_s, counts.handled),
-        handled=counts.handled)
+        handled=counts.handled, ewt_accuracy=ewt_accuracy(counts))
+
+
+def ewt_accuracy(counts: QueueCounts) -> EwtAccuracy:
+    n = counts.ewt_n
+    return EwtAccuracy(answered=n, mean_abs_error_s=ratio(counts.ewt_abs_err_s, n),
+                       mean_error_s=ratio(counts.ewt_err_s, n),
+                       within_30s=ratio(counts.ewt_w30, n), within_25pct=ratio(counts.ewt_w25, n))
 
 
 def window_figures(counts: QueueCounts, sla: SlaConfig, short_abandon_s: int) -> WindowFigures:

@@ -39,6 +39,12 @@ class QueueCounts:
     handled: int = 0  # answered calls that ended (talk known)
     talk_sum_s: float = 0.0
     wrapup_sum_s: float = 0.0  # wrap-up after calls of this queue
+    # EWT accuracy, over answered calls that had an estimate at queue entry.
+    ewt_n: int = 0
+    ewt_abs_err_s: float = 0.0  # sum of |predicted - actual|
+    ewt_err_s: float = 0.0  # sum of predicted - actual (> 0: waits over-estimated)
+    ewt_w30: int = 0  # |error| <= 30 s
+    ewt_w25: int = 0  # |error| <= 25 % of the actual wait
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -56,6 +62,11 @@ class QueueCounts:
         self.handled += other.handled
         self.talk_sum_s += other.talk_sum_s
         self.wrapup_sum_s += other.wrapup_sum_s
+        self.ewt_n += other.ewt_n
+        self.ewt_abs_err_s += other.ewt_abs_err_s
+        self.ewt_err_s += other.ewt_err_s
+        self.ewt_w30 += other.ewt_w30
+        self.ewt_w25 += other.ewt_w25
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:

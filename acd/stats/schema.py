@@ -29,6 +29,18 @@ class ServiceLevel(_Out):
         default_factory=dict, description="value at every configured threshold (seconds -> share)")
 
 
+class EwtAccuracy(_Out):
+    """How close the EWT predicted at queue entry came to the actual wait of answered calls."""
+
+    answered: int = Field(0, description="answered calls that had an estimate")
+    mean_abs_error_s: float | None = Field(None, description="mean |predicted - actual|")
+    mean_error_s: float | None = Field(None, description="mean predicted - actual (> 0: "
+                                       "waits over-estimated)")
+    within_30s: float | None = Field(None, description="share with |error| <= 30 s")
+    within_25pct: float | None = Field(None, description="share with |error| <= 25 % of the "
+                                       "actual wait")
+
+
 class WindowFigures(_Out):
     offered: int
     answered: int
@@ -44,6 +56,7 @@ class WindowFigures(_Out):
     abandon_rate: float | None
     aht_s: float | None = Field(description="(talk + wrap-up) / handled")
     handled: int
+    ewt_accuracy: EwtAccuracy = Field(default_factory=EwtAccuracy)
 
 
 class AgentCountsView(_Out):

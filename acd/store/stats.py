@@ -9,13 +9,15 @@ counts, so a refused, replayed or raced step counts nothing):
   waiting/ringing: abandoned + `bw:<bucket>` (outcome abandoned), timed_out (outcome timeout);
   from connected: handled, talk_sum_s (talk = now - answered_at). set_agent_state leaving
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
+  answer also counts the EWT accuracy (ewt_n, ewt_abs_err_s, ewt_err_s, ewt_w30, ewt_w25).
   overflow.lua: overflowed in the old queue, offered in the new one. end_call from waiting with
   outcome voicemail / closed (admission): voicemail, closed.
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
   h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
-  v (overflowed to another queue), m (sent to voicemail), x (closed message).
+  v (overflowed to another queue), m (sent to voicemail), x (closed message),
+  e (an answered call's EWT: id|predicted|actual; see answer.lua).
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
   not_ready_s, ringing_s. Time in a state is added when the agent LEAVES it (now -
@@ -45,8 +47,8 @@ from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 WINDOW_SPANS_S = (900, 3600)
 
 _QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
-               "voicemail", "closed")
-_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
+               "voicemail", "closed", "ewt_n", "ewt_w30", "ewt_w25")
+_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "ewt_abs_err_s", "ewt_err_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
 
@@ -125,6 +127,8 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.abandoned_waits[bucket] = c.abandoned_waits.get(bucket, 0) + 1
     elif kind == "t":
         c.timed_out += 1
+    elif kind == "e":
+        add_ewt_fact(c, rest)
     elif kind in _COUNT_KINDS:
         setattr(c, _COUNT_KINDS[kind], getattr(c, _COUNT_KINDS[kind]) + 1)
     elif kind == "h":
@@ -133,6 +137,18 @@ def add_fact(c: QueueCounts, member: str) -> None:
     elif kind == "w":
         c.wrapup_sum_s += float(value)
     # any other kind: written by a newer version, ignored
+
+
+def add_ewt_fact(c: QueueCounts, rest: str) -> None:
+    """One answered call's predicted and actual wait ("<id>|<predicted>|<actual>"), counted
+    as answer.lua counts it."""
+    _id, predicted, actual = rest.rsplit("|", 2)
+    err = float(predicted) - float(actual)
+    c.ewt_n += 1
+    c.ewt_abs_err_s += abs(err)
+    c.ewt_err_s += err
+    c.ewt_w30 += abs(err) <= 30
+    c.ewt_w25 += abs(err) <= 0.25 * float(actual)
 
 
 class StatsReader(StoreBase):

@@ -1,9 +1,10 @@
-"""Caller-facing policies of the queues (issue 4): admission and overflow.
+"""Caller-facing policies of the queues (issue 4): admission and overflow, position and EWT
+announcements.
 
 One `CallerFlow` per engine. Two entry points from the call path:
 - `route_entry` / `entered`: a caller leaving the IVR for a queue (ivr_driver._to_queue): its
-  EWT is predicted (kept with the call for the accuracy figures) and the queue's admission may
-  send it on (overflow, voicemail, closed message);
+  EWT is predicted (kept with the call for the accuracy figures), the queue's admission may
+  send it on (overflow, voicemail, closed message), and the entry announcement is set;
 - `tick`: a PolicyTick event every TICK_S while some queue has a policy that watches waiting
   callers. It runs in the engine's consumer like every event, so it never races the call path;
   every caller's EWT comes from one pass (acd/stats/ewt_batch.py), whatever their number.
@@ -21,6 +22,7 @@ from acd.core.admission import EntryRoute
 from acd.core.events import PolicyTick
 from acd.core.model import Call, CallState
 from acd.service.flow.admission import AdmissionDriver
+from acd.service.flow.announce import Announcer
 from acd.service.flow.live_aht import LiveAht
 from acd.stats.ewt_batch import waiting_placed
 
@@ -36,6 +38,7 @@ class CallerFlow:
         self.e = engine
         self.aht = LiveAht(engine)
         self.admission = AdmissionDriver(engine, self.aht)
+        self.announcer = Announcer(engine)
         self._armed = False
         self.ticks = 0
 
@@ -53,14 +56,18 @@ class CallerFlow:
                           required: dict[str, int]) -> EntryRoute:
         """Decided before the caller is moved to the hold loop; applied by `entered`."""
         await self.aht.refresh(self.e.now())
-        return self.admission.route_entry(call, queue, priority, required)
+        route = self.admission.route_entry(call, queue, priority, required)
+        if route.final is None:  # it will wait: told where it is as soon as it holds
+            last = route.hops[-1]
+            await self.announcer.on_entry(call, last.queue, last.position, last.ewt_s)
+        return route
 
     async def entered(self, call_id: str, route: EntryRoute) -> None:
         await self.admission.entered(call_id, route)
 
     # --- the tick ----------------------------------------------------------------------------
     def _wanted(self) -> bool:
-        return self.admission.wanted()
+        return self.admission.wanted() or self.announcer.wanted()
 
     def _arm(self) -> None:
         if not self._armed and self._wanted():
@@ -78,13 +85,19 @@ class CallerFlow:
     async def _tick(self) -> None:
         self.ticks += 1
         now = self.e.now()
+        waiting = [c for c in self.e.calls.values() if c.state is CallState.WAITING]
+        self.announcer.forget({c.id for c in waiting})
         queues = self.admission.due(now)
-        mine = {c.id: c for c in self.e.calls.values()
-                if c.state is CallState.WAITING and c.queue in queues}
-        if not mine:
+        checked = [c for c in waiting if c.queue in queues]
+        told = self.announcer.candidates(waiting, now)
+        if not checked and not told:
             return
         await self.aht.refresh(now)
         placed = waiting_placed(list(self.e.mirror.all_calls.values()),
                                 list(self.e.agents.values()), now, self.aht.aht_s,
-                                self.aht.wrapup_s, only=mine)
-        await self.admission.check_waiting(list(mine.values()), placed)
+                                self.aht.wrapup_s, only={c.id: c for c in checked + told})
+        await self.admission.check_waiting(checked, placed)
+        # Admission may have moved some: announce only to callers still waiting where they were.
+        still = [c for c in told if (now_c := self.e.calls.get(c.id)) is not None
+                 and now_c.state is CallState.WAITING and now_c.queue == c.queue]
+        self.announcer.tick(still, placed, now)
