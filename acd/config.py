@@ -16,7 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from acd.config_policies import AdmissionConfig, AnnounceConfig, policy_problems
+from acd.config_policies import (
+    AdmissionConfig,
+    AnnounceConfig,
+    SurveyConfig,
+    policy_problems,
+)
 
 Level = Annotated[int, Field(ge=1, le=5)]
 SkillMap = dict[str, Level]
@@ -182,6 +187,8 @@ class QueueConfig(_Model):
                                               "or with no agent logged in")
     announce: AnnounceConfig | None = Field(None, description="position and estimated wait "
                                             "announced in the hold loop")
+    survey: SurveyConfig | None = Field(None, description="post-call survey (CSAT and/or NPS "
+                                        "by DTMF)")
 
 
 class AgentConfig(_Model):

@@ -1,5 +1,5 @@
 """Config of the caller-facing policies of a queue (issue 4): admission and overflow,
-position and EWT announcements.
+position and EWT announcements, the post-call survey.
 
 Kept apart from acd/config.py (which holds them as QueueConfig fields) so that the policies'
 schema reads as one piece. Every table is optional: a queue without it has the policy off.
@@ -83,6 +83,27 @@ class AnnounceConfig(_Model):
             raise ValueError("announce at least one of position, ewt")
         if not self.on_entry and not self.every_s:
             raise ValueError("on_entry = false needs every_s > 0")
+        return self
+
+
+class SurveyConfig(_Model):
+    """Post-call survey: when the agent hangs up first, the caller answers by DTMF. CSAT: one
+    key 1-5; NPS: 0-10 (one or two keys, then '#' or a pause). Answers outside the scale, or
+    none, are not counted (and logged)."""
+
+    csat: bool = Field(True, description="ask the satisfaction question (1-5)")
+    nps: bool = Field(False, description="ask the recommendation question (0-10)")
+    csat_prompt: Prompt = Field("acd/survey-csat", description="\"How satisfied were you, "
+                                "from 1 (not at all) to 5 (very)?\"")
+    nps_prompt: Prompt = Field("acd/survey-nps", description="\"How likely are you to "
+                               "recommend us, from 0 to 10?\"")
+    thanks_prompt: Prompt = Field("acd/survey-thanks", description="played at the end")
+    timeout_s: int = Field(5, ge=1, le=30, description="seconds to wait for a key")
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> SurveyConfig:
+        if not (self.csat or self.nps):
+            raise ValueError("ask at least one of csat, nps")
         return self
 
 

@@ -20,6 +20,7 @@ _SECTIONS: list[tuple[str, str]] = [
     ("ScreenPopConfig", "[queues.NAME.screen_pop]: screen-pop webhook"),
     ("AdmissionConfig", "[queues.NAME.admission]: admission and overflow"),
     ("AnnounceConfig", "[queues.NAME.announce]: position and EWT announcements"),
+    ("SurveyConfig", "[queues.NAME.survey]: post-call survey"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),

@@ -46,6 +46,9 @@ VAR_CLOSED_PROMPT: Final = "ACD_CLOSED_PROMPT"  # the prompt acd-closed plays
 # differs from ACD_ANNOUNCED (the last one played, set by the dialplan).
 VAR_ANNOUNCE: Final = "ACD_ANNOUNCE"
 VAR_ANNOUNCED: Final = "ACD_ANNOUNCED"
+# "<csat prompt>:<nps prompt>:<timeout s>:<thanks prompt>" (an empty prompt: question not asked),
+# set when the call is answered if its queue has a survey; acd-after runs the survey.
+VAR_SURVEY: Final = "ACD_SURVEY"
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
@@ -53,10 +56,12 @@ VAR_AGENT_ID: Final = "ACD_AGENT_ID"
 # Feature codes (from an agent phone) raise UserEvent(AcdAgent, Action: <a>, Agent: <num>, ...).
 USEREVENT_AGENT: Final = "AcdAgent"
 FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout"}
+# acd-after raises UserEvent(AcdSurvey, Call: <call id>, Question: csat|nps, Answer: <digits>).
+USEREVENT_SURVEY: Final = "AcdSurvey"
 
 ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES,
                        CTX_VOICEMAIL, CTX_CLOSED, CTX_ANNOUNCE)
 SERVICE_VARIABLES: Final = (
     VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
-    VAR_MAILBOX, VAR_CLOSED_PROMPT, VAR_ANNOUNCE,
+    VAR_MAILBOX, VAR_CLOSED_PROMPT, VAR_ANNOUNCE, VAR_SURVEY,
 )

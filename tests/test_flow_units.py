@@ -10,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.config import parse_config
-from acd.config_policies import AdmissionConfig, AnnounceConfig
+from acd.config_policies import AdmissionConfig, AnnounceConfig, SurveyConfig
 from acd.core.admission import entry_route, overflow_skills, refusal
 from acd.core.announce import Announcement, announcement, due, pack, spoken_minutes
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import call_key
+from acd.core.survey import SurveyError, csat_points, nps_class, read_answer
+from acd.core.survey import pack as survey_pack
 from acd.pbxsim.apps_flow import number_words
 from acd.pbxsim.clock import RealClock
 from acd.pbxsim.core import PbxCore
@@ -217,3 +219,32 @@ def test_announcement_due() -> None:
     changes = AnnounceConfig(every_s=60, only_changes=True)
     assert not due(changes, 200.0, 100.0, 100.0, a, a)
     assert due(changes, 200.0, 100.0, 100.0, a, b)
+
+
+# --- survey -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    ("csat", "1", ("csat", 1)), ("csat", "5", ("csat", 5)), ("CSAT", "3", None),
+    ("csat", "0", None), ("csat", "6", None), ("csat", "", None), ("csat", "4*", None),
+    ("nps", "0", ("nps", 0)), ("nps", "10", ("nps", 10)), ("nps", "11", None),
+    ("nps", "٣", None), ("ces", "3", None),
+])
+def test_survey_answers_are_read_or_refused_with_a_reason(
+        question: str, answer: str, expected: tuple[str, int] | None) -> None:
+    if expected is None:
+        with pytest.raises(SurveyError) as err:
+            read_answer(question, answer)
+        assert str(err.value)
+    else:
+        assert read_answer(question, answer) == expected
+
+
+def test_csat_and_nps_mapping() -> None:
+    assert [csat_points(v) for v in range(1, 6)] == [0, 25, 50, 75, 100]
+    assert [nps_class(v) for v in (0, 6, 7, 8, 9, 10)] == [
+        "detractor", "detractor", "passive", "passive", "promoter", "promoter"]
+    assert survey_pack(SurveyConfig(nps=True, timeout_s=4)) == \
+        "acd/survey-csat:acd/survey-nps:4:acd/survey-thanks"
+    assert survey_pack(SurveyConfig(csat=False, nps=True)).startswith(":acd/survey-nps:")
+    with pytest.raises(ValueError, match="at least one"):
+        SurveyConfig(csat=False)

@@ -122,7 +122,7 @@ async def test_agent_first_call_end_to_end(tmp_path: Path) -> None:
         await raw.action("Setvar", Channel=chan, Variable="ACD_DONE", Value="1")
         await advance(raw, clock, 20.0)  # agent hangs up after talk_s
         after = raw.events("Newexten", Channel=chan, Context="acd-after")
-        assert [e["Application"] for e in after] == ["NoOp", "Hangup"]
+        assert [e["Application"] for e in after] == ["NoOp", "GotoIf", "Hangup"]  # no survey
         assert raw.events("Hangup", Channel=chan)[0]["Cause"] == "16"
         (t,) = sim.truth()
         assert t["id"] == cid and t["outcome"] == "answered" and t["agent"] == "PJSIP/1001"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from acd.contract import USEREVENT_AGENT
+from acd.contract import USEREVENT_AGENT, USEREVENT_SURVEY
 from acd.core.events import (
     AgentFeatureUsed,
     AgiCommandDone,
@@ -20,6 +20,7 @@ from acd.core.events import (
     ChannelHungUp,
     DomainEvent,
     OriginateFailed,
+    SurveyAnswered,
 )
 
 Frame = dict[str, str]
@@ -90,7 +91,12 @@ def _originate_response(f: Frame) -> DomainEvent | None:
 
 
 def _user_event(f: Frame) -> DomainEvent | None:
-    if f.get("UserEvent") != USEREVENT_AGENT:
+    kind = f.get("UserEvent")
+    if kind == USEREVENT_SURVEY:
+        return SurveyAnswered(call_id=_need(f, "Call").strip(),
+                              question=_need(f, "Question").strip().lower(),
+                              answer=f.get("Answer", "").strip())
+    if kind != USEREVENT_AGENT:
         return None
     return AgentFeatureUsed(action=_need(f, "Action").strip().lower(),
                             extension=_need(f, "Agent").strip(),

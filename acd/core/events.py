@@ -80,6 +80,15 @@ class PolicyTick:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """UserEvent AcdSurvey from acd-after: one answer of the post-call survey."""
+
+    call_id: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -89,5 +98,5 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | StoreChanged | PolicyTick
+    | StoreChanged | PolicyTick | SurveyAnswered
 )

@@ -71,6 +71,7 @@ class Call:
     ewt_pred_s: float | None = None
     ewt_pred_at: float | None = None
     overflow_path: list[str] = field(default_factory=list)
+    survey: dict[str, int] = field(default_factory=dict)  # post-call answers: csat, nps
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:

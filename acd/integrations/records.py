@@ -3,8 +3,9 @@
 
 A record holds every stage's time (arrived, queued, each ring with its agent, end and result,
 answered, ended), the IVR path and inputs, queue, agent, outcome, wait and talk. Wrap-up is not
-known when the call ends (the agent's wrap-up ends later): `wrapup_s` stays null for now, as do
-the recording and survey fields.
+known when the call ends (the agent's wrap-up ends later): `wrapup_s` stays null for now, as
+does the recording. The caller-facing policies add their fields and the survey answers
+(records_flow.py: survey_score is the CSAT answer 1-5, survey_nps the NPS answer 0-10).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from typing import Any
 
 from acd.config import RecordsConfig
+from acd.integrations.records_flow import FLOW_FIELDS, amendment, flow_fields, merge_amendments
 from acd.integrations.runner import Event
 from acd.integrations.stream import IntegrationRedis, IntKeys
 
@@ -22,7 +24,7 @@ from acd.integrations.stream import IntegrationRedis, IntKeys
 FIELDS = ("call_id", "pbx", "uniqueid", "caller_num", "dnis", "flow", "ivr_path", "language",
           "account", "vip", "queue", "priority", "agent_id", "outcome", "arrived_at",
           "queued_at", "rings", "rona_count", "answered_at", "ended_at", "wait_s", "talk_s",
-          "wrapup_s", "recording_url", "survey_score")
+          "wrapup_s", "recording_url", "survey_score", *FLOW_FIELDS)
 TIME_SKEW_S = 60.0  # a record is written a little after its call ended (and clocks differ)
 LATE_S = 600.0  # ... at most this long after, for the time range of a read
 
@@ -49,6 +51,7 @@ async def build_record(ev: Event) -> dict[str, Any]:
                    account=call.account, vip=call.vip, priority=call.priority,
                    arrived_at=call.arrived_at or None, rona_count=call.rona_count,
                    queue=rec["queue"] or call.queue, agent_id=rec["agent_id"] or call.agent_id)
+        rec.update(flow_fields(call))
     return rec
 
 
@@ -64,6 +67,14 @@ class RecordsWriter:
         return None
 
     async def handle(self, ev: Event) -> None:
+        if ev.type == "survey_answered":  # after the call ended: amends its record
+            call = await ev.call()
+            amend = amendment(ev.pbx, call) if call is not None else None
+            if amend is not None:
+                await self.redis.xadd(IntKeys(ev.store.keys).records,
+                                      {"r": json.dumps(amend, separators=(",", ":")),
+                                       "ended_at": repr(amend["ended_at"])}, self.cfg.maxlen)
+            return
         if ev.type != "call_ended":
             return
         rec = await build_record(ev)
@@ -88,6 +99,7 @@ class RecordsReader:
         out: list[dict[str, Any]] = []
         for stream in self.streams:
             last = str(lo)
+            full = 0  # records (not amendments) found in this stream
             while True:
                 entries = await self.redis.xrange(stream, last, str(hi), 1000)
                 for eid, fields in entries:
@@ -97,9 +109,11 @@ class RecordsReader:
                         continue
                     if isinstance(rec, dict) and start <= float(rec.get("ended_at") or 0) < end:
                         out.append(rec)
+                        full += not rec.get("amends")
                     last = f"({eid}"
-                if len(entries) < 1000 or len(out) > limit:
+                if len(entries) < 1000 or full > limit:
                     break
+        out = merge_amendments(out)
         out.sort(key=lambda r: float(r.get("ended_at") or 0))
         return out[:limit]
 

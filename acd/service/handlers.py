@@ -197,6 +197,7 @@ class Handlers:
         call, agent = changed
         self.put_call(call)
         self.put_agent(agent)
+        self.e.flow.answered(call)  # post-call survey armed, if the queue has one
         # Once out of the bridge, the caller's hold loop must leave instead of playing music.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
         log.info("call %s answered by %s after %.1f s", call.id, agent.id,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
-from acd.stats.raw import WAIT_CAP_S, QueueCounts, summed
-from acd.stats.schema import EwtAccuracy, ServiceLevel, WindowFigures
+from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts, summed
+from acd.stats.schema import EwtAccuracy, ServiceLevel, SurveyFigures, WindowFigures
 
 DEFAULT_FORMULA: SlaFormula = "short_abandons_excluded"
 
@@ -68,7 +68,16 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
         asa_s=ratio(counts.wait_sum_s, counts.answered),
         abandon_rate=ratio(counts.abandoned, counts.offered),
         aht_s=ratio(counts.talk_sum_s + counts.wrapup_sum_s, counts.handled),
-        handled=counts.handled, ewt_accuracy=ewt_accuracy(counts))
+        handled=counts.handled, ewt_accuracy=ewt_accuracy(counts),
+        survey=survey_figures(counts.survey))
+
+
+def survey_figures(counts: SurveyCounts) -> SurveyFigures:
+    nps = ratio(100.0 * (counts.nps_promoters - counts.nps_detractors), counts.nps_n)
+    return SurveyFigures(csat_answers=counts.csat_n,
+                         csat_index=ratio(counts.csat_points, counts.csat_n),
+                         nps_answers=counts.nps_n, nps=nps, promoters=counts.nps_promoters,
+                         detractors=counts.nps_detractors)
 
 
 def ewt_accuracy(counts: QueueCounts) -> EwtAccuracy:

@@ -21,6 +21,7 @@ from acd.stats.ewt import TakersCache, call_ewt
 from acd.stats.fig_agents import (
     agent_counts_view,
     agent_figures,
+    agent_survey_counts,
     occupancy,
     probe_call,
     queue_probes,
@@ -31,6 +32,7 @@ from acd.stats.fig_window import (
     blended_target_pct,
     centre_window_figures,
     common_threshold,
+    survey_figures,
     window_figures,
 )
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
@@ -157,7 +159,10 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
         generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(),
         centre=_centre(cfg, now, calls, agents, windows, today, queues), queues=queues,
         agents=[agent_figures(probes, a, today[a.id], now,
-                              where.get(a.id) or cfg.agent_pbx(a.id)) for a in agents],
+                              where.get(a.id) or cfg.agent_pbx(a.id),
+                              {w: survey_figures(c) for w, c in
+                               agent_survey_counts(windows, a.id, today[a.id]).items()})
+                for a in agents],
         calls=call_views(calls, now), ivr_funnel=funnel_nodes(cfg, funnel_today))
 
 

@@ -23,6 +23,32 @@ def wait_bucket(wait_s: float) -> int:
 
 
 @dataclass(slots=True)
+class SurveyCounts:
+    """Post-call survey answers (acd/core/survey.py): CSAT as 0..100 points, NPS by class."""
+
+    csat_n: int = 0
+    csat_points: int = 0  # sum of the answers on the 0..100 scale
+    nps_n: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+
+    def add(self, other: SurveyCounts) -> None:
+        self.csat_n += other.csat_n
+        self.csat_points += other.csat_points
+        self.nps_n += other.nps_n
+        self.nps_promoters += other.nps_promoters
+        self.nps_detractors += other.nps_detractors
+
+
+SURVEY_FIELDS = ("csat_n", "csat_points", "nps_n", "nps_promoters", "nps_detractors")
+
+
+def add_survey_by_agent(into: dict[str, SurveyCounts], other: dict[str, SurveyCounts]) -> None:
+    for agent_id, counts in other.items():
+        into.setdefault(agent_id, SurveyCounts()).add(counts)
+
+
+@dataclass(slots=True)
 class QueueCounts:
     """What happened in one queue over some span of time (a window or one interval)."""
 
@@ -45,6 +71,10 @@ class QueueCounts:
     ewt_err_s: float = 0.0  # sum of predicted - actual (> 0: waits over-estimated)
     ewt_w30: int = 0  # |error| <= 30 s
     ewt_w25: int = 0  # |error| <= 25 % of the actual wait
+    survey: SurveyCounts = field(default_factory=SurveyCounts)
+    # The same answers by agent: from the recent facts only (the sliding windows); per interval
+    # they are in the agents' own counts (AgentCounts.survey).
+    survey_by_agent: dict[str, SurveyCounts] = field(default_factory=dict)
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -67,6 +97,8 @@ class QueueCounts:
         self.ewt_err_s += other.ewt_err_s
         self.ewt_w30 += other.ewt_w30
         self.ewt_w25 += other.ewt_w25
+        self.survey.add(other.survey)
+        add_survey_by_agent(self.survey_by_agent, other.survey_by_agent)
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:
@@ -87,6 +119,7 @@ class AgentCounts:
     ready_s: float = 0.0  # idle, ready for a call
     not_ready_s: float = 0.0
     ringing_s: float = 0.0  # reserved, phone ringing
+    survey: SurveyCounts = field(default_factory=SurveyCounts)  # answers about its calls
 
     def add(self, other: AgentCounts) -> None:
         self.handled += other.handled
@@ -95,6 +128,7 @@ class AgentCounts:
         self.ready_s += other.ready_s
         self.not_ready_s += other.not_ready_s
         self.ringing_s += other.ringing_s
+        self.survey.add(other.survey)
 
 
 @dataclass(slots=True)

@@ -41,6 +41,19 @@ class EwtAccuracy(_Out):
                                        "actual wait")
 
 
+class SurveyFigures(_Out):
+    """Post-call survey answers (METRICS.md: CSAT index and NPS)."""
+
+    csat_answers: int = 0
+    csat_index: float | None = Field(None, description="mean of the CSAT answers mapped onto "
+                                     "0..100 (1 -> 0, 2 -> 25, ..., 5 -> 100)")
+    nps_answers: int = 0
+    nps: float | None = Field(None, description="% promoters (9-10) - % detractors (0-6), "
+                              "-100..100")
+    promoters: int = 0
+    detractors: int = 0
+
+
 class WindowFigures(_Out):
     offered: int
     answered: int
@@ -57,6 +70,7 @@ class WindowFigures(_Out):
     aht_s: float | None = Field(description="(talk + wrap-up) / handled")
     handled: int
     ewt_accuracy: EwtAccuracy = Field(default_factory=EwtAccuracy)
+    survey: SurveyFigures = Field(default_factory=SurveyFigures)
 
 
 class AgentCountsView(_Out):
@@ -94,6 +108,9 @@ class AgentFigures(_Out):
     talk_s_today: float
     wrapup_s_today: float
     occupancy_today: float | None
+    survey: dict[WindowName, SurveyFigures] = Field(
+        default_factory=dict, description="post-call survey answers about the agent's calls, "
+        "by window")
 
 
 class CallView(_Out):

@@ -57,6 +57,7 @@ class Scripts:
     set_priority: AsyncScript
     renew_leases: AsyncScript
     overflow: AsyncScript  # caller-facing policies: acd/store/policies.py
+    survey: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

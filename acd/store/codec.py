@@ -78,6 +78,8 @@ def decode_call(h: Mapping[str, str]) -> Call:
         ewt_pred_s=_opt_float(h.get("ewt_pred_s", "")),
         ewt_pred_at=_opt_float(h.get("ewt_pred_at", "")),
         overflow_path=[str(q) for q in json.loads(h.get("overflow_path") or "[]")],
+        # written by survey.lua only (never by encode_call)
+        survey={q: int(h[f"survey_{q}"]) for q in ("csat", "nps") if h.get(f"survey_{q}")},
     )
 
 

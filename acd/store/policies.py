@@ -1,4 +1,5 @@
-"""Store steps of the caller-facing policies (acd/service/flow): overflow between queues.
+"""Store steps of the caller-facing policies (acd/service/flow): overflow between queues,
+post-call survey answers.
 
 Each step is one Lua script (lua/*.lua) that makes the change, counts it and appends its event,
 like the call steps of calls.py; the same (queue, agent_id, flow) hint of the call is used.
@@ -38,6 +39,24 @@ class PolicySteps(StoreBase):
         first = (from_queue, "", "")
         reply = await self._with_hint(k.call(call_id), _CALL_HINT, run, first)
         return self._remember(call_of(reply))
+
+    async def survey_answer(self, call_id: str, question: str, value: int,
+                            now: float) -> Call | None:
+        """Keep one survey answer (checked by acd/core/survey.py) and count it; None when the
+        call was never answered by an agent or has this answer already (once per call)."""
+        k = self._k
+        start = interval_start(now)
+
+        async def run(queue: str, agent_id: str, _flow: str) -> Any:
+            if not queue or not agent_id:
+                return False  # never queued and answered: nothing to count it for
+            return await self._lua.survey(
+                keys=[k.call(call_id), k.events, k.queue_interval(queue, start),
+                      k.queue_recent(queue), k.agent_interval(agent_id, start)],
+                args=[*self._head(now), call_id, question, int(value), queue, agent_id,
+                      self._stats_ttl_s, RECENT_KEEP_S])
+
+        return call_of(await self._with_hint(k.call(call_id), _CALL_HINT, run))
 
     def _remember(self, call: Call | None) -> Call | None:
         """Keep the call hints of calls.py current (the next step's first guess)."""

@@ -17,7 +17,11 @@ counts, so a refused, replayed or raced step counts nothing):
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
   h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
   v (overflowed to another queue), m (sent to voicemail), x (closed message),
-  e (an answered call's EWT: id|predicted|actual; see answer.lua).
+  e (an answered call's EWT: id|predicted|actual; see answer.lua), s (a survey answer:
+  call|agent|question|value; see survey.lua).
+- Survey answers (survey.lua, once per call and question): csat_n, csat_points (0..100 per
+  answer), nps_n, nps_promoters, nps_detractors, in the interval hashes of the call's queue and
+  of its agent.
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
   not_ready_s, ringing_s. Time in a state is added when the agent LEAVES it (now -
@@ -40,7 +44,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
+from acd.stats.raw import (
+    INTERVAL_S,
+    SURVEY_FIELDS,
+    AgentCounts,
+    FunnelCounts,
+    QueueCounts,
+    SurveyCounts,
+    wait_bucket,
+)
 from acd.store import codec
 from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
@@ -76,6 +88,7 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
         setattr(c, name, int(h.get(name) or 0))
     for name in _QUEUE_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
+    c.survey = survey_counts_of(h)
     for field, value in h.items():
         prefix, _, bucket = field.partition(":")
         if prefix == "aw":
@@ -86,10 +99,15 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
 
 
 def agent_counts_of(h: Mapping[str, str]) -> AgentCounts:
-    c = AgentCounts(handled=int(h.get("handled") or 0))
+    c = AgentCounts(handled=int(h.get("handled") or 0), survey=survey_counts_of(h))
     for name in _AGENT_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
     return c
+
+
+def survey_counts_of(h: Mapping[str, str]) -> SurveyCounts:
+    """The survey fields of a queue's or an agent's interval hash (see survey.lua)."""
+    return SurveyCounts(**{name: int(h.get(name) or 0) for name in SURVEY_FIELDS})
 
 
 def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
@@ -129,6 +147,8 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.timed_out += 1
     elif kind == "e":
         add_ewt_fact(c, rest)
+    elif kind == "s":
+        add_survey_fact(c, rest)
     elif kind in _COUNT_KINDS:
         setattr(c, _COUNT_KINDS[kind], getattr(c, _COUNT_KINDS[kind]) + 1)
     elif kind == "h":
@@ -149,6 +169,23 @@ def add_ewt_fact(c: QueueCounts, rest: str) -> None:
     c.ewt_err_s += err
     c.ewt_w30 += abs(err) <= 30
     c.ewt_w25 += abs(err) <= 0.25 * float(actual)
+
+
+def add_survey_fact(c: QueueCounts, rest: str) -> None:
+    """One survey answer ("<call>|<agent>|<question>|<value>"), counted as survey.lua counts
+    it, for the queue and for its agent."""
+    from acd.core.survey import csat_points, nps_class
+
+    _call, agent_id, question, raw = rest.rsplit("|", 3)
+    value = int(raw)
+    for counts in (c.survey, c.survey_by_agent.setdefault(agent_id, SurveyCounts())):
+        if question == "csat":
+            counts.csat_n += 1
+            counts.csat_points += csat_points(value)
+        elif question == "nps":
+            counts.nps_n += 1
+            counts.nps_promoters += nps_class(value) == "promoter"
+            counts.nps_detractors += nps_class(value) == "detractor"
 
 
 class StatsReader(StoreBase):

@@ -1,5 +1,5 @@
 """Caller-facing policies of the queues (issue 4): admission and overflow, position and EWT
-announcements.
+announcements, the post-call survey.
 
 One `CallerFlow` per engine. Two entry points from the call path:
 - `route_entry` / `entered`: a caller leaving the IVR for a queue (ivr_driver._to_queue): its
@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd.core.admission import EntryRoute
-from acd.core.events import PolicyTick
+from acd.core.events import PolicyTick, SurveyAnswered
 from acd.core.model import Call, CallState
 from acd.service.flow.admission import AdmissionDriver
 from acd.service.flow.announce import Announcer
 from acd.service.flow.live_aht import LiveAht
+from acd.service.flow.survey import Surveys
 from acd.stats.ewt_batch import waiting_placed
 
 if TYPE_CHECKING:
@@ -39,12 +40,13 @@ class CallerFlow:
         self.aht = LiveAht(engine)
         self.admission = AdmissionDriver(engine, self.aht)
         self.announcer = Announcer(engine)
+        self.surveys = Surveys(engine)
         self._armed = False
         self.ticks = 0
 
     def handlers(self) -> dict[type, Callable[[Any], Awaitable[None]]]:
         """Domain events this module handles (added to the engine's handler table)."""
-        return {PolicyTick: self.tick}
+        return {PolicyTick: self.tick, SurveyAnswered: self.surveys.answer}
 
     def config_changed(self) -> None:
         self.aht.forget()
@@ -64,6 +66,10 @@ class CallerFlow:
 
     async def entered(self, call_id: str, route: EntryRoute) -> None:
         await self.admission.entered(call_id, route)
+
+    def answered(self, call: Call) -> None:
+        """An agent answered the call (Handlers.bridged_leg)."""
+        self.surveys.answered(call)
 
     # --- the tick ----------------------------------------------------------------------------
     def _wanted(self) -> bool:

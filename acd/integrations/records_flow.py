@@ -1,0 +1,60 @@
+"""What the caller-facing policies add to the call records (acd/integrations/records.py).
+
+- At the end of the call (from the call's hash): the EWT predicted at its last queue entry,
+  the queues it overflowed from, and the survey answers given so far.
+- The survey runs after the call ended, so its answers arrive after the record was written: each
+  `survey_answered` event appends a small amendment to the same records stream
+  ({"call_id", "pbx", "amends": true, "ended_at", "survey_score" / "survey_nps"}), and the
+  reader merges every amendment into its call's record (`merge_amendments`). The record itself
+  is never rewritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.core.model import Call
+
+# Appended to records.FIELDS (CSV column order). survey_score is records.py's own column: the
+# CSAT answer (1-5).
+FLOW_FIELDS = ("ewt_predicted_s", "overflow_path", "survey_nps")
+
+
+def flow_fields(call: Call) -> dict[str, Any]:
+    return {"ewt_predicted_s": call.ewt_pred_s, "overflow_path": list(call.overflow_path),
+            **_survey(call)}
+
+
+def _survey(call: Call) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "csat" in call.survey:
+        out["survey_score"] = call.survey["csat"]
+    if "nps" in call.survey:
+        out["survey_nps"] = call.survey["nps"]
+    return out
+
+
+def amendment(pbx: str, call: Call) -> dict[str, Any] | None:
+    """The amendment a survey answer adds to the call's record (None: the call never ended)."""
+    if call.ended_at is None:
+        return None
+    return {"call_id": call.id, "pbx": pbx, "amends": True, "ended_at": call.ended_at,
+            **_survey(call)}
+
+
+def merge_amendments(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records with their amendments applied (in stream order), amendments dropped; an
+    amendment whose record is not among `found` is dropped too."""
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for rec in found:
+        key = (str(rec.get("pbx", "")), str(rec.get("call_id", "")))
+        if rec.get("amends"):
+            target = records.get(key)
+            if target is not None:
+                target.update({k: v for k, v in rec.items()
+                               if k not in ("amends", "call_id", "pbx", "ended_at")})
+            continue
+        records[key] = rec
+        out.append(rec)
+    return out
