@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from acd.config_policies import (
     AdmissionConfig,
     AnnounceConfig,
+    CallbackConfig,
     SurveyConfig,
     policy_problems,
 )
@@ -189,6 +190,8 @@ class QueueConfig(_Model):
                                             "announced in the hold loop")
     survey: SurveyConfig | None = Field(None, description="post-call survey (CSAT and/or NPS "
                                         "by DTMF)")
+    callback: CallbackConfig | None = Field(None, description="callback that keeps the "
+                                            "caller's place")
 
 
 class AgentConfig(_Model):

@@ -1,5 +1,5 @@
 """Config of the caller-facing policies of a queue (issue 4): admission and overflow,
-position and EWT announcements, the post-call survey.
+position and EWT announcements, the callback that keeps its place, the post-call survey.
 
 Kept apart from acd/config.py (which holds them as QueueConfig fields) so that the policies'
 schema reads as one piece. Every table is optional: a queue without it has the policy off.
@@ -19,7 +19,7 @@ Prompt = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$", max_length=128)]
 # app_voicemail's mailbox[@context].
 Mailbox = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$", max_length=80)]
 
-AdmissionAction = Literal["overflow", "voicemail", "closed"]
+AdmissionAction = Literal["overflow", "voicemail", "closed", "callback"]
 
 
 class _Model(BaseModel):
@@ -42,7 +42,9 @@ class AdmissionConfig(_Model):
                             "paused) could ever take the call")
     action: AdmissionAction = Field(description="overflow: to `overflow_queue` (offered to "
                                     "both, counted overflowed here); voicemail: to `mailbox`; "
-                                    "closed: `closed_prompt`, then hang up")
+                                    "closed: `closed_prompt`, then hang up; callback: the "
+                                    "callback offer of [queues.NAME.callback] at once (the "
+                                    "caller waits if it does not take it)")
     overflow_queue: QueueName | None = Field(None, description="the queue for `overflow`; the "
                                              "caller keeps its entry time and data there")
     mailbox: Mailbox | None = Field(None, description="mailbox[@context] for `voicemail`")
@@ -107,6 +109,35 @@ class SurveyConfig(_Model):
         return self
 
 
+class CallbackConfig(_Model):
+    """A callback that keeps the caller's place: offered (one key) while the caller waits;
+    taken, the caller hangs up and its call stays in the queue with its entry time. When its
+    turn comes an agent is rung first; once the agent answers, the agent's leg dials the
+    customer through `dial`. No answer (or busy): tried again `retry_after_s` later, at most
+    `attempts` times in all."""
+
+    dial: str = Field(pattern=r"^[A-Za-z0-9]+/[^,\s]*\{number\}[^,\s]*$", max_length=120,
+                      description="dial string of the customer through your trunk, with "
+                      "{number} for the caller's number, e.g. PJSIP/{number}@trunk")
+    offer: bool = Field(True, description="offer it to callers whose estimated wait is over "
+                        "`offer_over_ewt_s` (else only through admission's action = callback)")
+    offer_over_ewt_s: float = Field(120.0, ge=0, description="the estimated wait above which "
+                                    "the offer is made (once per caller)")
+    key: Annotated[str, Field(pattern=r"^[0-9*]$")] = Field("1", description="the key that "
+                                                            "takes the offer")
+    offer_prompt: Prompt = Field("acd/callback-offer", description="\"Press 1 to be called "
+                                 "back without losing your place\"")
+    offer_timeout_s: int = Field(5, ge=1, le=30, description="seconds to press the key after "
+                                 "the prompt")
+    booked_prompt: Prompt = Field("acd/callback-booked", description="\"We will call you "
+                                  "back\", then the line is freed")
+    attempts: int = Field(3, ge=1, le=10, description="calls to the customer at most")
+    retry_after_s: float = Field(300.0, ge=1, le=86_400, description="wait after an "
+                                 "unanswered (or busy) attempt")
+    customer_ring_s: int = Field(30, ge=1, le=300, description="how long the customer's "
+                                 "phone rings")
+
+
 def policy_problems(queues: dict[str, object]) -> list[str]:
     """What a schema cannot see: references from one queue's policies to other queues."""
     out: list[str] = []
@@ -118,4 +149,8 @@ def policy_problems(queues: dict[str, object]) -> list[str]:
                 out.append(f"{where}: unknown queue {adm.overflow_queue!r}")
             elif adm.overflow_queue == name:
                 out.append(f"{where}: a queue cannot overflow to itself")
+        if isinstance(adm, AdmissionConfig) and adm.action == "callback" \
+                and getattr(qcfg, "callback", None) is None:
+            out.append(f"queues.{name}.admission.action: callback needs "
+                       f"[queues.{name}.callback]")
     return out

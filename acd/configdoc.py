@@ -21,6 +21,7 @@ _SECTIONS: list[tuple[str, str]] = [
     ("AdmissionConfig", "[queues.NAME.admission]: admission and overflow"),
     ("AnnounceConfig", "[queues.NAME.announce]: position and EWT announcements"),
     ("SurveyConfig", "[queues.NAME.survey]: post-call survey"),
+    ("CallbackConfig", "[queues.NAME.callback]: callback that keeps its place"),
     ("AgentConfig", "[agents.NAME]"),
     ("HoursConfig", "[hours.NAME]: business hours"),
     ("VipConfig", "[vip]"),

@@ -10,9 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.config import parse_config
-from acd.config_policies import AdmissionConfig, AnnounceConfig, SurveyConfig
+from acd.config_policies import AdmissionConfig, AnnounceConfig, CallbackConfig, SurveyConfig
 from acd.core.admission import entry_route, overflow_skills, refusal
 from acd.core.announce import Announcement, announcement, due, pack, spoken_minutes
+from acd.core.callback import (
+    callback_number,
+    dial_string,
+    next_attempt_at,
+    pack_offer,
+    should_offer,
+)
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import call_key
 from acd.core.survey import SurveyError, csat_points, nps_class, read_answer
@@ -20,6 +27,7 @@ from acd.core.survey import pack as survey_pack
 from acd.pbxsim.apps_flow import number_words
 from acd.pbxsim.clock import RealClock
 from acd.pbxsim.core import PbxCore
+from acd.pbxsim.customer import number_of as customer_number_of
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.model import Channel
 from acd.stats.ewt import call_ewt
@@ -248,3 +256,58 @@ def test_csat_and_nps_mapping() -> None:
     assert survey_pack(SurveyConfig(csat=False, nps=True)).startswith(":acd/survey-nps:")
     with pytest.raises(ValueError, match="at least one"):
         SurveyConfig(csat=False)
+
+
+# --- callback -----------------------------------------------------------------------------------
+
+def test_callback_numbers_offers_and_attempts() -> None:
+    cfg = CallbackConfig(dial="PJSIP/{number}@trunk", offer_over_ewt_s=120, attempts=3,
+                         retry_after_s=300, key="1")
+    assert [callback_number(n) for n in ("5551234", " +15551234 ", "anonymous", "12", "")] == \
+        ["5551234", "+15551234", None, None, None]
+    assert dial_string(cfg, "+15551234") == "PJSIP/+15551234@trunk"
+    assert [should_offer(cfg, e) for e in (None, 120.0, 121.0)] == [False, False, True]
+    assert not should_offer(None, 1e6)
+    assert not should_offer(CallbackConfig(dial="SIP/t/{number}", offer=False), 1e6)
+    assert pack_offer(5, cfg) == "5:acd/callback-offer:5:1:acd/callback-booked"
+    assert [next_attempt_at(cfg, n, 1000.0) for n in (1, 2, 3)] == [1300.0, 1300.0, None]
+    for bad in ("PJSIP/trunk", "PJSIP/{number},30", "{number}", "PJSIP/ {number}"):
+        with pytest.raises(ValueError, match="dial"):
+            CallbackConfig(dial=bad)
+
+
+def test_admission_callback_needs_the_callback_table() -> None:
+    from acd.config import ConfigError
+
+    data = centre(sales={"admission": {"no_agents": True, "action": "callback"}})
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert err.value.problems == [
+        "queues.sales.admission.action: callback needs [queues.sales.callback]"]
+    data["queues"]["sales"]["callback"] = {"dial": "PJSIP/{number}@trunk"}
+    assert parse_config(data).queues["sales"].callback is not None
+
+
+@pytest.mark.parametrize(("dial", "number"), [
+    ("PJSIP/5551234@trunk", "5551234"), ("SIP/customer/5550001", "5550001"),
+    ("PJSIP/trunk/+4420", "+4420"), ("PJSIP/1001", None), ("PJSIP/abc@trunk", None),
+])
+def test_pbxsim_reads_the_number_of_a_trunk_dial_string(dial: str, number: str | None) -> None:
+    assert customer_number_of(dial) == number
+
+
+def test_user_events_of_the_policies_become_domain_events() -> None:
+    from acd.ami.events import BadFrame, to_domain
+    from acd.core.events import CallbackRequested, CallbackResult, SurveyAnswered
+
+    base = {"Event": "UserEvent", "Channel": "PJSIP/trunk-1", "Uniqueid": "leg-9"}
+    assert to_domain({**base, "UserEvent": "AcdSurvey", "Call": "c1", "Question": "CSAT",
+                      "Answer": " 4"}) == SurveyAnswered("c1", "csat", "4")
+    assert to_domain({**base, "UserEvent": "AcdCallback", "Action": "request",
+                      "Call": "c1"}) == CallbackRequested("c1")
+    assert to_domain({**base, "UserEvent": "AcdCallback", "Action": "result", "Call": "c1",
+                      "Status": "noanswer"}) == CallbackResult("c1", "leg-9", "NOANSWER")
+    with pytest.raises(BadFrame, match="unknown Action 'cancel'"):
+        to_domain({**base, "UserEvent": "AcdCallback", "Action": "cancel", "Call": "c1"})
+    with pytest.raises(BadFrame, match="missing header Call"):
+        to_domain({**base, "UserEvent": "AcdSurvey", "Question": "csat", "Answer": "4"})

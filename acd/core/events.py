@@ -89,6 +89,29 @@ class SurveyAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """UserEvent AcdCallback (Action: request) from acd-offer: the caller took the offer."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """UserEvent AcdCallback (Action: result) from acd-callback: the customer was not reached."""
+
+    call_id: str
+    leg_id: str  # Uniqueid of the agent leg that raised it
+    status: str  # ${DIALSTATUS}
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDue:
+    """A scheduled callback's retry time came."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -98,5 +121,6 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | StoreChanged | PolicyTick | SurveyAnswered
+    | StoreChanged | PolicyTick | SurveyAnswered | CallbackRequested | CallbackResult
+    | CallbackDue
 )

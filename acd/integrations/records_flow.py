@@ -1,7 +1,9 @@
 """What the caller-facing policies add to the call records (acd/integrations/records.py).
 
 - At the end of the call (from the call's hash): the EWT predicted at its last queue entry,
-  the queues it overflowed from, and the survey answers given so far.
+  the queues it overflowed from, the survey answers given so far, and for a callback the
+  number called back, when the caller left the line for it (the end of the line part: its
+  outcome is "callback") and how many times the customer was called.
 - The survey runs after the call ended, so its answers arrive after the record was written: each
   `survey_answered` event appends a small amendment to the same records stream
   ({"call_id", "pbx", "amends": true, "ended_at", "survey_score" / "survey_nps"}), and the
@@ -17,12 +19,15 @@ from acd.core.model import Call
 
 # Appended to records.FIELDS (CSV column order). survey_score is records.py's own column: the
 # CSAT answer (1-5).
-FLOW_FIELDS = ("ewt_predicted_s", "overflow_path", "survey_nps")
+FLOW_FIELDS = ("ewt_predicted_s", "overflow_path", "survey_nps", "callback_number",
+               "callback_requested_at", "callback_attempts")
 
 
 def flow_fields(call: Call) -> dict[str, Any]:
+    calls_made = call.cb_attempts + (1 if call.callback and call.answered_at else 0)
     return {"ewt_predicted_s": call.ewt_pred_s, "overflow_path": list(call.overflow_path),
-            **_survey(call)}
+            "callback_number": call.callback or None, "callback_requested_at": call.callback_at,
+            "callback_attempts": calls_made if call.callback else None, **_survey(call)}
 
 
 def _survey(call: Call) -> dict[str, Any]:

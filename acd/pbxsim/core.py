@@ -11,7 +11,7 @@ from acd.pbxsim.clock import Clock
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.expr import substitute
 from acd.pbxsim.frames import Headers
-from acd.pbxsim.model import AgentPhone, Channel
+from acd.pbxsim.model import AgentPhone, CallerSpec, Channel, Truth
 
 
 class PbxCore:
@@ -57,6 +57,8 @@ class PbxCore:
         self.caller_interface = ""
         # app_voicemail: messages left, by mailbox@context; the longest recording.
         self.mailboxes: dict[str, list[dict[str, object]]] = {}
+        # Callers by their number (the last one to call from it): who a callback reaches.
+        self.customers: dict[str, tuple[CallerSpec, Truth]] = {}
         self.voicemail_max_s = 300.0
 
     # ---- events -------------------------------------------------------------------------

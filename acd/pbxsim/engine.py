@@ -165,7 +165,8 @@ class Pbx(PbxCore):
         self.channels.pop(ch.name, None)
         if ch.phone is not None and ch.phone.channel is ch:
             ch.phone.channel = None
-        if ch.truth is not None:
+        # A customer leg that never answered (a callback attempt) leaves its caller's truth.
+        if ch.truth is not None and not (ch.kind == "customer" and ch.state != 6):
             self._close_truth(ch)
         self.changed()
 

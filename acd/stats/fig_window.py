@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
 from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts, summed
-from acd.stats.schema import EwtAccuracy, ServiceLevel, SurveyFigures, WindowFigures
+from acd.stats.schema import (
+    CallbackFigures,
+    EwtAccuracy,
+    ServiceLevel,
+    SurveyFigures,
+    WindowFigures,
+)
 
 DEFAULT_FORMULA: SlaFormula = "short_abandons_excluded"
 
@@ -69,7 +75,10 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
         abandon_rate=ratio(counts.abandoned, counts.offered),
         aht_s=ratio(counts.talk_sum_s + counts.wrapup_sum_s, counts.handled),
         handled=counts.handled, ewt_accuracy=ewt_accuracy(counts),
-        survey=survey_figures(counts.survey))
+        survey=survey_figures(counts.survey),
+        callbacks=CallbackFigures(requested=counts.callback_requested,
+                                  answered=counts.callback_answered,
+                                  failed=counts.callback_failed))
 
 
 def survey_figures(counts: SurveyCounts) -> SurveyFigures:

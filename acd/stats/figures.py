@@ -73,8 +73,11 @@ def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
             for w in WINDOWS}
     ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
                    qcfg.wrapup_s, cache=cache)
+    callbacks = sum(1 for c in calls if c.queue == name and c.callback
+                    and c.state in (CallState.WAITING, CallState.SCHEDULED))
     return QueueFigures(
-        name=name, waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        name=name, waiting=len(waiting), callbacks_waiting=callbacks,
+        longest_wait_s=_longest_wait_s(waiting, now),
         ewt_s=ewt, agents=agent_counts_view(serving), target_pct=qcfg.sla.target_pct,
         threshold_s=qcfg.sla.threshold_s, windows=figs,
         occupancy=occupancy(today[a.id] for a in serving))
@@ -92,7 +95,9 @@ def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Age
     ewts = [q.ewt_s for q in queues if q.ewt_s is not None]
     offered_today = [_counts(windows, "today", name).offered for name in cfg.queues]
     return QueueFigures(
-        name="*", waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        name="*", waiting=len(waiting),
+        callbacks_waiting=sum(q.callbacks_waiting for q in queues),
+        longest_wait_s=_longest_wait_s(waiting, now),
         ewt_s=max(ewts, default=None), agents=agent_counts_view(agents),
         target_pct=blended_target_pct(slas, offered_today), threshold_s=common_threshold(slas),
         windows=figs, occupancy=occupancy(today[a.id] for a in agents))

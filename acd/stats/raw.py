@@ -59,6 +59,9 @@ class QueueCounts:
     overflowed: int = 0  # left for another queue (admission overflow)
     voicemail: int = 0  # refused by the queue's admission: sent to a mailbox
     closed: int = 0  # refused by the queue's admission: closed message, hung up
+    callback_requested: int = 0  # left the line for a callback (keeps its place)
+    callback_answered: int = 0  # callbacks the customer answered (also in `answered`)
+    callback_failed: int = 0  # callbacks never answered after every attempt
     answered_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     abandoned_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     wait_sum_s: float = 0.0  # of answered calls: for ASA
@@ -84,6 +87,9 @@ class QueueCounts:
         self.overflowed += other.overflowed
         self.voicemail += other.voicemail
         self.closed += other.closed
+        self.callback_requested += other.callback_requested
+        self.callback_answered += other.callback_answered
+        self.callback_failed += other.callback_failed
         for mine, theirs in ((self.answered_waits, other.answered_waits),
                              (self.abandoned_waits, other.abandoned_waits)):
             for bucket, n in theirs.items():

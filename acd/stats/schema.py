@@ -54,6 +54,15 @@ class SurveyFigures(_Out):
     detractors: int = 0
 
 
+class CallbackFigures(_Out):
+    """Callbacks that keep their place (METRICS.md: a completed one is also answered, with its
+    virtual wait)."""
+
+    requested: int = 0
+    answered: int = Field(0, description="the customer answered the agent's call")
+    failed: int = Field(0, description="never answered after every attempt")
+
+
 class WindowFigures(_Out):
     offered: int
     answered: int
@@ -71,6 +80,7 @@ class WindowFigures(_Out):
     handled: int
     ewt_accuracy: EwtAccuracy = Field(default_factory=EwtAccuracy)
     survey: SurveyFigures = Field(default_factory=SurveyFigures)
+    callbacks: CallbackFigures = Field(default_factory=CallbackFigures)
 
 
 class AgentCountsView(_Out):
@@ -85,6 +95,8 @@ class AgentCountsView(_Out):
 class QueueFigures(_Out):
     name: str
     waiting: int
+    callbacks_waiting: int = Field(0, description="of the waiting calls (or between two "
+                                   "attempts): callbacks, with no caller on the line")
     longest_wait_s: float
     ewt_s: float | None = Field(description="estimated wait for the next caller")
     agents: AgentCountsView

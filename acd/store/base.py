@@ -58,6 +58,9 @@ class Scripts:
     renew_leases: AsyncScript
     overflow: AsyncScript  # caller-facing policies: acd/store/policies.py
     survey: AsyncScript
+    callback_request: AsyncScript
+    callback_attempt: AsyncScript
+    callback_due: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

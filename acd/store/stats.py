@@ -11,12 +11,14 @@ counts, so a refused, replayed or raced step counts nothing):
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
   answer also counts the EWT accuracy (ewt_n, ewt_abs_err_s, ewt_err_s, ewt_w30, ewt_w25).
   overflow.lua: overflowed in the old queue, offered in the new one. end_call from waiting with
-  outcome voicemail / closed (admission): voicemail, closed.
+  outcome voicemail / closed (admission): voicemail, closed. Callbacks: callback_requested
+  (callback_request.lua), callback_answered (answer.lua), callback_failed (end_call).
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
   h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
-  v (overflowed to another queue), m (sent to voicemail), x (closed message),
+  v (overflowed to another queue), m (sent to voicemail), x (closed message), c / k / f
+  (callback requested / answered by the customer / failed after every attempt),
   e (an answered call's EWT: id|predicted|actual; see answer.lua), s (a survey answer:
   call|agent|question|value; see survey.lua).
 - Survey answers (survey.lua, once per call and question): csat_n, csat_points (0..100 per
@@ -59,7 +61,8 @@ from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 WINDOW_SPANS_S = (900, 3600)
 
 _QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
-               "voicemail", "closed", "ewt_n", "ewt_w30", "ewt_w25")
+               "voicemail", "closed", "ewt_n", "ewt_w30", "ewt_w25", "callback_requested",
+               "callback_answered", "callback_failed")
 _QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "ewt_abs_err_s", "ewt_err_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
@@ -123,7 +126,8 @@ def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
 
 
 # Facts that only count one: kind -> QueueCounts field.
-_COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed"}
+_COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed", "c": "callback_requested",
+                "k": "callback_answered", "f": "callback_failed"}
 
 
 def add_fact(c: QueueCounts, member: str) -> None:

@@ -6,14 +6,15 @@ The decisions are acd/core/admission.py's; here they become store steps and AMI 
   the old one), its max-wait timer re-armed for the new queue;
 - voicemail / closed: the channel variable the context reads, a Redirect to acd-voicemail /
   acd-closed, and the call ends with outcome voicemail / closed. If the Redirect fails the
-  channel is gone: its Hangup ends the call (abandoned), nothing is counted twice.
+  channel is gone: its Hangup ends the call (abandoned), nothing is counted twice;
+- callback: the callback offer (flow/callback.py), once; the caller waits if it does not take it.
 """
 
 from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from acd import contract
@@ -45,9 +46,11 @@ _AWAY = {
 
 
 class AdmissionDriver:
-    def __init__(self, engine: Engine, aht: LiveAht) -> None:
+    def __init__(self, engine: Engine, aht: LiveAht,
+                 offer: Callable[[Call, str], Awaitable[None]]) -> None:
         self.e = engine
         self.aht = aht
+        self.offer = offer  # the callback offer (admission's action = callback)
         self._checked: dict[str, float] = {}  # queue -> last check of its waiting callers
 
     def config_changed(self) -> None:
@@ -89,7 +92,8 @@ class AdmissionDriver:
             if call is None or call.state is not CallState.WAITING:
                 return
             call = await self.move(call, hop.queue, hop.required, hop.ewt_s, "entry")
-        if call is not None and call.state is CallState.WAITING and route.final is not None:
+        if call is not None and call.state is CallState.WAITING and route.final is not None \
+                and route.final.action != "callback":  # the offer was made before the loop
             await self.refuse(call, route.final)
 
     # --- callers already waiting -------------------------------------------------------------
@@ -137,6 +141,9 @@ class AdmissionDriver:
             required = overflow_skills(self.e.cfg, call, target)
             await self.move(call, target, required, self._ewt_in(call, target, required, agents),
                             refused.reason)
+            return
+        if refused.action == "callback":
+            await self.offer(call, call.queue)
             return
         assert adm is not None
         context, variable, outcome = _AWAY[refused.action]
