@@ -31,7 +31,7 @@ from acd.pbxsim.customer import number_of as customer_number_of
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.model import Channel
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import waiting_placed
+from acd.stats.ewt_batch import KindCache, entry_ewt, waiting_placed
 from tests.flowkit import centre
 
 
@@ -152,14 +152,21 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
                                    aht: float | None) -> None:
     calls, agents, now = centre_
     wrapup = {"q1": 0.0, "q2": 10.0, "q3": 30.0}
-    got = waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q])
+    cache = KindCache()  # shared by every pass below, as the engine shares it
+    got = waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q], cache=cache)
     ordered = sorted(calls, key=call_key)
     waiting = [c for c in ordered if c.state is CallState.WAITING]
     assert set(got) == {c.id for c in waiting}
     for c in waiting:
-        assert got[c.id].ewt_s == call_ewt(c, now, ordered, agents, aht, wrapup[c.queue]), c.id
+        expected = call_ewt(c, now, ordered, agents, aht, wrapup[c.queue])
+        assert got[c.id].ewt_s == expected, c.id
+        assert entry_ewt(c, now, ordered, agents, aht, wrapup[c.queue], cache) == expected
         same_queue = [o for o in waiting if o.queue == c.queue]
         assert got[c.id].position == same_queue.index(c) + 1
+    newcomer = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                    state=CallState.WAITING, queue="q2", required={"s1": 1}, entered_at=now)
+    assert entry_ewt(newcomer, now, calls, agents, aht, 10.0, cache) == \
+        call_ewt(newcomer, now, calls, agents, aht, 10.0)
     only = {c.id: c for c in waiting[::2]}
     assert set(waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q],
                               only=only)) == set(only)

@@ -33,7 +33,7 @@ from acd.service.flow.announce import Announcer
 from acd.service.flow.callback import Callbacks
 from acd.service.flow.live_aht import LiveAht
 from acd.service.flow.survey import Surveys
-from acd.stats.ewt_batch import waiting_placed
+from acd.stats.ewt_batch import KindCache, waiting_placed
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -46,8 +46,9 @@ class CallerFlow:
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self.aht = LiveAht(engine)
+        self.kinds = KindCache()  # kept from pass to pass: the EWT of many callers stays cheap
         self.callbacks = Callbacks(engine)
-        self.admission = AdmissionDriver(engine, self.aht, self.callbacks.offer_now)
+        self.admission = AdmissionDriver(engine, self.aht, self.kinds, self.callbacks.offer_now)
         self.announcer = Announcer(engine)
         self.surveys = Surveys(engine)
         self._armed = False
@@ -60,6 +61,7 @@ class CallerFlow:
                 CallbackDue: self.callbacks.due}
 
     def config_changed(self) -> None:
+        self.kinds.agents_changed()
         self.aht.forget()
         self.admission.config_changed()
         self._arm()
@@ -124,7 +126,8 @@ class CallerFlow:
         placed = waiting_placed(list(self.e.mirror.all_calls.values()),
                                 list(self.e.agents.values()), now, self.aht.aht_s,
                                 self.aht.wrapup_s,
-                                only={c.id: c for c in checked + told + offered})
+                                only={c.id: c for c in checked + told + offered},
+                                cache=self.kinds)
         await self.admission.check_waiting(checked, placed)
         # Admission may have moved some: the rest only for callers still where they were.
         def still(calls: list[Call]) -> list[Call]:
