@@ -318,3 +318,45 @@ def test_user_events_of_the_policies_become_domain_events() -> None:
         to_domain({**base, "UserEvent": "AcdCallback", "Action": "cancel", "Call": "c1"})
     with pytest.raises(BadFrame, match="missing header Call"):
         to_domain({**base, "UserEvent": "AcdSurvey", "Question": "csat", "Answer": "4"})
+
+
+def test_which_queues_need_a_new_callers_ewt() -> None:
+    from acd.service.flow.admission import needs_ewt
+
+    def q(**policies: Any) -> Any:
+        return parse_config(centre(sales=policies)).queues["sales"]
+
+    assert not needs_ewt(None) and not needs_ewt(q())
+    assert not needs_ewt(q(admission={"max_waiting": 3, "action": "closed"}))
+    assert needs_ewt(q(admission={"max_ewt_s": 60, "action": "closed"}))
+    assert needs_ewt(q(announce={}))
+    assert not needs_ewt(q(announce={"ewt": False}))
+    assert needs_ewt(q(callback={"dial": "PJSIP/{number}@trunk"}))
+    assert not needs_ewt(q(callback={"dial": "PJSIP/{number}@trunk", "offer": False}))
+
+
+def test_kind_cache_follows_agents_leaving_and_config_changes() -> None:
+    now = 1000.0
+    agents = [Agent(id=f"a{i}", interface="x", skills={"s1": 2}, state=AgentState.ON_CALL,
+                    state_since=now - 30) for i in range(3)]
+    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
+                  state=CallState.WAITING, queue="q1", required={"s1": 1},
+                  entered_at=now - 100 + i) for i in range(5)]
+    probe = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                 state=CallState.WAITING, queue="q1", required={"s1": 1}, entered_at=now)
+    cache = KindCache()
+
+    def same() -> None:
+        assert entry_ewt(probe, now, calls, agents, 120.0, 5.0, cache) == \
+            call_ewt(probe, now, calls, agents, 120.0, 5.0)
+
+    same()
+    agents[0] = Agent(id="a0", interface="x", skills={"s1": 2}, state=AgentState.NOT_READY)
+    same()  # one agent fewer working: the cached takers and shares are dropped
+    agents[1] = Agent(id="a1", interface="x", skills={"s1": 0}, state=AgentState.ON_CALL,
+                      state_since=now - 30)
+    cache.agents_changed()  # a reload took a skill away
+    same()
+    agents[:] = [Agent(id="a9", interface="x", skills={}, state=AgentState.READY)]
+    cache.agents_changed()
+    assert entry_ewt(probe, now, calls, agents, 120.0, 5.0, cache) is None

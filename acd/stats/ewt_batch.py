@@ -48,6 +48,19 @@ class KindCache:
         self.kinds: list[CallKind] = []
         self.samples: list[Call] = []  # one call of each kind (serves() needs a call)
         self._takers: dict[int, frozenset[str]] = {}
+        # What depends on which agents are working (able to take calls now or later): kept
+        # while that set stays the same (agents going ready / on a call / wrap-up keep it).
+        self.working: frozenset[str] = frozenset()
+        self.working_takers: dict[int, set[str]] = {}
+        self.shares: dict[int, _ShareOf] = {}
+
+    def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
+        working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
+        if working != self.working:
+            self.working = working
+            self.working_takers.clear()
+            self.shares.clear()
+        return self.working
 
     def of(self, call: Call) -> int:
         seen = self._seen.get(call.id)
@@ -75,6 +88,8 @@ class KindCache:
     def agents_changed(self) -> None:
         """Agents' skills or queues changed (a config reload), or agents came or went."""
         self._takers.clear()
+        self.working_takers.clear()
+        self.shares.clear()
 
 
 class _Shares:
@@ -83,17 +98,15 @@ class _Shares:
     def __init__(self, agents: Sequence[Agent], cache: KindCache) -> None:
         self.agents = agents
         self.by_id = {a.id: a for a in agents}
-        self.working = {a.id for a in agents if a.state in ABLE_STATES}
+        self.working = cache.working_now(agents)
         self.cache = cache
-        self._takers: dict[int, set[str]] = {}
-        self._shares: dict[int, _ShareOf] = {}
 
     def takers(self, kind: int) -> set[str]:
         """The working agents (able to take calls now or after their call) serving `kind`."""
-        found = self._takers.get(kind)
+        found = self.cache.working_takers.get(kind)
         if found is None:
-            found = self._takers[kind] = self.working.intersection(
-                self.cache.takers(kind, self.agents))
+            found = self.cache.working_takers[kind] = set(self.working.intersection(
+                self.cache.takers(kind, self.agents)))
         return found
 
     def able(self, kind: int) -> list[Agent]:
@@ -102,9 +115,10 @@ class _Shares:
     def shares(self, kind: int) -> _ShareOf:
         """Share of each kind's calls that the agents of `kind` are expected to take, worked
         out for a kind when first asked."""
-        found = self._shares.get(kind)
+        found = self.cache.shares.get(kind)
         if found is None:
-            found = self._shares[kind] = _ShareOf(self, self.takers(kind))
+            found = self.cache.shares[kind] = _ShareOf(self, self.takers(kind))
+        found.bind(self)
         return found
 
 
@@ -113,6 +127,9 @@ class _ShareOf(dict[int, float]):
         super().__init__()
         self._pass = pass_
         self._ours = ours
+
+    def bind(self, pass_: _Shares) -> None:
+        self._pass = pass_  # the pass that asks now (its agent list, for new kinds)
 
     def __missing__(self, kind: int) -> float:
         other = self._pass.takers(kind)
