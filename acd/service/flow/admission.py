@@ -92,12 +92,21 @@ class AdmissionDriver:
         sampled = self._arrivals % max(1, -(-len(self.e.mirror.index) // SAMPLE_OVER)) == 0
 
         def assess(c: Call) -> tuple[float | None, bool, int, int]:
+            # Only what the queue's policies (or the sampled accuracy figures) use: each part
+            # walks the waiting calls or the agents.
+            qcfg = self.e.cfg.queues.get(c.queue)
+            adm = qcfg.admission if qcfg is not None else None
+            ann = qcfg.announce if qcfg is not None else None
             ewt = None
-            if sampled or needs_ewt(self.e.cfg.queues.get(c.queue)):
+            if sampled or needs_ewt(qcfg):
                 ewt = entry_ewt(c, now, calls, agents, self.aht.aht_s(c.queue),
                                 self.aht.wrapup_s(c.queue), self.kinds)
-            length, position = self._place(c)
-            return ewt, someone_logged_in(c, agents), length, position
+            length, position = 0, 1
+            if (adm is not None and adm.max_waiting is not None) or (
+                    ann is not None and ann.position and ann.on_entry):
+                length, position = self._place(c)
+            logged_in = adm is None or not adm.no_agents or someone_logged_in(c, agents)
+            return ewt, logged_in, length, position
 
         return entry_route(self.e.cfg, probe, assess)
 
