@@ -94,6 +94,8 @@ export function staffingText(needed, short) {
 function renderStaffing(f, needed, short) {
   setText(f.staffing, staffingText(needed, short));
   f.staffing_box.dataset.short = needed == null ? "unknown" : String(short > 0);
+}
+
 // Today's caller-facing figures: CSAT index, NPS, EWT accuracy, callbacks waiting now.
 function renderQuality(f, q, today) {
   if (!f.csat) return;
