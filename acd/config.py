@@ -16,6 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from acd.config_policies import (
+    AdmissionConfig,
+    AnnounceConfig,
+    CallbackConfig,
+    SurveyConfig,
+    policy_problems,
+)
+
 Level = Annotated[int, Field(ge=1, le=5)]
 SkillMap = dict[str, Level]
 _NAME = r"^[A-Za-z0-9_.-]+$"
@@ -281,6 +289,19 @@ class QueueConfig(_Model):
     def _check_tag(self) -> QueueConfig:
         _template_fields(self.phone_tag, _TAG_FIELDS, "phone_tag")
         return self
+    # --- caller-facing policies (acd/config_policies.py); each off unless its table is given
+    assumed_aht_s: float | None = Field(None, gt=0, description="handle time (talk + wrap-up) "
+                                        "assumed by the estimated wait while none was measured "
+                                        "in the last hour")
+    admission: AdmissionConfig | None = Field(None, description="admission and overflow: "
+                                              "refuse callers over an EWT limit, a length cap "
+                                              "or with no agent logged in")
+    announce: AnnounceConfig | None = Field(None, description="position and estimated wait "
+                                            "announced in the hold loop")
+    survey: SurveyConfig | None = Field(None, description="post-call survey (CSAT and/or NPS "
+                                        "by DTMF)")
+    callback: CallbackConfig | None = Field(None, description="callback that keeps the "
+                                            "caller's place")
 
 
 class AgentConfig(_Model):
@@ -682,6 +703,7 @@ def _cross_check(cfg: Config) -> list[str]:
         exts[key] = aname
     for fname, flow in cfg.flows.items():
         out += _check_flow(cfg, fname, flow)
+    out += policy_problems(dict(cfg.queues))
     # Imported here: the core modules import this one for the schema types.
     from acd.core.dnis import dnis_problems
     from acd.core.hours import validate_hours

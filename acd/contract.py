@@ -24,6 +24,13 @@ CTX_AGENT: Final = "acd-agent"
 CTX_AFTER: Final = "acd-after"
 CTX_FALLBACK: Final = "acd-fallback"
 CTX_FEATURES: Final = "acd-features"
+# Caller-facing policies (acd/service/flow): where a refused caller is sent.
+CTX_VOICEMAIL: Final = "acd-voicemail"  # VoiceMail(${ACD_MAILBOX}), then hang up
+CTX_CLOSED: Final = "acd-closed"  # Playback(${ACD_CLOSED_PROMPT}), then hang up
+CTX_ANNOUNCE: Final = "acd-announce"  # the hold loop's position / EWT announcement
+CTX_OFFER: Final = "acd-offer"  # the hold loop's callback offer (Read of one key)
+CTX_CALLBACK_OK: Final = "acd-callback-ok"  # callback booked: confirmation, then hang up
+CTX_CALLBACK: Final = "acd-callback"  # a callback's agent leg: Dial(${ACD_CB_DIAL}) the customer
 HOLD_EXTEN: Final = "s"
 AGENT_EXTEN: Final = "s"
 
@@ -36,6 +43,22 @@ HEARTBEAT_STALE_S: Final = 15  # the dialplan's threshold: `${EPOCH} - ACD_HEART
 VAR_DONE: Final = "ACD_DONE"  # "1" once bridged to an agent: the hold loop then leaves
 VAR_CALL_ID: Final = "ACD_CALL_ID"  # the service's call id
 VAR_FALLBACK_QUEUE: Final = "ACD_FALLBACK_QUEUE"  # global: the Asterisk queue of the fallback
+VAR_MAILBOX: Final = "ACD_MAILBOX"  # mailbox[@context] for acd-voicemail
+VAR_CLOSED_PROMPT: Final = "ACD_CLOSED_PROMPT"  # the prompt acd-closed plays
+# "<seq>:<position>:<minutes>" (acd/core/announce.py): the hold loop announces it once, when it
+# differs from ACD_ANNOUNCED (the last one played, set by the dialplan).
+VAR_ANNOUNCE: Final = "ACD_ANNOUNCE"
+VAR_ANNOUNCED: Final = "ACD_ANNOUNCED"
+# "<csat prompt>:<nps prompt>:<timeout s>:<thanks prompt>" (an empty prompt: question not asked),
+# set when the call is answered if its queue has a survey; acd-after runs the survey.
+VAR_SURVEY: Final = "ACD_SURVEY"
+# "<seq>:<prompt>:<timeout s>:<key>:<booked prompt>" (acd/core/callback.py): the hold loop makes
+# the offer once (ACD_OFFERED: the last one made, set by the dialplan).
+VAR_OFFER: Final = "ACD_OFFER"
+VAR_OFFERED: Final = "ACD_OFFERED"
+# On a callback's agent leg (Originate Variable): the customer's dial string and ring time.
+VAR_CB_DIAL: Final = "ACD_CB_DIAL"
+VAR_CB_RING_S: Final = "ACD_CB_RING_S"
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
@@ -43,8 +66,18 @@ VAR_AGENT_ID: Final = "ACD_AGENT_ID"
 # Feature codes (from an agent phone) raise UserEvent(AcdAgent, Action: <a>, Agent: <num>, ...).
 USEREVENT_AGENT: Final = "AcdAgent"
 FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout"}
+# acd-after raises UserEvent(AcdSurvey, Call: <call id>, Question: csat|nps, Answer: <digits>).
+USEREVENT_SURVEY: Final = "AcdSurvey"
+# UserEvent(AcdCallback, Action: request, Call: <id>) from acd-offer (the caller pressed the key);
+# UserEvent(AcdCallback, Action: result, Call: <id>, Status: ${DIALSTATUS}) from acd-callback
+# when the customer was not reached.
+USEREVENT_CALLBACK: Final = "AcdCallback"
 
-ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES)
+ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES,
+                       CTX_VOICEMAIL, CTX_CLOSED, CTX_ANNOUNCE, CTX_OFFER, CTX_CALLBACK_OK,
+                       CTX_CALLBACK)
 SERVICE_VARIABLES: Final = (
     VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
+    VAR_MAILBOX, VAR_CLOSED_PROMPT, VAR_ANNOUNCE, VAR_SURVEY, VAR_OFFER, VAR_CB_DIAL,
+    VAR_CB_RING_S,
 )

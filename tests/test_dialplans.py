@@ -46,7 +46,7 @@ KNOWN_APPS = {
     "agi", "answer", "background", "bridge", "busy", "congestion", "dial", "execif", "gosub",
     "gosubif", "goto", "gotoif", "gotoiftime", "hangup", "log", "mixmonitor", "musiconhold",
     "noop", "playback", "playtones", "progress", "queue", "read", "return", "ringing", "set",
-    "stopmixmonitor", "userevent", "verbose", "wait", "waitexten",
+    "stopmixmonitor", "userevent", "verbose", "wait", "waitexten", "voicemail", "saynumber",
 }
 # Contexts FreePBX itself defines (targets a FreePBX snippet may jump to).
 FREEPBX_CONTEXTS = frozenset({"from-internal", "from-internal-additional", "ext-queues",

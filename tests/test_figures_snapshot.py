@@ -182,12 +182,17 @@ def test_occupancy_includes_the_running_state(snap: Snapshot) -> None:
 
 def test_agent_rows(snap: Snapshot) -> None:
     a2 = snap.agents[1]
-    assert a2.model_dump() == {
+    row = a2.model_dump()
+    survey = row.pop("survey")  # post-call survey answers (none in these counts)
+    assert row == {
         "id": "a2", "name": "A2", "interface": "PJSIP/a2", "state": "on_call", "reason": "",
         "time_in_state_s": 30.0, "call_id": "", "queues": ["support"],
         "calls_handled_today": 3, "talk_s_today": 530.0, "wrapup_s_today": 50.0,
         "occupancy_today": 0.58, "pbx": "default", "repeats_today": 0,
         "fcr_proxy_today": 1.0}
+    assert set(survey) == {"15m", "60m", "today"}
+    assert all(w["csat_answers"] == w["nps_answers"] == 0 and w["csat_index"] is None
+               for w in survey.values())
     assert snap.agents[4].reason == "lunch"
 
 

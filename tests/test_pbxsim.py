@@ -117,12 +117,15 @@ async def test_agent_first_call_end_to_end(tmp_path: Path) -> None:
         await advance(raw, clock, 1.0)
         enters = raw.events("BridgeEnter")
         assert [e["Channel"] for e in enters] == [chan, "PJSIP/1001-00000002"]
-        assert enters[0]["Priority"] == "4"
+        hold = sim.pbx.dialplan.find("acd-hold", "s")
+        assert hold is not None
+        music = next(p for p, step in hold.steps.items() if step.app == "MusicOnHold")
+        assert enters[0]["Priority"] == str(music + 1)  # the step after MusicOnHold
         assert raw.events("OriginateResponse")[0]["Response"] == "Success"
         await raw.action("Setvar", Channel=chan, Variable="ACD_DONE", Value="1")
         await advance(raw, clock, 20.0)  # agent hangs up after talk_s
         after = raw.events("Newexten", Channel=chan, Context="acd-after")
-        assert [e["Application"] for e in after] == ["NoOp", "Hangup"]
+        assert [e["Application"] for e in after] == ["NoOp", "GotoIf", "Hangup"]  # no survey
         assert raw.events("Hangup", Channel=chan)[0]["Cause"] == "16"
         (t,) = sim.truth()
         assert t["id"] == cid and t["outcome"] == "answered" and t["agent"] == "PJSIP/1001"

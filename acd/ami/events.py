@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from acd.contract import USEREVENT_AGENT
+from acd.contract import USEREVENT_AGENT, USEREVENT_CALLBACK, USEREVENT_SURVEY
 from acd.core.events import (
     AgentFeatureUsed,
     AgiCommandDone,
     AgiSessionEnded,
     AgiSessionStarted,
+    CallbackRequested,
+    CallbackResult,
     ChannelBridged,
     ChannelHungUp,
     DomainEvent,
     OriginateFailed,
+    SurveyAnswered,
 )
 
 Frame = dict[str, str]
@@ -90,11 +93,29 @@ def _originate_response(f: Frame) -> DomainEvent | None:
 
 
 def _user_event(f: Frame) -> DomainEvent | None:
-    if f.get("UserEvent") != USEREVENT_AGENT:
+    kind = f.get("UserEvent")
+    if kind == USEREVENT_SURVEY:
+        return SurveyAnswered(call_id=_need(f, "Call").strip(),
+                              question=_need(f, "Question").strip().lower(),
+                              answer=f.get("Answer", "").strip())
+    if kind == USEREVENT_CALLBACK:
+        return _callback_event(f)
+    if kind != USEREVENT_AGENT:
         return None
     return AgentFeatureUsed(action=_need(f, "Action").strip().lower(),
                             extension=_need(f, "Agent").strip(),
                             reason=f.get("Reason", "").strip())
+
+
+def _callback_event(f: Frame) -> DomainEvent:
+    action = _need(f, "Action").strip().lower()
+    call_id = _need(f, "Call").strip()
+    if action == "request":
+        return CallbackRequested(call_id=call_id)
+    if action == "result":
+        return CallbackResult(call_id=call_id, leg_id=_need(f, "Uniqueid"),
+                              status=f.get("Status", "").strip().upper())
+    raise BadFrame(f"UserEvent {USEREVENT_CALLBACK}: unknown Action {action!r}")
 
 
 TABLE: dict[str, Callable[[Frame], DomainEvent | None]] = {

@@ -24,7 +24,17 @@ from acd.api.backend import Backend
 _AGENT_COUNTS = ("logged_in", "ready", "reserved", "on_call", "wrap_up", "not_ready")
 AGENT_STATES = ("logged_out", "ready", "reserved", "on_call", "wrap_up", "not_ready")
 _WINDOW_COUNTS = ("offered", "answered", "answered_within", "abandoned", "short_abandoned",
-                  "timed_out", "overflowed", "handled")
+                  "timed_out", "overflowed", "handled", "voicemail", "closed")
+# Caller-facing policies: (section of the window figures, key, metric name, help).
+_WINDOW_NESTED = (
+    ("survey", "csat_index", "csat_index", "CSAT index 0..100 of the post-call survey"),
+    ("survey", "nps", "nps", "net promoter score -100..100 of the post-call survey"),
+    ("ewt_accuracy", "mean_abs_error_s", "ewt_mean_abs_error_seconds",
+     "mean |predicted - actual| wait of answered calls"),
+    ("callbacks", "requested", "callbacks_requested", "callbacks requested"),
+    ("callbacks", "answered", "callbacks_answered", "callbacks the customer answered"),
+    ("callbacks", "failed", "callbacks_failed", "callbacks failed after every attempt"),
+)
 _WINDOW_VALUES = (("asa_s", "asa_seconds", "average speed of answer"),
                   ("abandon_rate", "abandon_rate", "abandoned / offered"),
                   ("aht_s", "aht_seconds", "average handling time (talk + wrap-up)"))
@@ -71,6 +81,7 @@ def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
               for k in _WINDOW_COUNTS}
     level = _gauge("queue_service_level", "service level in the window (share 0..1)", qw)
     values = {k: _gauge(f"queue_{name}", doc, qw) for k, name, doc in _WINDOW_VALUES}
+    nested = {(sec, k): _gauge(f"queue_{name}", doc, qw) for sec, k, name, doc in _WINDOW_NESTED}
     for queue in queues:
         name = queue["name"]
         waiting.add_metric([name], queue["waiting"])
@@ -91,9 +102,14 @@ def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
             for key, family in values.items():
                 if figures[key] is not None:
                     family.add_metric([name, window], figures[key])
+            for (section, key), family in nested.items():
+                value = (figures.get(section) or {}).get(key)
+                if value is not None:
+                    family.add_metric([name, window], value)
     yield from (waiting, longest, ewt, agents, target, threshold, occupancy, level)
     yield from counts.values()
     yield from values.values()
+    yield from nested.values()
 
 
 def _lookup_metric(funnel: dict[str, dict[str, Any]]) -> Metric:

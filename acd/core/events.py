@@ -82,6 +82,44 @@ class RingOverdue:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyTick:
+    """Time to look at the waiting callers again (acd/service/flow: admission while waiting,
+    announcements, callback offers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """UserEvent AcdSurvey from acd-after: one answer of the post-call survey."""
+
+    call_id: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """UserEvent AcdCallback (Action: request) from acd-offer: the caller took the offer."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """UserEvent AcdCallback (Action: result) from acd-callback: the customer was not reached."""
+
+    call_id: str
+    leg_id: str  # Uniqueid of the agent leg that raised it
+    status: str  # ${DIALSTATUS}
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDue:
+    """A scheduled callback's retry time came."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -91,5 +129,6 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | PolicyDue | StoreChanged
+    | PolicyDue | StoreChanged | PolicyTick | SurveyAnswered | CallbackRequested
+    | CallbackResult | CallbackDue
 )

@@ -14,6 +14,7 @@ class CallState(StrEnum):
     WAITING = "waiting"  # in the hold loop, queued
     RINGING = "ringing"  # claimed, the agent leg is being originated / rings
     CONNECTED = "connected"  # bridged with the agent
+    SCHEDULED = "scheduled"  # a callback between attempts: back in its queue at retry_at
     ENDED = "ended"
 
 
@@ -25,6 +26,8 @@ class CallOutcome(StrEnum):
     TIMEOUT = "timeout"  # max wait reached, sent to the fallback
     FALLBACK = "fallback"  # handed to Asterisk's own Queue()
     LOST = "lost"  # the channel vanished while the service could not see it
+    VOICEMAIL = "voicemail"  # refused by the queue's admission: sent to a mailbox
+    CALLBACK_FAILED = "callback_failed"  # the customer never answered its callback
 
 
 class AgentState(StrEnum):
@@ -72,6 +75,18 @@ class Call:
     recording_file: str = ""  # as given to MixMonitor (with its extension)
     recording_pauses: list[list[float]] = field(default_factory=list)  # [start, end]; an open
     # pause has only its start
+    # Caller-facing policies (acd/service/flow): the EWT predicted at the last queue entry (and
+    # when), for the accuracy figures; the queues the call overflowed from, in order.
+    ewt_pred_s: float | None = None
+    ewt_pred_at: float | None = None
+    overflow_path: list[str] = field(default_factory=list)
+    survey: dict[str, int] = field(default_factory=dict)  # post-call answers: csat, nps
+    # A callback (the caller left the line and keeps its place): the number to call back, when
+    # it was asked for, the customer attempts that failed so far, the next attempt's time.
+    callback: str = ""
+    callback_at: float | None = None
+    cb_attempts: int = 0
+    retry_at: float | None = None
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:

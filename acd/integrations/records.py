@@ -11,6 +11,9 @@ filled in; without wrap-up it is written at once (`wrapup_s` 0 for an answered c
 otherwise). Taking the held record is a GETDEL, so of two instances one alone writes it.
 A record is therefore written up to the wrap-up's length after its call ended: the time-range
 read looks `LATE_S` past its end for it.
+The caller-facing policies add their fields and the survey answers (records_flow.py:
+survey_score is the CSAT answer 1-5, survey_nps the NPS answer 0-10); an answer given after the
+record was written amends it (the reader merges amendments).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 from typing import Any
 
 from acd.config import RecordsConfig
+from acd.integrations.records_flow import FLOW_FIELDS, amendment, flow_fields, merge_amendments
 from acd.integrations.runner import Event
 from acd.integrations.stream import IntegrationRedis, IntKeys
 
@@ -29,7 +33,7 @@ FIELDS = ("call_id", "pbx", "uniqueid", "caller_num", "dnis", "flow", "ivr_path"
           "account", "vip", "queue", "priority", "agent_id", "outcome", "arrived_at",
           "queued_at", "rings", "rona_count", "answered_at", "ended_at", "wait_s", "talk_s",
           "wrapup_s", "wrapup_start", "wrapup_end", "recording_file", "recording_pauses",
-          "customer_name", "crm_reason", "survey_score")
+          "customer_name", "crm_reason", "survey_score", *FLOW_FIELDS)
 TIME_SKEW_S = 60.0  # a record is written a little after its call ended (and clocks differ)
 LATE_S = 6 * 3600.0  # ... at most this long after (a wrap-up), for the time range of a read
 HELD_TTL_S = 86_400  # a record held for a wrap-up that never ends (agent gone) expires
@@ -61,6 +65,7 @@ async def build_record(ev: Event) -> dict[str, Any]:
                    recording_file=call.recording_file,
                    recording_pauses=[list(p) for p in call.recording_pauses],
                    customer_name=call.customer_name, crm_reason=call.crm_reason)
+        rec.update(flow_fields(call))
     return rec
 
 
@@ -80,6 +85,13 @@ class RecordsWriter:
         if ev.type in ("agent_state_changed", "agent_removed") \
                 and ev.fields.get("from_state") == "wrap_up":
             await self._release(keys, ev.agent_id, ev.at)
+        if ev.type == "survey_answered":  # after the call ended: amends its record
+            call = await ev.call()
+            amend = amendment(ev.pbx, call) if call is not None else None
+            if amend is not None:
+                await self.redis.xadd(IntKeys(ev.store.keys).records,
+                                      {"r": json.dumps(amend, separators=(",", ":")),
+                                       "ended_at": repr(amend["ended_at"])}, self.cfg.maxlen)
             return
         if ev.type != "call_ended":
             return
@@ -131,6 +143,7 @@ class RecordsReader:
         out: list[dict[str, Any]] = []
         for stream in self.streams:
             last = str(lo)
+            full = 0  # records (not amendments) found in this stream
             while True:
                 entries = await self.redis.xrange(stream, last, str(hi), 1000)
                 for eid, fields in entries:
@@ -140,9 +153,11 @@ class RecordsReader:
                         continue
                     if isinstance(rec, dict) and start <= float(rec.get("ended_at") or 0) < end:
                         out.append(rec)
+                        full += not rec.get("amends")
                     last = f"({eid}"
-                if len(entries) < 1000 or len(out) > limit:
+                if len(entries) < 1000 or full > limit:
                     break
+        out = merge_amendments(out)
         out.sort(key=lambda r: float(r.get("ended_at") or 0))
         return out[:limit]
 

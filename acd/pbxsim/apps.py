@@ -194,11 +194,24 @@ def dial_app(pbx: Pbx, ch: Channel, data: str) -> str:
     return dial.dial_app(pbx, ch, data)
 
 
+def voicemail_app(pbx: Pbx, ch: Channel, data: str) -> str:
+    from acd.pbxsim import apps_flow
+
+    return apps_flow.voicemail(pbx, ch, data)
+
+
+def say_number_app(pbx: Pbx, ch: Channel, data: str) -> str:
+    from acd.pbxsim import apps_flow
+
+    return apps_flow.say_number(pbx, ch, data)
+
+
 APPS: dict[str, App] = {
     "noop": noop, "verbose": noop, "log": noop, "answer": answer, "goto": goto,
     "gotoif": gotoif, "hangup": hangup, "set": set_, "wait": wait, "playback": playback,
     "musiconhold": music_on_hold, "userevent": user_event, "read": read, "agi": agi,
     "bridge": bridge_app, "queue": queue_app, "dial": dial_app,
+    "voicemail": voicemail_app, "saynumber": say_number_app,
 }
 
 __all__ = ["APPS", "BLOCK", "execute", "split_args"]

@@ -11,7 +11,7 @@ from acd.pbxsim.clock import Clock
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.expr import substitute
 from acd.pbxsim.frames import Headers
-from acd.pbxsim.model import AgentPhone, Channel
+from acd.pbxsim.model import AgentPhone, CallerSpec, Channel, Truth
 
 
 class PbxCore:
@@ -55,6 +55,11 @@ class PbxCore:
         self.devices: dict[str, str] = {}
         self.processed_calls = 0
         self.caller_interface = ""
+        # app_voicemail: messages left, by mailbox@context; the longest recording.
+        self.mailboxes: dict[str, list[dict[str, object]]] = {}
+        # Callers by their number (the last one to call from it): who a callback reaches.
+        self.customers: dict[str, tuple[CallerSpec, Truth]] = {}
+        self.voicemail_max_s = 300.0
 
     # ---- events -------------------------------------------------------------------------
     def emit(self, event: str, headers: Headers) -> None:
@@ -124,9 +129,27 @@ class PbxCore:
             return special[upper]()
         if upper.startswith("GLOBAL(") and name.endswith(")"):
             return self.globals.get(name[7:-1], "")
+        if upper.startswith("CUT(") and name.endswith(")"):
+            return self._cut(ch, name[4:-1])
         if name in ch.variables:
             return ch.variables[name]
         return self.globals.get(name, "")
+
+    def _cut(self, ch: Channel, args: str) -> str:
+        """CUT(varname,char-delim,range-spec): fields of a variable's value (func_cut). Here a
+        range-spec is one field number or a range "m-n"; the delimiter defaults to '-'."""
+        parts = args.split(",")
+        if len(parts) < 3:
+            return ""
+        var, delim, spec = parts[0].strip(), parts[1] or "-", ",".join(parts[2:]).strip()
+        fields = self.resolve(ch, var).split(delim[0])
+        first, _, last = spec.partition("-")
+        try:
+            lo = int(first) if first else 1
+            hi = (int(last) if last else len(fields)) if "-" in spec else lo
+        except ValueError:
+            return ""
+        return delim[0].join(fields[max(lo, 1) - 1:hi])
 
     def subst(self, ch: Channel, text: str) -> str:
         return substitute(text, lambda n: self.resolve(ch, n))

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 NEXT, JUMP, BLOCK, STOP = "next", "jump", "block", "stop"
 HOLD_CONTEXTS = frozenset({"acd-hold", "acd2-hold"})
 FALLBACK_CONTEXTS = frozenset({"acd-fallback", "acd2-fallback"})
+HEARD_APPS = frozenset({"Playback", "SayNumber", "Read"})  # kept in the caller's truth
 
 
 class Pbx(PbxCore):
@@ -55,6 +56,8 @@ class Pbx(PbxCore):
             t.hold_entered_at = self.clock.now()
         if ch.context in FALLBACK_CONTEXTS:
             t.fallback = True
+        if ch.application in HEARD_APPS:
+            t.heard.append((self.clock.now(), f"{ch.application}({ch.app_data})"))
 
     def block(self, ch: Channel, app: AppRun) -> str:
         ch.app = app
@@ -162,7 +165,8 @@ class Pbx(PbxCore):
         self.channels.pop(ch.name, None)
         if ch.phone is not None and ch.phone.channel is ch:
             ch.phone.channel = None
-        if ch.truth is not None:
+        # A customer leg that never answered (a callback attempt) leaves its caller's truth.
+        if ch.truth is not None and not (ch.kind == "customer" and ch.state != 6):
             self._close_truth(ch)
         self.changed()
 
@@ -172,6 +176,8 @@ class Pbx(PbxCore):
         t.ended_at = self.clock.now()
         if t.fallback:
             t.outcome = "fallback"
+        elif t.voicemail:
+            t.outcome = "voicemail"
         elif t.answered_at is not None:
             t.outcome = "answered"
         elif t.outcome != "abandoned":

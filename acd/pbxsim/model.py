@@ -30,6 +30,11 @@ class CallerSpec:
     talk_s: float | None = None
     vip: bool = False
     tag: str = ""
+    # When called back (a callback dialled to ``number`` through the trunk): per attempt, answer
+    # after this many seconds, ``None`` = let it ring out, ``"busy"`` = busy. Attempts beyond
+    # the list ring out. ``callback_talk_s``: hang up after talking this long (None: never).
+    callback_answers: list[float | str | None] = field(default_factory=list)
+    callback_talk_s: float | None = None
 
 
 @dataclass
@@ -69,6 +74,11 @@ class Truth:
     # MixMonitor on the caller's channel: file, options, started_at, mutes [(at, "1"/"0")],
     # stopped_at (None: until the channel ended)
     recordings: list[dict[str, Any]] = field(default_factory=list)
+    voicemail: str = ""  # the mailbox a message was left in
+    # What the caller was played, in order: (time, "App(data)") of Playback, SayNumber, Read.
+    heard: list[tuple[float, str]] = field(default_factory=list)
+    # Each time the caller was called back: {"at", "agent", "result", "answered_at"}.
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         wait = None
@@ -80,6 +90,8 @@ class Truth:
             "arrived_at": self.arrived_at, "hold_entered_at": self.hold_entered_at,
             "answered_at": self.answered_at, "agent": self.agent, "ended_at": self.ended_at,
             "outcome": self.outcome, "wait_s": wait, "recordings": self.recordings,
+            "voicemail": self.voicemail,
+            "heard": list(self.heard), "callbacks": [dict(c) for c in self.callbacks],
         }
 
 

@@ -92,6 +92,7 @@ class PbxSim:
         ch.truth = Truth(id=cid, number=spec.number, dnis=spec.dnis, vip=spec.vip, tag=spec.tag,
                          inputs=list(spec.inputs), arrived_at=self.clock.now(), channel=ch.name)
         self._truth[cid] = ch.truth
+        pbx.customers[spec.number] = (spec, ch.truth)
         pbx.channels[ch.name] = ch
         pbx.chan_event("Newchannel", ch)
         pbx.emit("DeviceStateChange", [("Device", self.caller_interface), ("State", "INUSE")])

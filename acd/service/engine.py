@@ -73,8 +73,10 @@ class Engine:
         link.on_login = self._on_login
         link.on_lost = self._on_lost
         # Built last: the handlers need the attributes above.
+        from acd.service.flow import CallerFlow
         from acd.service.handlers import Handlers
 
+        self.flow = CallerFlow(self)  # caller-facing policies (admission, announcements, ...)
         self.handlers = Handlers(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -208,6 +210,7 @@ class Engine:
         for call in self.calls.values():  # new rules reach the callers already waiting
             self.handlers.watch_policies(call)
         self.router.config_changed()
+        self.flow.config_changed()
 
     def set_offsets(self, offsets: dict[str, float]) -> None:
         """Live service-objective offsets (seconds per queue) from the latest figures."""

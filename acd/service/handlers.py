@@ -67,6 +67,7 @@ class Handlers:
             RingOverdue: self.ring_overdue,
             StoreChanged: self.store_changed,
         }
+        self._table.update(engine.flow.handlers())
 
     async def apply(self, event: DomainEvent) -> None:
         await self._table[type(event)](event)
@@ -104,7 +105,7 @@ class Handlers:
 
     # --- queueing ----------------------------------------------------------------------------
     async def enqueue(self, call: Call, queue: str, priority: int,
-                      required: dict[str, int]) -> None:
+                      required: dict[str, int], ewt_pred_s: float | None = None) -> None:
         now = self.e.now()
         qcfg = self.e.cfg.queues[queue]
         last = await self.e.store.last_answer(call.caller_num)
@@ -112,7 +113,8 @@ class Handlers:
         if (last is not None and sticky.last_agent_s > 0 and last.agent_id in self.e.cfg.agents
                 and now - last.at <= sticky.last_agent_within_h * 3600):
             await self.e.store.update_call(call.id, last_agent=last.agent_id)
-        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now)
+        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now,
+                                            ewt_pred_s)
         if queued is None:
             return
         if last is not None:
@@ -138,6 +140,9 @@ class Handlers:
         ring_s = self.e.cfg.queues[result.call.queue].ring_timeout_s
         log.info("call %s rings agent %s (%s)", call.id, agent.id, agent.interface,
                  extra={"call_id": call.id, "state": "ringing"})
+        if result.call.callback:  # no caller on the line: the agent leg dials the customer
+            self.e.flow.callbacks.ring(result.call, result.agent, leg_id, ring_s)
+            return True
         self.e.set_timer(("ring", call.id), ring_s + RING_GRACE_S, RingOverdue(call.id, leg_id))
         self.e.spawn(self._originate(result.call, result.agent, leg_id, ring_s), "originate")
         return True
@@ -192,7 +197,8 @@ class Handlers:
     async def hung_up(self, ev: ChannelHungUp) -> None:
         call = self.e.calls.get(ev.uniqueid)
         if call is not None:
-            await self._caller_gone(call)
+            if not call.callback:  # a callback's caller left the line on purpose
+                await self._caller_gone(call)
             return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
@@ -235,9 +241,11 @@ class Handlers:
         self.put_agent(agent)
         await self.e.store.remember_answer(call.caller_num, call.id, call.queue, agent.id,
                                            self.e.now(), self._remember_s())
-        # Once out of the bridge, the caller's hold loop must leave instead of playing music.
-        self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
-        self.recorder.answered(call, agent)
+        if not call.callback:  # (a callback's customer is on the agent's own Dial)
+            self.e.flow.answered(call)  # post-call survey armed, if the queue has one
+            # Once out of the bridge, the caller's hold loop must leave instead of playing.
+            self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
+            self.recorder.answered(call, agent)
         log.info("call %s answered by %s after %.1f s", call.id, agent.id,
                  call.wait_s(self.e.now()), extra={"call_id": call.id, "state": "connected"})
 
@@ -265,7 +273,7 @@ class Handlers:
 
     async def max_wait(self, ev: MaxWaitReached) -> None:
         call = self.e.calls.get(ev.call_id)
-        if call is None or call.state is not CallState.WAITING:
+        if call is None or call.state is not CallState.WAITING or call.callback:
             return
         # Hand the caller to the PBX's own queue rather than keep it waiting forever.
         await self.e.send(actions.redirect(call.channel, contract.CTX_FALLBACK))
@@ -286,7 +294,8 @@ class Handlers:
             await self._foreign_call(kind, call_id)
 
     async def _foreign_call(self, kind: str, call_id: str) -> None:
-        if kind in ("call_queued", "call_requeued", "call_priority_changed"):
+        if kind in ("call_queued", "call_requeued", "call_priority_changed",
+                    "call_overflowed", "callback_due", "callback_attempt_failed"):
             call = await self.e.store.get_call(call_id)
             if call is not None:
                 self.e.mirror.set_foreign(call)  # kept only while it waits

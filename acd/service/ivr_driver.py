@@ -166,10 +166,14 @@ class IvrDriver:
         # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
         # always finds it there.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))
+        # The queue's admission (and the caller's EWT) is decided before the hold loop starts.
+        route = await self.e.flow.route_entry(call, cmd.queue, cmd.priority, dict(cmd.skills))
         if not await self.e.send(actions.redirect(call.channel, contract.CTX_HOLD,
                                                   contract.HOLD_EXTEN)):
             return  # the channel is gone: its Hangup event ends the call
-        await self.h.enqueue(call, cmd.queue, cmd.priority, dict(cmd.skills))
+        await self.h.enqueue(call, cmd.queue, cmd.priority, dict(cmd.skills),
+                             route.hops[0].ewt_s)
+        await self.e.flow.entered(call.id, route)
 
     async def _end_call(self, call: Call, state: ivr.IvrState, cmd: ivr.EndCall) -> None:
         self.states.pop(call.id, None)

@@ -39,6 +39,9 @@ async def live_channels(engine: Engine) -> dict[str, dict[str, str]]:
 async def reconcile(engine: Engine, call: Call, channels: dict[str, dict[str, str]]) -> None:
     """One call held against what the PBX shows now."""
     h = engine.handlers
+    if call.callback:  # no caller channel by design (acd/service/flow/callback.py)
+        await engine.flow.callbacks.reconcile(call, channels)
+        return
     chan = channels.get(call.uniqueid)
     if chan is None:
         await h.end(call, _GONE_OUTCOME[call.state])

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from acd.config import Config, QueueConfig
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import serves
-from acd.stats.raw import AgentCounts
-from acd.stats.schema import AgentCountsView, AgentFigures
+from acd.stats.raw import AgentCounts, QueueCounts, SurveyCounts
+from acd.stats.schema import AgentCountsView, AgentFigures, SurveyFigures, WindowName
 
 PROBE_ID = "~next"  # id of the probe call: a caller about to enter a queue
 
@@ -88,9 +88,11 @@ def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
 
 
 def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
-                  now: float, pbx: str = "") -> AgentFigures:
+                  now: float, pbx: str = "",
+                  survey: Mapping[WindowName, SurveyFigures] | None = None) -> AgentFigures:
     """One agent as the snapshot shows it; `probes` (queue_probes) name the queues, `today`
-    already holds the running span; `pbx`: the PBX its phone is on."""
+    already holds the running span; `pbx`: the PBX its phone is on; `survey`: the survey
+    answers about its calls by window."""
     return AgentFigures(
         id=agent.id, pbx=pbx, name=agent.name, interface=agent.interface, state=agent.state.value,
         reason=agent.reason, time_in_state_s=max(0.0, now - agent.state_since),
@@ -100,7 +102,23 @@ def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
         wrapup_s_today=today.wrapup_s, occupancy_today=occupancy([today]),
         repeats_today=today.repeats,
         fcr_proxy_today=(None if not today.handled
-                         else 1.0 - min(1.0, today.repeats / today.handled)))
+                         else 1.0 - min(1.0, today.repeats / today.handled)),
+        survey=dict(survey or {}))
+
+
+def agent_survey_counts(windows: Mapping[WindowName, Mapping[str, QueueCounts]], agent_id: str,
+                        today: AgentCounts) -> dict[WindowName, SurveyCounts]:
+    """An agent's survey answers per window: the sliding windows from the queues' recent facts
+    (QueueCounts.survey_by_agent, every queue added up), today from its own counts."""
+    out: dict[WindowName, SurveyCounts] = {"today": today.survey}
+    sliding: tuple[WindowName, ...] = ("15m", "60m")
+    for window in sliding:
+        total = SurveyCounts()
+        for counts in windows.get(window, {}).values():
+            if agent_id in counts.survey_by_agent:
+                total.add(counts.survey_by_agent[agent_id])
+        out[window] = total
+    return out
 
 
 def todays(agents: Iterable[Agent], agents_today: Mapping[str, AgentCounts], now: float,

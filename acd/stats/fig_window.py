@@ -14,8 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
-from acd.stats.raw import WAIT_CAP_S, QueueCounts, summed
-from acd.stats.schema import ServiceLevel, WindowFigures
+from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts, summed
+from acd.stats.schema import (
+    CallbackFigures,
+    EwtAccuracy,
+    ServiceLevel,
+    SurveyFigures,
+    WindowFigures,
+)
 
 DEFAULT_FORMULA: SlaFormula = "short_abandons_excluded"
 
@@ -63,13 +69,18 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
     return WindowFigures(
         offered=counts.offered, answered=counts.answered, answered_within=answered_within,
         abandoned=counts.abandoned, short_abandoned=short_abandoned, timed_out=counts.timed_out,
-        overflowed=counts.overflowed, service_level=sl,
+        overflowed=counts.overflowed, voicemail=counts.voicemail, closed=counts.closed,
+        service_level=sl,
         asa_s=ratio(counts.wait_sum_s, counts.answered),
         abandon_rate=ratio(counts.abandoned, counts.offered),
         aht_s=ratio(counts.talk_sum_s + counts.wrapup_sum_s, counts.handled),
         handled=counts.handled, repeats=counts.repeats,
         repeat_rate=_capped(ratio(counts.repeats, counts.answered)),
-        fcr_proxy=_fcr(ratio(counts.repeats, counts.answered)))
+        fcr_proxy=_fcr(ratio(counts.repeats, counts.answered)),
+        ewt_accuracy=ewt_accuracy(counts), survey=survey_figures(counts.survey),
+        callbacks=CallbackFigures(requested=counts.callback_requested,
+                                  answered=counts.callback_answered,
+                                  failed=counts.callback_failed))
 
 
 def _capped(share: float | None) -> float | None:
@@ -80,6 +91,21 @@ def _capped(share: float | None) -> float | None:
 
 def _fcr(repeat_share: float | None) -> float | None:
     return None if repeat_share is None else 1.0 - min(1.0, repeat_share)
+
+
+def survey_figures(counts: SurveyCounts) -> SurveyFigures:
+    nps = ratio(100.0 * (counts.nps_promoters - counts.nps_detractors), counts.nps_n)
+    return SurveyFigures(csat_answers=counts.csat_n,
+                         csat_index=ratio(counts.csat_points, counts.csat_n),
+                         nps_answers=counts.nps_n, nps=nps, promoters=counts.nps_promoters,
+                         detractors=counts.nps_detractors)
+
+
+def ewt_accuracy(counts: QueueCounts) -> EwtAccuracy:
+    n = counts.ewt_n
+    return EwtAccuracy(answered=n, mean_abs_error_s=ratio(counts.ewt_abs_err_s, n),
+                       mean_error_s=ratio(counts.ewt_err_s, n),
+                       within_30s=ratio(counts.ewt_w30, n), within_25pct=ratio(counts.ewt_w25, n))
 
 
 def window_figures(counts: QueueCounts, sla: SlaConfig, short_abandon_s: int) -> WindowFigures:

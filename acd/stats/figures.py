@@ -21,6 +21,7 @@ from acd.stats.ewt import TakersCache, call_ewt
 from acd.stats.fig_agents import (
     agent_counts_view,
     agent_figures,
+    agent_survey_counts,
     occupancy,
     probe_call,
     queue_probes,
@@ -31,6 +32,7 @@ from acd.stats.fig_window import (
     blended_target_pct,
     centre_window_figures,
     common_threshold,
+    survey_figures,
     window_figures,
 )
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
@@ -72,10 +74,13 @@ def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
             for w in WINDOWS}
     ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
                    qcfg.wrapup_s, cache=cache)
+    callbacks = sum(1 for c in calls if c.queue == name and c.callback
+                    and c.state in (CallState.WAITING, CallState.SCHEDULED))
     counts = agent_counts_view(serving)
     needed = agents_needed_now(qcfg.sla, figs["60m"], figs["today"])
     return QueueFigures(
-        name=name, waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        name=name, waiting=len(waiting), callbacks_waiting=callbacks,
+        longest_wait_s=_longest_wait_s(waiting, now),
         ewt_s=ewt, agents=counts, target_pct=qcfg.sla.target_pct,
         threshold_s=qcfg.sla.threshold_s, windows=figs,
         occupancy=occupancy(today[a.id] for a in serving), agents_needed_now=needed,
@@ -94,7 +99,9 @@ def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Age
     ewts = [q.ewt_s for q in queues if q.ewt_s is not None]
     offered_today = [_counts(windows, "today", name).offered for name in cfg.queues]
     return QueueFigures(
-        name="*", waiting=len(waiting), longest_wait_s=_longest_wait_s(waiting, now),
+        name="*", waiting=len(waiting),
+        callbacks_waiting=sum(q.callbacks_waiting for q in queues),
+        longest_wait_s=_longest_wait_s(waiting, now),
         ewt_s=max(ewts, default=None), agents=agent_counts_view(agents),
         target_pct=blended_target_pct(slas, offered_today), threshold_s=common_threshold(slas),
         windows=figs, occupancy=occupancy(today[a.id] for a in agents))
@@ -163,7 +170,10 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
         generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(),
         centre=_centre(cfg, now, calls, agents, windows, today, queues), queues=queues,
         agents=[agent_figures(probes, a, today[a.id], now,
-                              where.get(a.id) or cfg.agent_pbx(a.id)) for a in agents],
+                              where.get(a.id) or cfg.agent_pbx(a.id),
+                              {w: survey_figures(c) for w, c in
+                               agent_survey_counts(windows, a.id, today[a.id]).items()})
+                for a in agents],
         calls=call_views(calls, now), ivr_funnel=funnel_nodes(cfg, funnel_today))
 
 

@@ -23,6 +23,32 @@ def wait_bucket(wait_s: float) -> int:
 
 
 @dataclass(slots=True)
+class SurveyCounts:
+    """Post-call survey answers (acd/core/survey.py): CSAT as 0..100 points, NPS by class."""
+
+    csat_n: int = 0
+    csat_points: int = 0  # sum of the answers on the 0..100 scale
+    nps_n: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+
+    def add(self, other: SurveyCounts) -> None:
+        self.csat_n += other.csat_n
+        self.csat_points += other.csat_points
+        self.nps_n += other.nps_n
+        self.nps_promoters += other.nps_promoters
+        self.nps_detractors += other.nps_detractors
+
+
+SURVEY_FIELDS = ("csat_n", "csat_points", "nps_n", "nps_promoters", "nps_detractors")
+
+
+def add_survey_by_agent(into: dict[str, SurveyCounts], other: dict[str, SurveyCounts]) -> None:
+    for agent_id, counts in other.items():
+        into.setdefault(agent_id, SurveyCounts()).add(counts)
+
+
+@dataclass(slots=True)
 class QueueCounts:
     """What happened in one queue over some span of time (a window or one interval)."""
 
@@ -30,7 +56,12 @@ class QueueCounts:
     answered: int = 0
     abandoned: int = 0  # hung up while waiting or ringing
     timed_out: int = 0  # max wait reached, handed to the PBX's queue
-    overflowed: int = 0  # left for another queue (the routing issue fills this)
+    overflowed: int = 0  # left for another queue (admission overflow)
+    voicemail: int = 0  # refused by the queue's admission: sent to a mailbox
+    closed: int = 0  # refused by the queue's admission: closed message, hung up
+    callback_requested: int = 0  # left the line for a callback (keeps its place)
+    callback_answered: int = 0  # callbacks the customer answered (also in `answered`)
+    callback_failed: int = 0  # callbacks never answered after every attempt
     answered_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     abandoned_waits: dict[int, int] = field(default_factory=dict)  # bucket -> calls
     wait_sum_s: float = 0.0  # of answered calls: for ASA
@@ -38,6 +69,16 @@ class QueueCounts:
     talk_sum_s: float = 0.0
     wrapup_sum_s: float = 0.0  # wrap-up after calls of this queue
     repeats: int = 0  # answered calls whose caller called again within repeat_window_h
+    # EWT accuracy, over answered calls that had an estimate at queue entry.
+    ewt_n: int = 0
+    ewt_abs_err_s: float = 0.0  # sum of |predicted - actual|
+    ewt_err_s: float = 0.0  # sum of predicted - actual (> 0: waits over-estimated)
+    ewt_w30: int = 0  # |error| <= 30 s
+    ewt_w25: int = 0  # |error| <= 25 % of the actual wait
+    survey: SurveyCounts = field(default_factory=SurveyCounts)
+    # The same answers by agent: from the recent facts only (the sliding windows); per interval
+    # they are in the agents' own counts (AgentCounts.survey).
+    survey_by_agent: dict[str, SurveyCounts] = field(default_factory=dict)
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -45,6 +86,11 @@ class QueueCounts:
         self.abandoned += other.abandoned
         self.timed_out += other.timed_out
         self.overflowed += other.overflowed
+        self.voicemail += other.voicemail
+        self.closed += other.closed
+        self.callback_requested += other.callback_requested
+        self.callback_answered += other.callback_answered
+        self.callback_failed += other.callback_failed
         for mine, theirs in ((self.answered_waits, other.answered_waits),
                              (self.abandoned_waits, other.abandoned_waits)):
             for bucket, n in theirs.items():
@@ -54,6 +100,13 @@ class QueueCounts:
         self.talk_sum_s += other.talk_sum_s
         self.wrapup_sum_s += other.wrapup_sum_s
         self.repeats += other.repeats
+        self.ewt_n += other.ewt_n
+        self.ewt_abs_err_s += other.ewt_abs_err_s
+        self.ewt_err_s += other.ewt_err_s
+        self.ewt_w30 += other.ewt_w30
+        self.ewt_w25 += other.ewt_w25
+        self.survey.add(other.survey)
+        add_survey_by_agent(self.survey_by_agent, other.survey_by_agent)
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:
@@ -75,6 +128,7 @@ class AgentCounts:
     not_ready_s: float = 0.0
     ringing_s: float = 0.0  # reserved, phone ringing
     repeats: int = 0  # of the calls it answered, those whose caller called again soon
+    survey: SurveyCounts = field(default_factory=SurveyCounts)  # answers about its calls
 
     def add(self, other: AgentCounts) -> None:
         self.handled += other.handled
@@ -84,6 +138,7 @@ class AgentCounts:
         self.not_ready_s += other.not_ready_s
         self.ringing_s += other.ringing_s
         self.repeats += other.repeats
+        self.survey.add(other.survey)
 
 
 @dataclass(slots=True)

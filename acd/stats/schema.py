@@ -29,6 +29,40 @@ class ServiceLevel(_Out):
         default_factory=dict, description="value at every configured threshold (seconds -> share)")
 
 
+class EwtAccuracy(_Out):
+    """How close the EWT predicted at queue entry came to the actual wait of answered calls."""
+
+    answered: int = Field(0, description="answered calls that had an estimate")
+    mean_abs_error_s: float | None = Field(None, description="mean |predicted - actual|")
+    mean_error_s: float | None = Field(None, description="mean predicted - actual (> 0: "
+                                       "waits over-estimated)")
+    within_30s: float | None = Field(None, description="share with |error| <= 30 s")
+    within_25pct: float | None = Field(None, description="share with |error| <= 25 % of the "
+                                       "actual wait")
+
+
+class SurveyFigures(_Out):
+    """Post-call survey answers (METRICS.md: CSAT index and NPS)."""
+
+    csat_answers: int = 0
+    csat_index: float | None = Field(None, description="mean of the CSAT answers mapped onto "
+                                     "0..100 (1 -> 0, 2 -> 25, ..., 5 -> 100)")
+    nps_answers: int = 0
+    nps: float | None = Field(None, description="% promoters (9-10) - % detractors (0-6), "
+                              "-100..100")
+    promoters: int = 0
+    detractors: int = 0
+
+
+class CallbackFigures(_Out):
+    """Callbacks that keep their place (METRICS.md: a completed one is also answered, with its
+    virtual wait)."""
+
+    requested: int = 0
+    answered: int = Field(0, description="the customer answered the agent's call")
+    failed: int = Field(0, description="never answered after every attempt")
+
+
 class WindowFigures(_Out):
     offered: int
     answered: int
@@ -36,7 +70,9 @@ class WindowFigures(_Out):
     abandoned: int
     short_abandoned: int
     timed_out: int
-    overflowed: int
+    overflowed: int = Field(description="left for another queue (admission overflow)")
+    voicemail: int = Field(0, description="refused by admission: sent to voicemail")
+    closed: int = Field(0, description="refused by admission: closed message")
     service_level: ServiceLevel
     asa_s: float | None
     abandon_rate: float | None
@@ -47,6 +83,9 @@ class WindowFigures(_Out):
     repeat_rate: float | None = Field(description="repeats / answered")
     fcr_proxy: float | None = Field(description="first-contact resolution proxy: 1 - "
                                     "repeat_rate")
+    ewt_accuracy: EwtAccuracy = Field(default_factory=EwtAccuracy)
+    survey: SurveyFigures = Field(default_factory=SurveyFigures)
+    callbacks: CallbackFigures = Field(default_factory=CallbackFigures)
 
 
 class AgentCountsView(_Out):
@@ -61,6 +100,8 @@ class AgentCountsView(_Out):
 class QueueFigures(_Out):
     name: str
     waiting: int
+    callbacks_waiting: int = Field(0, description="of the waiting calls (or between two "
+                                   "attempts): callbacks, with no caller on the line")
     longest_wait_s: float
     ewt_s: float | None = Field(description="estimated wait for the next caller")
     agents: AgentCountsView
@@ -95,6 +136,9 @@ class AgentFigures(_Out):
     occupancy_today: float | None
     repeats_today: int = Field(description="of its answered calls, those repeated soon")
     fcr_proxy_today: float | None = Field(description="1 - repeats / calls handled")
+    survey: dict[WindowName, SurveyFigures] = Field(
+        default_factory=dict, description="post-call survey answers about the agent's calls, "
+        "by window")
 
 
 class CallView(_Out):

@@ -57,6 +57,11 @@ class Scripts:
     set_priority: AsyncScript
     renew_leases: AsyncScript
     repeat_call: AsyncScript
+    overflow: AsyncScript  # caller-facing policies: acd/store/policies.py
+    survey: AsyncScript
+    callback_request: AsyncScript
+    callback_attempt: AsyncScript
+    callback_due: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

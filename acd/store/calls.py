@@ -90,8 +90,10 @@ class CallSteps(StoreBase):
         return [self._seen(codec.decode_call(h)) for h in hashes]
 
     async def enqueue(self, call_id: str, queue: str, priority: int, required: dict[str, int],
-                      entered_at: float, now: float) -> Call | None:
-        """ivr -> waiting in `queue`; None if the call is not in state ivr."""
+                      entered_at: float, now: float,
+                      ewt_pred_s: float | None = None) -> Call | None:
+        """ivr -> waiting in `queue`; None if the call is not in state ivr. `ewt_pred_s`: the
+        EWT predicted for the caller now (kept for the accuracy figures)."""
         check_priority(priority)
         k = self._k
         start = interval_start(now)
@@ -102,7 +104,8 @@ class CallSteps(StoreBase):
                       k.queue_interval(queue, start), k.queue_recent(queue),
                       k.funnel_interval(flow, start)],
                 args=[*self._head(now), call_id, queue, priority, codec.enc_json(required),
-                      codec.enc_float(entered_at), flow, self._stats_ttl_s, RECENT_KEEP_S])
+                      codec.enc_float(entered_at), flow, self._stats_ttl_s, RECENT_KEEP_S,
+                      codec.enc_opt_float(ewt_pred_s)])
 
         return self._seen(call_of(await self._hinted(call_id, run)))
 

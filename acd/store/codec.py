@@ -57,6 +57,11 @@ def encode_call(call: Call) -> Fields:
         "customer_name": call.customer_name, "crm_reason": call.crm_reason,
         "recording_file": call.recording_file,
         "recording_pauses": enc_json(call.recording_pauses),
+        "ewt_pred_s": enc_opt_float(call.ewt_pred_s),
+        "ewt_pred_at": enc_opt_float(call.ewt_pred_at),
+        "overflow_path": enc_json(list(call.overflow_path)),
+        "callback": call.callback, "callback_at": enc_opt_float(call.callback_at),
+        "cb_attempts": str(int(call.cb_attempts)), "retry_at": enc_opt_float(call.retry_at),
     }
 
 
@@ -80,6 +85,13 @@ def decode_call(h: Mapping[str, str]) -> Call:
         customer_name=h.get("customer_name", ""), crm_reason=h.get("crm_reason", ""),
         recording_file=h.get("recording_file", ""),
         recording_pauses=_pauses(h.get("recording_pauses", "")),
+        ewt_pred_s=_opt_float(h.get("ewt_pred_s", "")),
+        ewt_pred_at=_opt_float(h.get("ewt_pred_at", "")),
+        overflow_path=[str(q) for q in json.loads(h.get("overflow_path") or "[]")],
+        # written by survey.lua only (never by encode_call)
+        survey={q: int(h[f"survey_{q}"]) for q in ("csat", "nps") if h.get(f"survey_{q}")},
+        callback=h.get("callback", ""), callback_at=_opt_float(h.get("callback_at", "")),
+        cb_attempts=int(h.get("cb_attempts") or 0), retry_at=_opt_float(h.get("retry_at", "")),
     )
 
 

@@ -11,11 +11,22 @@ counts, so a refused, replayed or raced step counts nothing):
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
   overflowed is not counted yet (always 0). repeat_call: repeats, charged to the queue (and
   agent) of the caller's earlier answered call, when the repeat arrives.
+  answer also counts the EWT accuracy (ewt_n, ewt_abs_err_s, ewt_err_s, ewt_w30, ewt_w25).
+  overflow.lua: overflowed in the old queue, offered in the new one. end_call from waiting with
+  outcome voicemail / closed (admission): voicemail, closed. Callbacks: callback_requested
+  (callback_request.lua), callback_answered (answer.lua), callback_failed (end_call).
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
   h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
   r (a repeat of an answered call of the queue; id = the new call).
+  v (overflowed to another queue), m (sent to voicemail), x (closed message), c / k / f
+  (callback requested / answered by the customer / failed after every attempt),
+  e (an answered call's EWT: id|predicted|actual; see answer.lua), s (a survey answer:
+  call|agent|question|value; see survey.lua).
+- Survey answers (survey.lua, once per call and question): csat_n, csat_points (0..100 per
+  answer), nps_n, nps_promoters, nps_detractors, in the interval hashes of the call's queue and
+  of its agent.
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
   not_ready_s, ringing_s, repeats (repeat_call: the agent answered a call that was
@@ -39,15 +50,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
+from acd.stats.raw import (
+    INTERVAL_S,
+    SURVEY_FIELDS,
+    AgentCounts,
+    FunnelCounts,
+    QueueCounts,
+    SurveyCounts,
+    wait_bucket,
+)
 from acd.store import codec
 from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
 _QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
-               "repeats")
-_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
+               "repeats", "voicemail", "closed", "ewt_n", "ewt_w30", "ewt_w25",
+               "callback_requested", "callback_answered", "callback_failed")
+_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "ewt_abs_err_s", "ewt_err_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
 
@@ -75,6 +95,7 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
         setattr(c, name, int(h.get(name) or 0))
     for name in _QUEUE_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
+    c.survey = survey_counts_of(h)
     for field, value in h.items():
         prefix, _, bucket = field.partition(":")
         if prefix == "aw":
@@ -85,10 +106,16 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
 
 
 def agent_counts_of(h: Mapping[str, str]) -> AgentCounts:
-    c = AgentCounts(handled=int(h.get("handled") or 0), repeats=int(h.get("repeats") or 0))
+    c = AgentCounts(handled=int(h.get("handled") or 0), repeats=int(h.get("repeats") or 0),
+                    survey=survey_counts_of(h))
     for name in _AGENT_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
     return c
+
+
+def survey_counts_of(h: Mapping[str, str]) -> SurveyCounts:
+    """The survey fields of a queue's or an agent's interval hash (see survey.lua)."""
+    return SurveyCounts(**{name: int(h.get(name) or 0) for name in SURVEY_FIELDS})
 
 
 def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
@@ -102,6 +129,11 @@ def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
             node, _, exit_ = rest.rpartition(":")
             left = (into.left if kind == "l" else into.lookups).setdefault(node, {})
             left[exit_] = left.get(exit_, 0) + int(value)
+
+
+# Facts that only count one: kind -> QueueCounts field.
+_COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed", "c": "callback_requested",
+                "k": "callback_answered", "f": "callback_failed"}
 
 
 def add_fact(c: QueueCounts, member: str) -> None:
@@ -123,6 +155,12 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.abandoned_waits[bucket] = c.abandoned_waits.get(bucket, 0) + 1
     elif kind == "t":
         c.timed_out += 1
+    elif kind == "e":
+        add_ewt_fact(c, rest)
+    elif kind == "s":
+        add_survey_fact(c, rest)
+    elif kind in _COUNT_KINDS:
+        setattr(c, _COUNT_KINDS[kind], getattr(c, _COUNT_KINDS[kind]) + 1)
     elif kind == "h":
         c.handled += 1
         c.talk_sum_s += float(value)
@@ -131,6 +169,35 @@ def add_fact(c: QueueCounts, member: str) -> None:
     elif kind == "r":
         c.repeats += 1
     # any other kind: written by a newer version, ignored
+
+
+def add_ewt_fact(c: QueueCounts, rest: str) -> None:
+    """One answered call's predicted and actual wait ("<id>|<predicted>|<actual>"), counted
+    as answer.lua counts it."""
+    _id, predicted, actual = rest.rsplit("|", 2)
+    err = float(predicted) - float(actual)
+    c.ewt_n += 1
+    c.ewt_abs_err_s += abs(err)
+    c.ewt_err_s += err
+    c.ewt_w30 += abs(err) <= 30
+    c.ewt_w25 += abs(err) <= 0.25 * float(actual)
+
+
+def add_survey_fact(c: QueueCounts, rest: str) -> None:
+    """One survey answer ("<call>|<agent>|<question>|<value>"), counted as survey.lua counts
+    it, for the queue and for its agent."""
+    from acd.core.survey import csat_points, nps_class
+
+    _call, agent_id, question, raw = rest.rsplit("|", 3)
+    value = int(raw)
+    for counts in (c.survey, c.survey_by_agent.setdefault(agent_id, SurveyCounts())):
+        if question == "csat":
+            counts.csat_n += 1
+            counts.csat_points += csat_points(value)
+        elif question == "nps":
+            counts.nps_n += 1
+            counts.nps_promoters += nps_class(value) == "promoter"
+            counts.nps_detractors += nps_class(value) == "detractor"
 
 
 class StatsReader(StoreBase):

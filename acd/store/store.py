@@ -14,10 +14,12 @@ from acd.store.callers import CallerSteps
 from acd.store.calls import CallSteps
 from acd.store.crm import CrmSteps
 from acd.store.leases import LeaseSteps
+from acd.store.policies import PolicySteps
 from acd.store.stats import StatsReader
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, CrmSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, CrmSteps,
+            PolicySteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:

@@ -79,6 +79,7 @@ function renderQueue(tile, q) {
     setText(f.answered_today, String(today.answered));
     setText(f.abandoned_today, String(today.abandoned));
   }
+  renderQuality(f, q, today);
   tickQueue(tile);
 }
 
@@ -93,6 +94,19 @@ export function staffingText(needed, short) {
 function renderStaffing(f, needed, short) {
   setText(f.staffing, staffingText(needed, short));
   f.staffing_box.dataset.short = needed == null ? "unknown" : String(short > 0);
+}
+
+// Today's caller-facing figures: CSAT index, NPS, EWT accuracy, callbacks waiting now.
+function renderQuality(f, q, today) {
+  if (!f.csat) return;
+  const survey = today && today.survey;
+  const accuracy = today && today.ewt_accuracy;
+  setText(f.csat, survey && survey.csat_index != null ? String(Math.round(survey.csat_index)) : "–");
+  setText(f.nps, survey && survey.nps != null
+    ? (survey.nps > 0 ? "+" : "") + String(Math.round(survey.nps)) : "–");
+  setText(f.ewt_error, accuracy && accuracy.mean_abs_error_s != null
+    ? duration(accuracy.mean_abs_error_s) : "–");
+  setText(f.callbacks, String(q.callbacks_waiting || 0));
 }
 
 function tickQueue(tile) {

@@ -3,7 +3,9 @@
 -- wrap_up, or ready when there is no wrap-up. The ended hash expires after a while.
 -- Counts, in the interval of now and the recent facts of the call's queue:
 --   from waiting/ringing, outcome 'abandoned': abandoned, its wait's bucket (wait = now -
---   entered_at); outcome 'timeout': timed_out; other outcomes count nothing;
+--   entered_at); outcome 'timeout': timed_out; 'voicemail' and 'closed' (refused by the queue's
+--   admission): voicemail, closed; 'callback_failed' (also from scheduled): callback_failed;
+--   other outcomes count nothing;
 --   from connected: handled, talk_sum_s (talk = now - answered_at);
 --   from ivr, if the call has a flow: the funnel (path reached, left at its last node by exit
 --   'closed', 'fallback', or 'hangup' for any other outcome).
@@ -20,6 +22,9 @@
 -- Returns {'ok', call HGETALL, agent HGETALL (empty if no agent changed)}; nil if not live;
 -- {'stale'} if a hint was wrong.
 local IVR_EXITS = {closed = 'closed', fallback = 'fallback'}
+-- Outcomes of a queued call counted as such, with the kind of their recent fact.
+local QUEUE_EXITS = {voicemail = {'voicemail', 'm'}, closed = {'closed', 'x'},
+                     callback_failed = {'callback_failed', 'f'}}
 local call = redis.call('HMGET', KEYS[1], 'state', 'queue', 'agent_id', 'entered_at',
                         'answered_at', 'flow', 'ivr_path')
 if not call[1] or call[1] == 'ended' then return false end
@@ -46,7 +51,7 @@ end
 emit(KEYS[5], ARGV[2], 'call_ended', ARGV[3], call[3], now,
      {'queue', call[2], 'outcome', outcome, 'from_state', call[1], 'agent_state', agent_state,
       'entered_at', call[4] or '', 'answered_at', call[5] or '', 'ended_by', ARGV[12] or ''})
-if call[1] == 'waiting' or call[1] == 'ringing' then
+if call[1] == 'waiting' or call[1] == 'ringing' or call[1] == 'scheduled' then
   if outcome == 'abandoned' then
     local wait = elapsed(call[4], now)
     count(KEYS[6], ttl, {'abandoned', 1, 'bw:' .. wait_bucket(wait), 1}, {})
@@ -54,6 +59,9 @@ if call[1] == 'waiting' or call[1] == 'ringing' then
   elseif outcome == 'timeout' then
     count(KEYS[6], ttl, {'timed_out', 1}, {})
     recent(KEYS[7], now, ARGV[11], 't|' .. ARGV[3])
+  elseif QUEUE_EXITS[outcome] then
+    count(KEYS[6], ttl, {QUEUE_EXITS[outcome][1], 1}, {})
+    recent(KEYS[7], now, ARGV[11], QUEUE_EXITS[outcome][2] .. '|' .. ARGV[3])
   end
 elseif call[1] == 'connected' then
   local talk = elapsed(call[5], now)

@@ -6,14 +6,17 @@
 -- KEYS[6] funnel hash of the call's flow (hint) for the interval of now
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] call id, ARGV[4] queue, ARGV[5] priority,
 -- ARGV[6] required skills (JSON), ARGV[7] entered_at, ARGV[8] the hinted flow of the call,
--- ARGV[9] interval hash TTL (s), ARGV[10] seconds of recent facts kept
+-- ARGV[9] interval hash TTL (s), ARGV[10] seconds of recent facts kept, ARGV[11] the EWT
+-- predicted for the caller at entry ('' = none; kept with now as ewt_pred_s / ewt_pred_at, for
+-- the EWT accuracy counted by answer.lua)
 -- Returns the call's HGETALL, or nil if the call is not in state ivr (absent, queued, ended);
 -- {'stale'} if the hinted flow was wrong.
 local cur = redis.call('HMGET', KEYS[1], 'state', 'flow', 'ivr_path')
 if cur[1] ~= 'ivr' then return false end
 if (cur[2] or '') ~= ARGV[8] then return {'stale'} end
 redis.call('HSET', KEYS[1], 'state', 'waiting', 'queue', ARGV[4], 'priority', ARGV[5],
-           'required', ARGV[6], 'entered_at', ARGV[7])
+           'required', ARGV[6], 'entered_at', ARGV[7], 'ewt_pred_s', ARGV[11] or '',
+           'ewt_pred_at', ARGV[1])
 redis.call('ZADD', KEYS[2], queue_score(ARGV[5], ARGV[7]), ARGV[3])
 emit(KEYS[3], ARGV[2], 'call_queued', ARGV[3], '', ARGV[1],
      {'queue', ARGV[4], 'priority', ARGV[5], 'entered_at', ARGV[7]})

@@ -1,0 +1,138 @@
+"""Caller-facing policies of the queues (issue 4): admission and overflow, position and EWT
+announcements, the callback that keeps its place, the post-call survey.
+
+One `CallerFlow` per engine. Two entry points from the call path:
+- `route_entry` / `entered`: a caller leaving the IVR for a queue (ivr_driver._to_queue): its
+  EWT is predicted (kept with the call for the accuracy figures), the queue's admission may
+  send it on (overflow, voicemail, closed message), and the entry announcement is set;
+- `tick`: a PolicyTick event every TICK_S while some queue has a policy that watches waiting
+  callers. It runs in the engine's consumer like every event, so it never races the call path;
+  every caller's EWT comes from one pass (acd/stats/ewt_batch.py), whatever their number.
+
+Policies read the config when they act, so a reload (`config_changed`) reaches callers who
+are already waiting at the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from acd.core.admission import EntryRoute
+from acd.core.callback import should_offer
+from acd.core.events import (
+    CallbackDue,
+    CallbackRequested,
+    CallbackResult,
+    PolicyTick,
+    SurveyAnswered,
+)
+from acd.core.model import Call, CallState
+from acd.service.flow.admission import AdmissionDriver
+from acd.service.flow.announce import Announcer
+from acd.service.flow.callback import Callbacks
+from acd.service.flow.live_aht import LiveAht
+from acd.service.flow.survey import Surveys
+from acd.stats.ewt_batch import KindCache, waiting_placed
+
+if TYPE_CHECKING:
+    from acd.service.engine import Engine
+
+TICK_S = 1.0
+_TICK_KEY = ("flow", "tick")
+
+
+class CallerFlow:
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.aht = LiveAht(engine)
+        self.kinds = KindCache()  # kept from pass to pass: the EWT of many callers stays cheap
+        self.callbacks = Callbacks(engine)
+        self.admission = AdmissionDriver(engine, self.aht, self.kinds, self.callbacks.offer_now)
+        self.announcer = Announcer(engine)
+        self.surveys = Surveys(engine)
+        self._armed = False
+        self.ticks = 0
+
+    def handlers(self) -> dict[type, Callable[[Any], Awaitable[None]]]:
+        """Domain events this module handles (added to the engine's handler table)."""
+        return {PolicyTick: self.tick, SurveyAnswered: self.surveys.answer,
+                CallbackRequested: self.callbacks.request, CallbackResult: self.callbacks.result,
+                CallbackDue: self.callbacks.due}
+
+    def config_changed(self) -> None:
+        self.kinds.agents_changed()
+        self.aht.forget()
+        self.admission.config_changed()
+        self._arm()
+
+    # --- a caller leaves the IVR -------------------------------------------------------------
+    async def route_entry(self, call: Call, queue: str, priority: int,
+                          required: dict[str, int]) -> EntryRoute:
+        """Decided before the caller is moved to the hold loop; applied by `entered`."""
+        await self.aht.refresh(self.e.now())
+        route = self.admission.route_entry(call, queue, priority, required)
+        last = route.hops[-1]
+        waits = route.final is None or route.final.action == "callback"
+        by_ewt = route.final is None and should_offer(self.callbacks.config(last.queue),
+                                                      last.ewt_s)
+        if waits and (route.final is not None or by_ewt):
+            await self.callbacks.offer_now(call, last.queue)  # heard first in the hold loop
+        if waits:
+            # It will wait: told where it is as soon as it holds.
+            await self.announcer.on_entry(call, last.queue, last.position, last.ewt_s)
+        return route
+
+    async def entered(self, call_id: str, route: EntryRoute) -> None:
+        await self.admission.entered(call_id, route)
+
+    def answered(self, call: Call) -> None:
+        """An agent answered the call (Handlers.bridged_leg)."""
+        self.surveys.answered(call)
+
+    # --- the tick ----------------------------------------------------------------------------
+    def _wanted(self) -> bool:
+        return self.admission.wanted() or self.announcer.wanted() or self.callbacks.wanted()
+
+    def _arm(self) -> None:
+        if not self._armed and self._wanted():
+            self._armed = True
+            self.e.set_timer(_TICK_KEY, TICK_S, PolicyTick())
+
+    async def tick(self, _ev: PolicyTick) -> None:
+        self._armed = False
+        try:
+            if self.e.routing_enabled:
+                await self._tick()
+        finally:
+            self._arm()
+
+    async def _tick(self) -> None:
+        self.ticks += 1
+        now = self.e.now()
+        # Callers on the line (a callback waits without one: nothing to tell it).
+        waiting = [c for c in self.e.calls.values()
+                   if c.state is CallState.WAITING and not c.callback]
+        live = {c.id for c in waiting}
+        self.announcer.forget(live)
+        self.callbacks.forget(live)
+        queues = self.admission.due(now)
+        checked = [c for c in waiting if c.queue in queues]
+        told = self.announcer.candidates(waiting, now)
+        offered = self.callbacks.candidates(waiting)
+        if not checked and not told and not offered:
+            return
+        await self.aht.refresh(now)
+        placed = waiting_placed(list(self.e.mirror.all_calls.values()),
+                                list(self.e.agents.values()), now, self.aht.aht_s,
+                                self.aht.wrapup_s,
+                                only={c.id: c for c in checked + told + offered},
+                                cache=self.kinds)
+        await self.admission.check_waiting(checked, placed)
+        # Admission may have moved some: the rest only for callers still where they were.
+        def still(calls: list[Call]) -> list[Call]:
+            return [c for c in calls if (now_c := self.e.calls.get(c.id)) is not None
+                    and now_c.state is CallState.WAITING and now_c.queue == c.queue]
+
+        self.callbacks.tick(still(offered), placed)
+        self.announcer.tick(still(told), placed, now)

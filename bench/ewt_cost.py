@@ -1,0 +1,67 @@
+"""What the caller-facing policies' EWT costs per caller: `python -m bench.ewt_cost`.
+
+Centres shaped like bench/centre.py (every queue needs one or two of 50 skills, agents hold 4-6
+and serve every queue they are skilled for, three quarters of them busy); for each size: the
+EWT of one caller entering a queue (acd.stats.ewt_batch.entry_ewt, with the KindCache the
+engine keeps) against acd.stats.ewt.call_ewt, and one tick for the callers of three queues.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from acd.core.model import Agent, AgentState, Call, CallState
+from acd.stats.ewt import call_ewt
+from acd.stats.ewt_batch import KindCache, entry_ewt, waiting_placed
+
+SIZES = ((1000, 500, 100), (3000, 1500, 300), (10_000, 5000, 1000))
+
+
+def centre(n_calls: int, n_agents: int, n_queues: int,
+           rng: random.Random, now: float) -> tuple[list[Call], list[Agent], Call]:
+    skills = [f"s{i}" for i in range(50)]
+    needs = {f"q{i}": dict.fromkeys(rng.sample(skills, rng.choice([1, 2])), 1)
+             for i in range(n_queues)}
+    states = [AgentState.READY, AgentState.ON_CALL, AgentState.ON_CALL, AgentState.WRAP_UP]
+    agents = [Agent(id=f"a{i}", interface=f"PJSIP/{i}",
+                    skills=dict.fromkeys(rng.sample(skills, rng.randint(4, 6)), 3),
+                    state=rng.choice(states), state_since=now - rng.random() * 300)
+              for i in range(n_agents)]
+    calls = []
+    for i in range(n_calls):
+        queue = rng.choice(list(needs))
+        calls.append(Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
+                          state=CallState.WAITING, queue=queue, required=dict(needs[queue]),
+                          entered_at=now - rng.random() * 600))
+    newcomer = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                    state=CallState.WAITING, queue="q1", required=dict(needs["q1"]),
+                    entered_at=now)
+    return calls, agents, newcomer
+
+
+def main() -> None:
+    rng, now = random.Random(1), 1e9
+    for n_calls, n_agents, n_queues in SIZES:
+        calls, agents, newcomer = centre(n_calls, n_agents, n_queues, rng, now)
+        cache = KindCache()
+        first = entry_ewt(newcomer, now, calls, agents, 240.0, 10.0, cache)  # fills the cache
+        t0 = time.perf_counter()
+        for _ in range(5):
+            assert entry_ewt(newcomer, now, calls, agents, 240.0, 10.0, cache) == first
+        entry_ms = (time.perf_counter() - t0) / 5 * 1000
+        t0 = time.perf_counter()
+        assert call_ewt(newcomer, now, calls, agents, 240.0, 10.0) == first
+        plain_ms = (time.perf_counter() - t0) * 1000
+        three = {c.id: c for c in calls if c.queue in ("q1", "q2", "q3")}
+        t0 = time.perf_counter()
+        waiting_placed(calls, agents, now, lambda q: 240.0, lambda q: 10.0, only=three,
+                       cache=cache)
+        tick_ms = (time.perf_counter() - t0) * 1000
+        print(f"{n_calls} waiting / {n_agents} agents / {n_queues} queues: a new caller's EWT "
+              f"{entry_ms:.1f} ms (call_ewt {plain_ms:.0f} ms); a tick for the "
+              f"{len(three)} callers of 3 queues {tick_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
