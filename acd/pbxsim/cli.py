@@ -10,6 +10,7 @@ import signal
 import tomllib
 from pathlib import Path
 
+from acd import contract
 from acd.pbxsim.clock import RealClock
 from acd.pbxsim.model import AgentPhone
 from acd.pbxsim.sim import PbxSim
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=None)
     a("--truth", type=Path, default=None)
     a("--speed", type=float, default=1.0)
+    a("--wait-for-acd", type=float, default=0.0, metavar="S",
+      help="start the traffic (and the --duration) only once acd's heartbeat is set, waiting "
+           "at most S seconds (a slow start of acd then costs no calls)")
 
 
 def _phones(config: Path | None, args: argparse.Namespace) -> list[AgentPhone]:
@@ -60,6 +64,17 @@ def _phones(config: Path | None, args: argparse.Namespace) -> list[AgentPhone]:
     return out
 
 
+async def _heartbeat_seen(sim: PbxSim, timeout_s: float) -> None:
+    """Until acd has set its heartbeat global (it attached and resynced), or the time is up."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not sim.pbx.globals.get(contract.VAR_HEARTBEAT):
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("acd's heartbeat not seen after %.0f s: starting the traffic anyway",
+                        timeout_s)
+            return
+        await asyncio.sleep(0.1)
+
+
 async def run(args: argparse.Namespace) -> int:
     secret = args.secret
     if args.secret_env:
@@ -74,6 +89,8 @@ async def run(args: argparse.Namespace) -> int:
         sim.add_phone(phone)
     bound = await sim.start(host or "127.0.0.1", int(port))
     log.info("pbxsim listening on %s:%s (user %s)", host, bound, args.username)
+    if args.wait_for_acd > 0:
+        await _heartbeat_seen(sim, args.wait_for_acd)
     traffic = Traffic(rate_per_min=args.rate, dnis=args.dnis or ["100"],
                       vip_numbers=args.vip_number, vip_share=args.vip_share,
                       input_script=args.inputs, patience_mean_s=args.patience_mean,
