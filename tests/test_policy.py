@@ -281,3 +281,18 @@ def test_rules_from_config_and_bad_steps() -> None:
 
     with pytest.raises(ConfigError, match=r"queues\.support\.routing.*increasing after_s"):
         parse_config(data)
+
+
+def test_offset_rounding_keeps_the_queue_order() -> None:
+    """Found by hypothesis: shifting two different entry times by an offset can round them to
+    one float; the order within the queue must still be first come, first served."""
+    r = rules(sales=QueueRules()).with_offsets({"sales": 1.0})
+    first = mk_call(queue="sales", entered=0.0)
+    second = mk_call(queue="sales", entered=1.175494351e-38)
+    index = WaitingIndex(r)
+    for call in (second, first):
+        index.put(call)
+    agent = mk_agent({})
+    by_id = {c.id: c for c in (first, second)}
+    assert best_call_for_agent(agent, [second, first], 0.0, r) is first
+    assert index_best(agent, index, by_id, index.queues(), 0.0, r) is first

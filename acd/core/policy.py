@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from acd.config import QueueConfig
 
 Key = tuple[int, float, str]
+RankKey = tuple[int, float, float, str]
 
 # States of an agent worth holding a call for: it will be ready soon on its own.
 HOLD_STATES = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL,
@@ -100,10 +101,12 @@ def call_key(call: Call, rules: Rules = PLAIN) -> Key:
     return (0, entered - call.priority * step, call.id)
 
 
-def ranked_key(key: Key, queue: str, rules: Rules) -> Key:
-    """A queue's call key with the queue's live objective offset: compares across queues."""
-    offset = rules.offset(queue)
-    return key if offset == 0.0 else (key[0], key[1] - offset, key[2])
+def ranked_key(key: Key, queue: str, rules: Rules) -> RankKey:
+    """A queue's call key with the queue's live objective offset: compares across queues.
+
+    The unshifted time stays in the key as a tie-break: subtracting the offset may round two
+    different times to one float, and the order within a queue must stay the key's order."""
+    return (key[0], key[1] - rules.offset(queue), key[1], key[2])
 
 
 def _merge(*maps: Mapping[str, int]) -> dict[str, int]:

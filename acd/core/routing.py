@@ -19,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.core.policy import PLAIN, Key, Rules, held_for, meets, ranked_key, requirements
+from acd.core.policy import (
+    PLAIN,
+    Key,
+    RankKey,
+    Rules,
+    held_for,
+    meets,
+    ranked_key,
+    requirements,
+)
 from acd.core.policy import call_key as _policy_call_key
 
 
@@ -50,7 +59,7 @@ def call_key(call: Call, rules: Rules = PLAIN) -> Key:
     return _policy_call_key(call, rules)
 
 
-def rank(call: Call, rules: Rules = PLAIN) -> Key:
+def rank(call: Call, rules: Rules = PLAIN) -> RankKey:
     """Sort key of waiting calls across queues: call_key with the queue's objective offset."""
     return ranked_key(_policy_call_key(call, rules), call.queue, rules)
 

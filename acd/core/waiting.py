@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from sortedcontainers import SortedList
 
 from acd.core.model import Agent, Call, CallState
-from acd.core.policy import PLAIN, Key, Rules, ranked_key
+from acd.core.policy import PLAIN, Key, RankKey, Rules, ranked_key
 from acd.core.routing import call_key, eligible
 
 
@@ -73,7 +73,7 @@ def best_call_for_agent(agent: Agent, index: WaitingIndex, calls: Mapping[str, C
     """
     rules = index.rules if rules is None else rules
     best: Call | None = None
-    best_key: Key | None = None
+    best_key: RankKey | None = None
     for queue in queues:
         for key in index.in_order(queue):
             ranked = ranked_key(key, queue, rules)
