@@ -287,8 +287,8 @@ def test_offset_rounding_keeps_the_queue_order() -> None:
     """Found by hypothesis: shifting two different entry times by an offset can round them to
     one float; the order within the queue must still be first come, first served."""
     r = rules(sales=QueueRules()).with_offsets({"sales": 1.0})
+    second = mk_call(queue="sales", entered=1.175494351e-38)  # the smaller id
     first = mk_call(queue="sales", entered=0.0)
-    second = mk_call(queue="sales", entered=1.175494351e-38)
     index = WaitingIndex(r)
     for call in (second, first):
         index.put(call)
