@@ -15,6 +15,7 @@ import logging
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 
 from aiohttp import web
@@ -90,7 +91,7 @@ class Service:
         for pbx in self.cfg.pbx_list():
             store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix,
                                      pbx=pbx.name, stats_ttl_s=stats_ttl(self.cfg.history_days),
-                                     wait_for_redis=True)
+                                     wait_for_redis=True, origin=uuid.uuid4().hex[:12])
             self.stores[pbx.name] = store
             link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
                            secret=self._secrets[pbx.name], ping_interval_s=pbx.ping_interval_s,

@@ -2,8 +2,9 @@
 
 - keep_leases: renew the leases of the calls this instance drives; drop a call whose lease was
   lost; take over calls whose lease lapsed (their instance died), reconciled with the PBX.
-- follow_store: read every state change back from the store's stream, so agent states and other
-  instances' waiting calls stay current here (routing order spans all instances' calls).
+- follow_store: read every other instance's state change from the store's stream, so agent
+  states and other instances' waiting calls stay current here (routing order spans all
+  instances' calls); this instance's own changes (tagged by its store's origin) are skipped.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ async def follow_store(engine: Engine) -> None:
             log.debug("store stream not readable", exc_info=True)
             await asyncio.sleep(0.5)
             continue
+        own = engine.store.origin
         for event_id, fields in batch:
             last = event_id
-            engine.inbox.put_nowait(StoreChanged(fields))
+            # Our own changes are in the mirror already (from the scripts' replies): reading
+            # them back would only make the engine re-read agents it moved on since.
+            if not own or fields.get("by") != own:
+                engine.inbox.put_nowait(StoreChanged(fields))

@@ -70,11 +70,16 @@ class Scripts:
 
 class StoreBase:
     def __init__(self, client: Redis, keys: Keys, *, events_maxlen: int = EVENTS_MAXLEN,
-                 ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S) -> None:
+                 ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S,
+                 origin: str = "") -> None:
         self._r = client
         self._k = keys
         self._lua = Scripts.register(client)
         self._maxlen = events_maxlen
+        if origin and (origin != origin.strip() or " " in origin):
+            raise ValueError(f"an origin tag has no spaces: {origin!r}")
+        self.origin = origin
+        self._events_arg = f"{events_maxlen} {origin}" if origin else str(events_maxlen)
         self._ended_ttl_s = ended_ttl_s
         self._stats_ttl_s = int(stats_ttl_s)
         # Last seen (queue, agent_id, flow) per call: tried first, saving the read before a
@@ -87,8 +92,12 @@ class StoreBase:
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
                    events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S,
-                   stats_ttl_s: int = STATS_TTL_S, wait_for_redis: bool = False) -> Self:
+                   stats_ttl_s: int = STATS_TTL_S, wait_for_redis: bool = False,
+                   origin: str = "") -> Self:
         """Connect and check the server answers (fail at start, not at the first call).
+
+        `origin`: a tag (no spaces) that every event written through this store carries as its
+        `by` field, so that its owner can skip its own changes when it reads the stream back.
 
         `wait_for_redis`: after the start, commands wait (retrying) through a lost connection
         instead of failing.
@@ -112,7 +121,7 @@ class StoreBase:
             await client.aclose()
             raise StoreError(f"Redis at {url} does not answer: {exc or 'timed out'}") from exc
         return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
-                   stats_ttl_s=stats_ttl_s)
+                   stats_ttl_s=stats_ttl_s, origin=origin)
 
     @property
     def keys(self) -> Keys:
@@ -132,7 +141,7 @@ class StoreBase:
     def _head(self, now: float | None) -> list[str | int]:
         """ARGV[1], ARGV[2] of every script (see lua/_lib.lua)."""
         # No `now` given (config sync, field updates): the event's stream id still dates it.
-        return [codec.enc_opt_float(now), self._maxlen]
+        return [codec.enc_opt_float(now), self._events_arg]
 
     async def _with_hint(self, key: str, fields: tuple[str, ...], run: Run,
                          first: tuple[str, ...] | None = None) -> Any:
