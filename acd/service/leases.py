@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.leases")
 RENEW_EVERY_S = 1.5
+FOLLOW_GATHER_S = 0.02
 
 
 async def keep_leases(engine: Engine) -> None:
@@ -35,7 +36,7 @@ async def keep_leases(engine: Engine) -> None:
             if lost:
                 await engine.run_in_order(partial(_drop, engine, lost))
             if engine.routing_enabled:
-                orphans = await engine.store.orphaned_calls()
+                orphans = await engine.store.orphaned_calls(known=engine.calls)
                 if orphans:
                     await engine.run_in_order(partial(takeover, engine, orphans))
         except Exception:  # Redis away or the PBX gone: the next round tries again
@@ -83,11 +84,17 @@ async def takeover(engine: Engine, call_ids: list[str]) -> None:
 
 async def follow_store(engine: Engine) -> None:
     last = "$"
+    batch: list[tuple[str, dict[str, str]]] = []
     while True:
+        if batch:
+            # Let changes gather: one read per FOLLOW_GATHER_S under load, not one per change
+            # (most of them this instance's own, skipped below).
+            await asyncio.sleep(FOLLOW_GATHER_S)
         try:
             batch = await engine.store.follow_events(last, block_ms=1000)
         except Exception:  # Redis away: the store's own client waits; this one retries
             log.debug("store stream not readable", exc_info=True)
+            batch = []
             await asyncio.sleep(0.5)
             continue
         own = engine.store.origin

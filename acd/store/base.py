@@ -24,6 +24,9 @@ from acd.store.results import StoreError, is_stale
 EVENTS_MAXLEN = 100_000
 ENDED_TTL_S = 86_400  # an ended call stays readable (and replays stay no-ops) this long
 HINT_TRIES = 8
+# Commands per pipeline round trip for reads of many keys: redis-py packs and parses a pipeline
+# in one go, so a pipeline of thousands would hold the event loop for tens of milliseconds.
+PIPELINE_BATCH = 256
 HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
 STATS_TTL_S = (35 + 1) * 86_400  # interval hashes: config history_days (default 35) + 1 day
 RECENT_KEEP_S = 3600 + 300  # recent facts of a queue: the longest window (60 min) + margin
@@ -164,11 +167,18 @@ class StoreBase:
     async def _hashes(self, set_key: str, key_of: Callable[[str], str]) -> list[dict[str, str]]:
         """HGETALL of every member of a set of ids, in id order, skipping vanished ones."""
         ids = sorted(text(i) for i in await self._r.smembers(set_key))
-        async with self._r.pipeline(transaction=False) as pipe:
-            for i in ids:
-                pipe.hgetall(key_of(i))
-            replies: list[Mapping[Any, Any]] = await pipe.execute()
+        replies = await self._hgetall_batches([key_of(i) for i in ids])
         return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
+
+    async def _hgetall_batches(self, keys: list[str]) -> list[Mapping[Any, Any]]:
+        """HGETALL of every key, PIPELINE_BATCH keys per round trip."""
+        replies: list[Mapping[Any, Any]] = []
+        for start in range(0, len(keys), PIPELINE_BATCH):
+            async with self._r.pipeline(transaction=False) as pipe:
+                for key in keys[start:start + PIPELINE_BATCH]:
+                    pipe.hgetall(key)
+                replies += await pipe.execute()
+        return replies
 
 
 def interval_start(now: float) -> int:

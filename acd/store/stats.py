@@ -38,7 +38,7 @@ from typing import Any
 
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
 from acd.store import codec
-from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
+from acd.store.base import PIPELINE_BATCH, RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
@@ -142,11 +142,13 @@ class StatsReader(StoreBase):
         if not queues or not spans_s:
             return result
         lowest = now - max(spans_s)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for q in queues:
-                pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
-                                   codec.enc_float(now), withscores=True)
-            replies: list[list[tuple[Any, float]]] = await pipe.execute()
+        replies: list[list[tuple[Any, float]]] = []
+        for start in range(0, len(queues), PIPELINE_BATCH):
+            async with self._r.pipeline(transaction=False) as pipe:
+                for q in queues[start:start + PIPELINE_BATCH]:
+                    pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
+                                       codec.enc_float(now), withscores=True)
+                replies += await pipe.execute()
         bounds = [(span, now - span) for span in spans_s]
         for q, facts in zip(queues, replies, strict=True):
             for member, score in facts:
@@ -196,10 +198,4 @@ class StatsReader(StoreBase):
         return out
 
     async def _hgetall_all(self, keys: Sequence[str]) -> list[dict[str, str]]:
-        if not keys:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            replies: list[Mapping[Any, Any]] = await pipe.execute()
-        return [_strs(r) for r in replies]
+        return [_strs(r) for r in await self._hgetall_batches(list(keys))]
