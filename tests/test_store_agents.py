@@ -152,7 +152,7 @@ async def test_ping_and_open_failure(store: Store, tmp_path: object) -> None:
 def test_every_script_has_a_keys_and_argv_header() -> None:
     scripts = [p for p in (resources.files("acd.store") / "lua").iterdir()
                if p.name.endswith(".lua") and not p.name.startswith("_")]
-    assert len(scripts) == 12
+    assert len(scripts) == 13
     for script in scripts:
         header = [ln for ln in script.read_text().splitlines() if ln.startswith("--")]
         assert any("KEYS[1]" in ln for ln in header), script.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -216,18 +217,26 @@ async def test_scenario_counts(store: Store, redis_url: str) -> None:
 
 async def test_reads_are_one_round_trip_per_batch(store: Store,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read of many keys is one pipeline per PIPELINE_BATCH keys (not one per key: each
-    batch is short, so a big read never holds the event loop for long)."""
+    """A read of many keys is one round trip (a pipeline, or one read_hashes script) per
+    PIPELINE_BATCH keys, not one per key: and each batch is short, so a big read never holds
+    the event loop for long."""
     await queued(store, "c1", "q0", B)
     calls = 0
-    real = store._r.pipeline  # reaching in: count the round trips
+    real_pipeline = store._r.pipeline  # reaching in: count the round trips
+    real_read = store._lua.read_hashes
 
     def counting(*args: object, **kwargs: object) -> object:
         nonlocal calls
         calls += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+    async def counting_read(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await real_read(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store._r, "pipeline", counting)
+    monkeypatch.setattr(store, "_lua", dataclasses.replace(store._lua, read_hashes=counting_read))
     queues = [f"q{i}" for i in range(50)]
     assert (await store.queue_windows(queues, B + 1))[900]["q0"].offered == 1
     assert (await store.queue_intervals(queues, B - 86_400, B + 1))["q0"][I0].offered == 1

@@ -59,6 +59,7 @@ class Scripts:
     set_agent_state: AsyncScript
     set_priority: AsyncScript
     renew_leases: AsyncScript
+    read_hashes: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -171,13 +172,13 @@ class StoreBase:
         return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
 
     async def _hgetall_batches(self, keys: list[str]) -> list[Mapping[Any, Any]]:
-        """HGETALL of every key, PIPELINE_BATCH keys per round trip."""
+        """HGETALL of every key ({} for a missing one), PIPELINE_BATCH keys per round trip
+        (one read_hashes script each: one reply to parse, not one per key)."""
         replies: list[Mapping[Any, Any]] = []
         for start in range(0, len(keys), PIPELINE_BATCH):
-            async with self._r.pipeline(transaction=False) as pipe:
-                for key in keys[start:start + PIPELINE_BATCH]:
-                    pipe.hgetall(key)
-                replies += await pipe.execute()
+            flat_replies = await self._lua.read_hashes(keys=keys[start:start + PIPELINE_BATCH],
+                                                       args=[])
+            replies += [dict(zip(f[::2], f[1::2], strict=True)) for f in flat_replies]
         return replies
 
 
