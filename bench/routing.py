@@ -23,6 +23,7 @@ from acd.config import Config, parse_config
 from acd.core.model import AgentState, CallState
 from acd.service.app import Service
 from acd.service.engine import Engine
+from acd.service.runtime import tune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import centre
@@ -310,6 +311,7 @@ async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 3
     the attach and resync (a big centre takes longer than the harness's 15 s)."""
     if sim_in_process:
         h = await _harness(cfg, redis_url, attach_timeout_s)
+        tune_gc()  # as `acd run` does once the service is up
         return Rig(h.service, h.cfg, LocalSim(h.sim), harness=h)
     data = copy.deepcopy(cfg)
     secret = secrets.token_hex(12)
@@ -326,6 +328,7 @@ async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 3
             await service.start()
             await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
                            attach_timeout_s, "the service to attach and resync")
+            tune_gc()  # as `acd run` does once the service is up
         except BaseException:
             await service.stop()
             raise

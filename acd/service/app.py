@@ -27,6 +27,7 @@ from acd.integrations import Integrations
 from acd.integrations.webhooks import resolve_secrets
 from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
+from acd.service.runtime import tune_gc
 from acd.store import Store, stats_ttl
 
 log = logging.getLogger("acd")
@@ -154,6 +155,7 @@ async def run_until_signal(service: Service) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await service.start()
+    tune_gc()  # a long-running process: see runtime.py
     try:
         await stop.wait()
     finally:
