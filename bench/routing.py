@@ -269,9 +269,9 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float) -> dict[str, A
     base = f"http://127.0.0.1:{h.service.http_port}/api/v1"
     async with aiohttp.ClientSession() as session, session.get(f"{base}/queues") as resp:
         body = await resp.read()
-    proc, conn = start_clients(f"{base}/queues", f"{base}/stream", pollers, seconds)
+    clients = start_clients(f"{base}/queues", f"{base}/stream", pollers, seconds)
     routing_task = asyncio.create_task(paced(h, rate, seconds + 1.5))
-    result = await collect(proc, conn, seconds)
+    result = await collect(clients, seconds)
     result["routing_during"] = await routing_task
     result["body_bytes"] = len(body)
     result["pollers"] = pollers
