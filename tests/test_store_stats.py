@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
-from acd.stats.raw import WAIT_CAP_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
+from acd.stats.raw import (
+    WAIT_CAP_S,
+    AgentCounts,
+    FunnelCounts,
+    QueueCounts,
+    summed,
+    wait_bucket,
+)
 from acd.store import Store, interval_start, stats_ttl
 from acd.store.base import PIPELINE_BATCH
 from acd.store.stats import interval_starts
@@ -445,3 +452,14 @@ async def test_set_priority(store: Store) -> None:
     got = await store.get_call("c3")
     assert got is not None and got.state is CallState.WAITING
 
+
+
+async def test_queue_totals_are_the_intervals_summed(store: Store) -> None:
+    await queued(store, "c1", "q0", B)
+    await queued(store, "c2", "q0", B + 900)
+    await queued(store, "c3", "q1", B + 1800)
+    queues = ["q0", "q1", "q2"]
+    by_interval = await store.queue_intervals(queues, B - 3600, B + 2700)
+    totals = await store.queue_totals(queues, B - 3600, B + 2700)
+    assert totals == {q: summed(by.values()) for q, by in by_interval.items()}
+    assert (totals["q0"].offered, totals["q1"].offered, totals["q2"].offered) == (2, 1, 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Self
@@ -172,14 +172,19 @@ class StoreBase:
         return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
 
     async def _hgetall_batches(self, keys: list[str]) -> list[Mapping[Any, Any]]:
-        """HGETALL of every key ({} for a missing one), PIPELINE_BATCH keys per round trip
-        (one read_hashes script each: one reply to parse, not one per key)."""
+        """HGETALL of every key ({} for a missing one)."""
         replies: list[Mapping[Any, Any]] = []
+        async for batch in self._hgetall_chunks(keys):
+            replies += batch
+        return replies
+
+    async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[Any, Any]]]:
+        """HGETALL of every key, PIPELINE_BATCH keys per round trip (one read_hashes script
+        each: one reply to parse, not one per key), a batch of replies at a time."""
         for start in range(0, len(keys), PIPELINE_BATCH):
             flat_replies = await self._lua.read_hashes(keys=keys[start:start + PIPELINE_BATCH],
                                                        args=[])
-            replies += [dict(zip(f[::2], f[1::2], strict=True)) for f in flat_replies]
-        return replies
+            yield [dict(zip(f[::2], f[1::2], strict=True)) for f in flat_replies]
 
 
 def interval_start(now: float) -> int:
