@@ -91,7 +91,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         say(f"routing at {plan.sizes}")
         main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
                                  paced_s=plan.paced_s, api_pollers=plan.api_pollers,
-                                 api_s=plan.api_s, sim_in_process=plan.sim_in_process)
+                                 api_s=plan.api_s, sim_in_process=plan.sim_in_process,
+                                 latency_curve=True)
         body = main["api"].pop("_body")
         await _flush(url)
         curve = []

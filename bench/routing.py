@@ -35,6 +35,7 @@ log = logging.getLogger("bench.routing")
 
 
 Sim = LocalSim | RemoteSim
+LIGHTER = (0.5, 0.2)  # the latency curve: paced again at these shares of the paced rate
 
 
 @dataclass
@@ -198,7 +199,7 @@ async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
 
 async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s: float,
               api_pollers: int = 0, api_s: float = 0.0, snapshot_interval_s: float = 1.0,
-              sim_in_process: bool = False) -> dict[str, Any]:
+              sim_in_process: bool = False, latency_curve: bool = False) -> dict[str, Any]:
     """The routing scenario at `sizes`; with api_pollers, then the API under routing load.
 
     paced_rate: agents freed per second in the paced phase, capped at half the burst rate
@@ -234,6 +235,15 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         rate = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
         out["paced"] = await paced(h, rate, paced_s)
         say(f"paced at {rate}/s: p99 {out['paced']['latency_ms']['p99']} ms")
+        if latency_curve:
+            # The latency at lighter loads: where queueing behind other work starts to show.
+            out["paced_curve"] = []
+            for share in LIGHTER:
+                await asyncio.sleep(0.5)  # the previous phase's last legs settle
+                lighter = await paced(h, max(1.0, round(rate * share, 1)), paced_s / 2)
+                out["paced_curve"].append(lighter)
+                say(f"paced at {lighter['rate_target_per_s']}/s: p99 "
+                    f"{lighter['latency_ms']['p99']} ms")
         if api_pollers:
             out["api"] = await _api(h, rate, api_pollers, api_s)
         out["waiting_during_paced"] = _count(h, CallState.WAITING) + _count(h, CallState.RINGING)
