@@ -49,3 +49,10 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     assert main["sim"] == "in process"
     assert main["burst"]["decisions"] == 3
     assert main["paced"]["latency_ms"]["n"] > 0
+
+
+def test_bench_snapshot_alone() -> None:
+    from bench import snapshot
+
+    out = snapshot.measure(centre.Sizes(calls=20, agents=10, queues=4, skills=5))
+    assert out["first"]["build_ms"] >= 0 and out["again"]["dump_ms"] >= 0
