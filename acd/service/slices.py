@@ -14,7 +14,7 @@ from collections.abc import Generator
 from typing import TypeVar
 
 T = TypeVar("T")
-SLICE_S = 0.002
+SLICE_S = 0.001
 
 
 class Sliced:

@@ -33,6 +33,7 @@ Every read below is one pipelined round trip, whatever the number of queues, age
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -126,6 +127,9 @@ def add_fact(c: QueueCounts, member: str) -> None:
     # any other kind: written by a newer version, ignored
 
 
+FACTS_PER_STEP = 200  # recent facts added up between two turns of the event loop
+
+
 class StatsReader(StoreBase):
     async def queue_windows(self, queues: list[str], now: float,
                             spans_s: tuple[int, ...] = WINDOW_SPANS_S,
@@ -142,20 +146,25 @@ class StatsReader(StoreBase):
         if not queues or not spans_s:
             return result
         lowest = now - max(spans_s)
-        replies: list[list[tuple[Any, float]]] = []
+        bounds = [(span, now - span) for span in spans_s]
         for start in range(0, len(queues), PIPELINE_BATCH):
+            part = queues[start:start + PIPELINE_BATCH]
             async with self._r.pipeline(transaction=False) as pipe:
-                for q in queues[start:start + PIPELINE_BATCH]:
+                for q in part:
                     pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
                                        codec.enc_float(now), withscores=True)
-                replies += await pipe.execute()
-        bounds = [(span, now - span) for span in spans_s]
-        for q, facts in zip(queues, replies, strict=True):
-            for member, score in facts:
-                fact = text(member)
-                for span, low in bounds:
-                    if score > low:
-                        add_fact(result[span][q], fact)
+                replies: list[list[tuple[Any, float]]] = await pipe.execute()
+            added = 0
+            for q, facts in zip(part, replies, strict=True):
+                for member, score in facts:
+                    fact = text(member)
+                    for span, low in bounds:
+                        if score > low:
+                            add_fact(result[span][q], fact)
+                added += len(facts)
+                if added >= FACTS_PER_STEP:  # an hour of a busy centre is many facts
+                    added = 0
+                    await asyncio.sleep(0)
         return result
 
     async def queue_intervals(self, queues: list[str], start: float, end: float,
