@@ -170,6 +170,14 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             "loop_lag_ms": lag_p}
 
 
+async def settle(h: Rig, timeout_s: float = 120.0) -> None:
+    """Wait until the service has caught up with the previous phase (nothing in its inbox,
+    no leg ringing): a backlog would otherwise be counted in the next phase's latency."""
+    await wait_for(lambda: h.engine.inbox.qsize() == 0 and _count(h, CallState.RINGING) == 0,
+                   timeout_s, "the service to catch up")
+    await asyncio.sleep(0.5)
+
+
 async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
     """The bare round trip of the claim script from Python: Store.claim on pairs seeded in a
     separate key prefix of the same Redis (one EVALSHA each; the hint is cached)."""
@@ -239,12 +247,13 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
             # The latency at lighter loads: where queueing behind other work starts to show.
             out["paced_curve"] = []
             for share in LIGHTER:
-                await asyncio.sleep(0.5)  # the previous phase's last legs settle
+                await settle(h)
                 lighter = await paced(h, max(1.0, round(rate * share, 1)), paced_s / 2)
                 out["paced_curve"].append(lighter)
                 say(f"paced at {lighter['rate_target_per_s']}/s: p99 "
                     f"{lighter['latency_ms']['p99']} ms")
         if api_pollers:
+            await settle(h)
             out["api"] = await _api(h, rate, api_pollers, api_s)
         out["waiting_during_paced"] = _count(h, CallState.WAITING) + _count(h, CallState.RINGING)
         out["memory"]["rss_mb_end"] = round(rss_mb(), 1)
