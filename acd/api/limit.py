@@ -1,12 +1,13 @@
-"""At most a few figures responses in the making at once, so the API cannot crowd out routing.
+"""At most a few read responses in the making at once, so the API cannot crowd out routing.
 
 The service's event loop runs every ready callback in turn. With 500 pollers of a big snapshot
 (1.1 MB of queues at 1,000 queues) hundreds of responses were ready to be written at any moment,
 and each step of a routing decision (an AMI frame, a Redis reply) waited behind all of them: in
 the benchmark at 5,000 agents, 45 of 2,786 freed agents were rung while the pollers ran. Here a
-figures request waits for one of `LIMIT` slots before it is handled, and keeps it until its
-response is written: the pollers queue (outside the loop's turns), routing does not.
-Health probes, the push stream and commands are not limited.
+read request of the API (figures, history, records, metrics) waits for one of `LIMIT` slots
+before it is handled, and keeps it until its response is written: the pollers queue (outside
+the loop's turns), routing does not. Health probes, the push stream and commands are not
+limited.
 """
 
 from __future__ import annotations
