@@ -59,9 +59,10 @@ def git_commit() -> dict[str, Any]:
 
 
 class Plan:
-    def __init__(self, mode: str, sizes: centre.Sizes) -> None:
+    def __init__(self, mode: str, sizes: centre.Sizes, sim_in_process: bool = False) -> None:
         self.mode = mode
         self.sizes = sizes
+        self.sim_in_process = sim_in_process
         quick = mode.startswith("quick")
         self.scales = [10, 100]
         self.paced_rate = 1000.0
@@ -90,13 +91,15 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         say(f"routing at {plan.sizes}")
         main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
                                  paced_s=plan.paced_s, api_pollers=plan.api_pollers,
-                                 api_s=plan.api_s)
+                                 api_s=plan.api_s, sim_in_process=plan.sim_in_process,
+                                 latency_curve=True)
         body = main["api"].pop("_body")
         await _flush(url)
         curve = []
         for factor in plan.scales:
             small = plan.sizes.scaled(factor)
-            r = await routing.run(small, url, paced_rate=plan.paced_rate, paced_s=plan.paced_s / 2)
+            r = await routing.run(small, url, paced_rate=plan.paced_rate, paced_s=plan.paced_s / 2,
+                                  sim_in_process=plan.sim_in_process)
             curve.append({"factor": factor, **r})
             await _flush(url)
         say("baseline: bare aiohttp handler")
@@ -122,7 +125,8 @@ async def _flush(url: str) -> None:
     await client.aclose()
 
 
-async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float) -> None:
+async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float,
+               sim_in_process: bool = False) -> None:
     """A long paced routing run: RSS, Redis memory and latency per window, then the drift."""
     from bench.common import redis_used_bytes
 
@@ -133,27 +137,27 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
                                   timespec="seconds")}
     with RedisServer() as redis_server:
         url = redis_server.url
-        h = await routing.start(centre.build(sizes), url)
+        h = await routing.start(centre.build(sizes), url, sim_in_process=sim_in_process)
+        result["sim"] = "in process" if sim_in_process else "child process"
         try:
             await routing.load_calls(h, sizes)
-            with routing.Probe(h) as probe:
-                agents = [(aid, a.extension) for aid, a in h.cfg.agents.items()]
-                b = await routing.burst(h, probe, agents, min(sizes.agents, sizes.calls))
-                await routing.reject_all(h)
-                rate = max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
-                end = time.monotonic() + hours * 3600
-                while time.monotonic() < end:
-                    p = await routing.paced(h, probe, rate, min(every_s, end - time.monotonic()))
-                    rows.append({"t_s": round(hours * 3600 - (end - time.monotonic())),
-                                 "rss_mb": round(rss_mb(), 1),
-                                 "redis_mb": round(await redis_used_bytes(url) / 1e6, 2),
-                                 "p50_ms": p["latency_ms"]["p50"], "p99_ms": p["latency_ms"]["p99"],
-                                 "decisions": p["decisions"],
-                                 "load_average": load_average()})
-                    say(f"soak: {rows[-1]}")
-                    result["rows"] = rows
-                    result["drift"] = report.drift(rows)
-                    out_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+            b = await routing.burst(h, min(sizes.agents, sizes.calls))
+            await routing.reject_all(h)
+            rate = max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
+            result["paced_rate_per_s"] = rate
+            end = time.monotonic() + hours * 3600
+            while time.monotonic() < end:
+                p = await routing.paced(h, rate, min(every_s, end - time.monotonic()))
+                rows.append({"t_s": round(hours * 3600 - (end - time.monotonic())),
+                             "rss_mb": round(rss_mb(), 1),
+                             "redis_mb": round(await redis_used_bytes(url) / 1e6, 2),
+                             "p50_ms": p["latency_ms"]["p50"], "p99_ms": p["latency_ms"]["p99"],
+                             "decisions": p["decisions"],
+                             "load_average": load_average()})
+                say(f"soak: {rows[-1]}")
+                result["rows"] = rows
+                result["drift"] = report.drift(rows)
+                out_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         finally:
             await routing.stop(h)
 
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", metavar="CALLS,AGENTS,QUEUES", help="override the sizes")
     ap.add_argument("--out", type=Path, help="result file (default bench/results/<mode>.json)")
     ap.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--sim-in-process", action="store_true",
+                    help="run the simulated PBX in the service's process (as the tests do): "
+                         "its CPU is then the service's")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
@@ -177,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = centre.Sizes(calls=c, agents=a, queues=q)
         if not args.soak:
             mode = f"{mode}-{c}-{a}-{q}"
+    if args.sim_in_process:
+        mode += "-sim-in-process"
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
-        asyncio.run(soak(args.soak, sizes, out, args.soak_every))
+        asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process))
         print(out)
         return 0
-    result = asyncio.run(run(Plan(mode, sizes), out))
+    result = asyncio.run(run(Plan(mode, sizes, args.sim_in_process), out))
     if not args.no_md:
         report.update_markdown(ROOT / "BENCHMARKS.md", result)
     print(json.dumps({k: v for k, v in result.items() if k != "detail"}, indent=1))

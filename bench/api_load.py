@@ -1,6 +1,7 @@
 """Live API: 500 concurrent pollers of `GET /api/v1/queues` (in a child process, so the
 clients' own CPU is not the service's) while routing runs, plus SSE listeners on
-`/api/v1/stream` that time each pushed snapshot against its `generated_at`.
+`/api/v1/stream` (in another child) that time each pushed snapshot against its
+`generated_at`.
 
 Baseline in the same run: the same pollers against a bare aiohttp handler in this process that
 returns a JSON body of the same size (no figures, no routing).
@@ -85,15 +86,25 @@ async def _clients_main(url: str, stream_url: str | None, pollers: int, seconds:
             "stream_errors": stream_errors[:3]}
 
 
-def start_clients(url: str, stream_url: str | None, pollers: int, seconds: float
-                  ) -> tuple[Any, Connection]:
+Clients = list[tuple[Any, Connection]]
+
+
+def start_clients(url: str, stream_url: str | None, pollers: int, seconds: float) -> Clients:
+    """The pollers in one child process and the stream listeners in another: a process busy
+    with 500 pollers would read the pushed snapshots late, and the push delay would be its own."""
     ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_clients, args=(child, url, stream_url, pollers, seconds),
-                       daemon=True)
-    proc.start()
-    child.close()  # so that a dead child reads as EOFError here, not as a silent wait
-    return proc, parent
+    out: Clients = []
+    jobs: list[tuple[str, str | None, int]] = [(url, None, pollers)]
+    if stream_url is not None:
+        jobs.append((url, stream_url, 0))
+    for poll_url, listen_url, n in jobs:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_clients, args=(child, poll_url, listen_url, n, seconds),
+                           daemon=True)
+        proc.start()
+        child.close()  # so that a dead child reads as EOFError here, not as a silent wait
+        out.append((proc, parent))
+    return out
 
 
 def _recv(conn: Connection, timeout_s: float) -> Any:
@@ -102,10 +113,20 @@ def _recv(conn: Connection, timeout_s: float) -> Any:
     return conn.recv()
 
 
-async def collect(proc: Any, conn: Connection, seconds: float) -> dict[str, Any]:
+async def collect(clients: Clients, seconds: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    raw: dict[str, Any] = await loop.run_in_executor(None, _recv, conn, seconds + 60)
-    proc.join(5)
+    raw: dict[str, Any] = {}
+    for proc, conn in clients:
+        part: dict[str, Any] = await loop.run_in_executor(None, _recv, conn, seconds + 60)
+        proc.join(5)
+        if not raw:
+            raw = part
+            continue
+        for key in ("requests", "errors"):
+            raw[key] += part[key]
+        for key in ("lat", "push", "stream_errors"):
+            raw[key] += part[key]
+        raw["push_bytes_max"] = max(raw["push_bytes_max"], part["push_bytes_max"])
     lat = raw.pop("lat")
     push = raw.pop("push")
     # Requests per second over the polling window (the child starts a little late).
@@ -129,7 +150,7 @@ async def baseline(body: bytes, pollers: int, seconds: float) -> dict[str, Any]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        proc, conn = start_clients(f"http://127.0.0.1:{port}/q", None, pollers, seconds)
-        return await collect(proc, conn, seconds)
+        clients = start_clients(f"http://127.0.0.1:{port}/q", None, pollers, seconds)
+        return await collect(clients, seconds)
     finally:
         await runner.cleanup()

@@ -35,6 +35,11 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
                                                       1000 / lua["p50"] if lua["p50"] else None,
                                                       3),
         "load_calls_per_s": main["load"]["calls_per_s"],
+        # the same paced phase at lighter loads: (rate, p50, p99) each
+        "latency_curve_ms": [
+            {"rate_per_s": c["rate_target_per_s"], "p50": c["latency_ms"]["p50"],
+             "p99": c["latency_ms"]["p99"], "p999": c["latency_ms"]["p999"]}
+            for c in [paced, *main.get("paced_curve", [])]],
     }
     amif = {
         "events_per_s": ami["blast"]["events_per_s"],
@@ -65,8 +70,8 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         "rss_mb": mem["rss_mb"], "rss_mb_end": mem.get("rss_mb_end"),
         "redis_bytes_per_waiting_call": mem["redis_bytes_per_waiting_call"],
         "redis_bytes_per_agent": mem["redis_bytes_per_agent"],
-        "rss_bytes_per_waiting_call_incl_sim": mem["rss_bytes_per_waiting_call_incl_sim"],
-        "rss_bytes_per_agent_incl_sim": mem["rss_bytes_per_agent_incl_sim"],
+        "rss_bytes_per_waiting_call": mem["rss_bytes_per_waiting_call"],
+        "rss_bytes_per_agent": mem["rss_bytes_per_agent"],
     }
     scale = [{"factor": c["factor"], **c["sizes"],
               "decisions_per_s": c["burst"]["decisions_per_s"],
@@ -103,7 +108,9 @@ def row(r: dict[str, Any]) -> str:
         f"{s['calls']}/{s['agents']}/{s['queues']}/{s['skills']}",
         f"{rt['decisions_per_s']}",
         f"{rt['latency_ms']['p50']} / {rt['latency_ms']['p99']} / {rt['latency_ms']['p999']}"
-        f" @{rt['paced_rate_per_s']}/s",
+        f" @{rt['paced_rate_per_s']}/s" + "".join(
+            f"; {c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
+            for c in rt.get("latency_curve_ms", [])[1:]),
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
         f"{ap['requests_per_s']} / {ap['p99_ms']} (bare {ap['baseline_requests_per_s']} / "

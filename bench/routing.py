@@ -1,96 +1,63 @@
 """Routing: load waiting calls through the IVR, a login burst, then paced agent cycles.
 
-Everything runs through the real wiring (acd.testing.harness): the simulated PBX on a TCP port,
-the real service attached to it over AMI, a real redis-server. The sim runs in this process, so
-both ends share one clock (time.perf_counter):
-- t0: the sim emits the event that frees an agent (UserEvent AcdAgent, raised by the *51 / *53
-  feature-code dialplan) - taken by a listener on `sim.pbx.listeners`;
-- t1: the Originate that rings that agent arrives at the sim's AMI server - taken by wrapping
-  the `originate` entry of the AMI action table (acd/pbxsim/ami.py, not edited).
-Phones only ring (answer_after_s=None): the bench hangs a ringing leg up itself, which is a
-ring-no-answer to the service (the call goes back to its place, the agent goes not ready), and
-`*53` (unpause) frees the agent again. So the number of waiting calls stays constant while the
-paced phase measures latency.
+Everything runs through the real wiring: the simulated PBX on a TCP port (in a child process
+by default, bench/simproc.py, where both ends of a decision's latency are timed), the real
+service attached to it over AMI, a real redis-server. Phones only ring: the simulator hangs a
+rung leg up at once (a ring-no-answer: the call goes back to its place, the agent goes not
+ready), and `*53` (unpause) frees the agent again, so the number of waiting calls stays
+constant while the paced phase measures latency.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import acd.pbxsim.ami as sim_ami
+from acd.config import Config, parse_config
 from acd.core.model import AgentState, CallState
-from acd.pbxsim import AgentPhone, CallerSpec
-from acd.pbxsim.frames import Headers
+from acd.service.app import Service
+from acd.service.engine import Engine
+from acd.service.runtime import tune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import centre
 from bench.api_load import collect, start_clients
 from bench.common import LoopLag, percentiles_ms, redis_used_bytes, rss_mb, say
+from bench.simproc import LocalSim, RemoteSim, ring_only
 
 log = logging.getLogger("bench.routing")
 
 
-def ring_only(iface: str, ext: str) -> AgentPhone:
-    return AgentPhone(interface=iface, extension=ext, answer_after_s=None, talk_s=None)
+Sim = LocalSim | RemoteSim
+LIGHTER = (0.5, 0.2)  # the latency curve: paced again at these shares of the paced rate
 
 
-class Probe:
-    """Timestamps freeing events (by extension) and Originates arriving at the sim (by
-    interface); pairs them into latencies."""
+@dataclass
+class Rig:
+    """The service under test and the simulated PBX it is attached to."""
 
-    def __init__(self, h: Harness) -> None:
-        self.h = h
-        self.iface_of_ext = {a.extension: a.interface for a in h.cfg.agents.values()}
-        self.freed_at: dict[str, float] = {}  # interface -> t0 of the last freeing event
-        self.originates: list[tuple[float, str]] = []  # (t1, interface)
-        self.latencies: list[float] = []
-        self.on_originate: Callable[[str], None] | None = None
-        self._orig = sim_ami.ACTIONS["originate"]
+    service: Service
+    cfg: Config
+    sim: Sim
+    harness: Harness | None = None  # with the sim in this process
 
-    def __enter__(self) -> Probe:
-        self.h.sim.pbx.listeners.append(self._event)
-        sim_ami.ACTIONS["originate"] = self._originate
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        sim_ami.ACTIONS["originate"] = self._orig
-        self.h.sim.pbx.listeners.remove(self._event)
-
-    def reset(self) -> None:
-        self.freed_at.clear()
-        self.originates.clear()
-        self.latencies.clear()
-
-    def _event(self, name: str, headers: Headers) -> None:
-        if name != "UserEvent":
-            return
-        d = dict(headers)
-        if d.get("UserEvent") == "AcdAgent":
-            iface = self.iface_of_ext.get(d.get("Agent", "").strip())
-            if iface is not None:
-                self.freed_at[iface] = time.perf_counter()
-
-    def _originate(self, s: Any, a: Headers) -> None:
-        t1 = time.perf_counter()
-        iface = next((v for k, v in a if k == "Channel"), "")
-        self.originates.append((t1, iface))
-        t0 = self.freed_at.pop(iface, None)
-        if t0 is not None:
-            self.latencies.append(t1 - t0)
-        self._orig(s, a)
-        if self.on_originate is not None:
-            self.on_originate(iface)
+    @property
+    def engine(self) -> Engine:
+        assert self.service.engine is not None
+        return self.service.engine
 
 
-def _count(h: Harness, state: CallState) -> int:
+def _count(h: Rig, state: CallState) -> int:
     return sum(1 for c in h.engine.calls.values() if c.state is state)
 
 
-async def load_calls(h: Harness, sizes: centre.Sizes, *, window: int = 400,
+async def load_calls(h: Rig, sizes: centre.Sizes, *, window: int = 400,
                      timeout_s: float = 120.0) -> dict[str, Any]:
     """Place sizes.calls callers (spread over the queues) through the IVR until all wait."""
     t0 = time.perf_counter()
@@ -104,107 +71,111 @@ async def load_calls(h: Harness, sizes: centre.Sizes, *, window: int = 400,
             raise TimeoutError(f"only {waiting} of {sizes.calls} calls waiting "
                                f"({placed} placed, {_count(h, CallState.IVR)} in the IVR)")
         # Keep at most `window` callers in the IVR at once: a real PBX's arrivals are spread too.
-        room = min(window - (placed - waiting), sizes.calls - placed)
-        for _ in range(max(0, room)):
-            q = placed % sizes.queues
-            h.sim.place_call(CallerSpec(number=f"55{placed:07d}", dnis=centre.dnis_of(q)))
-            placed += 1
+        room = max(0, min(window - (placed - waiting), sizes.calls - placed))
+        if room:
+            await h.sim.call("place_calls", [(f"55{n:07d}", centre.dnis_of(n % sizes.queues))
+                                             for n in range(placed, placed + room)])
+            placed += room
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - t0
     return {"calls": sizes.calls, "seconds": round(elapsed, 3),
             "calls_per_s": round(sizes.calls / elapsed, 1)}
 
 
-async def burst(h: Harness, probe: Probe, agents: list[tuple[str, str]],
-                expected: int, *, chunk: int = 100, stall_s: float = 30.0) -> dict[str, Any]:
+async def burst(h: Rig, expected: int, *, stall_s: float = 30.0) -> dict[str, Any]:
     """Every agent logs in (*51) at once; count the Originates that follow."""
-    probe.reset()
+    await h.sim.call("reset")
     lag = LoopLag().start()
-    t0 = time.perf_counter()
-    for i in range(0, len(agents), chunk):
-        for _aid, ext in agents[i:i + chunk]:
-            h.sim.dial_feature(ext, "*51")
-        await asyncio.sleep(0)
+    t0 = await h.sim.call("dial", [a.extension for a in h.cfg.agents.values()], "*51")
     t_sent = time.perf_counter()
     last_n, last_change = -1, time.monotonic()
-    while len(probe.originates) < expected:
-        if len(probe.originates) != last_n:
-            last_n, last_change = len(probe.originates), time.monotonic()
+    while True:
+        n = (await h.sim.call("status"))["originates"]
+        if n >= expected:
+            break
+        if n != last_n:
+            last_n, last_change = n, time.monotonic()
         elif time.monotonic() - last_change > stall_s:
             break
         await asyncio.sleep(0.01)
     lag_p = await lag.stop()
-    n = len(probe.originates)
-    t_end = probe.originates[-1][0] if n else time.perf_counter()
+    res = await h.sim.call("results")
+    n = res["originates"]
+    t_end = res["last_originate"] if n else time.perf_counter()
     elapsed = max(1e-9, t_end - t0)
-    return {"agents_logged_in": len(agents), "decisions": n, "expected": expected,
+    return {"agents_logged_in": len(h.cfg.agents), "decisions": n, "expected": expected,
             "seconds": round(elapsed, 3), "login_send_s": round(t_sent - t0, 3),
             "decisions_per_s": round(n / elapsed, 1),
-            "latency_ms": percentiles_ms(probe.latencies), "loop_lag_ms": lag_p}
+            "latency_ms": percentiles_ms(res["latencies"]), "loop_lag_ms": lag_p}
 
 
-async def reject_all(h: Harness, timeout_s: float = 120.0) -> float:
+async def reject_all(h: Rig, timeout_s: float = 120.0) -> float:
     """Hang up every ringing agent leg (a ring-no-answer): agents go not ready, calls back."""
     t0 = time.perf_counter()
-    ifaces = [p.interface for p in h.sim.pbx.phones.values() if p.channel is not None]
-    for i, iface in enumerate(ifaces):
-        h.sim.agent_hangup(iface)
-        if i % 100 == 99:
-            await asyncio.sleep(0)
+    await h.sim.call("reject_all")
     await wait_for(lambda: _count(h, CallState.RINGING) == 0, timeout_s, "every leg rejected")
     return time.perf_counter() - t0
 
 
-async def paced(h: Harness, probe: Probe, rate_per_s: float, duration_s: float) -> dict[str, Any]:
-    """Free one agent every 1/rate s (*53 unpause) and measure event -> Originate latency."""
-    probe.reset()
-    engine = h.engine
-    ext_of = {a.interface: a.extension for a in h.cfg.agents.values()}
-    idle = [aid for aid, a in engine.agents.items() if a.state is AgentState.NOT_READY]
-    iface_to_aid = {a.interface: aid for aid, a in h.cfg.agents.items()}
-    returning: list[str] = []
-    loop = asyncio.get_running_loop()
+async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
+    """Free one agent every 1/rate s (*53 unpause) and measure event -> Originate latency.
 
-    def rang(iface: str) -> None:  # reject at once: the agent goes not ready again
-        loop.call_soon(h.sim.agent_hangup, iface)
-        returning.append(iface_to_aid[iface])
-
-    probe.on_originate = rang
+    A freed agent is rung (and the sim rejects the leg at once): it is free again once the
+    service has put it back to not ready."""
+    await h.sim.call("reset", True)
+    agents = h.engine.agents
+    ext_of = {aid: a.extension for aid, a in h.cfg.agents.items()}
+    aid_of = {ext: aid for aid, ext in ext_of.items()}
+    idle = [aid for aid, a in agents.items() if a.state is AgentState.NOT_READY]
+    returning: set[str] = set()
     lag = LoopLag().start()
     t_start = time.perf_counter()
     sent = 0
     starved = 0
-    try:
-        while True:
-            now = time.perf_counter()
-            if now - t_start >= duration_s:
+    originates = 0
+    while True:
+        now = time.perf_counter()
+        if now - t_start >= duration_s:
+            break
+        due = int((now - t_start) * rate_per_s) + 1
+        if returning:
+            back = [a for a in returning if agents[a].state is AgentState.NOT_READY]
+            returning.difference_update(back)
+            idle.extend(back)
+        free: list[str] = []
+        while sent < due:
+            if not idle:
+                starved += 1
                 break
-            due = int((now - t_start) * rate_per_s) + 1
-            if returning:
-                back = [a for a in returning if engine.agents[a].state is AgentState.NOT_READY
-                        and h.sim.pbx.phones[h.cfg.agents[a].interface].channel is None]
-                if back:
-                    keep = set(back)
-                    returning[:] = [a for a in returning if a not in keep]
-                    idle.extend(back)
-            while sent < due:
-                if not idle:
-                    starved += 1
-                    break
-                aid = idle.pop(0)
-                h.sim.dial_feature(ext_of[h.cfg.agents[aid].interface], "*53")
-                sent += 1
-            await asyncio.sleep(0.002)
-        t_end = time.perf_counter()
-        await wait_for(lambda: len(probe.originates) >= sent, 30, "the last Originates")
-    finally:
-        probe.on_originate = None
+            free.append(ext_of[idle.pop(0)])
+            sent += 1
+        tick = await h.sim.call("tick", free)
+        returning.update(aid_of[e] for e in tick["rang"] if e in aid_of)
+        originates = tick["originates"]
+        await asyncio.sleep(0.002)
+    t_end = time.perf_counter()
+    deadline = time.monotonic() + 60
+    while originates < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        originates = (await h.sim.call("status"))["originates"]
+    if originates < sent:  # reported (decisions < freed), not hidden
+        say(f"only {originates} of {sent} freed agents were rung within 60 s")
+    res = await h.sim.call("results")
+    await h.sim.call("reset")  # auto-reject off
     lag_p = await lag.stop()
-    return {"rate_target_per_s": rate_per_s, "freed": sent, "decisions": len(probe.originates),
+    return {"rate_target_per_s": rate_per_s, "freed": sent, "decisions": res["originates"],
             "seconds": round(t_end - t_start, 3),
             "rate_achieved_per_s": round(sent / (t_end - t_start), 1),
-            "starved_ticks": starved, "latency_ms": percentiles_ms(probe.latencies),
+            "starved_ticks": starved, "latency_ms": percentiles_ms(res["latencies"]),
             "loop_lag_ms": lag_p}
+
+
+async def settle(h: Rig, timeout_s: float = 120.0) -> None:
+    """Wait until the service has caught up with the previous phase (nothing in its inbox,
+    no leg ringing): a backlog would otherwise be counted in the next phase's latency."""
+    await wait_for(lambda: h.engine.inbox.qsize() == 0 and _count(h, CallState.RINGING) == 0,
+                   timeout_s, "the service to catch up")
+    await asyncio.sleep(0.5)
 
 
 async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
@@ -235,8 +206,8 @@ async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
 
 
 async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s: float,
-              api_pollers: int = 0, api_s: float = 0.0,
-              snapshot_interval_s: float = 1.0) -> dict[str, Any]:
+              api_pollers: int = 0, api_s: float = 0.0, snapshot_interval_s: float = 1.0,
+              sim_in_process: bool = False, latency_curve: bool = False) -> dict[str, Any]:
     """The routing scenario at `sizes`; with api_pollers, then the API under routing load.
 
     paced_rate: agents freed per second in the paced phase, capped at half the burst rate
@@ -245,7 +216,8 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
     cfg = centre.build(sizes, snapshot_interval_s=snapshot_interval_s)
     redis0, rss0 = await redis_used_bytes(redis_url), rss_mb()
     t0 = time.perf_counter()
-    h = await start(cfg, redis_url)
+    h = await start(cfg, redis_url, sim_in_process=sim_in_process)
+    out["sim"] = "in process" if sim_in_process else "child process"
     out["start_s"] = round(time.perf_counter() - t0, 3)
     try:
         redis1, rss1 = await redis_used_bytes(redis_url), rss_mb()
@@ -259,22 +231,30 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
             "rss_mb_before_service": round(rss0, 1),
             "redis_bytes_per_agent": round((redis1 - redis0) / sizes.agents),
             "redis_bytes_per_waiting_call": round((redis2 - redis1) / sizes.calls),
-            "rss_bytes_per_agent_incl_sim": round((rss1 - rss0) * 1e6 / sizes.agents),
-            "rss_bytes_per_waiting_call_incl_sim": round((rss2 - rss1) * 1e6 / sizes.calls),
+            "rss_bytes_per_agent": round((rss1 - rss0) * 1e6 / sizes.agents),
+            "rss_bytes_per_waiting_call": round((rss2 - rss1) * 1e6 / sizes.calls),
             "redis_used_mb": round(redis2 / 1e6, 2),
         }
         out["snapshot"] = await snapshot_cost(h)
         say(f"snapshot: {out['snapshot']}")
-        with Probe(h) as probe:
-            agents = [(aid, a.extension) for aid, a in h.cfg.agents.items()]
-            out["burst"] = await burst(h, probe, agents, min(sizes.agents, sizes.calls))
-            say(f"burst: {out['burst']['decisions_per_s']} decisions/s")
-            out["reject_all_s"] = round(await reject_all(h), 3)
-            rate = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
-            out["paced"] = await paced(h, probe, rate, paced_s)
-            say(f"paced at {rate}/s: p99 {out['paced']['latency_ms']['p99']} ms")
-            if api_pollers:
-                out["api"] = await _api(h, probe, rate, api_pollers, api_s)
+        out["burst"] = await burst(h, min(sizes.agents, sizes.calls))
+        say(f"burst: {out['burst']['decisions_per_s']} decisions/s")
+        out["reject_all_s"] = round(await reject_all(h), 3)
+        rate = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
+        out["paced"] = await paced(h, rate, paced_s)
+        say(f"paced at {rate}/s: p99 {out['paced']['latency_ms']['p99']} ms")
+        if latency_curve:
+            # The latency at lighter loads: where queueing behind other work starts to show.
+            out["paced_curve"] = []
+            for share in LIGHTER:
+                await settle(h)
+                lighter = await paced(h, max(1.0, round(rate * share, 1)), paced_s / 2)
+                out["paced_curve"].append(lighter)
+                say(f"paced at {lighter['rate_target_per_s']}/s: p99 "
+                    f"{lighter['latency_ms']['p99']} ms")
+        if api_pollers:
+            await settle(h)
+            out["api"] = await _api(h, rate, api_pollers, api_s)
         out["waiting_during_paced"] = _count(h, CallState.WAITING) + _count(h, CallState.RINGING)
         out["memory"]["rss_mb_end"] = round(rss_mb(), 1)
     finally:
@@ -282,7 +262,7 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
     return out
 
 
-async def stop(h: Harness, timeout_s: float = 20.0) -> float | None:
+async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:
     """Stop the service and the sim; the seconds it took, or None if the service's stop hung
     (seen with the engine's consumer task stuck 'cancelling': reported, then abandoned)."""
     t0 = time.perf_counter()
@@ -301,17 +281,16 @@ async def stop(h: Harness, timeout_s: float = 20.0) -> float | None:
     return None if hung else round(time.perf_counter() - t0, 3)
 
 
-async def _api(h: Harness, probe: Probe, rate: float, pollers: int, seconds: float
-               ) -> dict[str, Any]:
+async def _api(h: Rig, rate: float, pollers: int, seconds: float) -> dict[str, Any]:
     """The pollers (child process) against the live service while the paced routing runs."""
     import aiohttp
 
     base = f"http://127.0.0.1:{h.service.http_port}/api/v1"
     async with aiohttp.ClientSession() as session, session.get(f"{base}/queues") as resp:
         body = await resp.read()
-    proc, conn = start_clients(f"{base}/queues", f"{base}/stream", pollers, seconds)
-    routing_task = asyncio.create_task(paced(h, probe, rate, seconds + 1.5))
-    result = await collect(proc, conn, seconds)
+    clients = start_clients(f"{base}/queues", f"{base}/stream", pollers, seconds)
+    routing_task = asyncio.create_task(paced(h, rate, seconds + 1.5))
+    result = await collect(clients, seconds)
     result["routing_during"] = await routing_task
     result["body_bytes"] = len(body)
     result["pollers"] = pollers
@@ -320,7 +299,7 @@ async def _api(h: Harness, probe: Probe, rate: float, pollers: int, seconds: flo
     return result
 
 
-async def snapshot_cost(h: Harness) -> dict[str, Any]:
+async def snapshot_cost(h: Rig) -> dict[str, Any]:
     """What one figures snapshot costs (the task that feeds GET /api/v1/queues and the SSE
     stream): a whole refresh now, and the store reads alone as they will be at 23:50 local
     time, when "today" spans 96 fifteen-minute intervals (the reads grow through the day)."""
@@ -344,10 +323,43 @@ async def snapshot_cost(h: Harness) -> dict[str, Any]:
             "loop_lag_max_ms": lag_p["max"]}
 
 
-async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 300.0) -> Harness:
-    """Harness.start, but waiting up to `attach_timeout_s` for the service to attach and resync
-    (the harness allows 15 s; a big centre's first snapshot alone takes longer): the harness's
-    `wait_for` is swapped for the call, from here, without editing acd/testing."""
+async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 300.0,
+                sim_in_process: bool = False) -> Rig:
+    """The service attached to the simulated PBX (in a child process, or with
+    `sim_in_process` in this one, through the harness), waiting up to `attach_timeout_s` for
+    the attach and resync (a big centre takes longer than the harness's 15 s)."""
+    if sim_in_process:
+        h = await _harness(cfg, redis_url, attach_timeout_s)
+        tune_gc()  # as `acd run` does once the service is up
+        return Rig(h.service, h.cfg, LocalSim(h.sim), harness=h)
+    data = copy.deepcopy(cfg)
+    secret = secrets.token_hex(12)
+    phones = [(a["interface"], a["extension"]) for a in data["agents"].values()]
+    sim, port = await RemoteSim.start(secret, phones)
+    try:
+        data["pbx"].update({"host": "127.0.0.1", "port": port, "username": "acd",
+                            "secret": secret})
+        data.setdefault("http", {}).setdefault("port", 0)
+        parsed = parse_config(data)
+        service = Service(parsed, redis_url=redis_url)
+        rig = Rig(service, parsed, sim)
+        try:
+            await service.start()
+            await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
+                           attach_timeout_s, "the service to attach and resync")
+            tune_gc()  # as `acd run` does once the service is up
+        except BaseException:
+            await service.stop()
+            raise
+    except BaseException:
+        await sim.stop()
+        raise
+    return rig
+
+
+async def _harness(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float) -> Harness:
+    """Harness.start with the harness's `wait_for` swapped for a patient one for the call
+    (from here, without editing acd/testing)."""
     import acd.testing.harness as harness_mod
 
     plain = harness_mod.wait_for
@@ -362,7 +374,7 @@ async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 3
         harness_mod.wait_for = plain
 
 
-def _cancel_leftovers(h: Harness) -> None:
+def _cancel_leftovers(h: Rig) -> None:
     """After a hung stop: cancel the service's own tasks so that they do not load the next
     phase (private attributes, looked up defensively: this is damage control only)."""
     service: Any = h.service

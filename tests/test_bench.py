@@ -39,3 +39,20 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     report.update_markdown(md, result)
     report.update_markdown(md, result)  # the row of a mode is replaced, not added again
     assert md.read_text().count("| test |") == 1
+
+
+async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
+                                                     redis_url: str) -> None:
+    """--sim-in-process (the harness's wiring, to measure what sharing the process costs)."""
+    sizes = centre.Sizes(calls=4, agents=3, queues=2, skills=5)
+    main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, sim_in_process=True)
+    assert main["sim"] == "in process"
+    assert main["burst"]["decisions"] == 3
+    assert main["paced"]["latency_ms"]["n"] > 0
+
+
+def test_bench_snapshot_alone() -> None:
+    from bench import snapshot
+
+    out = snapshot.measure(centre.Sizes(calls=20, agents=10, queues=4, skills=5))
+    assert out["first"]["build_ms"] >= 0 and out["again"]["dump_ms"] >= 0

@@ -32,13 +32,13 @@ async def test_same_sums_and_closed_intervals_read_once(store: Store) -> None:
     for i, at in enumerate([MIDNIGHT + 10, MIDNIGHT + 950, MIDNIGHT + 1900, MIDNIGHT + 2000]):
         await offer(store, f"c{i}", at)
     ranges: list[tuple[float, float]] = []
-    original = store.queue_intervals
+    original = store.queue_totals  # the day cache reads sums over a span of intervals
 
     async def spy(queues: list[str], start: float, end: float) -> Any:
         ranges.append((start, end))
         return await original(queues, start, end)
 
-    store.queue_intervals = spy  # type: ignore[method-assign]
+    store.queue_totals = spy  # type: ignore[method-assign]
     cache = DayCache()
     now = MIDNIGHT + 2100  # intervals 0 and 1 are closed, 2 is open
     queues, _, _ = await cache.today(store, ["q"], [], [], MIDNIGHT, now)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import resources
 
@@ -14,8 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
-from acd.stats.raw import WAIT_CAP_S, AgentCounts, FunnelCounts, QueueCounts, wait_bucket
+from acd.stats.raw import (
+    WAIT_CAP_S,
+    AgentCounts,
+    FunnelCounts,
+    QueueCounts,
+    summed,
+    wait_bucket,
+)
 from acd.store import Store, interval_start, stats_ttl
+from acd.store.base import PIPELINE_BATCH
 from acd.store.stats import interval_starts
 from acd.testing.redis_server import RedisServer
 
@@ -212,23 +222,35 @@ async def test_scenario_counts(store: Store, redis_url: str) -> None:
     assert await store.funnel(["main"], B, B + 900) == {"main": main_i0}
 
 
-async def test_reads_are_one_round_trip(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_reads_are_one_round_trip_per_batch(store: Store,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read of many keys is one round trip (a pipeline, or one read_hashes script) per
+    PIPELINE_BATCH keys, not one per key: and each batch is short, so a big read never holds
+    the event loop for long."""
     await queued(store, "c1", "q0", B)
     calls = 0
-    real = store._r.pipeline  # reaching in: count the round trips
+    real_pipeline = store._r.pipeline  # reaching in: count the round trips
+    real_read = store._lua.read_hashes
 
     def counting(*args: object, **kwargs: object) -> object:
         nonlocal calls
         calls += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+    async def counting_read(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await real_read(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store._r, "pipeline", counting)
+    monkeypatch.setattr(store, "_lua", dataclasses.replace(store._lua, read_hashes=counting_read))
     queues = [f"q{i}" for i in range(50)]
     assert (await store.queue_windows(queues, B + 1))[900]["q0"].offered == 1
     assert (await store.queue_intervals(queues, B - 86_400, B + 1))["q0"][I0].offered == 1
     await store.agent_intervals(["a1", "a2"], B - 86_400, B + 1)
     await store.funnel(["main"], B - 86_400, B + 1)
-    assert calls == 4
+    intervals = len(interval_starts(B - 86_400, B + 1))
+    assert calls == 1 + math.ceil(50 * intervals / PIPELINE_BATCH) + 1 + 1
 
 
 async def test_keys_carry_the_tag_and_intervals_expire(store: Store, redis_url: str) -> None:
@@ -430,3 +452,14 @@ async def test_set_priority(store: Store) -> None:
     got = await store.get_call("c3")
     assert got is not None and got.state is CallState.WAITING
 
+
+
+async def test_queue_totals_are_the_intervals_summed(store: Store) -> None:
+    await queued(store, "c1", "q0", B)
+    await queued(store, "c2", "q0", B + 900)
+    await queued(store, "c3", "q1", B + 1800)
+    queues = ["q0", "q1", "q2"]
+    by_interval = await store.queue_intervals(queues, B - 3600, B + 2700)
+    totals = await store.queue_totals(queues, B - 3600, B + 2700)
+    assert totals == {q: summed(by.values()) for q, by in by_interval.items()}
+    assert (totals["q0"].offered, totals["q1"].offered, totals["q2"].offered) == (2, 1, 0)

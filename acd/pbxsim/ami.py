@@ -31,14 +31,25 @@ class Session:
         peer = writer.get_extra_info("peername")
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}" if peer else "IPV4/TCP/127.0.0.1/0"
         self.session_id = f"0x{id(self):x}"
+        self._out: list[bytes] = []  # frames sent during this turn of the event loop
 
     @property
     def pbx(self) -> Pbx:
         return self.server.pbx
 
     def send(self, text: str) -> None:
+        # The frames of one turn of the loop go out in one write (one system call, not one
+        # per frame: a busy PBX emits thousands a second), in order, at the end of the turn.
         if not self.closing and not self.writer.is_closing():
-            self.writer.write(text.encode())
+            if not self._out:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._out.append(text.encode())
+
+    def _flush(self) -> None:
+        data = b"".join(self._out)
+        self._out.clear()
+        if data and not self.writer.is_closing():
+            self.writer.write(data)
 
     def respond(self, action: Headers, headers: Headers) -> None:
         out: Headers = [headers[0]]
@@ -57,6 +68,7 @@ class Session:
         self.respond(action, [("Response", "Error"), ("Message", message)])
 
     def close(self) -> None:
+        self._flush()
         self.closing = True
         self.writer.close()
 

@@ -15,6 +15,7 @@ import logging
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from acd.integrations.crm import CrmClient
 from acd.integrations.webhooks import resolve_secrets
 from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
+from acd.service.runtime import tune_gc
 from acd.store import Store, stats_ttl
 
 log = logging.getLogger("acd")
@@ -105,7 +107,7 @@ class Service:
         for pbx in self.cfg.pbx_list():
             store = await Store.open(self.redis_url, prefix=self.cfg.redis.prefix,
                                      pbx=pbx.name, stats_ttl_s=stats_ttl(self.cfg.history_days),
-                                     wait_for_redis=True)
+                                     wait_for_redis=True, origin=uuid.uuid4().hex[:12])
             self.stores[pbx.name] = store
             link = AmiLink(host=pbx.host, port=pbx.port, username=pbx.username,
                            secret=self._secrets[pbx.name], ping_interval_s=pbx.ping_interval_s,
@@ -171,6 +173,7 @@ async def run_until_signal(service: Service) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await service.start()
+    tune_gc()  # a long-running process: see runtime.py
     try:
         await stop.wait()
     finally:

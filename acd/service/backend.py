@@ -26,9 +26,11 @@ from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
 from acd.core.model import AgentState, CallState
 from acd.core.policy import QueueStanding, objective_offsets
+from acd.core.serving import QueueMembership
 from acd.service.daycache import DayCache
+from acd.service.slices import Sliced
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
-from acd.stats.figures import build_snapshot, history_rows
+from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
 
@@ -56,7 +58,13 @@ class ServiceBackend:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._redis_ok = True
         self._day_caches: dict[int, DayCache] = {}
-        self.refresh_s = 0.0  # how long the last refresh took
+        self.refresh_s = 0.0  # CPU time of the last refresh (its slices, not the pauses)
+        self.reads_s = 0.0  # how long the store reads of the last refresh took
+        # Who serves which queue, per config object (a reload brings a new one).
+        self._membership: dict[int, tuple[Config, QueueMembership]] = {}
+        self._sliced = Sliced()
+        self._started = 0  # refreshes started / the latest one published (see refresh)
+        self._published = 0
         self._task: asyncio.Task[None] | None = None
         self.snapshots_made = 0
 
@@ -71,23 +79,23 @@ class ServiceBackend:
                 await self._task
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        took = 0.0
+        reads = 0.0
         while True:
-            started = loop.time()
+            busy = self._sliced.busy_s
             try:
                 # The store waits through a Redis outage; readiness must not wait with it.
-                await asyncio.wait_for(self.refresh(), max(REFRESH_TIMEOUT_S, 10 * took))
+                await self.refresh(reads_timeout_s=max(REFRESH_TIMEOUT_S, 10 * reads))
                 self._redis_ok = True
             except Exception as exc:  # Redis away: keep serving the last snapshot
                 if self._redis_ok:
                     log.warning("figures not refreshed: %s", exc or type(exc).__name__)
                 self._redis_ok = False
-            took = loop.time() - started
-            self.refresh_s = took
+            reads = self.reads_s
+            self.refresh_s = self._sliced.busy_s - busy + reads
             # Figures never take more than a fifth of the loop: a big centre refreshes less
-            # often than snapshot_interval_s rather than starving the routing.
-            await asyncio.sleep(max(self.cfg.http.snapshot_interval_s, 4 * took))
+            # often than snapshot_interval_s rather than starving the routing. What counts is
+            # the refresh's own time: its slices wait whenever routing has work.
+            await asyncio.sleep(max(self.cfg.http.snapshot_interval_s, 4 * self.refresh_s))
 
     async def _raw(self, engine: Engine, now: float) -> RawFigures:
         """One PBX's counts from its store."""
@@ -102,29 +110,42 @@ class ServiceBackend:
             windows={"15m": spans.get(900, {}), "60m": spans.get(3600, {}), "today": today},
             agents_today=agents_today, funnel_today=funnel_today)
 
-    async def refresh(self) -> Snapshot:
+    async def refresh(self, reads_timeout_s: float | None = None) -> Snapshot:
+        """A new snapshot, published to the readers. The store reads may be bounded in time
+        (`reads_timeout_s`: a TimeoutError then); the figures are built in slices between
+        which routing runs (slices.py), from the calls and agents as they were at `now`."""
+        self._started += 1
+        number = self._started
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         now = self.e.now()
         names = list(self.engines)
-        raws = dict(zip(names, await asyncio.gather(
-            *(self._raw(self.engines[n], now) for n in names)), strict=True))
+        reads = asyncio.gather(*(self._raw(self.engines[n], now) for n in names))
+        raws = dict(zip(names, await asyncio.wait_for(reads, reads_timeout_s), strict=True))
+        self.reads_s = loop.time() - started
         agent_pbx = {aid: name for name, engine in self.engines.items()
                      for aid in engine.agents}
+        # Taken at once, before any pause: the calls and agents are replaced, never changed.
+        calls = {n: list(e.calls.values()) for n, e in self.engines.items()}
+        agents = {n: list(e.agents.values()) for n, e in self.engines.items()}
 
-        def build(cfg: Config, engines: list[Engine], raw: RawFigures) -> Snapshot:
-            return build_snapshot(
-                cfg, now, [c for e in engines for c in e.calls.values()],
-                [a for e in engines for a in e.agents.values()], raw.windows,
-                raw.agents_today, raw.funnel_today, agent_pbx=agent_pbx)
+        async def build(cfg: Config, pbxs: list[str], raw: RawFigures) -> Snapshot:
+            return await self._sliced.run(snapshot_steps(
+                cfg, now, [c for n in pbxs for c in calls[n]],
+                [a for n in pbxs for a in agents[n]], raw.windows, raw.agents_today,
+                raw.funnel_today, agent_pbx=agent_pbx, membership=self._members(cfg)))
 
-        snap = build(self.cfg, list(self.engines.values()), merge_raw(raws.values()))
+        snap = await build(self.cfg, names, merge_raw(raws.values()))
         offsets = self._steer(snap)
-        merged = snap.model_dump(mode="json")
-        if len(names) == 1:
-            per_pbx = {names[0]: merged}
-        else:
-            per_pbx = {name: _with_offsets(build(engine.cfg, [engine], raws[name]),
-                                           offsets).model_dump(mode="json")
-                       for name, engine in self.engines.items()}
+        merged = await self._sliced.run(dump_steps(snap))
+        per_pbx = {names[0]: merged}
+        if len(names) > 1:
+            for name, engine in self.engines.items():
+                one = _with_offsets(await build(engine.cfg, [name], raws[name]), offsets)
+                per_pbx[name] = await self._sliced.run(dump_steps(one))
+        if number < self._published:
+            return snap  # a later refresh (an API command's) was published meanwhile
+        self._published = number
         self._snapshot, self._pbx_snapshots = merged, per_pbx
         self.snapshots_made += 1
         for inbox in list(self._subscribers):
@@ -148,6 +169,14 @@ class ServiceBackend:
             engine.set_offsets(offsets)
         _with_offsets(snap, offsets)
         return offsets
+
+    def _members(self, cfg: Config) -> QueueMembership:
+        known = self._membership.get(id(cfg))
+        if known is None or known[0] is not cfg:
+            if len(self._membership) > 8:  # configs replaced by reloads
+                self._membership.clear()
+            known = self._membership[id(cfg)] = (cfg, membership_of(cfg))
+        return known[1]
 
     def snapshot(self) -> dict[str, Any]:
         return self._snapshot

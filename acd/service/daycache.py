@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from acd.stats.fig_merge import add_agent_counts, add_funnels, add_queue_counts
-from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts, summed
+from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
 from acd.store import Store
 
 CLOSED_AFTER_S = 60.0  # an interval this long past its end takes no late writes (clock skew)
@@ -41,16 +41,15 @@ class DayCache:
         if c.upto < closed_upto:  # intervals that closed since the last refresh
             await self._add(c, store, queues, agents, flows, c.upto, closed_upto)
             c.upto = closed_upto
-        open_q = await store.queue_intervals(queues, closed_upto, now + 1)
+        open_q = await store.queue_totals(queues, closed_upto, now + 1)
         open_a = await store.agent_intervals(agents, closed_upto, now + 1)
         open_f = await store.funnel(flows, closed_upto, now + 1)
-        return (add_queue_counts([c.queues, {q: summed(by.values()) for q, by in open_q.items()}]),
-                add_agent_counts([c.agents, open_a]), add_funnels([c.funnel, open_f]))
+        return (add_queue_counts([c.queues, open_q]), add_agent_counts([c.agents, open_a]),
+                add_funnels([c.funnel, open_f]))
 
     @staticmethod
     async def _add(c: _Closed, store: Store, queues: list[str], agents: list[str],
                    flows: list[str], start: float, end: float) -> None:
-        new_q = await store.queue_intervals(queues, start, end)
-        c.queues = add_queue_counts([c.queues, {q: summed(by.values()) for q, by in new_q.items()}])
+        c.queues = add_queue_counts([c.queues, await store.queue_totals(queues, start, end)])
         c.agents = add_agent_counts([c.agents, await store.agent_intervals(agents, start, end)])
         c.funnel = add_funnels([c.funnel, await store.funnel(flows, start, end)])

@@ -112,8 +112,7 @@ class Engine:
             task.cancel()
 
     async def _release_leases(self) -> None:
-        for call_id in list(self.calls):
-            await self.store.release_lease(call_id, self.instance_id)
+        await self.store.release_leases(list(self.calls), self.instance_id)
 
     async def _load(self) -> None:
         """Agents from config (keeping live state found in Redis), calls from Redis."""

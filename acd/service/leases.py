@@ -2,8 +2,9 @@
 
 - keep_leases: renew the leases of the calls this instance drives; drop a call whose lease was
   lost; take over calls whose lease lapsed (their instance died), reconciled with the PBX.
-- follow_store: read every state change back from the store's stream, so agent states and other
-  instances' waiting calls stay current here (routing order spans all instances' calls).
+- follow_store: read every other instance's state change from the store's stream, so agent
+  states and other instances' waiting calls stay current here (routing order spans all
+  instances' calls); this instance's own changes (tagged by its store's origin) are skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.leases")
 RENEW_EVERY_S = 1.5
+FOLLOW_GATHER_S = 0.02
 
 
 async def keep_leases(engine: Engine) -> None:
@@ -34,7 +36,7 @@ async def keep_leases(engine: Engine) -> None:
             if lost:
                 await engine.run_in_order(partial(_drop, engine, lost))
             if engine.routing_enabled:
-                orphans = await engine.store.orphaned_calls()
+                orphans = await engine.store.orphaned_calls(known=engine.calls)
                 if orphans:
                     await engine.run_in_order(partial(takeover, engine, orphans))
         except Exception:  # Redis away or the PBX gone: the next round tries again
@@ -82,13 +84,23 @@ async def takeover(engine: Engine, call_ids: list[str]) -> None:
 
 async def follow_store(engine: Engine) -> None:
     last = "$"
+    batch: list[tuple[str, dict[str, str]]] = []
     while True:
+        if batch:
+            # Let changes gather: one read per FOLLOW_GATHER_S under load, not one per change
+            # (most of them this instance's own, skipped below).
+            await asyncio.sleep(FOLLOW_GATHER_S)
         try:
             batch = await engine.store.follow_events(last, block_ms=1000)
         except Exception:  # Redis away: the store's own client waits; this one retries
             log.debug("store stream not readable", exc_info=True)
+            batch = []
             await asyncio.sleep(0.5)
             continue
+        own = engine.store.origin
         for event_id, fields in batch:
             last = event_id
-            engine.inbox.put_nowait(StoreChanged(fields))
+            # Our own changes are in the mirror already (from the scripts' replies): reading
+            # them back would only make the engine re-read agents it moved on since.
+            if not own or fields.get("by") != own:
+                engine.inbox.put_nowait(StoreChanged(fields))

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 from acd.core import routing
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import meets
+from acd.core.serving import QueueMembership
 from acd.core.waiting import best_call_for_agent
 
 if TYPE_CHECKING:
+    from acd.config import Config
     from acd.service.engine import Engine
 
 FULL_PLAN_OVER = 64  # more pending triggers than this: one full plan is cheaper
@@ -28,6 +30,7 @@ class Router:
         self._agents: set[str] = set()
         self._full = False
         self._queues_of: dict[str, list[str]] = {}
+        self._members: tuple[Config, QueueMembership] | None = None
         self.decisions = 0
 
     @property
@@ -97,9 +100,13 @@ class Router:
         known = self._queues_of.get(agent.id)
         if known is None:
             cfg = self.e.cfg
-            known = [q for q, qc in cfg.queues.items()
-                     if (not agent.queues or q in agent.queues)
-                     and any(meets(agent, need) for need in
-                             (qc.skills, *(step.skills for step in qc.routing.expand)))]
+            if self._members is None or self._members[0] is not cfg:  # an index by skill
+                self._members = (cfg, QueueMembership({q: c.skills for q, c in cfg.queues.items()}))
+            known = list(self._members[1].queues_of(agent))
+            # skill expansion: a queue whose expansion step the agent meets, too
+            known += [q for q, qc in cfg.queues.items()
+                      if qc.routing.expand and q not in known
+                      and (not agent.queues or q in agent.queues)
+                      and any(meets(agent, step.skills) for step in qc.routing.expand)]
             self._queues_of[agent.id] = known
         return known

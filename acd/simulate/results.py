@@ -1,6 +1,6 @@
 """A run's figures, from its raw counts, by the service's own functions: window_figures (each
 queue's service level formula and threshold, ASA, abandon rate, AHT), centre_window_figures
-(the centre), fig_agents.occupancy and serves_queue (who serves a queue); and the Erlang C
+(the centre), fig_agents.occupancy, and serves_queue below (who serves a queue); and the Erlang C
 prediction (acd.stats.erlang) beside each queue for which the theory applies.
 
 Erlang C applies to a queue whose agents (those holding its skills) serve no other queue with
@@ -25,12 +25,13 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from acd.config import QueueConfig
 from acd.core.model import Agent
 from acd.simulate.engine import SimAgent
 from acd.simulate.scenario import Scenario
 from acd.simulate.tally import BATCHES, Tally
 from acd.stats import erlang
-from acd.stats.fig_agents import occupancy, serves_queue
+from acd.stats.fig_agents import occupancy
 from acd.stats.fig_window import centre_window_figures, window_figures
 from acd.stats.raw import QueueCounts
 from acd.stats.schema import WindowFigures
@@ -82,6 +83,14 @@ class RunResult(_Out):
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
         17: 2.110, 18: 2.101, 19: 2.093}
+
+
+def serves_queue(agent: Agent, queue: str, qcfg: QueueConfig) -> bool:
+    """acd.core.routing.serves for a call with only the queue's own skills (the queue's
+    membership rule, as acd.core.serving answers it for the live figures)."""
+    if agent.queues and queue not in agent.queues:
+        return False
+    return all(agent.skills.get(skill, 0) >= level for skill, level in qcfg.skills.items())
 
 
 def ci95(values: Sequence[float | None]) -> float | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import call_key, serves
@@ -99,27 +100,29 @@ def _ahead(call: Call, calls: Sequence[Call], able: Sequence[Agent], agents: Seq
 
     Calls ahead are those before it in routing order (priority, then queue entry). One that
     other agents can take as well counts for the share of its possible agents that are ours:
-    with fair sharing, that is how many of them our agents are expected to take.
+    with fair sharing, that is how many of them our agents are expected to take. The shares are
+    added exactly (fractions) and rounded half up, so the result never depends on the order of
+    the calls (ewt_queues.py reaches the same figure by another route).
     """
     key = call_key(call)
-    ours = {a.id for a in able}
-    working: list[Agent] | None = None
-    shares: dict[CallKind, float] = {}
-    total = 0.0
+    ahead: dict[CallKind, list[Call]] = {}  # kind -> the calls of that kind ahead
     for other in calls:
         if other.state is not CallState.WAITING or other.id == call.id or call_key(other) >= key:
             continue
-        kind = _kind(other)
-        if kind not in shares:
-            takers = cache.get(kind)
-            if takers is None:
-                if working is None:
-                    working = [a for a in agents if a.state in ABLE_STATES]
-                takers = cache[kind] = [a.id for a in working if serves(a, other)]
-            mine = sum(1 for t in takers if t in ours)
-            shares[kind] = mine / len(takers) if mine else 0.0
-        total += shares[kind]
-    return int(total + 0.5)
+        ahead.setdefault(_kind(other), []).append(other)
+    ours = {a.id for a in able}
+    working: list[Agent] | None = None
+    total = Fraction(0)
+    for kind, of_kind in ahead.items():
+        takers = cache.get(kind)
+        if takers is None:
+            if working is None:
+                working = [a for a in agents if a.state in ABLE_STATES]
+            takers = cache[kind] = [a.id for a in working if serves(a, of_kind[0])]
+        mine = sum(1 for t in takers if t in ours)
+        if mine:
+            total += Fraction(len(of_kind) * mine, len(takers))
+    return math.floor(total + Fraction(1, 2))
 
 
 def call_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],

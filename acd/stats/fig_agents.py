@@ -2,21 +2,22 @@
 
 An agent serves a queue when its `queues` list is empty or names the queue AND it holds every
 skill the queue requires (QueueConfig.skills) at the minimum level: routing.serves applied to a
-probe call of the queue. Today's counts from the store hold finished spans only; the span of
-the agent's current state (now - state_since, cut at local midnight) is added to the matching
-bucket: ready -> ready_s, on a call -> talk_s, wrap-up -> wrapup_s, reserved -> ringing_s,
-not ready -> not_ready_s (logged out counts nowhere).
+probe call of the queue (acd.core.serving finds them without testing every pair). Today's
+counts from the store hold finished spans only; the span of the agent's current state
+(now - state_since, cut at local midnight) is added to the matching bucket: ready -> ready_s,
+on a call -> talk_s, wrap-up -> wrapup_s, reserved -> ringing_s, not ready -> not_ready_s
+(logged out counts nowhere).
 
 Occupancy (METRICS.md) = (talk + wrap-up) / (talk + wrap-up + ready idle), None before any.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from acd.config import Config, QueueConfig
+from acd.config import QueueConfig
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.core.routing import serves
 from acd.stats.raw import AgentCounts, QueueCounts, SurveyCounts
 from acd.stats.schema import AgentCountsView, AgentFigures, SurveyFigures, WindowName
 
@@ -28,20 +29,6 @@ def probe_call(queue: str, qcfg: QueueConfig, entered_at: float = 0.0) -> Call:
     return Call(id=PROBE_ID, channel="", uniqueid="", caller_num="", dnis="",
                 state=CallState.WAITING, queue=queue, required=dict(qcfg.skills),
                 entered_at=entered_at)
-
-
-def queue_probes(cfg: Config) -> dict[str, Call]:
-    """A probe call per configured queue, in config order."""
-    return {q: probe_call(q, qcfg) for q, qcfg in cfg.queues.items()}
-
-
-def serves_queue(agent: Agent, queue: str, qcfg: QueueConfig) -> bool:
-    """The rule of acd.core.routing.serves for a call with only the queue's own skills (no
-    probe call built: this runs for every agent and queue of every snapshot)."""
-    if agent.queues and queue not in agent.queues:
-        return False
-    skills = agent.skills
-    return all(skills.get(skill, 0) >= level for skill, level in qcfg.skills.items())
 
 
 def today_with_running(agent: Agent, counts: AgentCounts | None, now: float,
@@ -69,17 +56,26 @@ def today_with_running(agent: Agent, counts: AgentCounts | None, now: float,
 
 def occupancy(counts: Iterable[AgentCounts]) -> float | None:
     """(talk + wrap-up) / (talk + wrap-up + ready) over the given agents' counts."""
+    return occupancy_of_loads(load(c) for c in counts)
+
+
+def load(counts: AgentCounts) -> tuple[float, float]:
+    """An agent's (talk + wrap-up, ready) seconds: what occupancy adds up."""
+    return counts.talk_s + counts.wrapup_s, counts.ready_s
+
+
+def occupancy_of_loads(loads: Iterable[tuple[float, float]]) -> float | None:
+    """occupancy() of agents given by their load() (worked out once per agent, for a snapshot
+    that adds the same agents up for every queue they serve)."""
     busy = idle = 0.0
-    for c in counts:
-        busy += c.talk_s + c.wrapup_s
-        idle += c.ready_s
+    for b, i in loads:
+        busy += b
+        idle += i
     return busy / (busy + idle) if busy + idle > 0 else None
 
 
 def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
-    by_state = {state: 0 for state in AgentState}
-    for a in agents:
-        by_state[a.state] += 1
+    by_state = Counter(a.state for a in agents)
     return AgentCountsView(
         logged_in=sum(n for s, n in by_state.items() if s is not AgentState.LOGGED_OUT),
         ready=by_state[AgentState.READY], reserved=by_state[AgentState.RESERVED],
@@ -87,17 +83,17 @@ def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
         not_ready=by_state[AgentState.NOT_READY])
 
 
-def agent_figures(probes: Mapping[str, Call], agent: Agent, today: AgentCounts,
+def agent_figures(queues: Iterable[str], agent: Agent, today: AgentCounts,
                   now: float, pbx: str = "",
                   survey: Mapping[WindowName, SurveyFigures] | None = None) -> AgentFigures:
-    """One agent as the snapshot shows it; `probes` (queue_probes) name the queues, `today`
-    already holds the running span; `pbx`: the PBX its phone is on; `survey`: the survey
-    answers about its calls by window."""
+    """One agent as the snapshot shows it; `queues`: the queues it serves (in config order,
+    acd.core.serving), `today` already holds the running span; `pbx`: the PBX its phone is
+    on; `survey`: the survey answers about its calls by window."""
     return AgentFigures(
         id=agent.id, pbx=pbx, name=agent.name, interface=agent.interface, state=agent.state.value,
         reason=agent.reason, time_in_state_s=max(0.0, now - agent.state_since),
         call_id=agent.call_id,
-        queues=[q for q, probe in probes.items() if serves(agent, probe)],
+        queues=list(queues),
         calls_handled_today=today.handled, talk_s_today=today.talk_s,
         wrapup_s_today=today.wrapup_s, occupancy_today=occupancy([today]),
         repeats_today=today.repeats,

@@ -12,20 +12,23 @@ caller may get). Queues that are not in the config (any more) are left out, of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
 
 from acd.config import Config, QueueConfig
 from acd.core.model import Agent, Call, CallState
 from acd.core.routing import call_key
-from acd.stats.ewt import TakersCache, call_ewt
+from acd.core.serving import QueueMembership
+from acd.stats.ewt_queues import probe_ewts
 from acd.stats.fig_agents import (
     agent_counts_view,
     agent_figures,
     agent_survey_counts,
+    load,
     occupancy,
-    probe_call,
-    queue_probes,
-    serves_queue,
+    occupancy_of_loads,
     todays,
 )
 from acd.stats.fig_window import (
@@ -38,6 +41,7 @@ from acd.stats.fig_window import (
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
 from acd.stats.schema import (
     WINDOWS,
+    AgentFigures,
     CallView,
     FunnelNode,
     HistoryInterval,
@@ -49,7 +53,9 @@ from acd.stats.schema import (
 from acd.stats.staffing import agents_needed_now, agents_short_now
 from acd.stats.timewin import local_midnight
 
-__all__ = ["build_snapshot", "history_rows", "window_figures"]
+__all__ = ["build_snapshot", "dump_steps", "history_rows", "membership_of", "snapshot_steps",
+           "window_figures"]
+T = TypeVar("T")
 
 Windows = Mapping[WindowName, Mapping[str, QueueCounts]]
 SHOWN_CALL_STATES = (CallState.WAITING, CallState.RINGING, CallState.CONNECTED)
@@ -62,29 +68,6 @@ def _counts(windows: Windows, window: WindowName, queue: str) -> QueueCounts:
 def _longest_wait_s(waiting: Sequence[Call], now: float) -> float:
     return max((max(0.0, now - c.entered_at) for c in waiting if c.entered_at is not None),
                default=0.0)
-
-
-def _queue_figures(cfg: Config, name: str, qcfg: QueueConfig, now: float,
-                   calls: Sequence[Call], agents: Sequence[Agent], windows: Windows,
-                   today: Mapping[str, AgentCounts], cache: TakersCache,
-                   waiting_by_queue: Mapping[str, list[Call]]) -> QueueFigures:
-    serving = [a for a in agents if serves_queue(a, name, qcfg)]
-    waiting = waiting_by_queue.get(name, [])
-    figs = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
-            for w in WINDOWS}
-    ewt = call_ewt(probe_call(name, qcfg, now), now, calls, agents, figs["today"].aht_s,
-                   qcfg.wrapup_s, cache=cache)
-    callbacks = sum(1 for c in calls if c.queue == name and c.callback
-                    and c.state in (CallState.WAITING, CallState.SCHEDULED))
-    counts = agent_counts_view(serving)
-    needed = agents_needed_now(qcfg.sla, figs["60m"], figs["today"])
-    return QueueFigures(
-        name=name, waiting=len(waiting), callbacks_waiting=callbacks,
-        longest_wait_s=_longest_wait_s(waiting, now),
-        ewt_s=ewt, agents=counts, target_pct=qcfg.sla.target_pct,
-        threshold_s=qcfg.sla.threshold_s, windows=figs,
-        occupancy=occupancy(today[a.id] for a in serving), agents_needed_now=needed,
-        agents_short_now=agents_short_now(needed, counts.logged_in))
 
 
 def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
@@ -111,8 +94,14 @@ def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
     """Calls waiting, ringing or connected, by queue; the waiting ones first, in routing order
     (priority, then queue entry), with their 1-based position among the queue's waiting calls
     of the same PBX (each PBX's callers are answered by its own agents only)."""
+    return run_steps(call_view_steps(calls, now))
+
+
+def call_view_steps(calls: Sequence[Call], now: float) -> Generator[None, None, list[CallView]]:
     shown = [c for c in calls if c.state in SHOWN_CALL_STATES]
-    shown.sort(key=lambda c: (c.queue, SHOWN_CALL_STATES.index(c.state), call_key(c)))
+    rank = {state: i for i, state in enumerate(SHOWN_CALL_STATES)}
+    shown.sort(key=lambda c: (c.queue, rank[c.state], call_key(c)))
+    yield
     out: list[CallView] = []
     position: dict[tuple[str, str], int] = {}
     for c in shown:
@@ -123,6 +112,8 @@ def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
                             priority=c.priority, vip=c.vip, caller_num=c.caller_num,
                             language=c.language, wait_s=c.wait_s(now), agent_id=c.agent_id,
                             position=place))
+        if len(out) % 64 == 0:
+            yield
     return out
 
 
@@ -143,38 +134,116 @@ def funnel_nodes(cfg: Config, funnel_today: Mapping[str, FunnelCounts]
     return out
 
 
+def membership_of(cfg: Config) -> QueueMembership:
+    """Who serves which queue under `cfg` (build one per config and pass it to every snapshot:
+    it remembers each agent's queues)."""
+    return QueueMembership({q: qcfg.skills for q, qcfg in cfg.queues.items()})
+
+
 def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
                    windows: Mapping[WindowName, Mapping[str, QueueCounts]],
                    agents_today: Mapping[str, AgentCounts],
                    funnel_today: Mapping[str, FunnelCounts], *,
-                   agent_pbx: Mapping[str, str] | None = None) -> Snapshot:
+                   agent_pbx: Mapping[str, str] | None = None,
+                   membership: QueueMembership | None = None) -> Snapshot:
     """Every live figure at `now`. `windows` maps "15m", "60m", "today" to counts by queue;
     `agents_today` holds each agent's finished spans since local midnight (by agent id);
     `funnel_today` the IVR funnel since local midnight (by flow). Missing counts are zeros.
 
     Several PBXs (fig_merge.py): with the full config, every PBX's calls and agents and the
     counts of every PBX added up, these are the merged figures; with `cfg.for_pbx(name)` and one
-    PBX's, that PBX's. `agent_pbx` names each agent's PBX (default: from the config)."""
+    PBX's, that PBX's. `agent_pbx` names each agent's PBX (default: from the config);
+    `membership`: membership_of(cfg), kept from one snapshot to the next."""
+    return run_steps(snapshot_steps(cfg, now, calls, agents, windows, agents_today,
+                                    funnel_today, agent_pbx=agent_pbx, membership=membership))
+
+
+def run_steps(steps: Generator[None, None, T]) -> T:
+    """Run a step generator (snapshot_steps, dump_steps) to its end, without pauses."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(T, done.value)
+
+
+def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
+                   windows: Mapping[WindowName, Mapping[str, QueueCounts]],
+                   agents_today: Mapping[str, AgentCounts],
+                   funnel_today: Mapping[str, FunnelCounts], *,
+                   agent_pbx: Mapping[str, str] | None = None,
+                   membership: QueueMembership | None = None
+                   ) -> Generator[None, None, Snapshot]:
+    """build_snapshot in small steps: it yields after every few agents, calls or queues, so
+    that a service can let routing run in between (a big centre's snapshot is hundreds of
+    milliseconds of work); the generator's return value is the snapshot. The inputs must not
+    change meanwhile (the service passes lists of its immutable calls and agents)."""
     where = agent_pbx if agent_pbx is not None else {}
+    member = membership if membership is not None else membership_of(cfg)
     today = todays(agents, agents_today, now, local_midnight(now, cfg.timezone))
-    cache: TakersCache = {}
-    probes = queue_probes(cfg)
+    yield
+    serving = member.by_queue(agents)
+    yield
     waiting_by_queue: dict[str, list[Call]] = {}
+    callbacks: dict[str, int] = {}  # callbacks keeping a place (waiting or between attempts)
     for call in calls:
         if call.state is CallState.WAITING:
             waiting_by_queue.setdefault(call.queue, []).append(call)
-    queues = [_queue_figures(cfg, name, qcfg, now, calls, agents, windows, today, cache,
-                             waiting_by_queue)
-              for name, qcfg in cfg.queues.items()]
+        if call.callback and call.state in (CallState.WAITING, CallState.SCHEDULED):
+            callbacks[call.queue] = callbacks.get(call.queue, 0) + 1
+    figs: dict[str, dict[WindowName, WindowFigures]] = {}
+    for name, qcfg in cfg.queues.items():
+        figs[name] = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
+                      for w in WINDOWS}
+        yield
+    ewts = yield from probe_ewts(
+        {name: (qcfg.skills, figs[name]["today"].aht_s, qcfg.wrapup_s)
+         for name, qcfg in cfg.queues.items()}, now, calls, agents, serving)
+    loads = {aid: load(counts) for aid, counts in today.items()}
+    queues: list[QueueFigures] = []
+    for name, qcfg in cfg.queues.items():
+        waiting = waiting_by_queue.get(name, [])
+        counts = agent_counts_view(serving[name])
+        needed = agents_needed_now(qcfg.sla, figs[name]["60m"], figs[name]["today"])
+        queues.append(QueueFigures(
+            name=name, waiting=len(waiting), callbacks_waiting=callbacks.get(name, 0),
+            longest_wait_s=_longest_wait_s(waiting, now),
+            ewt_s=ewts[name], agents=counts,
+            target_pct=qcfg.sla.target_pct, threshold_s=qcfg.sla.threshold_s,
+            windows=figs[name],
+            occupancy=occupancy_of_loads(loads[a.id] for a in serving[name]),
+            agents_needed_now=needed, agents_short_now=agents_short_now(needed, counts.logged_in)))
+        yield
+    centre = _centre(cfg, now, calls, agents, windows, today, queues)
+    rows: list[AgentFigures] = []
+    for a in agents:
+        rows.append(agent_figures(
+            member.queues_of(a), a, today[a.id], now, where.get(a.id) or cfg.agent_pbx(a.id),
+            {w: survey_figures(c) for w, c in
+             agent_survey_counts(windows, a.id, today[a.id]).items()}))
+        if len(rows) % 64 == 0:
+            yield
+    views = yield from call_view_steps(calls, now)
     return Snapshot(
-        generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(),
-        centre=_centre(cfg, now, calls, agents, windows, today, queues), queues=queues,
-        agents=[agent_figures(probes, a, today[a.id], now,
-                              where.get(a.id) or cfg.agent_pbx(a.id),
-                              {w: survey_figures(c) for w, c in
-                               agent_survey_counts(windows, a.id, today[a.id]).items()})
-                for a in agents],
-        calls=call_views(calls, now), ivr_funnel=funnel_nodes(cfg, funnel_today))
+        generated_at=now, timezone=cfg.timezone, pbxs=cfg.pbx_names(), centre=centre,
+        queues=queues, agents=rows, calls=views, ivr_funnel=funnel_nodes(cfg, funnel_today))
+
+
+_LISTS = ("queues", "agents", "calls")
+
+
+def dump_steps(snap: Snapshot) -> Generator[None, None, dict[str, Any]]:
+    """snap.model_dump(mode="json") in steps (one list item at a time)."""
+    head = snap.model_dump(mode="json", exclude=set(_LISTS))
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for name in _LISTS:
+        items: list[BaseModel] = getattr(snap, name)
+        out = parts[name] = []
+        for i, item in enumerate(items):
+            out.append(item.model_dump(mode="json"))
+            if i % 64 == 63:
+                yield
+    return {name: parts[name] if name in parts else head[name] for name in Snapshot.model_fields}
 
 
 def history_rows(cfg: Config, per_queue_intervals: Mapping[str, Mapping[int, QueueCounts]]

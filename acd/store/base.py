@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Self
@@ -24,6 +24,9 @@ from acd.store.results import StoreError, is_stale
 EVENTS_MAXLEN = 100_000
 ENDED_TTL_S = 86_400  # an ended call stays readable (and replays stay no-ops) this long
 HINT_TRIES = 8
+# Commands per pipeline round trip for reads of many keys: redis-py packs and parses a pipeline
+# in one go, so a pipeline of thousands would hold the event loop for tens of milliseconds.
+PIPELINE_BATCH = 256
 HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
 STATS_TTL_S = (35 + 1) * 86_400  # interval hashes: config history_days (default 35) + 1 day
 RECENT_KEEP_S = 3600 + 300  # recent facts of a queue: the longest window (60 min) + margin
@@ -62,6 +65,7 @@ class Scripts:
     callback_request: AsyncScript
     callback_attempt: AsyncScript
     callback_due: AsyncScript
+    read_hashes: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -76,11 +80,16 @@ class Scripts:
 
 class StoreBase:
     def __init__(self, client: Redis, keys: Keys, *, events_maxlen: int = EVENTS_MAXLEN,
-                 ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S) -> None:
+                 ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S,
+                 origin: str = "") -> None:
         self._r = client
         self._k = keys
         self._lua = Scripts.register(client)
         self._maxlen = events_maxlen
+        if origin and (origin != origin.strip() or " " in origin):
+            raise ValueError(f"an origin tag has no spaces: {origin!r}")
+        self.origin = origin
+        self._events_arg = f"{events_maxlen} {origin}" if origin else str(events_maxlen)
         self._ended_ttl_s = ended_ttl_s
         self._stats_ttl_s = int(stats_ttl_s)
         # Last seen (queue, agent_id, flow) per call: tried first, saving the read before a
@@ -93,8 +102,12 @@ class StoreBase:
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
                    events_maxlen: int = EVENTS_MAXLEN, ended_ttl_s: int = ENDED_TTL_S,
-                   stats_ttl_s: int = STATS_TTL_S, wait_for_redis: bool = False) -> Self:
+                   stats_ttl_s: int = STATS_TTL_S, wait_for_redis: bool = False,
+                   origin: str = "") -> Self:
         """Connect and check the server answers (fail at start, not at the first call).
+
+        `origin`: a tag (no spaces) that every event written through this store carries as its
+        `by` field, so that its owner can skip its own changes when it reads the stream back.
 
         `wait_for_redis`: after the start, commands wait (retrying) through a lost connection
         instead of failing.
@@ -118,7 +131,7 @@ class StoreBase:
             await client.aclose()
             raise StoreError(f"Redis at {url} does not answer: {exc or 'timed out'}") from exc
         return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
-                   stats_ttl_s=stats_ttl_s)
+                   stats_ttl_s=stats_ttl_s, origin=origin)
 
     @property
     def keys(self) -> Keys:
@@ -138,7 +151,7 @@ class StoreBase:
     def _head(self, now: float | None) -> list[str | int]:
         """ARGV[1], ARGV[2] of every script (see lua/_lib.lua)."""
         # No `now` given (config sync, field updates): the event's stream id still dates it.
-        return [codec.enc_opt_float(now), self._maxlen]
+        return [codec.enc_opt_float(now), self._events_arg]
 
     async def _with_hint(self, key: str, fields: tuple[str, ...], run: Run,
                          first: tuple[str, ...] | None = None) -> Any:
@@ -161,11 +174,23 @@ class StoreBase:
     async def _hashes(self, set_key: str, key_of: Callable[[str], str]) -> list[dict[str, str]]:
         """HGETALL of every member of a set of ids, in id order, skipping vanished ones."""
         ids = sorted(text(i) for i in await self._r.smembers(set_key))
-        async with self._r.pipeline(transaction=False) as pipe:
-            for i in ids:
-                pipe.hgetall(key_of(i))
-            replies: list[Mapping[Any, Any]] = await pipe.execute()
+        replies = await self._hgetall_batches([key_of(i) for i in ids])
         return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
+
+    async def _hgetall_batches(self, keys: list[str]) -> list[Mapping[Any, Any]]:
+        """HGETALL of every key ({} for a missing one)."""
+        replies: list[Mapping[Any, Any]] = []
+        async for batch in self._hgetall_chunks(keys):
+            replies += batch
+        return replies
+
+    async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[Any, Any]]]:
+        """HGETALL of every key, PIPELINE_BATCH keys per round trip (one read_hashes script
+        each: one reply to parse, not one per key), a batch of replies at a time."""
+        for start in range(0, len(keys), PIPELINE_BATCH):
+            flat_replies = await self._lua.read_hashes(keys=keys[start:start + PIPELINE_BATCH],
+                                                       args=[])
+            yield [dict(zip(f[::2], f[1::2], strict=True)) for f in flat_replies]
 
 
 def interval_start(now: float) -> int:

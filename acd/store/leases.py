@@ -8,11 +8,14 @@ scripts still decide every race on calls and agents; leases only keep the AMI si
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from redis.asyncio import Redis
 
-from acd.store.base import StoreBase, text
+from acd.store.base import PIPELINE_BATCH, StoreBase, text
+
+RENEW_BATCH = 1000  # lease keys per renew_leases script (a short one each, between events)
 
 
 class LeaseSteps(StoreBase):
@@ -28,26 +31,43 @@ class LeaseSteps(StoreBase):
 
     async def renew_leases(self, call_ids: list[str], owner: str, ttl_ms: int) -> list[str]:
         """Renew every lease we hold; returns the calls whose lease is no longer ours."""
-        if not call_ids:
-            return []
-        lost = await self._lua.renew_leases(keys=[self._k.lease(c) for c in call_ids],
-                                            args=[owner, ttl_ms])
-        return [call_ids[int(i) - 1] for i in lost or []]
+        out: list[str] = []
+        for start in range(0, len(call_ids), RENEW_BATCH):  # one script per batch of keys
+            part = call_ids[start:start + RENEW_BATCH]
+            lost = await self._lua.renew_leases(keys=[self._k.lease(c) for c in part],
+                                                args=[owner, ttl_ms])
+            out += [part[int(i) - 1] for i in lost or []]
+        return out
 
     async def release_lease(self, call_id: str, owner: str) -> None:
         key = self._k.lease(call_id)
         if text(await self._r.get(key)) == owner:
             await self._r.delete(key)
 
-    async def orphaned_calls(self) -> list[str]:
-        """Live calls whose lease has lapsed: their instance is gone."""
-        ids = [text(i) for i in await self._r.smembers(self._k.live_calls)]
-        if not ids:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for call_id in ids:
-                pipe.exists(self._k.lease(call_id))
-            held = await pipe.execute()
+    async def release_leases(self, call_ids: list[str], owner: str) -> None:
+        """release_lease of every call, PIPELINE_BATCH calls per two round trips (a stopping
+        instance hands thousands of calls over at once)."""
+        for start in range(0, len(call_ids), PIPELINE_BATCH):
+            keys = [self._k.lease(c) for c in call_ids[start:start + PIPELINE_BATCH]]
+            async with self._r.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.get(key)
+                holders = await pipe.execute()
+            mine = [k for k, holder in zip(keys, holders, strict=True) if text(holder) == owner]
+            if mine:
+                await self._r.delete(*mine)
+
+    async def orphaned_calls(self, known: Collection[str] = ()) -> list[str]:
+        """Live calls whose lease has lapsed: their instance is gone. Calls in `known` (those
+        the caller drives and renews itself) are not looked at."""
+        ids = [i for i in (text(i) for i in await self._r.smembers(self._k.live_calls))
+               if i not in known]
+        held: list[Any] = []
+        for start in range(0, len(ids), PIPELINE_BATCH):
+            async with self._r.pipeline(transaction=False) as pipe:
+                for call_id in ids[start:start + PIPELINE_BATCH]:
+                    pipe.exists(self._k.lease(call_id))
+                held += await pipe.execute()
         return [call_id for call_id, h in zip(ids, held, strict=True) if not h]
 
     async def follow_events(self, last_id: str, block_ms: int,
@@ -58,7 +78,8 @@ class LeaseSteps(StoreBase):
         for a dead connection."""
         if self._blocking is None:
             pool_kwargs = self._r.connection_pool.connection_kwargs
-            self._blocking = Redis(connection_pool=type(self._r.connection_pool)(
+            # from_pool: the client owns its pool and disconnects it when closed.
+            self._blocking = Redis.from_pool(type(self._r.connection_pool)(
                 connection_class=self._r.connection_pool.connection_class,
                 **{**pool_kwargs, "socket_timeout": None}))
         reply: Any = await self._blocking.xread({self._k.events: last_id}, count=count,

@@ -47,7 +47,8 @@ Every read below is one pipelined round trip, whatever the number of queues, age
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from acd.stats.raw import (
@@ -60,7 +61,7 @@ from acd.stats.raw import (
     wait_bucket,
 )
 from acd.store import codec
-from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
+from acd.store.base import PIPELINE_BATCH, RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
@@ -200,6 +201,9 @@ def add_survey_fact(c: QueueCounts, rest: str) -> None:
             counts.nps_detractors += nps_class(value) == "detractor"
 
 
+FACTS_PER_STEP = 200  # recent facts added up between two turns of the event loop
+
+
 class StatsReader(StoreBase):
     async def queue_windows(self, queues: list[str], now: float,
                             spans_s: tuple[int, ...] = WINDOW_SPANS_S,
@@ -216,18 +220,25 @@ class StatsReader(StoreBase):
         if not queues or not spans_s:
             return result
         lowest = now - max(spans_s)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for q in queues:
-                pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
-                                   codec.enc_float(now), withscores=True)
-            replies: list[list[tuple[Any, float]]] = await pipe.execute()
         bounds = [(span, now - span) for span in spans_s]
-        for q, facts in zip(queues, replies, strict=True):
-            for member, score in facts:
-                fact = text(member)
-                for span, low in bounds:
-                    if score > low:
-                        add_fact(result[span][q], fact)
+        for start in range(0, len(queues), PIPELINE_BATCH):
+            part = queues[start:start + PIPELINE_BATCH]
+            async with self._r.pipeline(transaction=False) as pipe:
+                for q in part:
+                    pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
+                                       codec.enc_float(now), withscores=True)
+                replies: list[list[tuple[Any, float]]] = await pipe.execute()
+            added = 0
+            for q, facts in zip(part, replies, strict=True):
+                for member, score in facts:
+                    fact = text(member)
+                    for span, low in bounds:
+                        if score > low:
+                            add_fact(result[span][q], fact)
+                added += len(facts)
+                if added >= FACTS_PER_STEP:  # an hour of a busy centre is many facts
+                    added = 0
+                    await asyncio.sleep(0)
         return result
 
     async def queue_intervals(self, queues: list[str], start: float, end: float,
@@ -235,45 +246,53 @@ class StatsReader(StoreBase):
         """queue -> interval start -> counts, for every interval overlapping [start, end)
         (empty intervals included, as zero counts)."""
         starts = interval_starts(start, end)
-        replies = await self._hgetall_all(
-            [self._k.queue_interval(q, s) for q in queues for s in starts])
-        out: dict[str, dict[int, QueueCounts]] = {}
-        it = iter(replies)
-        for q in queues:
-            out[q] = {s: queue_counts_of(next(it)) for s in starts}
+        out: dict[str, dict[int, QueueCounts]] = {q: {} for q in queues}
+        where = [(q, s) for q in queues for s in starts]
+        async for i, h in self._each_hash([self._k.queue_interval(q, s) for q, s in where]):
+            q, s = where[i]
+            out[q][s] = queue_counts_of(h)
+        return out
+
+    async def queue_totals(self, queues: list[str], start: float, end: float,
+                           ) -> dict[str, QueueCounts]:
+        """queue -> counts summed over the intervals overlapping [start, end) (raw.summed of
+        queue_intervals, added up batch by batch as the replies come)."""
+        starts = interval_starts(start, end)
+        out = {q: QueueCounts() for q in queues}
+        owners = [q for q in queues for _ in starts]
+        async for i, h in self._each_hash(
+                [self._k.queue_interval(q, s) for q in queues for s in starts]):
+            out[owners[i]].add(queue_counts_of(h))
         return out
 
     async def agent_intervals(self, agent_ids: list[str], start: float, end: float,
                               ) -> dict[str, AgentCounts]:
         """agent -> counts summed over the intervals overlapping [start, end)."""
         starts = interval_starts(start, end)
-        replies = await self._hgetall_all(
-            [self._k.agent_interval(a, s) for a in agent_ids for s in starts])
         out = {a: AgentCounts() for a in agent_ids}
-        it = iter(replies)
-        for a in agent_ids:
-            for _ in starts:
-                out[a].add(agent_counts_of(next(it)))
+        owners = [a for a in agent_ids for _ in starts]
+        async for i, h in self._each_hash(
+                [self._k.agent_interval(a, s) for a in agent_ids for s in starts]):
+            out[owners[i]].add(agent_counts_of(h))
         return out
 
     async def funnel(self, flows: list[str], start: float, end: float,
                      ) -> dict[str, FunnelCounts]:
         """flow -> IVR funnel summed over the intervals overlapping [start, end)."""
         starts = interval_starts(start, end)
-        replies = await self._hgetall_all(
-            [self._k.funnel_interval(f, s) for f in flows for s in starts])
         out = {f: FunnelCounts() for f in flows}
-        it = iter(replies)
-        for f in flows:
-            for _ in starts:
-                add_funnel(out[f], next(it))
+        owners = [f for f in flows for _ in starts]
+        async for i, h in self._each_hash(
+                [self._k.funnel_interval(f, s) for f in flows for s in starts]):
+            add_funnel(out[owners[i]], h)
         return out
 
-    async def _hgetall_all(self, keys: Sequence[str]) -> list[dict[str, str]]:
-        if not keys:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            replies: list[Mapping[Any, Any]] = await pipe.execute()
-        return [_strs(r) for r in replies]
+    async def _each_hash(self, keys: list[str]) -> AsyncIterator[tuple[int, dict[str, str]]]:
+        """(index in keys, HGETALL of it), a batch at a time: each batch's replies are used
+        before the next is read, so a read of a whole day never holds the loop for long."""
+        done = 0
+        async for batch in self._hgetall_chunks(keys):
+            for h in batch:
+                yield done, _strs(h)
+                done += 1
+

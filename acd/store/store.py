@@ -46,7 +46,8 @@ class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, CrmStep
         """Up to `count` events after `last_id` ("0": from the oldest kept), oldest first.
 
         Fields of every event: type, call, agent, at (float seconds, "" if not given), plus
-        what the type adds (queue, outcome, state, ...: see the lua/ headers).
+        what the type adds (queue, outcome, state, ...: see the lua/ headers), and last `by`,
+        the origin tag of the store that wrote it (when it has one, see Store.open).
         """
         entries = await self._r.xrange(self._k.events, min=f"({last_id}", count=count) or []
         return [(text(eid), {text(f): text(v) for f, v in (fields or {}).items()})

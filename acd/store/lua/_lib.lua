@@ -1,13 +1,20 @@
 -- Shared helpers: store.py prepends this file to every script (it is not a script itself).
 -- Convention for every script: ARGV[1] = now (float string, stored verbatim),
--- ARGV[2] = MAXLEN of the events stream. The events stream is the last KEYS entry of the state
--- keys; scripts that count statistics take their statistics keys after it (see below).
+-- ARGV[2] = MAXLEN of the events stream, optionally followed by a space and the writer's
+-- origin tag. The events stream is the last KEYS entry of the state keys; scripts that count
+-- statistics take their statistics keys after it (see below).
 
--- Append one event. `extra` is a flat list of field, value.
+-- Append one event. `extra` is a flat list of field, value. With an origin tag in `maxlen`,
+-- the event ends with a `by` field holding it: an instance knows its own events by it.
 local function emit(stream, maxlen, etype, call_id, agent_id, at, extra)
-  local args = {'XADD', stream, 'MAXLEN', '~', maxlen, '*',
+  local cap, by = string.match(maxlen, '^(%S+) ?(.*)$')
+  local args = {'XADD', stream, 'MAXLEN', '~', cap, '*',
                 'type', etype, 'call', call_id, 'agent', agent_id, 'at', at}
   for i = 1, #extra do args[#args + 1] = extra[i] end
+  if by ~= '' then
+    args[#args + 1] = 'by'
+    args[#args + 1] = by
+  end
   return redis.call(unpack(args))
 end
 

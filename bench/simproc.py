@@ -1,0 +1,230 @@
+"""The simulated PBX of the bench, in a child process by default: its CPU (dialplan, hold loops,
+AMI frames) is then not the service's, which has its event loop to itself as it would next to a
+real Asterisk. `--sim-in-process` keeps it in the service's process (the harness's wiring) to
+measure what sharing costs.
+
+Both ends of a decision's latency are taken inside the simulator, on one clock
+(time.perf_counter, CLOCK_MONOTONIC: the same in every process of the machine):
+- t0: the sim emits the event that frees an agent (UserEvent AcdAgent, raised by the *51 / *53
+  feature-code dialplan) - a listener on `sim.pbx.listeners`;
+- t1: the Originate that rings that agent arrives at the sim's AMI server - the `originate`
+  entry of the AMI action table (acd/pbxsim/ami.py), wrapped here.
+Phones only ring: with `auto_reject` the driver hangs a rung leg up at once, which is a
+ring-no-answer to the service (the call goes back to its place, the agent goes not ready).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import acd.pbxsim.ami as sim_ami
+from acd.pbxsim import AgentPhone, CallerSpec, PbxSim
+from acd.pbxsim.frames import Headers
+
+
+def ring_only(iface: str, ext: str) -> AgentPhone:
+    return AgentPhone(interface=iface, extension=ext, answer_after_s=None, talk_s=None)
+
+
+class SimDriver:
+    """What the bench asks of the simulated PBX (each method answers at once)."""
+
+    def __init__(self, sim: PbxSim) -> None:
+        self.sim = sim
+        self.iface_of_ext = {p.extension: p.interface for p in sim.pbx.phones.values()}
+        self.ext_of_iface = {i: e for e, i in self.iface_of_ext.items()}
+        self.freed_at: dict[str, float] = {}  # interface -> t0 of its last freeing event
+        self.originates = 0
+        self.last_originate = 0.0
+        self.latencies: list[float] = []
+        self.rang: list[str] = []  # extensions rung since the last tick()
+        self.auto_reject = False
+        self._orig = sim_ami.ACTIONS["originate"]
+        self._tasks: set[asyncio.Task[None]] = set()
+        sim.pbx.listeners.append(self._event)
+        sim_ami.ACTIONS["originate"] = self._originate
+
+    def close(self) -> None:
+        sim_ami.ACTIONS["originate"] = self._orig
+        self.sim.pbx.listeners.remove(self._event)
+
+    # --- the probe ------------------------------------------------------------------------
+    def _event(self, name: str, headers: Headers) -> None:
+        if name != "UserEvent":
+            return
+        d = dict(headers)
+        if d.get("UserEvent") == "AcdAgent":
+            iface = self.iface_of_ext.get(d.get("Agent", "").strip())
+            if iface is not None:
+                self.freed_at[iface] = time.perf_counter()
+
+    def _originate(self, s: Any, a: Headers) -> None:
+        t1 = time.perf_counter()
+        iface = next((v for k, v in a if k == "Channel"), "")
+        self.originates += 1
+        self.last_originate = t1
+        t0 = self.freed_at.pop(iface, None)
+        if t0 is not None:
+            self.latencies.append(t1 - t0)
+        self._orig(s, a)
+        if self.auto_reject:  # at once, but after the Originate's own events
+            asyncio.get_running_loop().call_soon(self.sim.agent_hangup, iface)
+            self.rang.append(self.ext_of_iface.get(iface, ""))
+
+    # --- commands -------------------------------------------------------------------------
+    def reset(self, auto_reject: bool = False) -> None:
+        self.freed_at.clear()
+        self.latencies.clear()
+        self.rang.clear()
+        self.originates = 0
+        self.last_originate = 0.0
+        self.auto_reject = auto_reject
+
+    def place_calls(self, calls: list[tuple[str, str]]) -> None:
+        for number, dnis in calls:
+            self.sim.place_call(CallerSpec(number=number, dnis=dnis))
+
+    def dial(self, extensions: list[str], code: str, chunk: int = 100) -> float:
+        """Every phone dials `code`, `chunk` at a time (the loop runs in between); returns
+        when the first one dialled."""
+        started = time.perf_counter()
+
+        async def run() -> None:
+            for i in range(0, len(extensions), chunk):
+                for ext in extensions[i:i + chunk]:
+                    self.sim.dial_feature(ext, code)
+                await asyncio.sleep(0)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return started
+
+    def tick(self, free: list[str]) -> dict[str, Any]:
+        """The paced phase's step: these phones dial *53 (unpause); what happened since."""
+        for ext in free:
+            if self.sim.pbx.phones[self.iface_of_ext[ext]].channel is None:
+                self.sim.dial_feature(ext, "*53")
+        rang, self.rang = self.rang, []
+        return {"originates": self.originates, "rang": rang}
+
+    def status(self) -> dict[str, Any]:
+        return {"originates": self.originates, "last_originate": self.last_originate}
+
+    def results(self) -> dict[str, Any]:
+        return {"originates": self.originates, "last_originate": self.last_originate,
+                "latencies": list(self.latencies)}
+
+    def reject_all(self) -> int:
+        """Hang up every ringing agent leg (a ring-no-answer for the service)."""
+        rung = [p.interface for p in self.sim.pbx.phones.values() if p.channel is not None]
+        for iface in rung:
+            self.sim.agent_hangup(iface)
+        return len(rung)
+
+
+class LocalSim:
+    """The driver in this process (the harness's sim), behind the same calls as RemoteSim."""
+
+    def __init__(self, sim: PbxSim) -> None:
+        self.driver = SimDriver(sim)
+
+    async def call(self, name: str, *args: Any) -> Any:
+        return getattr(self.driver, name)(*args)
+
+    async def stop(self) -> None:
+        self.driver.close()
+        await self.driver.sim.stop()
+
+
+# ---- the child process ----------------------------------------------------------------------
+def _child(conn: Connection, secret: str, phones: list[tuple[str, str]]) -> None:
+    asyncio.run(_child_main(conn, secret, phones))
+
+
+async def _child_main(conn: Connection, secret: str, phones: list[tuple[str, str]]) -> None:
+    sim = PbxSim(username="acd", secret=secret, default_prompt_s=0.05)
+    sim.pbx.digit_delay_s = sim.pbx.digit_gap_s = 0.02  # as the harness sets them
+    for iface, ext in phones:
+        sim.add_phone(ring_only(iface, ext))
+    driver = SimDriver(sim)
+    conn.send(await sim.start(host="127.0.0.1", port=0))
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def serve() -> None:
+        while conn.poll():
+            name, args = conn.recv()
+            if name == "stop":
+                loop.remove_reader(conn.fileno())
+                done.set_result(None)
+                return
+            try:
+                conn.send(("ok", getattr(driver, name)(*args)))
+            except Exception as exc:  # sent back: the bench raises it
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+    loop.add_reader(conn.fileno(), serve)
+    await done
+    driver.close()
+    await sim.stop()
+    conn.send(("ok", None))
+
+
+class RemoteSim:
+    """The simulated PBX in a child process; `call` runs a SimDriver method there."""
+
+    def __init__(self, proc: Any, conn: Connection) -> None:
+        self.proc = proc
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, secret: str, phones: list[tuple[str, str]]) -> tuple[RemoteSim, int]:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_child, args=(child, secret, phones), daemon=True)
+        proc.start()
+        child.close()
+        remote = cls(proc, parent)
+        port: int = await remote._recv(60.0)
+        return remote, port
+
+    async def _recv(self, timeout_s: float) -> Any:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        fd = self.conn.fileno()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await asyncio.wait_for(ready, timeout_s)
+        finally:
+            loop.remove_reader(fd)
+        return self.conn.recv()
+
+    async def call(self, name: str, *args: Any) -> Any:
+        async with self._lock:
+            self.conn.send((name, args))
+            status, value = await self._recv(60.0)
+        if status != "ok":
+            raise RuntimeError(f"simulated PBX: {name}: {value}")
+        return value
+
+    async def stop(self) -> None:
+        async with self._lock:
+            self.conn.send(("stop", ()))
+            with contextlib.suppress(TimeoutError, EOFError):
+                await self._recv(20.0)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.conn.close()

@@ -1,0 +1,54 @@
+"""QueueMembership (acd/core/serving.py) answers what routing.serves answers for every
+(agent, queue) pair, however it finds it, and keeps up when an agent's skills change."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acd.core.model import Agent, Call, CallState
+from acd.core.routing import serves
+from acd.core.serving import QueueMembership
+
+SKILLS = ["en", "fr", "de", "sales", "tech"]
+QUEUES = ["q0", "q1", "q2", "q3", "q4", "q5"]
+skill_map = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=3)
+queues_st = st.dictionaries(st.sampled_from(QUEUES), skill_map, min_size=1)
+agent_st = st.builds(
+    lambda i, skills, only: Agent(id=f"a{i}", interface=f"PJSIP/{i}", skills=skills,
+                                  queues=tuple(only)),
+    st.integers(0, 5), st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=5),
+    st.lists(st.sampled_from([*QUEUES, "elsewhere"]), max_size=3, unique=True))
+
+
+def probe(queue: str, required: dict[str, int]) -> Call:
+    return Call(id="p", channel="", uniqueid="", caller_num="", dnis="",
+                state=CallState.WAITING, queue=queue, required=dict(required))
+
+
+def plain(queues: dict[str, dict[str, int]], agent: Agent) -> tuple[str, ...]:
+    return tuple(q for q, req in queues.items() if serves(agent, probe(q, req)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(queues_st, st.lists(agent_st, max_size=8))
+def test_same_queues_as_serves_in_config_order(queues: dict[str, dict[str, int]],
+                                               agents: list[Agent]) -> None:
+    members = QueueMembership(queues)
+    for agent in agents:  # the same id may come again with other skills: no stale answer
+        assert members.queues_of(agent) == plain(queues, agent)
+        assert members.queues_of(agent) == plain(queues, agent)  # from the cache
+    by_queue = members.by_queue(agents)
+    assert list(by_queue) == list(queues)
+    for q, req in queues.items():
+        assert by_queue[q] == [a for a in agents if serves(a, probe(q, req))]
+
+
+def test_a_changed_agent_is_looked_at_again() -> None:
+    members = QueueMembership({"fr": {"fr": 2}, "any": {}, "en": {"en": 1}})
+    agent = Agent(id="a", interface="PJSIP/a", skills={"fr": 1})
+    assert members.queues_of(agent) == ("any",)
+    agent = Agent(id="a", interface="PJSIP/a", skills={"fr": 2, "en": 1})
+    assert members.queues_of(agent) == ("fr", "any", "en")
+    agent = Agent(id="a", interface="PJSIP/a", skills={"fr": 2, "en": 1}, queues=("en",))
+    assert members.queues_of(agent) == ("en",)
