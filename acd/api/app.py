@@ -14,7 +14,6 @@ from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
 from acd.api.backend import Backend
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
-from acd.api.limit import read_limit
 from acd.api.metrics import REGISTRY, make_registry, metrics
 from acd.api.models import (
     AgentsOut,
@@ -170,7 +169,7 @@ def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
     """`auth_limiter`: the failed-authentication limit (default 10 per address in 60 s);
     `records`: where GET /api/v1/records reads (None: call records are not kept);
     `push`: the agents' screen pops (None: no agent push channel)."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware, read_limit()],
+    app = web.Application(middlewares=[error_middleware, auth_middleware],
                           client_max_size=64 * 1024)
     table = routes()
     check_table(table)
