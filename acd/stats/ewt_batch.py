@@ -23,6 +23,7 @@ import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.routing import call_key, serves
@@ -122,7 +123,7 @@ class _Shares:
         return found
 
 
-class _ShareOf(dict[int, float]):
+class _ShareOf(dict[int, Fraction]):
     def __init__(self, pass_: _Shares, ours: set[str]) -> None:
         super().__init__()
         self._pass = pass_
@@ -131,11 +132,17 @@ class _ShareOf(dict[int, float]):
     def bind(self, pass_: _Shares) -> None:
         self._pass = pass_  # the pass that asks now (its agent list, for new kinds)
 
-    def __missing__(self, kind: int) -> float:
+    def __missing__(self, kind: int) -> Fraction:
+        # Exact fractions, rounded half up as ewt._ahead does: a float sum of shares (15 x
+        # 1/6) can fall just under x.5 and round the other way.
         other = self._pass.takers(kind)
         mine = len(other & self._ours) if other else 0
-        share = self[kind] = mine / len(other) if mine else 0.0
+        share = self[kind] = Fraction(mine, len(other)) if mine else Fraction(0)
         return share
+
+
+def _half_up(total: Fraction) -> int:
+    return math.floor(total + Fraction(1, 2))
 
 
 def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],
@@ -150,12 +157,12 @@ def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Ag
     ahead = [cache.of(other) for other in calls if other.state is CallState.WAITING
              and other.id != call.id and call_key(other) < key]
     shares = pass_.shares(mine)
-    total = 0.0
+    total = Fraction(0)
     for kind in ahead:
         total += shares[kind]
     busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
             if a.state is not AgentState.READY]
-    return estimate_wait(1 + int(total + 0.5), len(able), busy, aht_s)
+    return estimate_wait(1 + _half_up(total), len(able), busy, aht_s)
 
 
 def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
@@ -180,12 +187,12 @@ def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
         able = pass_.able(kind)
         shares = pass_.shares(kind)
         ahead: list[int] = []
-        total = 0.0
+        total = Fraction(0)
         wanted = iter(members)
         next_member = next(wanted)
         for i, other_kind in enumerate(kinds):
             if i == next_member:
-                ahead.append(int(total + 0.5))
+                ahead.append(_half_up(total))
                 next_member = next(wanted, -1)
                 if next_member < 0:
                     break
