@@ -11,11 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 
 from acd.config import load_config
 from acd.core.hours import is_open
@@ -105,7 +107,13 @@ async def test_run_example_config_against_pbxsim_matches_truth(
               "--wait-for-acd", "60",  # a slow start of acd (a busy machine) costs no calls
               log=tmp_path / "pbxsim.log")
     procs.append(sim)
-    service = acd("run", "-c", str(EXAMPLE), "--redis-url", redis_url,
+    # The example config as it is, on a free HTTP port: test runs side by side on one machine
+    # (two checkouts, say) must not meet on the example's port 8080.
+    config = tmp_path / "acd.toml"
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["http"]["port"] = free_port()
+    config.write_text(tomli_w.dumps(data))
+    service = acd("run", "-c", str(config), "--redis-url", redis_url,
                   "--pbx", f"127.0.0.1:{port}", log=tmp_path / "acd.log")
     procs.append(service)
     sim.wait(120)
