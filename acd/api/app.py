@@ -11,6 +11,7 @@ from aiohttp import web
 from acd.api import commands, handlers
 from acd.api.auth import AuthLimiter, TokenTable
 from acd.api.backend import Backend
+from acd.api.call_models import WrapupBody, WrapupOut
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
 from acd.api.metrics import REGISTRY, make_registry, metrics
@@ -64,6 +65,11 @@ def routes() -> list[Route]:
               errors=(400, 404, 409), tag="actions")
         for action in ("login", "logout", "ready", "not_ready")
     ]
+    wrap_and_transfer = [  # issue 9
+        Route("POST", f"{V1}/agents/{{id}}/wrapup", commands.agent_wrapup, "supervisor",
+              "Wrap-up codes of the agent's last call (and resolved yes/no)", WrapupOut,
+              body=WrapupBody, errors=(400, 404, 409), tag="actions"),
+    ]
     return [
         Route("GET", f"{V1}/queues", handlers.get_queues, "read",
               "Every queue and the centre total", QueuesOut, query=PBX_QUERY,
@@ -89,6 +95,7 @@ def routes() -> list[Route]:
               "snapshot (the current one first), a `: heartbeat` comment every 15 s",
               media_type="text/event-stream", token_in_query=True),
         *agent_actions,
+        *wrap_and_transfer,
         Route("POST", f"{V1}/calls/{{id}}/priority", commands.call_priority, "supervisor",
               "Change a waiting call's priority", CallView, body=PriorityBody,
               errors=(400, 404, 409), tag="actions"),

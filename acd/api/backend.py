@@ -56,6 +56,12 @@ class Backend(Protocol):
         """Change a waiting call's priority (its place follows); returns the call.
         Raises CommandError (unknown_call 404, not_waiting 409)."""
 
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        """Wrap-up codes of the agent's last call (issue 9); returns the WrapupOut shape.
+        Raises CommandError (unknown_agent 404, not_in_wrapup 409, bad_code 400,
+        code_required 409)."""
+
     async def reload_config(self) -> dict[str, Any]:
         """Re-read the config file; a bad config keeps the running one and raises
         CommandError(code="bad_config", status=400) listing the problems."""

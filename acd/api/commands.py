@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from acd.api.backend import AgentAction
+from acd.api.call_models import WrapupBody
 from acd.api.errors import bad_request, from_validation
 from acd.api.handlers import json_ok
 from acd.api.keys import BACKEND
@@ -52,6 +53,13 @@ async def call_priority(request: web.Request) -> web.Response:
     body = await read_body(request, PriorityBody)
     call = await request.app[BACKEND].set_call_priority(request.match_info["id"], body.priority)
     return json_ok(call)
+
+
+async def agent_wrapup(request: web.Request) -> web.Response:
+    body = await read_body(request, WrapupBody)
+    out = await request.app[BACKEND].set_wrapup(request.match_info["id"], list(body.codes),
+                                                body.resolved, body.done)
+    return json_ok(out)
 
 
 async def config_reload(request: web.Request) -> web.Response:

@@ -181,6 +181,13 @@ class FakeBackend:
         self._maybe_fail("priority")
         return call(call_id, "sales", priority=priority).model_dump(mode="json")
 
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        self.commands.append(("wrapup", agent_id, codes, resolved, done))
+        self._maybe_fail("wrapup")
+        return {"agent_id": agent_id, "state": "ready" if done else "wrap_up",
+                "call_id": "" if done else "c1", "codes": codes, "resolved": resolved}
+
     async def reload_config(self) -> dict[str, Any]:
         self.commands.append(("reload",))
         self._maybe_fail("reload")

@@ -52,9 +52,11 @@ class OriginateFailed:
 
 @dataclass(frozen=True, slots=True)
 class AgentFeatureUsed:
-    action: str  # login | pause | unpause | logout
+    action: str  # login | pause | unpause | logout; issue 9: wrapup, transfer, consult, ...
     extension: str
     reason: str
+    digits: str = ""  # keyed after the code: a wrap-up code, a transfer target
+    resolved: str = ""  # wrapup: 1 resolved, 2 not resolved, "" not said
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ class IvrState:
     caller_num: str = ""  # for the VIP lookup
     hops: int = 0  # node entries since the last AGI command (loop guard)
     steps: int = 0  # Agi and LookupVip commands in this call (runaway guard)
+    reason: str = ""  # the call reason the caller stated (menu option or set node)
 
     def copy(self) -> IvrState:
         return IvrState(**{**asdict(self), "awaiting": Awaiting(self.awaiting)})
@@ -63,7 +64,7 @@ class IvrState:
             skills={str(k): int(v) for k, v in d["skills"].items()},
             vip=bool(d["vip"]), priority=int(d["priority"]), awaiting=Awaiting(d["awaiting"]),
             caller_num=str(d.get("caller_num", "")), hops=int(d.get("hops", 0)),
-            steps=int(d.get("steps", 0)),
+            steps=int(d.get("steps", 0)), reason=str(d.get("reason", "")),
         )
 
 
@@ -92,6 +93,7 @@ class ToQueue:
     skills: dict[str, int]
     language: str
     vip: bool
+    reason: str = ""  # a configured call reason, or "" (the reason's skills are in `skills`)
 
 
 @dataclass(frozen=True, slots=True)

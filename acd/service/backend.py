@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
-from acd.core.model import AgentState, CallState
+from acd.core.model import Agent, AgentState, CallState
 from acd.core.policy import QueueStanding, objective_offsets
 from acd.service.daycache import DayCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
@@ -223,6 +223,10 @@ class ServiceBackend:
             if current not in allowed:
                 raise CommandError("bad_transition",
                                    f"agent {agent_id} is {current.value}: cannot {action}", 409)
+            if action in ("ready", "not_ready") and engine.handlers.wrapups.missing_code(
+                    engine.agents[agent_id]):
+                raise CommandError("code_required", f"agent {agent_id} must give a wrap-up "
+                                   "code first (POST .../wrapup)", 409)
             if await engine.handlers.set_agent_state(agent_id, target, why, allowed) is None:
                 raise CommandError("bad_transition", f"agent {agent_id} changed meanwhile", 409)
 
@@ -254,6 +258,17 @@ class ServiceBackend:
 
         await engine.run_in_order(apply)
         return await self._fresh("calls", call_id, engine)
+
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        engine = self._agent_engine(agent_id)
+
+        async def apply() -> Agent:
+            return await engine.handlers.wrapups.set_codes(agent_id, codes, resolved, done=done)
+
+        agent = await engine.run_in_order(apply)
+        return {"agent_id": agent.id, "state": agent.state.value, "call_id": agent.wrap_call,
+                "codes": list(agent.wrap_codes), "resolved": agent.wrap_resolved}
 
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:

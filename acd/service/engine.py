@@ -121,6 +121,7 @@ class Engine:
                 self.mirror.set_call(call)
             else:
                 self.mirror.set_foreign(call)
+        self.handlers.wrapups.rearm()  # a wrap-up timer does not outlive a restart
         log.info("loaded %d agents and %d live calls (%d driven by other instances)",
                  len(self.agents), len(self.calls), len(self.foreign))
 

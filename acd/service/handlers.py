@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
-from acd.core import policy
+from acd.core import policy, wrapup
 from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
     AgentFeatureUsed,
@@ -32,6 +32,9 @@ from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
 from acd.core.policy import HOLD_STATES
 from acd.service import actions
 from acd.service.ivr_driver import IvrDriver
+from acd.service.phone import PHONE_ACTIONS, PhoneCommands
+from acd.service.transfers import Transfers
+from acd.service.wrapups import Wrapups
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -50,6 +53,9 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self.ivr = IvrDriver(engine, self)
+        self.wrapups = Wrapups(engine)  # issue 9: wrap-up codes
+        self.phone = PhoneCommands(engine)  # issue 9: wrap-up and transfers from the phone
+        self.transfers = Transfers(engine)  # issue 9: transfers, escalation
         self._table: dict[type, Callable[[Any], Awaitable[None]]] = {
             AgiSessionStarted: self.ivr.started,
             AgiCommandDone: self.ivr.command_done,
@@ -169,8 +175,9 @@ class Handlers:
 
     async def end(self, call: Call, outcome: CallOutcome, ended_by: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
-        wrapup_s = self.e.cfg.queues[call.queue].wrapup_s if call.queue else 0.0
-        result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s, ended_by)
+        wraps = wrapup.wraps_up(self.e.cfg.queues.get(call.queue))
+        result = await self.e.store.end_call(call.id, outcome, self.e.now(),
+                                             1.0 if wraps else 0.0, ended_by)
         if result is None:
             self.e.mirror.drop_call(call.id)
             return
@@ -178,8 +185,7 @@ class Handlers:
         agent = result.agent
         if agent is not None:
             self.put_agent(agent)
-            if agent.state is AgentState.WRAP_UP:
-                self.e.set_timer(("wrapup", agent.id), wrapup_s, WrapupEnded(agent.id))
+            self.wrapups.started(agent, call.queue)
         log.info("call %s ended: %s", call.id, outcome.value,
                  extra={"call_id": call.id, "state": "ended", "outcome": outcome.value})
 
@@ -217,19 +223,19 @@ class Handlers:
         call = self.e.calls.get(call_id) if call_id else None
         if call is None or call.state is not CallState.RINGING:
             return
-        await self.bridged_leg(call, ev.uniqueid)
+        await self.bridged_leg(call, ev.uniqueid, ev.channel)
 
-    async def bridged_leg(self, call: Call, leg_id: str) -> None:
+    async def bridged_leg(self, call: Call, leg_id: str, channel: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
         self.e.cancel_timer(("maxwait", call.id))
-        changed = await self.e.store.answer(call.id, leg_id, self.e.now())
+        changed = await self.e.store.answer(call.id, leg_id, self.e.now(), channel)
         if changed is None:
             return
         call, agent = changed
         self.put_call(call)
         self.put_agent(agent)
         await self.e.store.remember_answer(call.caller_num, call.id, call.queue, agent.id,
-                                           self.e.now(), self._remember_s())
+                                           self.e.now(), self._remember_s(), call.reason)
         # Once out of the bridge, the caller's hold loop must leave instead of playing music.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_DONE, "1"))
         log.info("call %s answered by %s after %.1f s", call.id, agent.id,
@@ -290,6 +296,9 @@ class Handlers:
     # --- agents ------------------------------------------------------------------------------
     async def feature(self, ev: AgentFeatureUsed) -> None:
         agent_id = self.e.agent_by_ext.get(ev.extension)
+        if agent_id is not None and ev.action in PHONE_ACTIONS:
+            await self.phone.handle(agent_id, ev)
+            return
         action = FEATURE_ACTIONS.get(ev.action)
         if agent_id is None or action is None:
             log.warning("feature code %r from unknown extension %r ignored", ev.action,
@@ -304,7 +313,9 @@ class Handlers:
                               allowed: frozenset[AgentState] | None = None) -> Agent | None:
         if state is not AgentState.WRAP_UP:
             self.e.cancel_timer(("wrapup", agent_id))
-        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed)
+        needs_code = self.wrapups.needs_code(self.e.agents.get(agent_id))
+        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed,
+                                                   needs_code)
         if agent is None:
             log.info("agent %s: change to %s refused", agent_id, state.value)
             return None

@@ -121,8 +121,9 @@ class IvrDriver:
         self.last_command.pop(call.id, None)
         await self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
                                        vip=cmd.vip, account=state.data.get("account", ""),
-                                       flow=state.flow)
+                                       flow=state.flow, reason=cmd.reason)
         call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
+        call.reason = cmd.reason
         # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
         # always finds it there.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))

@@ -38,6 +38,20 @@ class QueueCounts:
     talk_sum_s: float = 0.0
     wrapup_sum_s: float = 0.0  # wrap-up after calls of this queue
     repeats: int = 0  # answered calls whose caller called again within repeat_window_h
+    # issue 9: transfers, wrap-up codes, surveys; and the same counts split by call reason
+    transferred: int = 0  # conversations of this queue that ended in a transfer (out)
+    transfers_in: int = 0  # calls transferred to this queue (never offered a second time)
+    transfers_in_answered: int = 0  # ... answered here
+    transfers_in_lost: int = 0  # ... abandoned or timed out here
+    resolved: int = 0  # calls whose last agent said "resolved"
+    unresolved: int = 0  # ... said "not resolved"
+    codes: dict[str, int] = field(default_factory=dict)  # wrap-up code -> wrap-ups
+    csat_n: int = 0  # survey answers to the CSAT question
+    csat_points: float = 0.0  # their sum, each mapped onto 0..100 (METRICS.md)
+    nps_n: int = 0  # answers to the NPS question
+    nps_promoters: int = 0  # 9-10
+    nps_detractors: int = 0  # 0-6
+    by_reason: dict[str, QueueCounts] = field(default_factory=dict)  # reason -> its counts
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -54,6 +68,17 @@ class QueueCounts:
         self.talk_sum_s += other.talk_sum_s
         self.wrapup_sum_s += other.wrapup_sum_s
         self.repeats += other.repeats
+        for name in _EXTRA_INTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.csat_points += other.csat_points
+        for code, n in other.codes.items():
+            self.codes[code] = self.codes.get(code, 0) + n
+        for reason, counts in other.by_reason.items():
+            self.by_reason.setdefault(reason, QueueCounts()).add(counts)
+
+
+_EXTRA_INTS = ("transferred", "transfers_in", "transfers_in_answered", "transfers_in_lost",
+               "resolved", "unresolved", "csat_n", "nps_n", "nps_promoters", "nps_detractors")
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:

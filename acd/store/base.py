@@ -57,6 +57,7 @@ class Scripts:
     set_priority: AsyncScript
     renew_leases: AsyncScript
     repeat_call: AsyncScript
+    wrapup: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -83,6 +84,8 @@ class StoreBase:
         self._call_hints: dict[str, tuple[str, str, str]] = {}
         # Last seen last_queue per agent (where its wrap-up is charged), the same way.
         self._agent_hints: dict[str, str] = {}
+        # The call an agent wraps up (issue 9), the same way: set when its call ends.
+        self._wrap_hints: dict[str, str] = {}
         self._blocking: Redis | None = None  # for blocking reads (follow_events), made lazily
 
     @classmethod

@@ -53,7 +53,11 @@ def encode_call(call: Call) -> Fields:
         "ended_at": enc_opt_float(call.ended_at),
         "outcome": "" if call.outcome is None else call.outcome.value,
         "rona_count": str(int(call.rona_count)), "flow": call.flow,
-        "last_agent": call.last_agent,
+        "last_agent": call.last_agent, "reason": call.reason, "leg_channel": call.leg_channel,
+        "first_answered_at": enc_opt_float(call.first_answered_at),
+        "transfers": enc_json(call.transfers), "wrapups": enc_json(call.wrapups),
+        "consult_agent": call.consult_agent, "consult_leg": call.consult_leg,
+        "consult_queue": call.consult_queue, "consult_channel": call.consult_channel,
     }
 
 
@@ -73,8 +77,24 @@ def decode_call(h: Mapping[str, str]) -> Call:
         ended_at=_opt_float(h.get("ended_at", "")),
         outcome=CallOutcome(outcome) if outcome else None,
         rona_count=int(h.get("rona_count") or 0), flow=h.get("flow", ""),
-        last_agent=h.get("last_agent", ""),
+        last_agent=h.get("last_agent", ""), reason=h.get("reason", ""),
+        leg_channel=h.get("leg_channel", ""),
+        first_answered_at=_opt_float(h.get("first_answered_at", "")),
+        transfers=_dicts(h.get("transfers", "")), wrapups=_dicts(h.get("wrapups", "")),
+        consult_agent=h.get("consult_agent", ""), consult_leg=h.get("consult_leg", ""),
+        consult_queue=h.get("consult_queue", ""),
+        consult_channel=h.get("consult_channel", ""),
     )
+
+
+def _dicts(raw: str) -> list[dict[str, object]]:
+    """A JSON list of objects (the transfer and wrap-up histories); anything else: empty."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [dict(item) for item in value if isinstance(item, dict)] \
+        if isinstance(value, list) else []
 
 
 def _enc_str(value: object) -> str:
@@ -111,7 +131,7 @@ def _enc_ivr_path(value: object) -> str:
 _UPDATABLE: dict[str, Callable[[object], str]] = {
     "ivr_path": _enc_ivr_path, "language": _enc_str, "account": _enc_str, "vip": _enc_vip,
     "required": _enc_required, "queue": _enc_str, "priority": _enc_priority, "flow": _enc_str,
-    "last_agent": _enc_str,
+    "last_agent": _enc_str, "reason": _enc_str, "leg_channel": _enc_str,
 }
 
 
@@ -136,8 +156,18 @@ def encode_agent(agent: Agent) -> Fields:
         "state": agent.state.value, "reason": agent.reason,
         "state_since": enc_float(agent.state_since), "ready_since": enc_float(agent.ready_since),
         "call_id": agent.call_id, "leg_id": agent.leg_id,
-        "calls_handled": str(int(agent.calls_handled)),
+        "calls_handled": str(int(agent.calls_handled)), "last_queue": agent.last_queue,
+        "wrap_call": agent.wrap_call, "wrap_codes": enc_json(list(agent.wrap_codes)),
+        "wrap_resolved": _enc_opt_bool(agent.wrap_resolved),
     }
+
+
+def _enc_opt_bool(value: bool | None) -> str:
+    return "" if value is None else enc_bool(value)
+
+
+def _opt_bool(raw: str) -> bool | None:
+    return None if raw == "" else raw == "1"
 
 
 def decode_agent(h: Mapping[str, str]) -> Agent:
@@ -148,6 +178,9 @@ def decode_agent(h: Mapping[str, str]) -> Agent:
         reason=h.get("reason", ""), state_since=float(h.get("state_since") or 0.0),
         ready_since=float(h.get("ready_since") or 0.0), call_id=h.get("call_id", ""),
         leg_id=h.get("leg_id", ""), calls_handled=int(h.get("calls_handled") or 0),
+        last_queue=h.get("last_queue", ""), wrap_call=h.get("wrap_call", ""),
+        wrap_codes=[str(c) for c in json.loads(h.get("wrap_codes") or "[]")],
+        wrap_resolved=_opt_bool(h.get("wrap_resolved", "")),
     )
 
 

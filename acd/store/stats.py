@@ -46,8 +46,10 @@ from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 WINDOW_SPANS_S = (900, 3600)
 
 _QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
-               "repeats")
-_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s")
+               "repeats", "transferred", "transfers_in", "transfers_in_answered",
+               "transfers_in_lost", "resolved", "unresolved", "csat_n", "nps_n",
+               "nps_promoters", "nps_detractors")
+_QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "csat_points")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
 
@@ -69,18 +71,32 @@ def _strs(reply: Mapping[Any, Any]) -> dict[str, str]:
 
 
 def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
-    """One interval hash as QueueCounts."""
+    """One interval hash as QueueCounts; its `r:<reason>:<field>` fields (issue 9) as the
+    counts of each reason (`by_reason`)."""
+    c = _counts_of(h)
+    per_reason: dict[str, dict[str, str]] = {}
+    for field, value in h.items():
+        if field.startswith("r:"):
+            reason, _, name = field[2:].partition(":")
+            per_reason.setdefault(reason, {})[name] = value
+    c.by_reason = {reason: _counts_of(fields) for reason, fields in per_reason.items()}
+    return c
+
+
+def _counts_of(h: Mapping[str, str]) -> QueueCounts:
     c = QueueCounts()
     for name in _QUEUE_INTS:
         setattr(c, name, int(h.get(name) or 0))
     for name in _QUEUE_FLOATS:
         setattr(c, name, float(h.get(name) or 0.0))
     for field, value in h.items():
-        prefix, _, bucket = field.partition(":")
+        prefix, _, rest = field.partition(":")
         if prefix == "aw":
-            c.answered_waits[int(bucket)] = int(value)
+            c.answered_waits[int(rest)] = int(value)
         elif prefix == "bw":
-            c.abandoned_waits[int(bucket)] = int(value)
+            c.abandoned_waits[int(rest)] = int(value)
+        elif prefix == "code":
+            c.codes[rest] = int(value)
     return c
 
 
@@ -129,6 +145,16 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.wrapup_sum_s += float(value)
     elif kind == "r":
         c.repeats += 1
+    elif kind == "x":
+        c.transferred += 1
+        c.handled += 1
+        c.talk_sum_s += float(value)
+    elif kind == "i":
+        c.transfers_in += 1
+    elif kind == "j":
+        c.transfers_in_answered += 1
+    elif kind == "l":
+        c.transfers_in_lost += 1
     # any other kind: written by a newer version, ignored
 
 

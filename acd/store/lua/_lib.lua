@@ -110,3 +110,71 @@ local function funnel_exit(key, ttl, path_json, exit)
   redis.call('HINCRBY', key, 'l:' .. tostring(path[#path]) .. ':' .. exit, 1)
   redis.call('EXPIRE', key, ttl)
 end
+
+-- --- call reasons (issue 9): counted in the queue's own interval hash, as fields
+-- 'r:<reason>:<field>' ('(none)' for a call without a reason; reason names never hold ':'),
+-- so the script of the state change counts them with no key of its own.
+local function rf(reason, field)
+  if reason == nil or reason == '' then reason = '(none)' end
+  return 'r:' .. reason .. ':' .. field
+end
+
+-- A JSON list of strings (an agent's wrap_codes); anything unreadable is empty.
+local function str_list(json)
+  local ok, value = pcall(cjson.decode, json or '[]')
+  if not ok or type(value) ~= 'table' then return {} end
+  local out = {}
+  for _, v in ipairs(value) do out[#out + 1] = tostring(v) end
+  return out
+end
+
+-- Append `item` to the JSON list kept in field `field` of hash `key` (if the hash exists).
+local function append_json(key, field, item)
+  if redis.call('EXISTS', key) == 0 then return end
+  local ok, list = pcall(cjson.decode, redis.call('HGET', key, field) or '[]')
+  if not ok or type(list) ~= 'table' then list = {} end
+  list[#list + 1] = item
+  redis.call('HSET', key, field, cjson.encode(list))
+end
+
+-- The wrap-up fields an agent carries while it wraps up a call, cleared when it ends.
+local WRAP_CLEAR = {'wrap_call', '', 'wrap_codes', '[]', 'wrap_resolved', '', 'wrap_final', '',
+                    'wrap_reason', ''}
+
+-- An agent's wrap-up of `wrap_call` ends (any new state): the codes given (else 'none') and,
+-- for the agent who ended the call (`final` '1'), its resolved answer are counted once, in the
+-- interval hash `qkey` of the agent's last queue ('' = none) and per reason; the wrap-up is
+-- appended to the call's `wrapups` (`call_key` nil: not), and a 'call_wrapped' event says it.
+-- w = {call, codes (JSON), resolved ('1'/'0'/''), final, reason, queue}
+local function wrap_end(w, agent_id, now, spent, call_key, events, maxlen, qkey, ttl)
+  local codes = str_list(w.codes)
+  if #codes == 0 then codes = {'none'} end
+  if w.queue ~= '' then
+    local ints = {}
+    for _, c in ipairs(codes) do
+      ints[#ints + 1] = 'code:' .. c
+      ints[#ints + 1] = 1
+      ints[#ints + 1] = rf(w.reason, 'code:' .. c)
+      ints[#ints + 1] = 1
+    end
+    if w.final == '1' and w.resolved ~= '' then
+      local field = 'unresolved'
+      if w.resolved == '1' then field = 'resolved' end
+      ints[#ints + 1] = field
+      ints[#ints + 1] = 1
+      ints[#ints + 1] = rf(w.reason, field)
+      ints[#ints + 1] = 1
+    end
+    count(qkey, ttl, ints, {})
+  end
+  local resolved = cjson.null
+  if w.resolved == '1' then resolved = true elseif w.resolved == '0' then resolved = false end
+  if call_key ~= nil then
+    append_json(call_key, 'wrapups', {agent = agent_id, codes = codes, resolved = resolved,
+                                      final = w.final == '1', ended_at = now,
+                                      wrapup_s = fmt(spent)})
+  end
+  emit(events, maxlen, 'call_wrapped', w.call, agent_id, now,
+       {'codes', cjson.encode(codes), 'resolved', w.resolved, 'final', w.final,
+        'wrapup_s', fmt(spent), 'queue', w.queue, 'reason', w.reason})
+end
