@@ -11,7 +11,7 @@ from aiohttp import web
 from acd.api import commands, handlers
 from acd.api.auth import AuthLimiter, TokenTable
 from acd.api.backend import Backend
-from acd.api.call_models import WrapupBody, WrapupOut
+from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
 from acd.api.metrics import REGISTRY, make_registry, metrics
@@ -69,6 +69,18 @@ def routes() -> list[Route]:
         Route("POST", f"{V1}/agents/{{id}}/wrapup", commands.agent_wrapup, "supervisor",
               "Wrap-up codes of the agent's last call (and resolved yes/no)", WrapupOut,
               body=WrapupBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer", commands.call_transfer, "supervisor",
+              "Transfer a connected call to a queue or an agent, blind or warm", TransferOut,
+              body=TransferBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer/complete", commands.transfer_complete,
+              "supervisor", "Complete the call's warm transfer", TransferOut, body=EmptyBody,
+              errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer/cancel", commands.transfer_cancel,
+              "supervisor", "Cancel the call's warm transfer (back to its agent)",
+              TransferOut, body=EmptyBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/escalate", commands.call_escalate, "supervisor",
+              "Escalate a connected call to the supervisors' queue", TransferOut,
+              body=EmptyBody, errors=(400, 404, 409), tag="actions"),
     ]
     return [
         Route("GET", f"{V1}/queues", handlers.get_queues, "read",

@@ -62,6 +62,19 @@ class Backend(Protocol):
         Raises CommandError (unknown_agent 404, not_in_wrapup 409, bad_code 400,
         code_required 409)."""
 
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        """Transfer a connected call to a queue or an agent, blind or warm (a consultation
+        first); returns the TransferOut shape. Raises CommandError (unknown_call 404,
+        unknown_queue 404, unknown_agent 404, not_connected 409, consult_in_progress 409,
+        agent_not_ready 409, no_agent_ready 409, same_agent 409)."""
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        """Blind transfer to the supervisors' queue (no_escalation_queue 409 if none)."""
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        """Complete (or cancel) the warm transfer of the call (no_consultation 409)."""
+
     async def reload_config(self) -> dict[str, Any]:
         """Re-read the config file; a bad config keeps the running one and raises
         CommandError(code="bad_config", status=400) listing the problems."""

@@ -188,6 +188,28 @@ class FakeBackend:
         return {"agent_id": agent_id, "state": "ready" if done else "wrap_up",
                 "call_id": "" if done else "c1", "codes": codes, "resolved": resolved}
 
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        self.commands.append(("transfer", call_id, queue, agent, mode))
+        self._maybe_fail("transfer")
+        return {"call_id": call_id, "kind": mode,
+                "state": "consulting" if mode == "warm" else "waiting" if queue else "ringing",
+                "queue": queue or "sales", "agent_id": agent or "",
+                "consult_agent": "a2" if mode == "warm" else "", "transfers": 1}
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        self.commands.append(("escalate", call_id))
+        self._maybe_fail("escalate")
+        return {"call_id": call_id, "kind": "escalation", "state": "waiting",
+                "queue": "supervisors", "agent_id": "", "consult_agent": "", "transfers": 1}
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        self.commands.append(("complete" if complete else "cancel", call_id))
+        self._maybe_fail("complete" if complete else "cancel")
+        return {"call_id": call_id, "kind": "warm", "state": "connected", "queue": "sales",
+                "agent_id": "a2" if complete else "a1", "consult_agent": "",
+                "transfers": 1 if complete else 0}
+
     async def reload_config(self) -> dict[str, Any]:
         self.commands.append(("reload",))
         self._maybe_fail("reload")

@@ -84,6 +84,14 @@ class RingOverdue:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultOverdue:
+    """The agent consulted in a warm transfer did not answer in time (issue 9)."""
+
+    call_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -93,5 +101,5 @@ class StoreChanged:
 DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
-    | PolicyDue | StoreChanged
+    | PolicyDue | StoreChanged | ConsultOverdue
 )

@@ -64,6 +64,7 @@ class Truth:
     outcome: str = "waiting"
     fallback: bool = False
     channel: str = ""
+    agents: list[str] = field(default_factory=list)  # every agent bridged with, in order
 
     def as_dict(self) -> dict[str, Any]:
         wait = None
@@ -74,7 +75,7 @@ class Truth:
             "tag": self.tag, "inputs": self.inputs, "channel": self.channel,
             "arrived_at": self.arrived_at, "hold_entered_at": self.hold_entered_at,
             "answered_at": self.answered_at, "agent": self.agent, "ended_at": self.ended_at,
-            "outcome": self.outcome, "wait_s": wait,
+            "outcome": self.outcome, "wait_s": wait, "agents": list(self.agents),
         }
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
-from acd.core.model import Agent, AgentState, CallState
+from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import QueueStanding, objective_offsets
 from acd.service.daycache import DayCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
@@ -270,6 +270,38 @@ class ServiceBackend:
         return {"agent_id": agent.id, "state": agent.state.value, "call_id": agent.wrap_call,
                 "codes": list(agent.wrap_codes), "resolved": agent.wrap_resolved}
 
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        t = engine.handlers.transfers
+
+        async def apply() -> Call:
+            if mode == "warm":
+                return await engine.handlers.consults.start(call_id, queue=queue, agent=agent)
+            if queue is not None:
+                return await t.to_queue(call_id, queue)
+            assert agent is not None
+            return await t.to_agent(call_id, agent)
+
+        return transfer_view(await engine.run_in_order(apply))
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+
+        async def apply() -> Call:
+            return await engine.handlers.transfers.escalate(call_id)
+
+        return transfer_view(await engine.run_in_order(apply))
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        consults = engine.handlers.consults
+
+        async def apply() -> Call:
+            return await (consults.complete(call_id) if complete else consults.cancel(call_id))
+
+        return transfer_view(await engine.run_in_order(apply))
+
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:
             raise CommandError("no_config_file", "the service was not started from a file", 409)
@@ -288,6 +320,16 @@ class ServiceBackend:
             await _apply_in_order(engine, cfg.for_pbx(name))
         log.info("config reloaded from %s", self.config_path)
         return {"reloaded": True, "queues": sorted(cfg.queues), "agents": sorted(cfg.agents)}
+
+
+def transfer_view(call: Call) -> dict[str, Any]:
+    """A call after a transfer command, in the TransferOut shape (acd/api/call_models.py)."""
+    last = call.transfers[-1] if call.transfers else {}
+    kind = "warm" if call.consult_agent else str(last.get("kind") or "blind")
+    return {"call_id": call.id, "kind": kind,
+            "state": "consulting" if call.consult_agent else call.state.value,
+            "queue": call.queue, "agent_id": call.agent_id,
+            "consult_agent": call.consult_agent, "transfers": len(call.transfers)}
 
 
 async def _apply_in_order(engine: Engine, cfg: Config) -> None:

@@ -122,6 +122,7 @@ class Engine:
             else:
                 self.mirror.set_foreign(call)
         self.handlers.wrapups.rearm()  # a wrap-up timer does not outlive a restart
+        self.handlers.consults.rebuild()  # nor does the index of warm transfers
         log.info("loaded %d agents and %d live calls (%d driven by other instances)",
                  len(self.agents), len(self.calls), len(self.foreign))
 

@@ -20,6 +20,7 @@ from acd.core.events import (
     AgiSessionStarted,
     ChannelBridged,
     ChannelHungUp,
+    ConsultOverdue,
     DomainEvent,
     MaxWaitReached,
     OriginateFailed,
@@ -31,6 +32,7 @@ from acd.core.events import (
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
 from acd.core.policy import HOLD_STATES
 from acd.service import actions
+from acd.service.consults import Consults
 from acd.service.ivr_driver import IvrDriver
 from acd.service.phone import PHONE_ACTIONS, PhoneCommands
 from acd.service.transfers import Transfers
@@ -56,6 +58,7 @@ class Handlers:
         self.wrapups = Wrapups(engine)  # issue 9: wrap-up codes
         self.phone = PhoneCommands(engine)  # issue 9: wrap-up and transfers from the phone
         self.transfers = Transfers(engine)  # issue 9: transfers, escalation
+        self.consults = Consults(engine, self.transfers)  # issue 9: warm transfers
         self._table: dict[type, Callable[[Any], Awaitable[None]]] = {
             AgiSessionStarted: self.ivr.started,
             AgiCommandDone: self.ivr.command_done,
@@ -69,6 +72,7 @@ class Handlers:
             PolicyDue: self.policy_due,
             RingOverdue: self.ring_overdue,
             StoreChanged: self.store_changed,
+            ConsultOverdue: self.consults.overdue,
         }
 
     async def apply(self, event: DomainEvent) -> None:
@@ -175,6 +179,7 @@ class Handlers:
 
     async def end(self, call: Call, outcome: CallOutcome, ended_by: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
+        await self.consults.call_ending(call)
         wraps = wrapup.wraps_up(self.e.cfg.queues.get(call.queue))
         result = await self.e.store.end_call(call.id, outcome, self.e.now(),
                                              1.0 if wraps else 0.0, ended_by)
@@ -194,6 +199,8 @@ class Handlers:
         call = self.e.calls.get(ev.uniqueid)
         if call is not None:
             await self._caller_gone(call)
+            return
+        if await self.consults.on_hangup(ev):  # an agent leg of a warm transfer
             return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
@@ -219,6 +226,8 @@ class Handlers:
             await self.end(call, CallOutcome.ANSWERED, ended_by="caller")
 
     async def bridged(self, ev: ChannelBridged) -> None:
+        if await self.consults.on_bridged(ev):  # warm transfers: consultation, rejoin
+            return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
         if call is None or call.state is not CallState.RINGING:
@@ -250,6 +259,8 @@ class Handlers:
         return hours * 3600
 
     async def originate_failed(self, ev: OriginateFailed) -> None:
+        if await self.consults.on_originate_failed(ev):
+            return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
         if call is None or call.state is not CallState.RINGING or call.leg_id != ev.uniqueid:
@@ -286,7 +297,8 @@ class Handlers:
             await self._foreign_call(kind, call_id)
 
     async def _foreign_call(self, kind: str, call_id: str) -> None:
-        if kind in ("call_queued", "call_requeued", "call_priority_changed"):
+        if kind in ("call_queued", "call_requeued", "call_priority_changed",
+                    "call_transferred"):
             call = await self.e.store.get_call(call_id)
             if call is not None:
                 self.e.mirror.set_foreign(call)  # kept only while it waits

@@ -58,6 +58,9 @@ class Scripts:
     renew_leases: AsyncScript
     repeat_call: AsyncScript
     wrapup: AsyncScript
+    transfer_queue: AsyncScript
+    transfer_agent: AsyncScript
+    consult: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -132,6 +135,12 @@ class StoreBase:
             return bool(await self._r.ping())
         except (RedisError, OSError):
             return False
+
+    def note_wrap(self, agent_id: str, call_id: str) -> None:
+        """Remember the call an agent now wraps up (the hint of its next state change)."""
+        if len(self._wrap_hints) >= HINT_CACHE_MAX:
+            self._wrap_hints.clear()
+        self._wrap_hints[agent_id] = call_id
 
     def _head(self, now: float | None) -> list[str | int]:
         """ARGV[1], ARGV[2] of every script (see lua/_lib.lua)."""

@@ -186,11 +186,6 @@ class CallSteps(StoreBase):
             self.note_wrap(decoded[1].id, call_id)
         return None if decoded is None else EndResult(*decoded)
 
-    def note_wrap(self, agent_id: str, call_id: str) -> None:
-        """Remember the call an agent now wraps up (the hint of its next state change)."""
-        if len(self._wrap_hints) >= HINT_CACHE_MAX:
-            self._wrap_hints.clear()
-        self._wrap_hints[agent_id] = call_id
 
     async def _hinted(self, call_id: str, run: Run) -> Any:
         first = self._call_hints.get(call_id)

@@ -14,9 +14,10 @@ from acd.store.callers import CallerSteps
 from acd.store.calls import CallSteps
 from acd.store.leases import LeaseSteps
 from acd.store.stats import StatsReader
+from acd.store.transfers import TransferSteps
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, TransferSteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:

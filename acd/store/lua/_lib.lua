@@ -178,3 +178,44 @@ local function wrap_end(w, agent_id, now, spent, call_key, events, maxlen, qkey,
        {'codes', cjson.encode(codes), 'resolved', w.resolved, 'final', w.final,
         'wrapup_s', fmt(spent), 'queue', w.queue, 'reason', w.reason})
 end
+
+-- --- transfers (issue 9) -------------------------------------------------------------------
+
+-- A conversation ends in a transfer: its agent (on_call with the call, or nothing changes)
+-- goes to wrap_up carrying the call (wrap_final '0': the call goes on without it), or to ready
+-- without wrap-up. Counts: the agent's talk_s and handled; the source queue's interval hash
+-- `qkey` and recent facts `rkey`: transferred, handled and the talk (per reason too, and the
+-- reason's `transferred` once per call: `first` is true at the call's first transfer).
+-- Returns the agent's new state ('' when the agent was not on the call).
+local function transfer_out(akey, aikey, call_id, reason, first, wraps, talk, now, ttl, qkey,
+                            rkey, keep)
+  local agent = redis.call('HMGET', akey, 'state', 'call_id', 'state_since')
+  local agent_state = ''
+  if agent[1] == 'on_call' and agent[2] == call_id then
+    agent_state = 'ready'
+    if wraps == '1' then agent_state = 'wrap_up' end
+    redis.call('HSET', akey, 'state', agent_state, 'reason', '', 'state_since', now,
+               'call_id', '', 'leg_id', '', unpack(WRAP_CLEAR))
+    if agent_state == 'ready' then
+      redis.call('HSET', akey, 'ready_since', now)
+    else
+      redis.call('HSET', akey, 'wrap_call', call_id, 'wrap_final', '0', 'wrap_reason', reason)
+    end
+    agent_left(aikey, ttl, 'on_call', agent[3], now)
+    count(aikey, ttl, {'handled', 1}, {})
+  end
+  local ints = {'transferred', 1, 'handled', 1}
+  if first then
+    ints[#ints + 1] = rf(reason, 'transferred')
+    ints[#ints + 1] = 1
+  end
+  count(qkey, ttl, ints, {'talk_sum_s', talk, rf(reason, 'talk_sum_s'), talk})
+  recent(rkey, now, keep, 'x|' .. call_id .. '|' .. fmt(talk))
+  return agent_state
+end
+
+-- One entry of a call's transfer history (its `transfers` JSON list).
+local function transfer_entry(now, kind, from_queue, to_queue, from_agent, to_agent)
+  return {at = now, kind = kind, from_queue = from_queue, to_queue = to_queue,
+          from_agent = from_agent, to_agent = to_agent}
+end
