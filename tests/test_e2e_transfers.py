@@ -4,6 +4,7 @@ its music and on to the next agent, the first agent wraps up; each call is offer
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -161,3 +162,54 @@ async def test_transfers_from_the_phone(centre: Callable[..., Any]) -> None:
     billing = await interval(h, "billing")
     assert billing["offered"] == "1" and billing["transferred"] == "3"
     assert billing["r:invoice:transferred"] == "1"  # one call, transferred three times
+
+
+async def test_figures_by_reason_on_the_api(centre: Callable[..., Any]) -> None:
+    from acd.stats.reason_schema import ReasonHistoryOut, ReasonsOut, ReasonTrendsOut
+
+    h: Harness = await centre()
+    await login(h, "a1")
+    await waiting(h, "8001", "1")  # invoice -> billing: a1
+    await connect(h, "8001", "a1")
+    await waiting(h, "8002", "2")  # refund: waits (a1 is busy)
+    await waiting(h, "8003", None)  # no reason, support: waits
+    by_name: dict[str, Any] = {}
+
+    async def current() -> bool:
+        status, body = await api(h, "GET", "/api/v1/reasons", who="view")
+        assert status == 200, body
+        ReasonsOut.model_validate(body)
+        by_name.clear()
+        by_name.update({r["name"]: r for r in body["reasons"]})
+        return (by_name["refund"]["waiting"], by_name["invoice"]["connected"],
+                by_name["(none)"]["waiting"]) == (1, 1, 1)
+
+    for _ in range(100):  # the next snapshot shows them
+        if await current():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the reasons never showed the calls: {by_name}")
+    assert list(by_name) == ["invoice", "refund", "outage", "(none)"]
+    assert by_name["refund"]["label"] == "Refund"
+    assert [by_name[n]["today"]["offered"] for n in by_name] == [1, 1, 0, 1]
+    assert by_name["invoice"]["today"]["answered"] == 1
+    assert by_name["(none)"]["waiting"] == 1
+
+    status, body = await api(h, "GET", "/api/v1/reasons/history?reason=refund", who="view")
+    assert status == 200, body
+    history = ReasonHistoryOut.model_validate(body)
+    assert [(r.reason, r.figures.offered) for r in history.rows] == [("refund", 1)]
+    status, body = await api(h, "GET", "/api/v1/reasons/history?step=day", who="view")
+    assert status == 200 and body["step"] == "day"
+    assert sorted((r["reason"], r["figures"]["offered"]) for r in body["rows"]) == [
+        ("(none)", 1), ("invoice", 1), ("refund", 1)]
+    status, body = await api(h, "GET", "/api/v1/reasons/history?step=week", who="view")
+    assert status == 400 and body["field"] == "step"
+    status, body = await api(h, "GET", "/api/v1/reasons/history?reason=nosuch", who="view")
+    assert status == 404 and body["code"] == "not_found"
+    status, body = await api(h, "GET", "/api/v1/reasons/trends", who="view")
+    assert status == 200
+    trends = ReasonTrendsOut.model_validate(body)
+    week = {t.name: (t.this_week, t.last_week) for t in trends.reasons}
+    assert week["refund"] == (1, 0) and week["invoice"] == (1, 0) and week["outage"] == (0, 0)

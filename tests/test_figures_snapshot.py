@@ -186,7 +186,8 @@ def test_agent_rows(snap: Snapshot) -> None:
         "id": "a2", "name": "A2", "interface": "PJSIP/a2", "state": "on_call", "reason": "",
         "time_in_state_s": 30.0, "call_id": "", "queues": ["support"],
         "calls_handled_today": 3, "talk_s_today": 530.0, "wrapup_s_today": 50.0,
-        "occupancy_today": 0.58, "pbx": "default"}
+        "occupancy_today": 0.58, "pbx": "default", "repeats_today": 0,
+        "fcr_proxy_today": 1.0}
     assert snap.agents[4].reason == "lunch"
 
 

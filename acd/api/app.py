@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.api import commands, handlers
+from acd.api import commands, handlers, reasons
 from acd.api.auth import AuthLimiter, TokenTable
 from acd.api.backend import Backend
 from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
@@ -33,6 +33,7 @@ from acd.api.openapi import build_openapi
 from acd.api.route import QueryParam, Route
 from acd.api.stream import STREAMS, StreamHub, close_streams, hub_ctx, stream
 from acd.config import HttpConfig
+from acd.stats.reason_schema import ReasonHistoryOut, ReasonsOut, ReasonTrendsOut
 from acd.stats.schema import AgentFigures, CallView, QueueFigures
 
 V1 = "/api/v1"
@@ -98,6 +99,14 @@ def routes() -> list[Route]:
               FunnelOut, query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/history", handlers.get_history, "read",
               "15-minute intervals", HistoryOut, query=HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/reasons", reasons.get_reasons, "read",
+              "Live calls and today's figures per call reason", ReasonsOut, errors=(503,)),
+        Route("GET", f"{V1}/reasons/history", reasons.get_reason_history, "read",
+              "Figures per call reason per 15-minute interval or per day", ReasonHistoryOut,
+              query=reasons.HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/reasons/trends", reasons.get_reason_trends, "read",
+              "This week against last week per call reason: the reasons that grew most "
+              "first", ReasonTrendsOut),
         Route("GET", f"{V1}/records", handlers.get_records, "read",
               "Call records: one per ended call (needs [integrations.records]); "
               "`format=csv` gives text/csv with a header row instead", RecordsOut,

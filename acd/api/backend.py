@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acd.core.agent_actions import AgentAction
+from acd.stats.reason_schema import HistoryStep
 
 __all__ = ["AgentAction", "Backend", "CommandError", "Readiness"]
 
@@ -44,6 +45,17 @@ class Backend(Protocol):
 
     async def history(self, queue: str | None, start: float, end: float) -> list[dict[str, Any]]:
         """15-minute intervals [start, end) for one queue or all: one dict per interval."""
+
+    def reasons(self) -> dict[str, Any]:
+        """Live calls and today's figures per call reason (the ReasonsOut shape), made with
+        the latest snapshot; {} before the first."""
+
+    async def reason_history(self, reason: str | None, start: float, end: float,
+                             step: HistoryStep) -> list[dict[str, Any]]:
+        """Figures per reason per 15-minute interval or local day (ReasonHistoryRow)."""
+
+    async def reason_trends(self) -> dict[str, Any]:
+        """This week against last week per reason (the ReasonTrendsOut shape)."""
 
     def readiness(self) -> Readiness: ...
 

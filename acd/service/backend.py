@@ -26,9 +26,12 @@ from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import QueueStanding, objective_offsets
+from acd.core.reasons import NO_REASON
 from acd.service.daycache import DayCache
+from acd.service.reasons import ReasonReads, live_and_today
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import build_snapshot, history_rows
+from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
 
@@ -59,6 +62,8 @@ class ServiceBackend:
         self.refresh_s = 0.0  # how long the last refresh took
         self._task: asyncio.Task[None] | None = None
         self.snapshots_made = 0
+        self._reasons: dict[str, Any] = {}  # figures by reason, made with each snapshot
+        self._reason_reads = ReasonReads()
 
     # --- snapshots ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -116,7 +121,11 @@ class ServiceBackend:
                 [a for e in engines for a in e.agents.values()], raw.windows,
                 raw.agents_today, raw.funnel_today, agent_pbx=agent_pbx)
 
-        snap = build(self.cfg, list(self.engines.values()), merge_raw(raws.values()))
+        merged_raw = merge_raw(raws.values())
+        snap = build(self.cfg, list(self.engines.values()), merged_raw)
+        self._reasons = live_and_today(  # issue 9: the same counts, by call reason
+            self.cfg, now, [c for e in self.engines.values() for c in e.calls.values()],
+            merged_raw.windows["today"])
         self._steer(snap)
         merged = snap.model_dump(mode="json")
         if len(names) == 1:
@@ -173,6 +182,20 @@ class ServiceBackend:
                  for e in self.engines.values()]
         rows = history_rows(cfg, parts[0] if len(parts) == 1 else add_intervals(parts))
         return [row.model_dump(mode="json") for row in rows]
+
+    # --- figures by reason (issue 9) ----------------------------------------------------------
+    def reasons(self) -> dict[str, Any]:
+        return self._reasons
+
+    async def reason_history(self, reason: str | None, start: float, end: float,
+                             step: HistoryStep) -> list[dict[str, Any]]:
+        if reason is not None and reason not in self.cfg.reasons and reason != NO_REASON:
+            raise CommandError("not_found", f"unknown reason {reason!r}", 404)
+        return await self._reason_reads.history(self.cfg, self.engines, reason, start, end,
+                                                step)
+
+    async def reason_trends(self) -> dict[str, Any]:
+        return await self._reason_reads.trends(self.cfg, self.engines, self.e.now())
 
     def readiness(self) -> Readiness:
         reasons = []

@@ -47,6 +47,12 @@ class WindowFigures(_Out):
     repeat_rate: float | None = Field(description="repeats / answered")
     fcr_proxy: float | None = Field(description="first-contact resolution proxy: 1 - "
                                     "repeat_rate")
+    transferred: int = Field(0, description="conversations that ended in a transfer out of "
+                             "this queue (by reason: calls transferred at least once)")
+    transfers_in: int = Field(0, description="calls transferred to this queue: never offered "
+                              "a second time, so the centre counts each call once")
+    transfer_rate: float | None = Field(None, description="transferred / conversations "
+                                        "answered here (answered + transferred-in answered)")
 
 
 class AgentCountsView(_Out):

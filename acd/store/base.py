@@ -61,6 +61,7 @@ class Scripts:
     transfer_queue: AsyncScript
     transfer_agent: AsyncScript
     consult: AsyncScript
+    survey: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

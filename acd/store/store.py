@@ -14,10 +14,12 @@ from acd.store.callers import CallerSteps
 from acd.store.calls import CallSteps
 from acd.store.leases import LeaseSteps
 from acd.store.stats import StatsReader
+from acd.store.surveys import SurveySteps
 from acd.store.transfers import TransferSteps
 
 
-class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, TransferSteps):
+class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, TransferSteps,
+            SurveySteps):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:
