@@ -42,6 +42,11 @@ ASTERISK_LINES = {
     "AGENTLOGOFF": "1366723600|NONE|NONE|PJSIP/1001|AGENTLOGOFF|PJSIP/1001|3600",
     "PAUSE": "1366720100|NONE|NONE|PJSIP/1001|PAUSE|lunch",
     "UNPAUSE": "1366720200|NONE|NONE|PJSIP/1001|UNPAUSE|",
+    # app_queue.c (Asterisk 12+) handle_blind_transfer / log_attended_transfer
+    "BLINDTRANSFER": "1366720470|1366720340.303267|sales|PJSIP/1001|BLINDTRANSFER|200|"
+                     "from-internal|10|120|1",
+    "ATTENDEDTRANSFER": "1366720470|1366720340.303267|sales|PJSIP/1001|ATTENDEDTRANSFER|"
+                        "BRIDGE|4fc4e556-8e5d-4f3c-a4bd-5f7a57ae0a4c|10|120|1",
 }
 DATA_FIELDS = {event: len(text.split("|")) - 5 for event, text in ASTERISK_LINES.items()}
 
@@ -244,11 +249,13 @@ async def test_queue_log_and_records_of_a_real_call_path(lab: Callable[..., Any]
         assert [(r["agent"], r["result"]) for r in done["rings"]] == [("a3", "rona"),
                                                                       ("a1", "answered")]
         assert done["arrived_at"] <= done["queued_at"] <= done["answered_at"] <= done["ended_at"]
-        assert done["wait_s"] >= 0 and done["talk_s"] >= 0 and done["wrapup_s"] is None
+        assert done["wait_s"] >= 0 and done["talk_s"] >= 0
+        # written once a1's wrap-up (0.2 s) ended, with it
+        assert done["wrapup_s"] >= 0.15 and done["wrapup_start"] == done["ended_at"]
         assert done["ivr_path"] and done["ivr_path"][-1] == "to_sales"
         gone = recs["4002"]
         assert gone["outcome"] == "abandoned" and gone["answered_at"] is None
-        assert gone["rings"] == [] and gone["talk_s"] is None
+        assert gone["rings"] == [] and gone["talk_s"] is None and gone["wrapup_s"] is None
 
         async with http.get(base, params={**params, "format": "csv"}) as resp:
             assert resp.status == 200 and resp.content_type == "text/csv"

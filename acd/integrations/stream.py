@@ -42,6 +42,10 @@ class IntKeys:
         """Stream: one call record per ended call (field `r`: JSON), capped."""
         return f"{self.base}:records"
 
+    def wrapup(self, agent_id: str) -> str:
+        """String (JSON): the record of the agent's last call, held until its wrap-up ends."""
+        return f"{self.base}:wrapup:{agent_id}"
+
     def by_number(self, number: str) -> str:
         """List: the latest calls of a caller number, newest first (JSON each)."""
         return f"{self.base}:num:{number}"
@@ -125,6 +129,14 @@ class IntegrationRedis:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                 pipe.expire(key, ttl_s)
             await pipe.execute()
+
+    async def set(self, key: str, value: str, ttl_s: int) -> None:
+        await self._r.set(key, value, ex=ttl_s)
+
+    async def getdel(self, key: str) -> str | None:
+        """Read and delete at once: of two instances, one alone gets the value."""
+        raw = await self._r.getdel(key)
+        return None if raw is None else _text(raw)
 
     async def delete(self, key: str) -> None:
         await self._r.delete(key)
