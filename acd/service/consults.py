@@ -138,6 +138,7 @@ class Consults:
             if call.leg_channel:
                 self.e.send_later(actions.hangup(call.leg_channel), quiet=True)
             self.t.ring_timer(moved, leg)
+            self.t.max_wait(moved)
         log.info("call %s: warm transfer by %s to %s completed", call.id, call.agent_id,
                  moved.agent_id, extra={"call_id": call.id, "state": moved.state.value})
         return moved

@@ -293,6 +293,11 @@ class Handlers:
             fresh = await self.e.store.get_agent(agent_id)  # changed by another instance
             if fresh is not None:
                 self.put_agent(fresh)
+        to_agent = self.e.agents.get(f.get("to_agent", ""))  # issue 9: a transfer's target
+        if to_agent is not None and call_id not in self.e.calls:
+            fresh = await self.e.store.get_agent(to_agent.id)
+            if fresh is not None:
+                self.put_agent(fresh)
         if call_id and call_id not in self.e.calls:
             await self._foreign_call(kind, call_id)
 

@@ -61,14 +61,12 @@ class Transfers:
     async def to_queue(self, call_id: str, queue: str,
                        kind: TransferKind = "blind") -> Call:
         call = self.connected(call_id)
-        cfg = self.e.cfg
         self.queue_named(queue)
-        required = transfer.required_in(cfg, call, queue, kind)
+        required = transfer.required_in(self.e.cfg, call, queue, kind)
         done = await self.e.store.transfer_to_queue(
             call.id, queue, required, kind, self.e.now(), self._wraps(call))
         moved = self._applied(call, done)
-        self.e.set_timer(("maxwait", moved.id), cfg.queues[queue].max_wait_s,
-                         MaxWaitReached(moved.id))
+        self.max_wait(moved)
         await self.back_to_hold(call)
         log.info("call %s transferred (%s) by %s from %s to queue %s", call.id, kind,
                  call.agent_id, call.queue, queue,
@@ -89,6 +87,7 @@ class Transfers:
         done = await self.e.store.transfer_to_agent(call.id, agent_id, leg_id, call.queue,
                                                     self.e.now(), self._wraps(call))
         moved = self._applied(call, done)
+        self.max_wait(moved)  # if the agent does not answer, the call waits again
         await self.back_to_hold(call)
         assert done.target is not None
         self.ring(moved, leg_id)
@@ -135,6 +134,12 @@ class Transfers:
                                                   contract.HOLD_EXTEN)):
             log.warning("call %s: the caller could not be moved to the hold loop (its hangup "
                         "ends the call)", call.id, extra={"call_id": call.id})
+
+    def max_wait(self, call: Call) -> None:
+        """The call's wait in its (new) queue is bounded again, from now."""
+        qcfg = self.e.cfg.queues.get(call.queue)
+        if qcfg is not None:
+            self.e.set_timer(("maxwait", call.id), qcfg.max_wait_s, MaxWaitReached(call.id))
 
     def ring(self, call: Call, leg_id: str) -> None:
         """Originate the leg of the agent the call now rings, like a normal connect."""

@@ -111,7 +111,7 @@ def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
         out.append(CallView(id=c.id, pbx=c.pbx, state=c.state.value, queue=c.queue,
                             priority=c.priority, vip=c.vip, caller_num=c.caller_num,
                             language=c.language, wait_s=c.wait_s(now), agent_id=c.agent_id,
-                            position=place))
+                            position=place, reason=c.reason, transfers=len(c.transfers)))
     return out
 
 

@@ -107,6 +107,8 @@ class CallView(_Out):
     wait_s: float
     agent_id: str
     position: int | None = Field(description="1-based place among waiting calls of its queue")
+    reason: str = Field("", description="the call reason (empty: none given)")
+    transfers: int = Field(0, description="transfers of this call so far")
 
 
 class FunnelNode(_Out):

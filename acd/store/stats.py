@@ -11,11 +11,30 @@ counts, so a refused, replayed or raced step counts nothing):
   wrap_up: wrapup_sum_s, charged to the queue of the agent's last answered call (last_queue).
   overflowed is not counted yet (always 0). repeat_call: repeats, charged to the queue (and
   agent) of the caller's earlier answered call, when the repeat arrives.
+  Issue 9, in the same hashes:
+  - transfers: transfer_queue / transfer_agent count `transferred`, `handled` and the talk in
+    the queue left, `transfers_in` in the queue the call goes to (and
+    `transfers_in_answered` for a warm transfer connected at once). A transferred call is
+    never offered again: its later answer counts `transfers_in_answered` (answer), its
+    abandon or time-out `transfers_in_lost` (end_call), never answered / abandoned / the
+    wait histograms, so each call is offered and answered once over all queues.
+  - wrap-up codes: when a wrap-up ends (set_agent_state leaving wrap_up): `code:<code>` + 1
+    for each code given (`none` when none was), and `resolved` / `unresolved` for the agent
+    who ended the call (not for one who transferred it), in the agent's last queue.
+  - survey answers (survey.lua, once per call): csat_n, csat_points (1..5 mapped onto 0..100),
+    nps_n, nps_promoters, nps_detractors, in the call's queue.
+  - per call reason: every count above is made again as `r:<reason>:<field>` (reason
+    `(none)` for a call without one), in the same script, except the queue-only ones
+    (transfers_in*, transferred per conversation): `r:<reason>:transferred` counts a call
+    once, at its first transfer, and `r:<reason>:handled` when its last conversation ends.
+    Read back as `QueueCounts.by_reason`; acd/stats/reasons.py adds them over the queues.
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
   h (handled, value = talk), w (wrap-up ended, value = its duration; id = agent|state_since),
-  r (a repeat of an answered call of the queue; id = the new call).
+  r (a repeat of an answered call of the queue; id = the new call), x (a conversation ended
+  in a transfer out, value = its talk), i (a call transferred in), j (a transferred call
+  answered), l (a transferred call lost).
   The sliding windows are summed from these, exact to the float second.
 - Per agent and interval (hash `Keys.agent_interval`): handled, talk_s, wrapup_s, ready_s,
   not_ready_s, ringing_s, repeats (repeat_call: the agent answered a call that was
