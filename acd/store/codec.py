@@ -40,7 +40,20 @@ def _skills(raw: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in json.loads(raw or "{}").items()}
 
 
+# Issue 9's call fields, left out of a new call's hash while empty (most calls are never
+# transferred): ~250 bytes per call less in Redis; decode_call and the scripts read a missing
+# field as empty.
+_SPARSE = {"reason": "", "leg_channel": "", "first_answered_at": "", "transfers": "[]",
+           "wrapups": "[]", "consult_agent": "", "consult_leg": "", "consult_queue": "",
+           "consult_channel": ""}
+
+
 def encode_call(call: Call) -> Fields:
+    fields = _encode_call(call)
+    return {k: v for k, v in fields.items() if _SPARSE.get(k) != v}
+
+
+def _encode_call(call: Call) -> Fields:
     return {
         "id": call.id, "channel": call.channel, "uniqueid": call.uniqueid,
         "caller_num": call.caller_num, "dnis": call.dnis, "pbx": call.pbx,

@@ -115,7 +115,8 @@ end
 -- 'r:<reason>:<field>' ('(none)' for a call without a reason; reason names never hold ':'),
 -- so the script of the state change counts them with no key of its own.
 local function rf(reason, field)
-  if reason == nil or reason == '' then reason = '(none)' end
+  -- (HMGET gives false for a missing field: a call stored without a reason)
+  if not reason or reason == '' then reason = '(none)' end
   return 'r:' .. reason .. ':' .. field
 end
 
