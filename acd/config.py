@@ -647,6 +647,9 @@ def _node_reasons(cfg: Config, where: str, node: Any) -> list[str]:
 def _wrapup_codes(base: str, queue: QueueConfig) -> list[str]:
     """`none` is reserved; the phone digits of a queue's codes are unique."""
     out: list[str] = []
+    if queue.wrapup_mode == "until_code" and not queue.wrapup_codes:
+        out.append(f"{base}.wrapup_mode: until_code needs wrapup_codes (a wrap-up would never "
+                   "end)")
     if NONE_CODE in queue.wrapup_codes:
         out.append(f"{base}.wrapup_codes.{NONE_CODE}: reserved for a wrap-up that ended "
                    "without a code")

@@ -211,3 +211,19 @@ async def test_the_caller_hangs_up_during_the_consultation(
     assert ended["result"] == "caller_gone"
     (done,) = await events(h, "call_ended")
     assert done["outcome"] == "answered"
+
+
+async def test_hanging_up_while_the_one_consulted_rings_hands_the_call_over(
+        centre: Callable[..., Any]) -> None:
+    h: Harness = await centre()
+    await login(h, "a1", "a3")
+    call_id = await consulting(h, "9451", "a1", "a3", {"agent": "a3"})
+    h.sim.agent_hangup("PJSIP/1001")  # before a3 answered
+    await wait_for(lambda: h.engine.calls[call_id].agent_id == "a3", 10, "the transfer")
+    assert h.engine.calls[call_id].state is CallState.RINGING
+    assert caller_holds(h, call_id)  # the caller keeps its music meanwhile
+    h.sim.agent_answer("PJSIP/1003")  # its Bridge() joins the caller, not a1's gone leg
+    await wait_for(lambda: h.engine.calls[call_id].state is CallState.CONNECTED, 10,
+                   "a3 to take the call")
+    assert bridged_together(h, call_id, h.engine.calls[call_id].leg_id)
+    assert truth_of(h, "9451")["agents"] == ["PJSIP/1001", "PJSIP/1003"]

@@ -21,7 +21,8 @@ BASE: dict[str, Any] = {
         "billing": {"skills": {"billing": 1}, "transfer_code": "20",
                     "wrapup_codes": {"paid": {"label": "Paid", "digits": "1"},
                                      "later": {"digits": "2"}}},
-        "support": {"skills": {"support": 1}, "wrapup_mode": "until_code", "wrapup_s": 0},
+        "support": {"skills": {"support": 1}, "wrapup_mode": "until_code", "wrapup_s": 0,
+                    "wrapup_codes": {"done": {}}},
         "bosses": {"skills": {"boss": 1}},
     },
     "escalation_queue": "bosses",
@@ -83,6 +84,8 @@ def test_the_base_config_is_valid() -> None:
      "queues.support.transfer_code: '1001' is also the extension of agent 'a1'"),
     ("queues__support__wrapup_mode", "forever",
      "queues.support.wrapup_mode: Input should be 'timeout' or 'until_code'"),
+    ("queues__support__wrapup_codes", {},
+     "queues.support.wrapup_mode: until_code needs wrapup_codes"),
     ("reasons__refund__skills", {"refund_auth": 9},
      "reasons.refund.skills.refund_auth: Input should be less than or equal to 5"),
 ])

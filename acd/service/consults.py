@@ -122,8 +122,8 @@ class Consults:
         target_channel = call.consult_channel or leg
         done = await self.e.store.transfer_to_agent(
             call.id, call.consult_agent, leg, call.consult_queue or call.queue, self.e.now(),
-            self.t._wraps(call), warm=True)
-        moved = self.t._applied(call, done)
+            self.t.wraps(call), warm=True)
+        moved = self.t.applied(call, done)
         self._forget(call)
         await self.e.send(actions.setvar(target_channel, contract.VAR_CONSULT, ""))
         await self.e.send(actions.setvar(target_channel, contract.VAR_CALLER, call.channel))

@@ -64,8 +64,8 @@ class Transfers:
         self.queue_named(queue)
         required = transfer.required_in(self.e.cfg, call, queue, kind)
         done = await self.e.store.transfer_to_queue(
-            call.id, queue, required, kind, self.e.now(), self._wraps(call))
-        moved = self._applied(call, done)
+            call.id, queue, required, kind, self.e.now(), self.wraps(call))
+        moved = self.applied(call, done)
         self.max_wait(moved)
         await self.back_to_hold(call)
         log.info("call %s transferred (%s) by %s from %s to queue %s", call.id, kind,
@@ -85,8 +85,8 @@ class Transfers:
             raise CommandError("agent_not_ready", f"agent {agent_id} is {target.state.value}")
         leg_id = self.e.new_leg_id(call)
         done = await self.e.store.transfer_to_agent(call.id, agent_id, leg_id, call.queue,
-                                                    self.e.now(), self._wraps(call))
-        moved = self._applied(call, done)
+                                                    self.e.now(), self.wraps(call))
+        moved = self.applied(call, done)
         self.max_wait(moved)  # if the agent does not answer, the call waits again
         await self.back_to_hold(call)
         assert done.target is not None
@@ -104,10 +104,10 @@ class Transfers:
         return await self.to_queue(call_id, target, "escalation")
 
     # --- shared steps ------------------------------------------------------------------------
-    def _wraps(self, call: Call) -> bool:
+    def wraps(self, call: Call) -> bool:
         return wrapup.wraps_up(self.e.cfg.queues.get(call.queue))
 
-    def _applied(self, before: Call, done: Transferred) -> Call:
+    def applied(self, before: Call, done: Transferred) -> Call:
         """Mirror what a transfer script did; CommandError if it refused."""
         h = self.e.handlers
         if done.refused:
