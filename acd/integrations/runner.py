@@ -22,7 +22,6 @@ started. Derived values reach the handlers in `Event.track`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -43,6 +42,7 @@ STALE_MS = 60_000  # another consumer's unacked entries are taken over after thi
 CLAIM_EVERY_S = 30.0
 BLOCK_MS = 1000
 BATCH = 200
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(slots=True)
@@ -146,9 +146,12 @@ class Runner:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded, as Engine.stop: on a loaded box a task cancelled inside its blocking
+            # XREADGROUP was seen never to finish (redis-py), which hung the service's stop.
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in stuck:
+                log.warning("integrations: task %s did not stop in time", task.get_name())
         self._tasks.clear()
         for handler in self.handlers:
             try:

@@ -120,13 +120,15 @@ class Consults:
         call = self._consulting(call_id)
         leg, answered = call.consult_leg, bool(call.consult_channel)
         target_channel = call.consult_channel or leg
+        # First the leg's own variables: whatever it does next (even answer right now), its
+        # Bridge() joins the caller, and it hangs up after.
+        await self.e.send(actions.setvar(target_channel, contract.VAR_CONSULT, ""))
+        await self.e.send(actions.setvar(target_channel, contract.VAR_CALLER, call.channel))
         done = await self.e.store.transfer_to_agent(
             call.id, call.consult_agent, leg, call.consult_queue or call.queue, self.e.now(),
             self.t.wraps(call), warm=True)
         moved = self.t.applied(call, done)
         self._forget(call)
-        await self.e.send(actions.setvar(target_channel, contract.VAR_CONSULT, ""))
-        await self.e.send(actions.setvar(target_channel, contract.VAR_CALLER, call.channel))
         if answered:
             # T waits in acd-consult or is still bridged with L: it re-runs acd-agent, whose
             # Bridge() pulls the caller out of its music; L is hung up once that happened.
