@@ -137,8 +137,11 @@ class RecordsWriter:
         await self._release(ev, keys, agent_id, None)  # a held one left over: written as it is
         await self.redis.set(keys.wrapup(agent_id), json.dumps(rec), HELD_TTL_S)
         agent = await ev.agent()
-        # (another instance may have handled the end of this wrap-up already)
-        if agent is None or agent.state.value != "wrap_up" or agent.wrap_call != ev.call_id:
+        # (another instance may have handled the end of this wrap-up already). The wrap-up is
+        # known by its call (wrap_call), else (an agent put in wrap-up by hand) by its start.
+        wrapping = agent is not None and agent.state.value == "wrap_up" and (
+            agent.wrap_call == ev.call_id if agent.wrap_call else agent.state_since == ev.at)
+        if not wrapping:
             await self._release(ev, keys, agent_id, agent.state_since if agent else ev.at)
 
     async def _release(self, ev: Event, keys: IntKeys, agent_id: str,
