@@ -85,7 +85,8 @@ class Backend(Protocol):
                             mode: str) -> dict[str, Any]:
         """Transfer a connected call to a queue or an agent, blind or warm (a consultation
         first); returns the TransferOut shape. Raises CommandError (unknown_call 404,
-        unknown_queue 404, unknown_agent 404, not_connected 409, consult_in_progress 409,
+        unknown_queue 404, unknown_agent 404, not_connected 409, callback_call 409 (a
+        callback: the customer is on the agent's own Dial), consult_in_progress 409,
         agent_not_ready 409, no_agent_ready 409, same_agent 409)."""
 
     async def escalate_call(self, call_id: str) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class Transfers:
         if call.state is not CallState.CONNECTED:
             raise CommandError("not_connected", f"call {call_id} is {call.state.value}: only a "
                                "connected call can be transferred")
+        if call.callback:  # the customer is on the agent leg's own Dial: no caller to move
+            raise CommandError("callback_call", f"call {call_id} is a callback: the customer "
+                               "is on the agent's own line and cannot be transferred")
         if call.consult_agent:
             raise CommandError("consult_in_progress", f"call {call_id}: a warm transfer to "
                                f"{call.consult_agent} is in progress (complete or cancel it)")
