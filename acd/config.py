@@ -262,6 +262,20 @@ class RecordingConfig(_Model):
         return self
 
 
+WrapupMode = Literal["timeout", "until_code"]
+NONE_CODE = "none"  # the wrap-up code of a wrap-up that ended without one (time-out, logout)
+_DIGITS = r"^[0-9]{1,4}$"
+
+
+class WrapupCodeConfig(_Model):
+    """One wrap-up code an agent may set after a call of the queue (several per call)."""
+
+    label: str = Field("", max_length=80, description="shown to agents and in reports")
+    digits: Annotated[str, Field(pattern=_DIGITS)] | None = Field(
+        None, description="what the agent keys after *55 on the phone to set this code "
+        "(1-4 digits, unique in the queue); none: API only")
+
+
 class QueueConfig(_Model):
     skills: SkillMap = Field(default_factory=dict, description="required skill -> minimum "
                              "level (1-5); language and dialect are skills too")
@@ -302,6 +316,19 @@ class QueueConfig(_Model):
                                         "by DTMF)")
     callback: CallbackConfig | None = Field(None, description="callback that keeps the "
                                             "caller's place")
+    wrapup_codes: dict[Name, WrapupCodeConfig] = Field(
+        default_factory=dict, description="wrap-up codes of this queue's calls: code -> "
+        "{label, digits}; the code `none` is kept for a wrap-up that ended without one")
+    wrapup_mode: WrapupMode = Field(
+        "timeout", description="`timeout`: wrap-up ends after wrapup_s (code `none` unless "
+        "the agent gave one) or when the agent is ready; `until_code`: wrap-up lasts until "
+        "the agent gives a code (ready / not ready are refused before)")
+    escalation_queue: Name | None = Field(
+        None, description="where an agent's one-action escalation sends this queue's calls "
+        "(default: the centre-wide escalation_queue)")
+    transfer_code: Annotated[str, Field(pattern=_DIGITS)] | None = Field(
+        None, description="digits that name this queue in a transfer from the phone (*56 / "
+        "*57 then these digits); unique, and never an agent's extension")
 
 
 class AgentConfig(_Model):
@@ -439,6 +466,18 @@ class IntegrationsConfig(_Model):
                                    "catches up from them)")
 
 
+class ReasonConfig(_Model):
+    """A call reason: what the caller needs. Queues and reasons are apart: one queue can serve
+    several reasons; the IVR (menu options, set nodes) or a CRM lookup names the reason."""
+
+    label: str = Field("", max_length=80, description="shown on the wallboard and the API")
+    skills: SkillMap = Field(default_factory=dict, description="skills (minimum levels) the "
+                             "reason needs on top of its queue's, e.g. an authority level "
+                             "{ refund_authority = 2 }: such calls go to agents who hold it")
+    queue: Name | None = Field(None, description="its default queue: a queue node with "
+                               "use_reason_queue = true sends the call there")
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -472,6 +511,9 @@ class MenuNode(_Model):
     invalid_prompt: str = "invalid"
     timeout_prompt: str = ""  # played before a retry after no input (default: none)
     default: Name | None = None  # where to go when retries run out (else: hang up)
+    reasons: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name] = Field(
+        default_factory=dict, description="digit -> call reason recorded when the caller "
+        "chooses that option")
 
 
 class CollectNode(_Model):
@@ -503,6 +545,8 @@ class SetNode(_Model):
     type: Literal["set"]
     language: str | None = None
     skills: SkillMap = Field(default_factory=dict)  # added to the call's required skills
+    reason: Name | None = Field(None, description="the call reason to record (a name of "
+                                "[reasons.NAME])")
     next: Name
 
 
@@ -542,6 +586,8 @@ class QueueNode(_Model):
     type: Literal["queue"]
     queue: Name
     prompt: str = ""
+    use_reason_queue: bool = Field(False, description="a call whose reason has a default "
+                                   "queue goes there instead of `queue`")
 
 
 class HangupNode(_Model):
@@ -598,6 +644,11 @@ class Config(_Model):
                                    "repeat call (repeat-call rate, FCR proxy)")
     integrations: IntegrationsConfig = Field(
         default_factory=IntegrationsConfig, description="queue_log, call records, screen pops")
+    reasons: dict[Name, ReasonConfig] = Field(
+        default_factory=dict, description="call reasons, by name (figures by reason)")
+    escalation_queue: Name | None = Field(
+        None, description="the supervisors' queue an agent escalates a call to with one "
+        "action (a queue may name its own: queues.NAME.escalation_queue)")
 
     @model_validator(mode="before")
     @classmethod
@@ -704,6 +755,7 @@ def _cross_check(cfg: Config) -> list[str]:
     for fname, flow in cfg.flows.items():
         out += _check_flow(cfg, fname, flow)
     out += policy_problems(dict(cfg.queues))
+    out += _check_reasons_and_codes(cfg)
     # Imported here: the core modules import this one for the schema types.
     from acd.core.dnis import dnis_problems
     from acd.core.hours import validate_hours
@@ -773,6 +825,68 @@ def _check_flow(cfg: Config, fname: str, flow: FlowConfig) -> list[str]:
             queue = node.defaults.queue
             if queue is not None and queue not in cfg.queues:
                 out.append(f"{base}.nodes.{nname}.defaults.queue: unknown queue {queue!r}")
+        out += _node_reasons(cfg, f"{base}.nodes.{nname}", node)
+    return out
+
+
+def _node_reasons(cfg: Config, where: str, node: Any) -> list[str]:
+    """The reasons a set node or a menu names exist (and a menu's are for its options)."""
+    out: list[str] = []
+    if isinstance(node, SetNode) and node.reason is not None and node.reason not in cfg.reasons:
+        out.append(f"{where}.reason: unknown reason {node.reason!r}")
+    if isinstance(node, MenuNode):
+        for digit, reason in node.reasons.items():
+            if reason not in cfg.reasons:
+                out.append(f"{where}.reasons.{_key(digit)}: unknown reason {reason!r}")
+            if digit not in node.options:
+                out.append(f"{where}.reasons.{_key(digit)}: not an option of the menu")
+    return out
+
+
+def _wrapup_codes(base: str, queue: QueueConfig) -> list[str]:
+    """`none` is reserved; the phone digits of a queue's codes are unique."""
+    out: list[str] = []
+    if queue.wrapup_mode == "until_code" and not queue.wrapup_codes:
+        out.append(f"{base}.wrapup_mode: until_code needs wrapup_codes (a wrap-up would never "
+                   "end)")
+    if NONE_CODE in queue.wrapup_codes:
+        out.append(f"{base}.wrapup_codes.{NONE_CODE}: reserved for a wrap-up that ended "
+                   "without a code")
+    digits: dict[str, str] = {}
+    for code, wcfg in queue.wrapup_codes.items():
+        if wcfg.digits is None:
+            continue
+        if wcfg.digits in digits:
+            out.append(f"{base}.wrapup_codes.{code}.digits: {wcfg.digits!r} is also the "
+                       f"digits of code {digits[wcfg.digits]!r}")
+        digits[wcfg.digits] = code
+    return out
+
+
+def _check_reasons_and_codes(cfg: Config) -> list[str]:
+    """Reasons' queues, escalation queues, wrap-up codes and phone transfer digits."""
+    out: list[str] = []
+    for rname, reason in cfg.reasons.items():
+        if reason.queue is not None and reason.queue not in cfg.queues:
+            out.append(f"reasons.{rname}.queue: unknown queue {reason.queue!r}")
+    if cfg.escalation_queue is not None and cfg.escalation_queue not in cfg.queues:
+        out.append(f"escalation_queue: unknown queue {cfg.escalation_queue!r}")
+    extensions = {a.extension: aid for aid, a in cfg.agents.items()}
+    codes: dict[str, str] = {}
+    for qname, queue in cfg.queues.items():
+        base = f"queues.{qname}"
+        if queue.escalation_queue is not None and queue.escalation_queue not in cfg.queues:
+            out.append(f"{base}.escalation_queue: unknown queue {queue.escalation_queue!r}")
+        out += _wrapup_codes(base, queue)
+        tcode = queue.transfer_code
+        if tcode is not None:
+            if tcode in codes:
+                out.append(f"{base}.transfer_code: {tcode!r} is also the transfer code of "
+                           f"queue {codes[tcode]!r}")
+            if tcode in extensions:
+                out.append(f"{base}.transfer_code: {tcode!r} is also the extension of agent "
+                           f"{extensions[tcode]!r}")
+            codes[tcode] = qname
     return out
 
 

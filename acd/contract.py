@@ -12,6 +12,13 @@ Call pattern ("agent first"):
 3. The service originates the agent leg into ``acd-agent,s,1``, which answers and runs
    ``Bridge(${ACD_CALLER})``: the caller is pulled out of its music at once.
 4. Agent feature codes in ``acd-features`` raise ``UserEvent(AcdAgent, ...)``.
+5. Transfers (issue 9): a blind transfer clears ``ACD_DONE`` and ``Redirect``s the caller back
+   to ``acd-hold``; a warm one redirects the caller there and the agent leg (``ExtraChannel``)
+   to ``acd-consult``, a loop where a leg waits while it is not bridged; the consulted agent's
+   leg runs ``acd-agent`` with ``ACD_CALLER`` = the first agent's leg and ``ACD_CONSULT`` = 1,
+   so that it waits in ``acd-consult`` too when that leg hangs up (complete by hanging up).
+   Completing or cancelling re-runs ``acd-agent`` on the leg that stays (``ACD_CALLER`` = the
+   caller), which pulls the caller out of its music again.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ CTX_ANNOUNCE: Final = "acd-announce"  # the hold loop's position / EWT announcem
 CTX_OFFER: Final = "acd-offer"  # the hold loop's callback offer (Read of one key)
 CTX_CALLBACK_OK: Final = "acd-callback-ok"  # callback booked: confirmation, then hang up
 CTX_CALLBACK: Final = "acd-callback"  # a callback's agent leg: Dial(${ACD_CB_DIAL}) the customer
+CTX_CONSULT: Final = "acd-consult"  # agent legs wait here during a warm transfer
 HOLD_EXTEN: Final = "s"
 AGENT_EXTEN: Final = "s"
 
@@ -62,10 +70,18 @@ VAR_CB_RING_S: Final = "ACD_CB_RING_S"
 # Channel variables on the agent leg.
 VAR_CALLER: Final = "ACD_CALLER"  # the caller channel name, for Bridge()
 VAR_AGENT_ID: Final = "ACD_AGENT_ID"
+VAR_CONSULT: Final = "ACD_CONSULT"  # "1" on a consulted agent's leg: wait, do not hang up
 
 # Feature codes (from an agent phone) raise UserEvent(AcdAgent, Action: <a>, Agent: <num>, ...).
 USEREVENT_AGENT: Final = "AcdAgent"
-FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout"}
+FEATURE_CODES: Final = {"*51": "login", "*52": "pause", "*53": "unpause", "*54": "logout",
+                        # issue 9, on the agent's call (dialled from a second line):
+                        "*55": "wrapup",  # then the code's digits, then 1 resolved / 2 not
+                        "*56": "transfer",  # blind; then a queue's transfer_code or an agent
+                        "*57": "consult",  # warm: consult that target first
+                        "*58": "complete",  # the warm transfer
+                        "*59": "cancel",  # the warm transfer: back to the caller
+                        "*50": "escalate"}  # to the supervisors' queue
 # acd-after raises UserEvent(AcdSurvey, Call: <call id>, Question: csat|nps, Answer: <digits>).
 USEREVENT_SURVEY: Final = "AcdSurvey"
 # UserEvent(AcdCallback, Action: request, Call: <id>) from acd-offer (the caller pressed the key);
@@ -75,9 +91,9 @@ USEREVENT_CALLBACK: Final = "AcdCallback"
 
 ALL_CONTEXTS: Final = (CTX_INBOUND, CTX_HOLD, CTX_AGENT, CTX_AFTER, CTX_FALLBACK, CTX_FEATURES,
                        CTX_VOICEMAIL, CTX_CLOSED, CTX_ANNOUNCE, CTX_OFFER, CTX_CALLBACK_OK,
-                       CTX_CALLBACK)
+                       CTX_CALLBACK, CTX_CONSULT)
 SERVICE_VARIABLES: Final = (
     VAR_HEARTBEAT, VAR_DONE, VAR_CALL_ID, VAR_FALLBACK_QUEUE, VAR_CALLER, VAR_AGENT_ID,
     VAR_MAILBOX, VAR_CLOSED_PROMPT, VAR_ANNOUNCE, VAR_SURVEY, VAR_OFFER, VAR_CB_DIAL,
-    VAR_CB_RING_S,
+    VAR_CB_RING_S, VAR_CONSULT,
 )

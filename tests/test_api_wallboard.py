@@ -20,8 +20,10 @@ from acd.api.testing import (
     launch_chromium,
     open_wallboard,
     queue,
+    reason_board,
     serving,
     snapshot,
+    trend_board,
 )
 from acd.config import HttpConfig, TokenConfig
 
@@ -146,3 +148,40 @@ async def test_wallboard_shows_reconnecting_and_recovers(chromium: object) -> No
     finally:
         await page.close()
         await runner.cleanup()
+
+
+async def test_wallboard_shows_the_reasons_and_their_trend(chromium: object) -> None:
+    """Issue 9: today's figures per reason and how each grew this week, read from the API."""
+    expect = playwright_api.expect
+    backend = FakeBackend(board(0, 0, "ready"))
+    backend.reason_snapshot = reason_board([
+        ("refund", "Refund", 2, 14, 0.5, 0.75, 0.25, 80.0),
+        ("invoice", "Invoice question", 0, 30, 0.9, None, 0.0, None),
+        ("quiet", "Never called", 0, 0, None, None, None, None),
+    ])
+    backend.trends = trend_board([("refund", "Refund", 40, 20), ("quiet", "Never called", 0, 0),
+                                  ("invoice", "Invoice question", 60, 66)])
+    async with serving(create_app(backend, HTTP)) as url:
+        page = await open_wallboard(chromium, url, TOKEN)  # type: ignore[arg-type]
+        section = page.locator("#reasons")
+        await expect(section).to_be_visible(timeout=TIMEOUT_MS)
+        refund = page.locator('[data-reason="refund"]')
+        await expect(refund.locator('[data-field="label"]')).to_have_text("Refund")
+        await expect(refund.locator('[data-field="waiting"]')).to_have_text("2")
+        await expect(refund.locator('[data-field="sl"]')).to_have_text("50%")
+        await expect(refund.locator('[data-field="resolved"]')).to_have_text("75%")
+        await expect(refund.locator('[data-field="transfers"]')).to_have_text("25%")
+        await expect(refund.locator('[data-field="csat"]')).to_have_text("80")
+        await expect(refund.locator('[data-field="trend"]')).to_have_text("▲ 40 · +20 (+100%)")
+        await expect(refund).to_have_attribute("data-trend", "up")
+        invoice = page.locator('[data-reason="invoice"]')
+        await expect(invoice).to_have_attribute("data-trend", "down")
+        await expect(invoice.locator('[data-field="resolved"]')).to_have_text("–")
+        await expect(page.locator('[data-reason="quiet"]')).to_have_count(0)  # nothing yet
+        await expect(page.locator('[data-field="reasons_summary"]')).to_have_text(
+            "grew most this week: Refund +20")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "wallboard-reasons.png"), full_page=True)
+        assert page.console_errors == []  # type: ignore[attr-defined]
+        assert ("reason_trends",) in backend.commands
+        await page.close()

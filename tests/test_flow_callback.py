@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from acd.api.backend import CommandError
 from acd.core.model import AgentState, CallState
 from acd.testing.harness import Harness, wait_for
 from tests.flowkit import (
@@ -89,6 +92,11 @@ async def test_callback_keeps_its_place_and_rings_the_agent_first(lab: Any) -> N
     assert connected.answered_at is not None and connected.entered_at is not None
     virtual_wait = connected.answered_at - connected.entered_at
     assert call_of(h, "8003").state is CallState.WAITING  # type: ignore[union-attr]
+    # (issue 9) a callback is not transferred: its customer is on the agent leg's own Dial
+    with pytest.raises(CommandError) as refused:
+        await h.engine.handlers.transfers.to_queue(call_id, "support")
+    assert refused.value.code == "callback_call"
+    assert h.engine.calls[call_id].state is CallState.CONNECTED
 
     h.sim.agent_hangup("PJSIP/1002")
     await wait_for(lambda: call_id not in h.engine.calls, 10, "the callback to end")

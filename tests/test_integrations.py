@@ -42,6 +42,11 @@ ASTERISK_LINES = {
     "AGENTLOGOFF": "1366723600|NONE|NONE|PJSIP/1001|AGENTLOGOFF|PJSIP/1001|3600",
     "PAUSE": "1366720100|NONE|NONE|PJSIP/1001|PAUSE|lunch",
     "UNPAUSE": "1366720200|NONE|NONE|PJSIP/1001|UNPAUSE|",
+    # app_queue.c (Asterisk 12+) handle_blind_transfer / log_attended_transfer
+    "BLINDTRANSFER": "1366720470|1366720340.303267|sales|PJSIP/1001|BLINDTRANSFER|200|"
+                     "from-internal|10|120|1",
+    "ATTENDEDTRANSFER": "1366720470|1366720340.303267|sales|PJSIP/1001|ATTENDEDTRANSFER|"
+                        "BRIDGE|4fc4e556-8e5d-4f3c-a4bd-5f7a57ae0a4c|10|120|1",
 }
 DATA_FIELDS = {event: len(text.split("|")) - 5 for event, text in ASTERISK_LINES.items()}
 

@@ -253,7 +253,8 @@ async def test_every_mutating_route_refuses_viewers_and_anonymous(anonymous_read
     async with client_for(app) as client:
         for route in mutating(app):
             path = concrete(route.path)
-            body = {"priority": 1} if path.endswith("priority") else {}
+            body = {"priority": 1} if path.endswith("priority") else \
+                {"queue": "sales"} if path.endswith("/transfer") else {}
             resp = await client.request(route.method, path, json=body,
                                         headers=bearer(SECRETS["viewer"]))
             assert resp.status == 403, path

@@ -116,11 +116,14 @@ async def test_events_one_per_change(store: Store) -> None:
     events = await store.read_events()
     assert [f["type"] for _, f in events] == [
         "agent_added", "call_created", "call_queued", "call_claimed", "call_answered",
-        "call_ended", "agent_state_changed"]
+        "call_ended", "agent_state_changed", "call_wrapped"]
     by_type = {f["type"]: f for _, f in events}
     assert by_type["call_answered"] == {
         "type": "call_answered", "call": "c1", "agent": "a1", "at": repr(T0 + 2),
-        "queue": "sales", "leg_id": "leg1", "entered_at": repr(T0)}
+        "queue": "sales", "leg_id": "leg1", "entered_at": repr(T0), "transferred": "0"}
+    # the wrap-up of c1 ended without a code: "none" (issue 9)
+    assert by_type["call_wrapped"]["codes"] == '["none"]'
+    assert by_type["call_wrapped"]["call"] == "c1" and by_type["call_wrapped"]["final"] == "1"
     assert by_type["call_ended"]["outcome"] == "answered"
     assert by_type["call_ended"]["agent_state"] == "wrap_up"
     # Reading on from an id gives only what came after it.

@@ -158,6 +158,19 @@ SUPPORT = {
 }
 
 
+def hashed(c: QueueCounts, wrapups: int = 0) -> QueueCounts:
+    """What an interval hash holds besides (issue 9): the wrap-up codes of the wrap-ups that
+    ended ('none': no code given), and every count again under the calls' reason ('(none)'
+    for these calls without one)."""
+    out = dataclasses.replace(c, codes={"none": wrapups} if wrapups else {})
+    if out != QueueCounts():
+        out.by_reason = {"(none)": dataclasses.replace(out)}
+    return out
+
+
+SALES_WRAPUPS = {I0: 1, I1: 1, I2: 0}  # a1's wrap-ups of c1 and c2 ended
+
+
 def total(by_interval: dict[int, QueueCounts]) -> QueueCounts:
     out = QueueCounts()
     for c in by_interval.values():
@@ -173,8 +186,11 @@ async def test_scenario_counts(store: Store, redis_url: str) -> None:
         await s2.close()
 
     assert await store.queue_intervals(["sales", "support", "none"], B, N) == {
-        "sales": SALES, "support": SUPPORT, "none": {I0: qc(), I1: qc(), I2: qc()}}
-    assert await store.queue_intervals(["sales"], B + 900, B + 1800) == {"sales": {I1: SALES[I1]}}
+        "sales": {i: hashed(c, SALES_WRAPUPS[i]) for i, c in SALES.items()},
+        "support": {i: hashed(c) for i, c in SUPPORT.items()},
+        "none": {I0: qc(), I1: qc(), I2: qc()}}
+    assert await store.queue_intervals(["sales"], B + 900, B + 1800) == {
+        "sales": {I1: hashed(SALES[I1], 1)}}
 
     windows = await store.queue_windows(["sales", "support"], N)
     assert windows[3600] == {"sales": total(SALES), "support": total(SUPPORT)}
@@ -332,7 +348,7 @@ async def test_two_instances_count_each_fact_once(redis_url: str) -> None:
         expected = QueueCounts(offered=n, answered=n, answered_waits={w: 1 for w in waits},
                                wait_sum_s=float(sum(waits)), handled=n,
                                talk_sum_s=60.0 * n, wrapup_sum_s=10.0 * n)
-        assert (await s2.queue_intervals(["q"], B, B + 900))["q"][I0] == expected
+        assert (await s2.queue_intervals(["q"], B, B + 900))["q"][I0] == hashed(expected, n)
         assert (await s1.queue_windows(["q"], B + 200))[900]["q"] == expected
         got = await s1.agent_intervals(agents, B, B + 900)
         assert sum(c.handled for c in got.values()) == n

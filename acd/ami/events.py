@@ -104,7 +104,9 @@ def _user_event(f: Frame) -> DomainEvent | None:
         return None
     return AgentFeatureUsed(action=_need(f, "Action").strip().lower(),
                             extension=_need(f, "Agent").strip(),
-                            reason=f.get("Reason", "").strip())
+                            reason=f.get("Reason", "").strip(),
+                            digits=(f.get("Code") or f.get("Target") or "").strip(),
+                            resolved=f.get("Resolved", "").strip())
 
 
 def _callback_event(f: Frame) -> DomainEvent:

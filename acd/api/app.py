@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.api import commands, erlang, handlers
+from acd.api import commands, erlang, handlers, reasons
 from acd.api.agent_stream import PUSH, PushSource, agent_stream
 from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
 from acd.api.backend import Backend
+from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
 from acd.api.metrics import REGISTRY, make_registry, metrics
@@ -34,6 +35,7 @@ from acd.api.openapi import build_openapi
 from acd.api.route import QueryParam, Route
 from acd.api.stream import STREAMS, StreamHub, close_streams, hub_ctx, stream
 from acd.config import HttpConfig
+from acd.stats.reason_schema import ReasonHistoryOut, ReasonsOut, ReasonTrendsOut
 from acd.stats.schema import AgentFigures, CallView, QueueFigures
 
 V1 = "/api/v1"
@@ -66,6 +68,23 @@ def routes() -> list[Route]:
               errors=(400, 404, 409), tag="actions")
         for action in ("login", "logout", "ready", "not_ready")
     ]
+    wrap_and_transfer = [  # issue 9
+        Route("POST", f"{V1}/agents/{{id}}/wrapup", commands.agent_wrapup, "supervisor",
+              "Wrap-up codes of the agent's last call (and resolved yes/no)", WrapupOut,
+              body=WrapupBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer", commands.call_transfer, "supervisor",
+              "Transfer a connected call to a queue or an agent, blind or warm", TransferOut,
+              body=TransferBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer/complete", commands.transfer_complete,
+              "supervisor", "Complete the call's warm transfer", TransferOut, body=EmptyBody,
+              errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/transfer/cancel", commands.transfer_cancel,
+              "supervisor", "Cancel the call's warm transfer (back to its agent)",
+              TransferOut, body=EmptyBody, errors=(400, 404, 409), tag="actions"),
+        Route("POST", f"{V1}/calls/{{id}}/escalate", commands.call_escalate, "supervisor",
+              "Escalate a connected call to the supervisors' queue", TransferOut,
+              body=EmptyBody, errors=(400, 404, 409), tag="actions"),
+    ]
     return [
         Route("GET", f"{V1}/queues", handlers.get_queues, "read",
               "Every queue and the centre total", QueuesOut, query=PBX_QUERY,
@@ -82,6 +101,14 @@ def routes() -> list[Route]:
               FunnelOut, query=PBX_QUERY, errors=(404, 503)),
         Route("GET", f"{V1}/history", handlers.get_history, "read",
               "15-minute intervals", HistoryOut, query=HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/reasons", reasons.get_reasons, "read",
+              "Live calls and today's figures per call reason", ReasonsOut, errors=(503,)),
+        Route("GET", f"{V1}/reasons/history", reasons.get_reason_history, "read",
+              "Figures per call reason per 15-minute interval or per day", ReasonHistoryOut,
+              query=reasons.HISTORY_QUERY, errors=(400, 404)),
+        Route("GET", f"{V1}/reasons/trends", reasons.get_reason_trends, "read",
+              "This week against last week per call reason: the reasons that grew most "
+              "first", ReasonTrendsOut),
         Route("GET", f"{V1}/records", handlers.get_records, "read",
               "Call records: one per ended call (needs [integrations.records]); "
               "`format=csv` gives text/csv with a header row instead", RecordsOut,
@@ -97,6 +124,7 @@ def routes() -> list[Route]:
               "snapshot (the current one first), a `: heartbeat` comment every 15 s",
               media_type="text/event-stream", token_in_query=True),
         *agent_actions,
+        *wrap_and_transfer,
         Route("POST", f"{V1}/calls/{{id}}/priority", commands.call_priority, "supervisor",
               "Change a waiting call's priority", CallView, body=PriorityBody,
               errors=(400, 404, 409), tag="actions"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acd.core.agent_actions import AgentAction
+from acd.stats.reason_schema import HistoryStep
 
 __all__ = ["AgentAction", "Backend", "CommandError", "Readiness"]
 
@@ -45,6 +46,17 @@ class Backend(Protocol):
     async def history(self, queue: str | None, start: float, end: float) -> list[dict[str, Any]]:
         """15-minute intervals [start, end) for one queue or all: one dict per interval."""
 
+    def reasons(self) -> dict[str, Any]:
+        """Live calls and today's figures per call reason (the ReasonsOut shape), made with
+        the latest snapshot; {} before the first."""
+
+    async def reason_history(self, reason: str | None, start: float, end: float,
+                             step: HistoryStep) -> list[dict[str, Any]]:
+        """Figures per reason per 15-minute interval or local day (ReasonHistoryRow)."""
+
+    async def reason_trends(self) -> dict[str, Any]:
+        """This week against last week per reason (the ReasonTrendsOut shape)."""
+
     def readiness(self) -> Readiness: ...
 
     async def agent_command(self, agent_id: str, action: AgentAction,
@@ -62,6 +74,26 @@ class Backend(Protocol):
         agent's desktop token, which may only touch its own call. Returns the recording.
         Raises CommandError (unknown_call 404, forbidden 403, not_connected, recording_off,
         not_recording, already_paused, not_paused 409, pbx_refused 502)."""
+
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        """Wrap-up codes of the agent's last call (issue 9); returns the WrapupOut shape.
+        Raises CommandError (unknown_agent 404, not_in_wrapup 409, bad_code 400,
+        code_required 409)."""
+
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        """Transfer a connected call to a queue or an agent, blind or warm (a consultation
+        first); returns the TransferOut shape. Raises CommandError (unknown_call 404,
+        unknown_queue 404, unknown_agent 404, not_connected 409, callback_call 409 (a
+        callback: the customer is on the agent's own Dial), consult_in_progress 409,
+        agent_not_ready 409, no_agent_ready 409, same_agent 409)."""
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        """Blind transfer to the supervisors' queue (no_escalation_queue 409 if none)."""
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        """Complete (or cancel) the warm transfer of the call (no_consultation 409)."""
 
     async def reload_config(self) -> dict[str, Any]:
         """Re-read the config file; a bad config keeps the running one and raises

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from acd.api.auth import PRINCIPAL
 from acd.api.backend import AgentAction
+from acd.api.call_models import TransferBody, WrapupBody
 from acd.api.errors import bad_request, from_validation
 from acd.api.handlers import json_ok
 from acd.api.keys import BACKEND
@@ -65,6 +66,35 @@ def call_recording(pause: bool) -> Handler:
 
     handler.__name__ = "recording_pause" if pause else "recording_resume"
     return handler
+
+
+async def agent_wrapup(request: web.Request) -> web.Response:
+    body = await read_body(request, WrapupBody)
+    out = await request.app[BACKEND].set_wrapup(request.match_info["id"], list(body.codes),
+                                                body.resolved, body.done)
+    return json_ok(out)
+
+
+async def call_transfer(request: web.Request) -> web.Response:
+    body = await read_body(request, TransferBody)
+    out = await request.app[BACKEND].transfer_call(request.match_info["id"], body.queue,
+                                                   body.agent, body.mode)
+    return json_ok(out)
+
+
+async def call_escalate(request: web.Request) -> web.Response:
+    await read_body(request, EmptyBody)
+    return json_ok(await request.app[BACKEND].escalate_call(request.match_info["id"]))
+
+
+async def transfer_complete(request: web.Request) -> web.Response:
+    await read_body(request, EmptyBody)
+    return json_ok(await request.app[BACKEND].finish_transfer(request.match_info["id"], True))
+
+
+async def transfer_cancel(request: web.Request) -> web.Response:
+    await read_body(request, EmptyBody)
+    return json_ok(await request.app[BACKEND].finish_transfer(request.match_info["id"], False))
 
 
 async def config_reload(request: web.Request) -> web.Response:

@@ -60,6 +60,32 @@ class RingOut(_Model):
                         "hung up), ...")
 
 
+class TransferEntryOut(BaseModel):
+    """One transfer of a call (issue 9)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: float | None = None
+    kind: str = Field("", description="blind, warm or escalation")
+    from_queue: str = ""
+    to_queue: str = ""
+    from_agent: str = ""
+    to_agent: str = Field("", description="empty: to a queue")
+
+
+class WrapupEntryOut(BaseModel):
+    """One agent's wrap-up of a call (issue 9)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    agent: str = ""
+    codes: list[str] = Field(default_factory=list)
+    resolved: bool | None = None
+    final: bool = Field(False, description="the agent who ended the call (not a transfer)")
+    ended_at: float | None = None
+    wrapup_s: float | None = None
+
+
 class CallRecordOut(BaseModel):
     """One ended call (acd/integrations/records.py). Times are epoch seconds."""
 
@@ -91,6 +117,19 @@ class CallRecordOut(BaseModel):
     wrapup_s: float | None = Field(None, description="not known yet: null")
     recording_url: str | None = Field(None, description="empty for now")
     survey_score: str | None = Field(None, description="empty for now")
+    wrapup_start: float | None = Field(None, description="the last agent's wrap-up began")
+    wrapup_end: float | None = Field(None, description="... and ended")
+    reason: str | None = Field(None, description="the call reason (empty: none given)")
+    first_answered_at: float | None = Field(None, description="the first answer (a "
+                                            "transferred call is answered again later)")
+    transfers: list[TransferEntryOut] = Field(default_factory=list, description="the "
+                                              "call's transfers, oldest first")
+    wrapups: list[WrapupEntryOut] = Field(default_factory=list, description="every agent's "
+                                          "wrap-up of the call")
+    wrapup_codes: list[str] | None = Field(None, description="the codes of the agent who "
+                                           "ended the call (`none`: no code given)")
+    resolved: bool | None = Field(None, description="resolved, as that agent said (null: "
+                                  "not said)")
 
 
 class RecordsOut(_Model):

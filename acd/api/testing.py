@@ -15,6 +15,7 @@ from aiohttp import web
 
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.api.server import start_site
+from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import (
     WINDOWS,
     AgentCountsView,
@@ -118,6 +119,38 @@ def snapshot(queues: Sequence[QueueFigures], agents: Sequence[AgentFigures] = ()
                     ).model_dump(mode="json")
 
 
+def reason_board(rows: Sequence[tuple[str, str, int, int, float | None, float | None,
+                                      float | None, float | None]],
+                 generated_at: float | None = None) -> dict[str, Any]:
+    """The ReasonsOut shape: (name, label, waiting, offered, SL, resolved rate, transfer
+    rate, CSAT index) per reason."""
+    from acd.stats.reason_schema import ReasonFigures, ReasonsOut, ReasonWindow
+
+    out = []
+    for name, label, waiting, offered, sl, resolved, transfers, csat in rows:
+        base = window(offered, offered, offered, 0, sl).model_dump()
+        base["transfer_rate"] = transfers
+        today = ReasonWindow(**base, resolved=0, unresolved=0, resolved_rate=resolved,
+                             codes={}, csat_answers=1 if csat is not None else 0,
+                             csat_index=csat, nps_answers=0, nps=None)
+        out.append(ReasonFigures(name=name, label=label, waiting=waiting, connected=0,
+                                 today=today))
+    return ReasonsOut(generated_at=time.time() if generated_at is None else generated_at,
+                      reasons=out).model_dump(mode="json")
+
+
+def trend_board(rows: Sequence[tuple[str, str, int, int]]) -> dict[str, Any]:
+    """The ReasonTrendsOut shape: (name, label, this week, last week) per reason, in order."""
+    from acd.stats.reason_schema import ReasonTrend, ReasonTrendsOut
+
+    now = time.time()
+    trends = [ReasonTrend(name=n, label=lb, this_week=a, last_week=b, change=a - b,
+                          growth=(a - b) / b if b else None) for n, lb, a, b in rows]
+    return ReasonTrendsOut(generated_at=now, this_week=[now - 604_800, now],
+                           last_week=[now - 1_209_600, now - 604_800],
+                           reasons=trends).model_dump(mode="json")
+
+
 # --- backend ---
 
 class FakeBackend:
@@ -133,6 +166,11 @@ class FakeBackend:
         self.fail: dict[str, CommandError] = {}
         self.ready = Readiness(ready=True, ami=True, redis=True, reason="")
         self.history_rows: list[dict[str, Any]] = []
+        # issue 9: figures by reason (build them with `reason_board` / `trend_board`)
+        self.reason_snapshot: dict[str, Any] = {"generated_at": 0.0, "reasons": []}
+        self.reason_rows: list[dict[str, Any]] = []
+        self.trends: dict[str, Any] = {"generated_at": 0.0, "this_week": [0.0, 0.0],
+                                       "last_week": [0.0, 0.0], "reasons": []}
 
     @property
     def subscribers(self) -> int:
@@ -163,6 +201,19 @@ class FakeBackend:
         self._maybe_fail("history")
         return self.history_rows
 
+    def reasons(self) -> dict[str, Any]:
+        return self.reason_snapshot
+
+    async def reason_history(self, reason: str | None, start: float, end: float,
+                             step: HistoryStep) -> list[dict[str, Any]]:
+        self.commands.append(("reason_history", reason, start, end, step))
+        self._maybe_fail("reason_history")
+        return self.reason_rows
+
+    async def reason_trends(self) -> dict[str, Any]:
+        self.commands.append(("reason_trends",))
+        return self.trends
+
     def readiness(self) -> Readiness:
         return self.ready
 
@@ -189,6 +240,35 @@ class FakeBackend:
         self.commands.append(("priority", call_id, priority))
         self._maybe_fail("priority")
         return call(call_id, "sales", priority=priority).model_dump(mode="json")
+
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        self.commands.append(("wrapup", agent_id, codes, resolved, done))
+        self._maybe_fail("wrapup")
+        return {"agent_id": agent_id, "state": "ready" if done else "wrap_up",
+                "call_id": "" if done else "c1", "codes": codes, "resolved": resolved}
+
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        self.commands.append(("transfer", call_id, queue, agent, mode))
+        self._maybe_fail("transfer")
+        return {"call_id": call_id, "kind": mode,
+                "state": "consulting" if mode == "warm" else "waiting" if queue else "ringing",
+                "queue": queue or "sales", "agent_id": agent or "",
+                "consult_agent": "a2" if mode == "warm" else "", "transfers": 1}
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        self.commands.append(("escalate", call_id))
+        self._maybe_fail("escalate")
+        return {"call_id": call_id, "kind": "escalation", "state": "waiting",
+                "queue": "supervisors", "agent_id": "", "consult_agent": "", "transfers": 1}
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        self.commands.append(("complete" if complete else "cancel", call_id))
+        self._maybe_fail("complete" if complete else "cancel")
+        return {"call_id": call_id, "kind": "warm", "state": "connected", "queue": "sales",
+                "agent_id": "a2" if complete else "a1", "consult_agent": "",
+                "transfers": 1 if complete else 0}
 
     async def reload_config(self) -> dict[str, Any]:
         self.commands.append(("reload",))

@@ -52,9 +52,11 @@ class OriginateFailed:
 
 @dataclass(frozen=True, slots=True)
 class AgentFeatureUsed:
-    action: str  # login | pause | unpause | logout
+    action: str  # login | pause | unpause | logout; issue 9: wrapup, transfer, consult, ...
     extension: str
     reason: str
+    digits: str = ""  # keyed after the code: a wrap-up code, a transfer target
+    resolved: str = ""  # wrapup: 1 resolved, 2 not resolved, "" not said
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,14 @@ class CallbackDue:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultOverdue:
+    """The agent consulted in a warm transfer did not answer in time (issue 9)."""
+
+    call_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreChanged:
     """A state change read back from the store's event stream (made by any instance)."""
 
@@ -130,5 +140,5 @@ DomainEvent = (
     AgiSessionStarted | AgiCommandDone | AgiSessionEnded | ChannelHungUp | ChannelBridged
     | OriginateFailed | AgentFeatureUsed | WrapupEnded | MaxWaitReached | RingOverdue
     | PolicyDue | StoreChanged | PolicyTick | SurveyAnswered | CallbackRequested
-    | CallbackResult | CallbackDue
+    | CallbackResult | CallbackDue | ConsultOverdue
 )

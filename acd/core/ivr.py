@@ -28,7 +28,7 @@ from acd.config import (
     SetNode,
     VipNode,
 )
-from acd.core import agi
+from acd.core import agi, reasons
 from acd.core.agi import AgiResult
 from acd.core.hours import is_open
 from acd.core.ivr_state import (
@@ -100,7 +100,7 @@ def on_agi_result(cfg: Config, state: IvrState, result: AgiResult, now: float) -
     if st.awaiting == Awaiting.LANGUAGE and isinstance(node, LookupNode):
         return _enter(cfg, st, st.resume or node.next, now)
     if st.awaiting == Awaiting.QUEUE_PROMPT and isinstance(node, QueueNode):
-        return _to_queue(cfg, st, node.queue)
+        return _to_queue(cfg, st, node.queue, node.use_reason_queue)
     return _end(st, "flow_error")  # the node changed type under us (config reload)
 
 
@@ -191,13 +191,17 @@ def _escape(cfg: Config, st: IvrState, fl: FlowConfig) -> Step:
     return _to_queue(cfg, st, fl.escape_queue)
 
 
-def _to_queue(cfg: Config, st: IvrState, queue: str) -> Step:
+def _to_queue(cfg: Config, st: IvrState, queue: str, use_reason_queue: bool = False) -> Step:
     if st.queue in cfg.queues:  # a CRM lookup picked the queue
         queue = st.queue
+    # a node that routes by reason sends the call to its reason's queue, whoever picked before
+    reason = reasons.of_call(cfg, st.reason, st.data)
+    queue = reasons.queue_for(cfg, reason, queue, use_reason_queue)
     qcfg = cfg.queues.get(queue)
-    skills = merge_skills(qcfg.skills if qcfg else {}, st.skills)
+    skills = merge_skills(qcfg.skills if qcfg else {}, st.skills,
+                          reasons.skills_of(cfg, reason))
     st.awaiting = Awaiting.DONE
-    return st, [ToQueue(queue, st.priority, skills, st.language, st.vip)]
+    return st, [ToQueue(queue, st.priority, skills, st.language, st.vip, reason)]
 
 
 def _enter(cfg: Config, st: IvrState, name: str, now: float) -> Step:
@@ -226,6 +230,8 @@ def _run(cfg: Config, st: IvrState, node: Node, now: float) -> str | Step:
         return _ask(st, node)
     if isinstance(node, SetNode):
         st.skills = merge_skills(st.skills, node.skills)
+        if node.reason is not None:
+            st.reason = node.reason
         if node.language is None:
             return node.next
         st.language = node.language
@@ -243,7 +249,7 @@ def _run(cfg: Config, st: IvrState, node: Node, now: float) -> str | Step:
     if isinstance(node, QueueNode):
         if node.prompt:
             return _agi(st, Awaiting.QUEUE_PROMPT, agi.stream_file(node.prompt))
-        return _to_queue(cfg, st, node.queue)
+        return _to_queue(cfg, st, node.queue, node.use_reason_queue)
     st.awaiting = Awaiting.DONE  # HangupNode: the service plays the prompt, then hangs up
     return st, [EndCall(st.node, node.prompt)]
 
@@ -268,6 +274,7 @@ def _retry(cfg: Config, st: IvrState, fl: FlowConfig, node: MenuNode | CollectNo
 def _menu_input(cfg: Config, st: IvrState, fl: FlowConfig, node: MenuNode, digits: str,
                 now: float) -> Step:
     if digits in node.options:
+        st.reason = node.reasons.get(digits, st.reason)
         return _enter(cfg, st, node.options[digits], now)
     if _is_escape(fl, digits):
         return _escape(cfg, st, fl)

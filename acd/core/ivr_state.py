@@ -47,6 +47,7 @@ class IvrState:
     steps: int = 0  # Agi and LookupVip commands in this call (runaway guard)
     queue: str = ""  # the queue a CRM lookup picked: replaces the queue node's
     resume: str = ""  # the node to enter once the language a lookup gave is set
+    reason: str = ""  # the call reason the caller stated (menu option or set node)
 
     def copy(self) -> IvrState:
         return IvrState(**{**asdict(self), "awaiting": Awaiting(self.awaiting)})
@@ -67,7 +68,7 @@ class IvrState:
             vip=bool(d["vip"]), priority=int(d["priority"]), awaiting=Awaiting(d["awaiting"]),
             caller_num=str(d.get("caller_num", "")), hops=int(d.get("hops", 0)),
             steps=int(d.get("steps", 0)), queue=str(d.get("queue", "")),
-            resume=str(d.get("resume", "")),
+            resume=str(d.get("resume", "")), reason=str(d.get("reason", "")),
         )
 
 
@@ -137,6 +138,7 @@ class ToQueue:
     skills: dict[str, int]
     language: str
     vip: bool
+    reason: str = ""  # a configured call reason, or "" (the reason's skills are in `skills`)
 
 
 @dataclass(frozen=True, slots=True)

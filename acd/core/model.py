@@ -87,6 +87,16 @@ class Call:
     callback_at: float | None = None
     cb_attempts: int = 0
     retry_at: float | None = None
+    # issue 9: what the caller needs, what happened after the first answer
+    reason: str = ""  # the call reason (a name of [reasons.NAME]; "" when none was given)
+    leg_channel: str = ""  # channel name of the agent leg (a Bridge() target needs a name)
+    first_answered_at: float | None = None  # the first answer (answered_at: the latest)
+    transfers: list[dict[str, object]] = field(default_factory=list)  # history, oldest first
+    wrapups: list[dict[str, object]] = field(default_factory=list)  # each agent's codes
+    consult_agent: str = ""  # warm transfer in progress: the agent consulted
+    consult_leg: str = ""  # ... its leg (Originate ChannelId)
+    consult_queue: str = ""  # ... the queue the call goes to on completion ("": its own)
+    consult_channel: str = ""  # ... the leg's channel name, once it answered
 
     def wait_s(self, now: float) -> float:
         if self.entered_at is None:
@@ -109,3 +119,7 @@ class Agent:
     call_id: str = ""
     leg_id: str = ""
     calls_handled: int = 0
+    last_queue: str = ""  # the queue of its last answered call (its wrap-up is charged there)
+    wrap_call: str = ""  # in wrap-up: the call it wraps up
+    wrap_codes: list[str] = field(default_factory=list)  # codes given so far in this wrap-up
+    wrap_resolved: bool | None = None  # "resolved?" as the agent answered (None: not said)

@@ -19,10 +19,22 @@ AGENTLOGIN      channel                               agent logged_out -> any
 AGENTLOGOFF     channel|logintime                     agent any -> logged_out
 PAUSE           reason                                agent -> not_ready (and RONA's pause)
 UNPAUSE         reason                                agent not_ready -> any but logged_out
+BLINDTRANSFER   extension|context|holdtime|calltime|  call_transferred blind / escalation: the
+                origposition                          target queue (context acd-hold) or agent
+                                                      (context acd-agent); then ENTERQUEUE in
+                                                      a target queue
+ATTENDEDTRANSFER method|method-data|holdtime|calltime| call_transferred warm: APP|Bridge (the
+                origposition                          consulted leg's Bridge() takes the
+                                                      caller); then ENTERQUEUE in the queue it
+                                                      goes to (and CONNECT if answered)
 =============== ===================================== =========================================
 
 callid is the caller channel's uniqueid; times are whole seconds (ringtime of RINGNOANSWER /
 RINGCANCELED in ms, as Asterisk writes it); agent lines have queue and callid NONE.
+
+A transfer ends the first agent's conversation without a COMPLETE line (as app_queue does);
+holdtime is that conversation's wait (from its queue entry, or from the previous transfer),
+calltime its talk.
 
 Who hung up: the store's call_ended event carries ``ended_by`` (the engine knows whether the
 agent leg or the caller channel hung up first): ``agent`` gives COMPLETEAGENT, anything else
@@ -38,6 +50,7 @@ import logging
 from pathlib import Path
 from typing import IO
 
+from acd import contract
 from acd.config import QueueLogConfig
 from acd.integrations.runner import Event
 
@@ -98,7 +111,8 @@ class QueueLogWriter:
         if ev.type == "agent_state_changed":
             await self._agent_line(ev)
             return
-        if ev.type not in ("call_queued", "call_requeued", "call_answered", "call_ended"):
+        if ev.type not in ("call_queued", "call_requeued", "call_answered", "call_ended",
+                           "call_transferred"):
             return
         call = await ev.call()
         callid = (call.uniqueid if call is not None and call.uniqueid else "") or ev.call_id
@@ -115,8 +129,10 @@ class QueueLogWriter:
             if ev.fields.get("agent_state") == "not_ready":
                 self._write(line(ev.at, NONE, NONE, agent, "PAUSE",
                                  ev.fields.get("reason", "")))
+        elif ev.type == "call_transferred":
+            await self._transferred(ev, callid, agent, call.caller_num if call else "")
         elif ev.type == "call_answered":
-            entered = ev.float_field("entered_at")
+            entered = t.get("segment_at") or ev.float_field("entered_at")
             self._write(line(ev.at, callid, queue, agent, "CONNECT",
                              _secs(ev.at - entered if entered else None),
                              ev.fields.get("leg_id", ""), _secs(t.get("ring_s"))))
@@ -144,6 +160,32 @@ class QueueLogWriter:
         wait = ev.at - entered if entered else None
         self._write(line(ev.at, callid, queue, NONE, event, t.get("position", 1), orig,
                          _secs(wait)))
+
+    async def _transferred(self, ev: Event, callid: str, agent: str, caller: str) -> None:
+        """BLINDTRANSFER / ATTENDEDTRANSFER in the queue left, then the call's entry in the
+        queue it goes to (issue 9)."""
+        t, f = ev.track, ev.fields
+        src, dst, to_agent = f.get("from_queue", ""), f.get("queue", ""), f.get("to_agent", "")
+        answered = ev.float_field("answered_at")
+        hold_from = t.get("hold_from")
+        hold = answered - float(hold_from) if answered and hold_from else None
+        talk = ev.at - answered if answered else None
+        orig = t.get("origposition", 1)
+        if f.get("kind") == "warm":
+            self._write(line(ev.at, callid, src, agent, "ATTENDEDTRANSFER", "APP", "Bridge",
+                             _secs(hold), _secs(talk), orig))
+        else:
+            exten, context = (self._names.get(to_agent, to_agent), contract.CTX_AGENT) \
+                if to_agent else (dst, contract.CTX_HOLD)
+            self._write(line(ev.at, callid, src, agent, "BLINDTRANSFER", exten, context,
+                             _secs(hold), _secs(talk), orig))
+        if f.get("state") == "ringing":
+            return  # rings an agent: CONNECT (or RINGNOANSWER) follows
+        self._write(line(ev.at, callid, dst, NONE, "ENTERQUEUE", "", caller,
+                         t.get("position", 1)))
+        if f.get("state") == "connected":
+            self._write(line(ev.at, callid, dst, self._names.get(to_agent, to_agent),
+                             "CONNECT", 0, f.get("leg_id", ""), 0))
 
     async def _agent_line(self, ev: Event) -> None:
         before, after = ev.fields.get("from_state", ""), ev.fields.get("state", "")

@@ -3,12 +3,14 @@
 
 A record holds every stage's time (arrived, queued, each ring with its agent, end and result,
 answered, ended), the IVR path and inputs, what a CRM lookup found, queue, agent, outcome, wait,
-talk, the agent's wrap-up (start, end, seconds) and the recording (file, pauses).
+talk, the agent's wrap-up (start, end, seconds) and the recording (file, pauses); the call's
+reason, its transfers and every agent's wrap-up (issue 9: codes, resolved yes/no).
 
 When the call ends with its agent in wrap-up, the record waits in Redis (`IntKeys.wrapup`)
 until that wrap-up ends (the agent's next state change), then it is written with the wrap-up
-filled in; without wrap-up it is written at once (`wrapup_s` 0 for an answered call, null
-otherwise). Taking the held record is a GETDEL, so of two instances one alone writes it.
+and its codes filled in (read back from the call); without wrap-up it is written at once
+(`wrapup_s` 0 for an answered call, null otherwise). Taking the held record is a GETDEL, so of
+two instances one alone writes it.
 A record is therefore written up to the wrap-up's length after its call ended: the time-range
 read looks `LATE_S` past its end for it.
 The caller-facing policies add their fields and the survey answers (records_flow.py:
@@ -24,6 +26,8 @@ import json
 from typing import Any
 
 from acd.config import RecordsConfig
+from acd.core.model import Call
+from acd.core.transfer import history_entry
 from acd.integrations.records_flow import FLOW_FIELDS, amendment, flow_fields, merge_amendments
 from acd.integrations.runner import Event
 from acd.integrations.stream import IntegrationRedis, IntKeys
@@ -33,7 +37,9 @@ FIELDS = ("call_id", "pbx", "uniqueid", "caller_num", "dnis", "flow", "ivr_path"
           "account", "vip", "queue", "priority", "agent_id", "outcome", "arrived_at",
           "queued_at", "rings", "rona_count", "answered_at", "ended_at", "wait_s", "talk_s",
           "wrapup_s", "wrapup_start", "wrapup_end", "recording_file", "recording_pauses",
-          "customer_name", "crm_reason", "survey_score", *FLOW_FIELDS)
+          "customer_name", "crm_reason", "survey_score", *FLOW_FIELDS,
+          # issue 9
+          "reason", "first_answered_at", "transfers", "wrapups", "wrapup_codes", "resolved")
 TIME_SKEW_S = 60.0  # a record is written a little after its call ended (and clocks differ)
 LATE_S = 6 * 3600.0  # ... at most this long after (a wrap-up), for the time range of a read
 HELD_TTL_S = 86_400  # a record held for a wrap-up that never ends (agent gone) expires
@@ -66,7 +72,32 @@ async def build_record(ev: Event) -> dict[str, Any]:
                    recording_pauses=[list(p) for p in call.recording_pauses],
                    customer_name=call.customer_name, crm_reason=call.crm_reason)
         rec.update(flow_fields(call))
+        _call_outcomes(rec, call)
     return rec
+
+
+def _call_outcomes(rec: dict[str, Any], call: Call) -> None:
+    """Issue 9: the reason, the transfers, each agent's wrap-up so far; the codes and the
+    resolved answer of the agent who ended the call (once its wrap-up ended)."""
+    rec.update(reason=call.reason, transfers=[history_entry(t) for t in call.transfers],
+               first_answered_at=call.first_answered_at,
+               wrapups=[wrapup_entry(w) for w in call.wrapups])
+    final = next((w for w in reversed(call.wrapups) if w.get("final") is True), None)
+    if final is not None:
+        codes = final.get("codes")
+        rec.update(wrapup_codes=[str(c) for c in codes] if isinstance(codes, list) else [],
+                   resolved=final.get("resolved"))
+
+
+def wrapup_entry(entry: dict[str, object]) -> dict[str, object]:
+    """One stored wrap-up (times as strings from Lua) with numbers for numbers."""
+    out = dict(entry)
+    for key in ("ended_at", "wrapup_s"):
+        try:
+            out[key] = float(str(entry.get(key, "")))
+        except ValueError:
+            out[key] = None
+    return out
 
 
 class RecordsWriter:
@@ -84,7 +115,7 @@ class RecordsWriter:
         keys = IntKeys(ev.store.keys)
         if ev.type in ("agent_state_changed", "agent_removed") \
                 and ev.fields.get("from_state") == "wrap_up":
-            await self._release(keys, ev.agent_id, ev.at)
+            await self._release(ev, keys, ev.agent_id, ev.at)
         if ev.type == "survey_answered":  # after the call ended: amends its record
             call = await ev.call()
             amend = amendment(ev.pbx, call) if call is not None else None
@@ -103,15 +134,20 @@ class RecordsWriter:
             await self._write(keys, rec)
             return
         rec["wrapup_start"] = ev.at
-        await self._release(keys, agent_id, None)  # a held one left over: written as it is
+        await self._release(ev, keys, agent_id, None)  # a held one left over: written as it is
         await self.redis.set(keys.wrapup(agent_id), json.dumps(rec), HELD_TTL_S)
         agent = await ev.agent()
-        # (another instance may have handled the end of this wrap-up already)
-        if agent is None or agent.state.value != "wrap_up" or agent.state_since != ev.at:
-            await self._release(keys, agent_id, agent.state_since if agent else ev.at)
+        # (another instance may have handled the end of this wrap-up already). The wrap-up is
+        # known by its call (wrap_call), else (an agent put in wrap-up by hand) by its start.
+        wrapping = agent is not None and agent.state.value == "wrap_up" and (
+            agent.wrap_call == ev.call_id if agent.wrap_call else agent.state_since == ev.at)
+        if not wrapping:
+            await self._release(ev, keys, agent_id, agent.state_since if agent else ev.at)
 
-    async def _release(self, keys: IntKeys, agent_id: str, ended: float | None) -> None:
-        """Write the record held for the agent's wrap-up, which ended at `ended`."""
+    async def _release(self, ev: Event, keys: IntKeys, agent_id: str,
+                       ended: float | None) -> None:
+        """Write the record held for the agent's wrap-up, which ended at `ended`: with the
+        wrap-ups (and codes) the call has now."""
         raw = await self.redis.getdel(keys.wrapup(agent_id))
         if raw is None:
             return
@@ -120,6 +156,9 @@ class RecordsWriter:
         if ended is not None and isinstance(start, float | int):
             rec["wrapup_end"] = max(ended, start)
             rec["wrapup_s"] = rec["wrapup_end"] - start
+        call = await ev.store.get_call(str(rec.get("call_id", "")))
+        if call is not None:
+            _call_outcomes(rec, call)
         await self._write(keys, rec)
 
     async def _write(self, keys: IntKeys, rec: dict[str, Any]) -> None:

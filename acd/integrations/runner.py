@@ -22,7 +22,6 @@ started. Derived values reach the handlers in `Event.track`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -43,6 +42,7 @@ STALE_MS = 60_000  # another consumer's unacked entries are taken over after thi
 CLAIM_EVERY_S = 30.0
 BLOCK_MS = 1000
 BATCH = 200
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(slots=True)
@@ -146,9 +146,12 @@ class Runner:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded, as Engine.stop: on a loaded box a task cancelled inside its blocking
+            # XREADGROUP was seen never to finish (redis-py), which hung the service's stop.
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in stuck:
+                log.warning("integrations: task %s did not stop in time", task.get_name())
         self._tasks.clear()
         for handler in self.handlers:
             try:
@@ -283,10 +286,26 @@ async def _track_before(redis: IntegrationRedis, keys: IntKeys, ev: Event) -> di
         if ev.fields.get("from_state") == "ringing":
             _ring(track, ev, "canceled")
         track["position"] = await _exit_position(redis, ev)
-    if kind in ("call_queued", "call_claimed", "call_requeued", "call_answered"):
+    elif kind == "call_transferred":
+        _transferred(track, ev, await _queue_position(redis, ev))
+    if kind in ("call_queued", "call_claimed", "call_requeued", "call_answered",
+                "call_transferred"):
         keep = {k: json.dumps(v) for k, v in track.items() if k not in ("ring_s", "position")}
         await redis.replace_hash(key, keep, TRACK_TTL_S)
     return track
+
+
+def _transferred(track: dict[str, Any], ev: Event, position: int | None) -> None:
+    """Issue 9: the conversation that ended in a transfer held from `hold_from` (its queue
+    entry, or the previous transfer); the next one starts now. A transfer to an agent rings
+    it (a ring, as a claim); to a queue, the call waits at `position` there."""
+    track["hold_from"] = track.get("segment_at") or ev.float_field("entered_at") or ev.at
+    track["segment_at"] = ev.at
+    to_agent = ev.fields.get("to_agent", "")
+    if to_agent and ev.fields.get("state") == "ringing":
+        track.update(ring_at=ev.at, ring_agent=to_agent, ring_leg=ev.fields.get("leg_id", ""))
+    if position is not None:
+        track["position"] = position
 
 
 async def _track_agent(redis: IntegrationRedis, keys: IntKeys, ev: Event) -> dict[str, Any]:

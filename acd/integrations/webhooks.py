@@ -14,7 +14,11 @@ Payload: event ("ringing"/"answered"), at, pbx, call_id, uniqueid, caller_num, d
 agent, agent_name, vip, account, language, ivr_path, flow, wait_s (so far), previous_calls (of
 this number, ended ones, newest first: call_id, at, queue, agent, outcome; at most
 `integrations.history_per_number`), last_agent (the agent of the newest previous answered
-call), customer_name and crm_reason (what a CRM lookup found).
+call), customer_name and crm_reason (what a CRM lookup found); issue 9: reason, reason_label,
+entered_at (the original queue entry), transfers (the call's history: at, kind, from/to queue
+and agent, oldest first) and wrapups (codes the agents before gave). A transferred call pops
+for the agent that receives it: rung by a transfer (call_transferred), or consulted in a warm
+transfer (consult_started).
 
 With `integrations.agent_push` the same payload also goes to the agent's desktop stream (a Redis
 Stream that every instance follows: push.py), queue screen pop configured or not.
@@ -37,13 +41,29 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from acd.config import Config, ConfigError, ScreenPopConfig
+from acd.core.model import Call
+from acd.core.reasons import label_of
+from acd.core.transfer import history_entry
+from acd.integrations.records import wrapup_entry
 from acd.integrations.runner import Event
 from acd.integrations.stream import IntegrationRedis, IntKeys
 
 log = logging.getLogger("acd.integrations.webhooks")
 
 SIGNATURE_HEADER = "X-Acd-Signature"
-_EVENTS = {"call_claimed": "ringing", "call_answered": "answered"}
+_EVENTS = {"call_claimed": "ringing", "call_answered": "answered",
+           "call_transferred": "ringing", "consult_started": "ringing"}
+
+
+def _pop_kind(ev: Event) -> str | None:
+    """The pop an event makes, if any: a transfer pops only for the agent it goes to."""
+    kind = _EVENTS.get(ev.type)
+    if ev.type == "call_transferred":
+        state = ev.fields.get("state", "")
+        if not ev.fields.get("to_agent") or state not in ("ringing", "connected"):
+            return None
+        return "answered" if state == "connected" else "ringing"
+    return kind
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -102,19 +122,20 @@ class ScreenPops:
             await self._session.close()
 
     async def handle(self, ev: Event) -> None:
-        kind = _EVENTS.get(ev.type)
-        queue = ev.fields.get("queue", "")
+        kind = _pop_kind(ev)
+        queue = ev.fields.get("to_queue") or ev.fields.get("queue", "")
         qcfg = self.cfg.queues.get(queue)
         pop = qcfg.screen_pop if qcfg is not None else None
         hook = pop is not None and kind in pop.events
-        push = self.cfg.integrations.agent_push and bool(ev.agent_id)
+        target = ev.fields.get("to_agent") or ev.agent_id  # a transfer pops for its receiver
+        push = self.cfg.integrations.agent_push and bool(target)
         if kind is None or not (hook or push):
             return
         payload = await self.payload(ev, kind)
         body = json.dumps(payload, separators=(",", ":")).encode()
         if push:  # the agent's desktop (push.py): every instance follows this stream
             await self.redis.xadd(IntKeys(ev.store.keys).pops,
-                                  {"agent": ev.agent_id, "p": body.decode()},
+                                  {"agent": target, "p": body.decode()},
                                   self.cfg.integrations.agent_push_maxlen)
             self.counts["pushed"] += 1
         if pop is None or not hook:
@@ -129,7 +150,8 @@ class ScreenPops:
 
     async def payload(self, ev: Event, kind: str) -> dict[str, Any]:
         call = await ev.call()
-        agent = await ev.agent()
+        to_agent = ev.fields.get("to_agent", "")  # a transfer: the agent receiving the call
+        agent = await ev.store.get_agent(to_agent) if to_agent else await ev.agent()
         entered = ev.float_field("entered_at")
         if entered is None and call is not None:
             entered = call.entered_at
@@ -142,8 +164,10 @@ class ScreenPops:
             "event": kind, "at": ev.at, "pbx": ev.pbx, "call_id": ev.call_id,
             "uniqueid": call.uniqueid if call else "",
             "caller_num": call.caller_num if call else "",
-            "dnis": call.dnis if call else "", "queue": ev.fields.get("queue", ""),
-            "agent": ev.agent_id, "agent_name": agent.name if agent else "",
+            "dnis": call.dnis if call else "",
+            "queue": ev.fields.get("to_queue") or ev.fields.get("queue", ""),
+            "agent": to_agent or ev.agent_id, "agent_name": agent.name if agent else "",
+            **self._outcomes(call),
             "vip": bool(call.vip) if call else False, "account": call.account if call else "",
             "language": call.language if call else "",
             "ivr_path": list(call.ivr_path) if call else [], "flow": call.flow if call else "",
@@ -152,6 +176,17 @@ class ScreenPops:
             "customer_name": call.customer_name if call else "",
             "crm_reason": call.crm_reason if call else "",
         }
+
+    def _outcomes(self, call: Call | None) -> dict[str, Any]:
+        """Issue 9: what the receiving agent should know of the call so far."""
+        if call is None:
+            return {"reason": "", "reason_label": "", "entered_at": None, "transfers": [],
+                    "wrapups": []}
+        return {"reason": call.reason,
+                "reason_label": label_of(self.cfg, call.reason) if call.reason else "",
+                "entered_at": call.entered_at,
+                "transfers": [history_entry(t) for t in call.transfers],
+                "wrapups": [wrapup_entry(w) for w in call.wrapups]}
 
     async def _work(self) -> None:
         while True:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from acd.pbxsim import agi, ami_status, bridging, frames, mixmonitor, originate
 from acd.pbxsim.frames import Headers
+from acd.pbxsim.model import Channel
 
 if TYPE_CHECKING:
     from acd.pbxsim.engine import Pbx
@@ -253,9 +254,32 @@ def a_redirect(s: Session, a: Headers) -> None:
     if s.pbx.dialplan.find(ctx, exten) is None:
         s.error(a, "Redirect failed")
         return
+    extra = frames.get(a, "ExtraChannel")
+    if extra:
+        _redirect_both(s, a, ch, (ctx, exten, prio or "1"))
+        return
     s.ok(a, "Redirect successful")
     ch.dtmf.clear()
     s.pbx.redirect(ch, ctx, exten, prio or "1")
+
+
+def _redirect_both(s: Session, a: Headers, ch: Channel, where: tuple[str, str, str]) -> None:
+    """Redirect with ExtraChannel: both channels leave their bridge alive (Asterisk's dual
+    redirect), the second to ExtraContext/ExtraExten/ExtraPriority (default: the first's)."""
+    name = frames.get(a, "ExtraChannel")
+    other = s.pbx.find_channel(name)
+    if other is None:
+        s.error(a, f"ExtraChannel does not exist: {name}")
+        return
+    extra = (frames.get(a, "ExtraContext") or where[0], frames.get(a, "ExtraExten") or where[1],
+             frames.get(a, "ExtraPriority") or where[2])
+    if s.pbx.dialplan.find(extra[0], extra[1]) is None:
+        s.error(a, "Redirect failed")
+        return
+    s.ok(a, "Dual Redirect successful")
+    ch.dtmf.clear()
+    other.dtmf.clear()
+    s.pbx.redirect_pair((ch, *where), (other, *extra))
 
 
 def a_agi(s: Session, a: Headers) -> None:

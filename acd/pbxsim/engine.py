@@ -108,6 +108,24 @@ class Pbx(PbxCore):
         self.run(ch)
         return True
 
+    def redirect_pair(self, *moves: tuple[Channel, str, str, str]) -> None:
+        """A dual Redirect: every channel leaves its bridge without ending anyone's Bridge()
+        (the bridges they leave are dissolved), then each goes to its own place."""
+        channels = [ch for ch, *_ in moves]
+        left: list[Bridge] = []
+        for ch in channels:
+            if ch.bridge is not None:
+                if ch.bridge not in left:
+                    left.append(ch.bridge)
+                self.bridge_leave(ch)
+                ch.after_bridge = None
+        for bridge in left:
+            self._dissolve(bridge, [c for c in bridge.channels if c not in channels])
+        for ch, context, exten, prio in moves:
+            self.interrupt(ch, "redirect")
+            if self.goto(ch, context, exten, prio):
+                self.run(ch)
+
     # ---- hangups -------------------------------------------------------------------------
     def remote_hangup(self, ch: Channel) -> None:
         """The SIP side of ``ch`` hung up (BYE/CANCEL)."""
@@ -206,6 +224,8 @@ class Pbx(PbxCore):
         """Bookkeeping once two channels are talking: truth and talk timers."""
         for caller, agent in ((a, b), (b, a)):
             t = caller.truth
+            if t is not None and agent.phone is not None:
+                t.agents.append(agent.phone.interface)
             if t is not None and agent.phone is not None and t.answered_at is None:
                 t.answered_at = self.clock.now()
                 t.agent = agent.phone.interface

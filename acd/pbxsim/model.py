@@ -79,6 +79,7 @@ class Truth:
     heard: list[tuple[float, str]] = field(default_factory=list)
     # Each time the caller was called back: {"at", "agent", "result", "answered_at"}.
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)  # every agent bridged with, in order
 
     def as_dict(self) -> dict[str, Any]:
         wait = None
@@ -90,7 +91,7 @@ class Truth:
             "arrived_at": self.arrived_at, "hold_entered_at": self.hold_entered_at,
             "answered_at": self.answered_at, "agent": self.agent, "ended_at": self.ended_at,
             "outcome": self.outcome, "wait_s": wait, "recordings": self.recordings,
-            "voicemail": self.voicemail,
+            "voicemail": self.voicemail, "agents": list(self.agents),
             "heard": list(self.heard), "callbacks": [dict(c) for c in self.callbacks],
         }
 

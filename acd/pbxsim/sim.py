@@ -137,8 +137,10 @@ class PbxSim:
             self.pbx.remote_hangup(ch)
             self.pbx.changed()
 
-    def dial_feature(self, extension: str, code: str, digits: str = "") -> str:
-        """The phone with ``extension`` dials a feature code; ``digits`` go to Read()."""
+    def dial_feature(self, extension: str, code: str, digits: str = "",
+                     *more: str | None) -> str:
+        """The phone with ``extension`` dials a feature code; ``digits`` go to the first
+        Read(), each of ``more`` to the next one (None or "": a time-out)."""
         phone = next(p for p in self.pbx.phones.values() if p.extension == extension)
         pbx = self.pbx
         uid = pbx.new_uniqueid()
@@ -147,7 +149,7 @@ class PbxSim:
             kind="feature", cid_num=phone.extension, cid_name=phone.name,
             context=pbx.phone_context, exten=code, created_at=self.clock.now(),
         )
-        ch.inputs = [digits or None]
+        ch.inputs = [digits or None, *(m or None for m in more)]
         pbx.channels[ch.name] = ch
         pbx.chan_event("Newchannel", ch)
         pbx.set_state(ch, 4)

@@ -18,6 +18,14 @@ def redirect(channel: str, context: str, exten: str = "s", priority: int = 1) ->
             "Priority": str(priority)}
 
 
+def redirect_both(channel: str, context: str, extra_channel: str, extra_context: str,
+                  exten: str = "s", extra_exten: str = "s") -> Action:
+    """One Redirect of two bridged channels (ExtraChannel): both leave the bridge alive and go
+    their own ways, where redirecting only one would end the other's Bridge()."""
+    return {**redirect(channel, context, exten), "ExtraChannel": extra_channel,
+            "ExtraContext": extra_context, "ExtraExten": extra_exten, "ExtraPriority": "1"}
+
+
 def setvar(channel: str | None, name: str, value: str) -> Action:
     action: Action = {"Action": "Setvar", "Variable": name, "Value": value}
     if channel is not None:
@@ -68,6 +76,18 @@ def mixmonitor_mute(channel: str, mute: bool) -> Action:
     """Pause (mute=True) or resume the channel's recording: silence is written meanwhile."""
     return {"Action": "MixMonitorMute", "Channel": channel, "Direction": "both",
             "State": "1" if mute else "0"}
+
+
+def ring_consult(call: Call, agent: Agent, leg_id: str, ring_timeout_s: float,
+                 first_leg: str, tag: str | None = None) -> Action:
+    """Originate the leg of the agent consulted in a warm transfer into acd-agent: once it
+    answers, its Bridge() joins the first agent's leg `first_leg` (waiting in acd-consult);
+    ACD_CONSULT keeps it waiting there if that leg hangs up first (complete by hanging up)."""
+    action = ring_agent(call, agent, leg_id, ring_timeout_s, tag)
+    action["Variable"] = [f"{contract.VAR_CALLER}={first_leg}",
+                          f"{contract.VAR_AGENT_ID}={agent.id}",
+                          f"{contract.VAR_CALL_ID}={call.id}", f"{contract.VAR_CONSULT}=1"]
+    return action
 
 
 def core_show_channels() -> Action:

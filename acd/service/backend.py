@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING, Any
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
-from acd.core.model import AgentState, CallState
+from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import QueueStanding, objective_offsets
+from acd.core.reasons import NO_REASON
 from acd.core.serving import QueueMembership
 from acd.service.daycache import DayCache
+from acd.service.reasons import ReasonReads, live_and_today_steps
 from acd.service.slices import Sliced
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
+from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
 
@@ -67,6 +70,8 @@ class ServiceBackend:
         self._published = 0
         self._task: asyncio.Task[None] | None = None
         self.snapshots_made = 0
+        self._reasons: dict[str, Any] = {}  # figures by reason, made with each snapshot
+        self._reason_reads = ReasonReads()
 
     # --- snapshots ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -135,7 +140,10 @@ class ServiceBackend:
                 [a for n in pbxs for a in agents[n]], raw.windows, raw.agents_today,
                 raw.funnel_today, agent_pbx=agent_pbx, membership=self._members(cfg)))
 
-        snap = await build(self.cfg, names, merge_raw(raws.values()))
+        merged_raw = merge_raw(raws.values())
+        snap = await build(self.cfg, names, merged_raw)
+        by_reason = await self._sliced.run(live_and_today_steps(  # issue 9: by call reason
+            self.cfg, now, [c for n in names for c in calls[n]], merged_raw.windows["today"]))
         offsets = self._steer(snap)
         merged = await self._sliced.run(dump_steps(snap))
         per_pbx = {names[0]: merged}
@@ -146,7 +154,7 @@ class ServiceBackend:
         if number < self._published:
             return snap  # a later refresh (an API command's) was published meanwhile
         self._published = number
-        self._snapshot, self._pbx_snapshots = merged, per_pbx
+        self._snapshot, self._pbx_snapshots, self._reasons = merged, per_pbx, by_reason
         self.snapshots_made += 1
         for inbox in list(self._subscribers):
             if inbox.qsize() < 2:  # a slow reader gets the newest, not a backlog
@@ -209,6 +217,20 @@ class ServiceBackend:
         rows = history_rows(cfg, parts[0] if len(parts) == 1 else add_intervals(parts))
         return [row.model_dump(mode="json") for row in rows]
 
+    # --- figures by reason (issue 9) ----------------------------------------------------------
+    def reasons(self) -> dict[str, Any]:
+        return self._reasons
+
+    async def reason_history(self, reason: str | None, start: float, end: float,
+                             step: HistoryStep) -> list[dict[str, Any]]:
+        if reason is not None and reason not in self.cfg.reasons and reason != NO_REASON:
+            raise CommandError("not_found", f"unknown reason {reason!r}", 404)
+        return await self._reason_reads.history(self.cfg, self.engines, reason, start, end,
+                                                step)
+
+    async def reason_trends(self) -> dict[str, Any]:
+        return await self._reason_reads.trends(self.cfg, self.engines, self.e.now())
+
     def readiness(self) -> Readiness:
         reasons = []
         for name, engine in self.engines.items():
@@ -258,6 +280,10 @@ class ServiceBackend:
             if current not in allowed:
                 raise CommandError("bad_transition",
                                    f"agent {agent_id} is {current.value}: cannot {action}", 409)
+            if action in ("ready", "not_ready") and engine.handlers.wrapups.missing_code(
+                    engine.agents[agent_id]):
+                raise CommandError("code_required", f"agent {agent_id} must give a wrap-up "
+                                   "code first (POST .../wrapup)", 409)
             if await engine.handlers.set_agent_state(agent_id, target, why, allowed) is None:
                 raise CommandError("bad_transition", f"agent {agent_id} changed meanwhile", 409)
 
@@ -298,6 +324,49 @@ class ServiceBackend:
             lambda: recorder.pause(call_id, pause, agent_id))
         return result
 
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         done: bool) -> dict[str, Any]:
+        engine = self._agent_engine(agent_id)
+
+        async def apply() -> Agent:
+            return await engine.handlers.wrapups.set_codes(agent_id, codes, resolved, done=done)
+
+        agent = await engine.run_in_order(apply)
+        return {"agent_id": agent.id, "state": agent.state.value, "call_id": agent.wrap_call,
+                "codes": list(agent.wrap_codes), "resolved": agent.wrap_resolved}
+
+    async def transfer_call(self, call_id: str, queue: str | None, agent: str | None,
+                            mode: str) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        t = engine.handlers.transfers
+
+        async def apply() -> Call:
+            if mode == "warm":
+                return await engine.handlers.consults.start(call_id, queue=queue, agent=agent)
+            if queue is not None:
+                return await t.to_queue(call_id, queue)
+            assert agent is not None
+            return await t.to_agent(call_id, agent)
+
+        return transfer_view(await engine.run_in_order(apply))
+
+    async def escalate_call(self, call_id: str) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+
+        async def apply() -> Call:
+            return await engine.handlers.transfers.escalate(call_id)
+
+        return transfer_view(await engine.run_in_order(apply))
+
+    async def finish_transfer(self, call_id: str, complete: bool) -> dict[str, Any]:
+        engine = self._call_engine(call_id)
+        consults = engine.handlers.consults
+
+        async def apply() -> Call:
+            return await (consults.complete(call_id) if complete else consults.cancel(call_id))
+
+        return transfer_view(await engine.run_in_order(apply))
+
     async def reload_config(self) -> dict[str, Any]:
         if self.config_path is None:
             raise CommandError("no_config_file", "the service was not started from a file", 409)
@@ -322,6 +391,16 @@ def _with_offsets(snap: Snapshot, offsets: Mapping[str, float]) -> Snapshot:
     for q in snap.queues:
         q.objective_offset_s = offsets.get(q.name, 0.0)
     return snap
+
+
+def transfer_view(call: Call) -> dict[str, Any]:
+    """A call after a transfer command, in the TransferOut shape (acd/api/call_models.py)."""
+    last = call.transfers[-1] if call.transfers else {}
+    kind = "warm" if call.consult_agent else str(last.get("kind") or "blind")
+    return {"call_id": call.id, "kind": kind,
+            "state": "consulting" if call.consult_agent else call.state.value,
+            "queue": call.queue, "agent_id": call.agent_id,
+            "consult_agent": call.consult_agent, "transfers": len(call.transfers)}
 
 
 async def _apply_in_order(engine: Engine, cfg: Config) -> None:

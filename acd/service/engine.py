@@ -125,6 +125,8 @@ class Engine:
                 self.handlers.put_call(call)  # with its policy timers
             else:
                 self.mirror.set_foreign(call)
+        self.handlers.wrapups.rearm()  # a wrap-up timer does not outlive a restart
+        self.handlers.consults.rebuild()  # nor does the index of warm transfers
         log.info("loaded %d agents and %d live calls (%d driven by other instances)",
                  len(self.agents), len(self.calls), len(self.foreign))
 

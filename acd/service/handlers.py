@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
-from acd.core import policy
+from acd.core import policy, wrapup
 from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
     AgentFeatureUsed,
@@ -20,6 +20,7 @@ from acd.core.events import (
     AgiSessionStarted,
     ChannelBridged,
     ChannelHungUp,
+    ConsultOverdue,
     DomainEvent,
     MaxWaitReached,
     OriginateFailed,
@@ -32,8 +33,12 @@ from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
 from acd.core.phone_tag import phone_tag
 from acd.core.policy import HOLD_STATES
 from acd.service import actions
+from acd.service.consults import Consults
 from acd.service.ivr_driver import IvrDriver
+from acd.service.phone import PHONE_ACTIONS, PhoneCommands
 from acd.service.recording import Recorder
+from acd.service.transfers import Transfers
+from acd.service.wrapups import Wrapups
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -53,6 +58,10 @@ class Handlers:
         self.e = engine
         self.ivr = IvrDriver(engine, self)
         self.recorder = Recorder(engine)  # MixMonitor on answer, pause / resume
+        self.wrapups = Wrapups(engine)  # issue 9: wrap-up codes
+        self.phone = PhoneCommands(engine)  # issue 9: wrap-up and transfers from the phone
+        self.transfers = Transfers(engine)  # issue 9: transfers, escalation
+        self.consults = Consults(engine, self.transfers)  # issue 9: warm transfers
         self._table: dict[type, Callable[[Any], Awaitable[None]]] = {
             AgiSessionStarted: self.ivr.started,
             AgiCommandDone: self.ivr.command_done,
@@ -66,6 +75,7 @@ class Handlers:
             PolicyDue: self.policy_due,
             RingOverdue: self.ring_overdue,
             StoreChanged: self.store_changed,
+            ConsultOverdue: self.consults.overdue,
         }
         self._table.update(engine.flow.handlers())
 
@@ -179,8 +189,10 @@ class Handlers:
 
     async def end(self, call: Call, outcome: CallOutcome, ended_by: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
-        wrapup_s = self.e.cfg.queues[call.queue].wrapup_s if call.queue else 0.0
-        result = await self.e.store.end_call(call.id, outcome, self.e.now(), wrapup_s, ended_by)
+        await self.consults.call_ending(call)
+        wraps = wrapup.wraps_up(self.e.cfg.queues.get(call.queue))
+        result = await self.e.store.end_call(call.id, outcome, self.e.now(),
+                                             1.0 if wraps else 0.0, ended_by)
         if result is None:
             self.e.mirror.drop_call(call.id)
             return
@@ -188,8 +200,7 @@ class Handlers:
         agent = result.agent
         if agent is not None:
             self.put_agent(agent)
-            if agent.state is AgentState.WRAP_UP:
-                self.e.set_timer(("wrapup", agent.id), wrapup_s, WrapupEnded(agent.id))
+            self.wrapups.started(agent, call.queue)
         log.info("call %s ended: %s", call.id, outcome.value,
                  extra={"call_id": call.id, "state": "ended", "outcome": outcome.value})
 
@@ -199,6 +210,8 @@ class Handlers:
         if call is not None:
             if not call.callback:  # a callback's caller left the line on purpose
                 await self._caller_gone(call)
+            return
+        if await self.consults.on_hangup(ev):  # an agent leg of a warm transfer
             return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
@@ -224,23 +237,25 @@ class Handlers:
             await self.end(call, CallOutcome.ANSWERED, ended_by="caller")
 
     async def bridged(self, ev: ChannelBridged) -> None:
+        if await self.consults.on_bridged(ev):  # warm transfers: consultation, rejoin
+            return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
         if call is None or call.state is not CallState.RINGING:
             return
-        await self.bridged_leg(call, ev.uniqueid)
+        await self.bridged_leg(call, ev.uniqueid, ev.channel)
 
-    async def bridged_leg(self, call: Call, leg_id: str) -> None:
+    async def bridged_leg(self, call: Call, leg_id: str, channel: str = "") -> None:
         self.e.cancel_timer(("ring", call.id))
         self.e.cancel_timer(("maxwait", call.id))
-        changed = await self.e.store.answer(call.id, leg_id, self.e.now())
+        changed = await self.e.store.answer(call.id, leg_id, self.e.now(), channel)
         if changed is None:
             return
         call, agent = changed
         self.put_call(call)
         self.put_agent(agent)
         await self.e.store.remember_answer(call.caller_num, call.id, call.queue, agent.id,
-                                           self.e.now(), self._remember_s())
+                                           self.e.now(), self._remember_s(), call.reason)
         if not call.callback:  # (a callback's customer is on the agent's own Dial)
             self.e.flow.answered(call)  # post-call survey armed, if the queue has one
             # Once out of the bridge, the caller's hold loop must leave instead of playing.
@@ -258,6 +273,8 @@ class Handlers:
         return hours * 3600
 
     async def originate_failed(self, ev: OriginateFailed) -> None:
+        if await self.consults.on_originate_failed(ev):
+            return
         call_id = self.e.leg_to_call.get(ev.uniqueid)
         call = self.e.calls.get(call_id) if call_id else None
         if call is None or call.state is not CallState.RINGING or call.leg_id != ev.uniqueid:
@@ -290,12 +307,18 @@ class Handlers:
             fresh = await self.e.store.get_agent(agent_id)  # changed by another instance
             if fresh is not None:
                 self.put_agent(fresh)
+        to_agent = self.e.agents.get(f.get("to_agent", ""))  # issue 9: a transfer's target
+        if to_agent is not None and call_id not in self.e.calls:
+            fresh = await self.e.store.get_agent(to_agent.id)
+            if fresh is not None:
+                self.put_agent(fresh)
         if call_id and call_id not in self.e.calls:
             await self._foreign_call(kind, call_id)
 
     async def _foreign_call(self, kind: str, call_id: str) -> None:
         if kind in ("call_queued", "call_requeued", "call_priority_changed",
-                    "call_overflowed", "callback_due", "callback_attempt_failed"):
+                    "call_overflowed", "callback_due", "callback_attempt_failed",
+                    "call_transferred"):
             call = await self.e.store.get_call(call_id)
             if call is not None:
                 self.e.mirror.set_foreign(call)  # kept only while it waits
@@ -305,6 +328,9 @@ class Handlers:
     # --- agents ------------------------------------------------------------------------------
     async def feature(self, ev: AgentFeatureUsed) -> None:
         agent_id = self.e.agent_by_ext.get(ev.extension)
+        if agent_id is not None and ev.action in PHONE_ACTIONS:
+            await self.phone.handle(agent_id, ev)
+            return
         action = FEATURE_ACTIONS.get(ev.action)
         if agent_id is None or action is None:
             log.warning("feature code %r from unknown extension %r ignored", ev.action,
@@ -319,7 +345,9 @@ class Handlers:
                               allowed: frozenset[AgentState] | None = None) -> Agent | None:
         if state is not AgentState.WRAP_UP:
             self.e.cancel_timer(("wrapup", agent_id))
-        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed)
+        needs_code = self.wrapups.needs_code(self.e.agents.get(agent_id))
+        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed,
+                                                   needs_code)
         if agent is None:
             log.info("agent %s: change to %s refused", agent_id, state.value)
             return None

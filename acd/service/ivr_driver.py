@@ -158,11 +158,12 @@ class IvrDriver:
                                                ("crm_reason", "crm_reason")) if f in state.data}
         await self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
                                        vip=cmd.vip, account=state.data.get("account", ""),
-                                       flow=state.flow, **found)
+                                       flow=state.flow, reason=cmd.reason, **found)
         call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
         call.account = state.data.get("account", "")
         call.customer_name = found.get("customer_name", "")
         call.crm_reason = found.get("crm_reason", "")
+        call.reason = cmd.reason
         # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
         # always finds it there.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))

@@ -34,6 +34,8 @@ class Recorder:
         rec = qcfg.recording if qcfg is not None else None
         if rec is None or not rec.enabled:
             return
+        if call.recording_file:  # answered again after a transfer: MixMonitor still runs
+            return
         fields = {"call_id": call.id, "uniqueid": call.uniqueid, "queue": call.queue,
                   "agent": agent.id, "caller_num": call.caller_num, "pbx": call.pbx}
         name = recording.file_name(rec, fields, self.e.cfg.timezone, self.e.now())

@@ -80,7 +80,10 @@ def _figures(counts: QueueCounts, answered_within: int, short_abandoned: int,
         ewt_accuracy=ewt_accuracy(counts), survey=survey_figures(counts.survey),
         callbacks=CallbackFigures(requested=counts.callback_requested,
                                   answered=counts.callback_answered,
-                                  failed=counts.callback_failed))
+                                  failed=counts.callback_failed),
+        transferred=counts.transferred, transfers_in=counts.transfers_in,
+        transfer_rate=_capped(ratio(counts.transferred,
+                                    counts.answered + counts.transfers_in_answered)))
 
 
 def _capped(share: float | None) -> float | None:
@@ -153,6 +156,10 @@ def centre_window_figures(parts: Sequence[tuple[QueueCounts, SlaConfig]],
     threshold_s is the common threshold, else 0; the target is the common one, else the
     offered-weighted mean. `by_threshold` stays empty: thresholds differ between queues."""
     total = summed(c for c, _ in parts)
+    # Each call once (issue 9): a conversation that ended in a transfer goes on elsewhere, so
+    # the centre's handled calls are the last conversations only (AHT: all the effort of a
+    # call over one call). offered / answered / abandoned count first offers only already.
+    total.handled -= total.transferred
     slas = [sla for _, sla in parts]
     formula = common_formula(slas)
     answered_within = sum(within(c.answered_waits, s.threshold_s) for c, s in parts)

@@ -111,7 +111,7 @@ def call_view_steps(calls: Sequence[Call], now: float) -> Generator[None, None, 
         out.append(CallView(id=c.id, pbx=c.pbx, state=c.state.value, queue=c.queue,
                             priority=c.priority, vip=c.vip, caller_num=c.caller_num,
                             language=c.language, wait_s=c.wait_s(now), agent_id=c.agent_id,
-                            position=place))
+                            position=place, reason=c.reason, transfers=len(c.transfers)))
         if len(out) % 64 == 0:
             yield
     return out

@@ -79,6 +79,15 @@ class QueueCounts:
     # The same answers by agent: from the recent facts only (the sliding windows); per interval
     # they are in the agents' own counts (AgentCounts.survey).
     survey_by_agent: dict[str, SurveyCounts] = field(default_factory=dict)
+    # issue 9: transfers, wrap-up codes; and the same counts split by call reason
+    transferred: int = 0  # conversations of this queue that ended in a transfer (out)
+    transfers_in: int = 0  # calls transferred to this queue (never offered a second time)
+    transfers_in_answered: int = 0  # ... answered here
+    transfers_in_lost: int = 0  # ... abandoned or timed out here
+    resolved: int = 0  # calls whose last agent said "resolved"
+    unresolved: int = 0  # ... said "not resolved"
+    codes: dict[str, int] = field(default_factory=dict)  # wrap-up code -> wrap-ups
+    by_reason: dict[str, QueueCounts] = field(default_factory=dict)  # reason -> its counts
 
     def add(self, other: QueueCounts) -> None:
         self.offered += other.offered
@@ -107,6 +116,16 @@ class QueueCounts:
         self.ewt_w25 += other.ewt_w25
         self.survey.add(other.survey)
         add_survey_by_agent(self.survey_by_agent, other.survey_by_agent)
+        for name in _EXTRA_INTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for code, n in other.codes.items():
+            self.codes[code] = self.codes.get(code, 0) + n
+        for reason, counts in other.by_reason.items():
+            self.by_reason.setdefault(reason, QueueCounts()).add(counts)
+
+
+_EXTRA_INTS = ("transferred", "transfers_in", "transfers_in_answered", "transfers_in_lost",
+               "resolved", "unresolved")
 
 
 def summed(parts: Iterable[QueueCounts]) -> QueueCounts:

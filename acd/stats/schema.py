@@ -86,6 +86,12 @@ class WindowFigures(_Out):
     ewt_accuracy: EwtAccuracy = Field(default_factory=EwtAccuracy)
     survey: SurveyFigures = Field(default_factory=SurveyFigures)
     callbacks: CallbackFigures = Field(default_factory=CallbackFigures)
+    transferred: int = Field(0, description="conversations that ended in a transfer out of "
+                             "this queue (by reason: calls transferred at least once)")
+    transfers_in: int = Field(0, description="calls transferred to this queue: never offered "
+                              "a second time, so the centre counts each call once")
+    transfer_rate: float | None = Field(None, description="transferred / conversations "
+                                        "answered here (answered + transferred-in answered)")
 
 
 class AgentCountsView(_Out):
@@ -154,6 +160,8 @@ class CallView(_Out):
     wait_s: float
     agent_id: str
     position: int | None = Field(description="1-based place among waiting calls of its queue")
+    reason: str = Field("", description="the call reason (empty: none given)")
+    transfers: int = Field(0, description="transfers of this call so far")
 
 
 class FunnelNode(_Out):

@@ -46,12 +46,15 @@ class AgentSteps(StoreBase):
 
     async def set_agent_state(self, agent_id: str, state: AgentState, now: float,
                               reason: str = "",
-                              expect: frozenset[AgentState] | None = None) -> Agent | None:
+                              expect: frozenset[AgentState] | None = None,
+                              needs_code: bool = False) -> Agent | None:
         """Compare-and-set: the new agent, or None if unknown or its state is not in `expect`.
 
         `expect=None` allows any current state. READY sets ready_since=now. A reserved or
         on_call agent is moved only if that is stale (its call is no longer ringing/connected
-        with it); otherwise None: answer/requeue/end_call own that agent.
+        with it); otherwise None: answer/requeue/end_call own that agent. Leaving wrap_up ends
+        the wrap-up of its call (codes counted, call_wrapped); `needs_code`: not for ready or
+        not_ready before a code was given (None).
         """
         if state in _BUSY:
             raise ValueError(f"only claim/answer make an agent {state}")
@@ -62,15 +65,32 @@ class AgentSteps(StoreBase):
 
         start = interval_start(now)
 
-        async def run(call_id: str, last_queue: str) -> Any:
+        async def run(call_id: str, last_queue: str, wrap_call: str) -> Any:
             return await self._lua.set_agent_state(
                 keys=[k.agent(agent_id), k.call(call_id), k.events,
                       k.agent_interval(agent_id, start), k.queue_interval(last_queue, start),
-                      k.queue_recent(last_queue)],
+                      k.queue_recent(last_queue), k.call(wrap_call)],
                 args=[*self._head(now), agent_id, state.value, reason, expected, call_id,
-                      last_queue, self._stats_ttl_s, RECENT_KEEP_S])
+                      last_queue, self._stats_ttl_s, RECENT_KEEP_S, wrap_call,
+                      "1" if needs_code else "0"])
 
         # An idle agent needs no call key: try without reading its call_id first.
-        first = ("", self._agent_hints.get(agent_id, ""))
-        reply = await self._with_hint(k.agent(agent_id), ("call_id", "last_queue"), run, first)
+        first = ("", self._agent_hints.get(agent_id, ""), self._wrap_hints.get(agent_id, ""))
+        reply = await self._with_hint(k.agent(agent_id), ("call_id", "last_queue", "wrap_call"),
+                                      run, first)
+        agent = agent_of(reply)
+        if agent is not None and agent.state is not AgentState.WRAP_UP:
+            self._wrap_hints.pop(agent_id, None)
+        return agent
+
+    async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
+                         now: float, *, add: bool = False, call_id: str = "") -> Agent | None:
+        """Wrap-up codes of an agent in wrap-up (replaced, or `add`ed to those given) and its
+        resolved answer (None: unchanged). None if it is not wrapping up (`call_id`'s) call.
+        The codes are checked against the queue's list by the caller."""
+        k = self._k
+        reply = await self._lua.wrapup(
+            keys=[k.agent(agent_id), k.events],
+            args=[*self._head(now), agent_id, call_id, codec.enc_json(list(codes)),
+                  "add" if add else "set", "" if resolved is None else codec.enc_bool(resolved)])
         return agent_of(reply)

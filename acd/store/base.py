@@ -66,6 +66,10 @@ class Scripts:
     callback_attempt: AsyncScript
     callback_due: AsyncScript
     read_hashes: AsyncScript
+    wrapup: AsyncScript  # issue 9: acd/store/transfers.py, agents.py
+    transfer_queue: AsyncScript
+    transfer_agent: AsyncScript
+    consult: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -97,6 +101,8 @@ class StoreBase:
         self._call_hints: dict[str, tuple[str, str, str]] = {}
         # Last seen last_queue per agent (where its wrap-up is charged), the same way.
         self._agent_hints: dict[str, str] = {}
+        # The call an agent wraps up (issue 9), the same way: set when its call ends.
+        self._wrap_hints: dict[str, str] = {}
         self._blocking: Redis | None = None  # for blocking reads (follow_events), made lazily
 
     @classmethod
@@ -147,6 +153,12 @@ class StoreBase:
             return bool(await self._r.ping())
         except (RedisError, OSError):
             return False
+
+    def note_wrap(self, agent_id: str, call_id: str) -> None:
+        """Remember the call an agent now wraps up (the hint of its next state change)."""
+        if len(self._wrap_hints) >= HINT_CACHE_MAX:
+            self._wrap_hints.clear()
+        self._wrap_hints[agent_id] = call_id
 
     def _head(self, now: float | None) -> list[str | int]:
         """ARGV[1], ARGV[2] of every script (see lua/_lib.lua)."""

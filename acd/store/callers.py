@@ -19,7 +19,7 @@ class LastAnswer:
 
 class CallerSteps(StoreBase):
     async def remember_answer(self, caller_num: str, call_id: str, queue: str, agent_id: str,
-                              now: float, keep_s: float) -> None:
+                              now: float, keep_s: float, reason: str = "") -> None:
         """The call was answered: it is the number's last answered call from now on."""
         if not caller_num:
             return
@@ -27,7 +27,7 @@ class CallerSteps(StoreBase):
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             pipe.hset(key, mapping={"call": call_id, "at": codec.enc_float(now), "queue": queue,
-                                    "agent": agent_id, "repeated": "0"})
+                                    "agent": agent_id, "repeated": "0", "reason": reason})
             pipe.expire(key, max(1, int(keep_s)))
             await pipe.execute()
 

@@ -123,8 +123,10 @@ class CallSteps(StoreBase):
         self._seen(result.call)
         return result
 
-    async def answer(self, call_id: str, leg_id: str, now: float) -> tuple[Call, Agent] | None:
-        """Ringing call on `leg_id` -> connected, its agent -> on_call; None if not matching."""
+    async def answer(self, call_id: str, leg_id: str, now: float,
+                     leg_channel: str = "") -> tuple[Call, Agent] | None:
+        """Ringing call on `leg_id` -> connected, its agent -> on_call; None if not matching.
+        `leg_channel`: the leg's channel name, kept with the call (transfers bridge to it)."""
         k = self._k
 
         start = interval_start(now)
@@ -135,7 +137,7 @@ class CallSteps(StoreBase):
                       k.queue_interval(queue, start), k.queue_recent(queue),
                       k.agent_interval(agent_id, start)],
                 args=[*self._head(now), call_id, leg_id, agent_id, queue, self._stats_ttl_s,
-                      RECENT_KEEP_S])
+                      RECENT_KEEP_S, leg_channel])
 
         pair = self._seen_pair(_with_agent(await self._hinted(call_id, run)))
         if pair is not None:  # where this agent's wrap-up will be charged
@@ -182,6 +184,9 @@ class CallSteps(StoreBase):
 
         decoded = call_and_agent(await self._hinted(call_id, run))
         self._call_hints.pop(call_id, None)
+        if decoded is not None and decoded[1] is not None \
+                and decoded[1].state is AgentState.WRAP_UP:
+            self.note_wrap(decoded[1].id, call_id)
         return None if decoded is None else EndResult(*decoded)
 
     async def _hinted(self, call_id: str, run: Run) -> Any:

@@ -90,8 +90,8 @@ class Keys:
         return f"{self.base}:funnel:{flow}:{start}"
 
     def last_answer(self, caller_num: str) -> str:
-        """Hash: a caller number's last answered call: call, at, queue, agent, repeated ("1"
-        once a later call counted it as repeated). Expires after the longest window that
+        """Hash: a caller number's last answered call: call, at, queue, agent, reason, repeated
+        ("1" once a later call counted it as repeated). Expires after the longest window that
         reads it (last-agent routing, repeat calls)."""
         return f"{self.base}:lastans:{caller_num}"
 

@@ -15,6 +15,22 @@ counts, so a refused, replayed or raced step counts nothing):
   overflow.lua: overflowed in the old queue, offered in the new one. end_call from waiting with
   outcome voicemail / closed (admission): voicemail, closed. Callbacks: callback_requested
   (callback_request.lua), callback_answered (answer.lua), callback_failed (end_call).
+  Issue 9, in the same hashes:
+  - transfers: transfer_queue / transfer_agent count `transferred`, `handled` and the talk in
+    the queue left, `transfers_in` in the queue the call goes to (and
+    `transfers_in_answered` for a warm transfer connected at once). A transferred call is
+    never offered again: its later answer counts `transfers_in_answered` (answer), its
+    abandon or time-out `transfers_in_lost` (end_call), never answered / abandoned / the
+    wait histograms, so each call is offered and answered once over all queues.
+  - wrap-up codes: when a wrap-up ends (set_agent_state leaving wrap_up): `code:<code>` + 1
+    for each code given (`none` when none was), and `resolved` / `unresolved` for the agent
+    who ended the call (not for one who transferred it), in the agent's last queue.
+  - per call reason: every count above is made again as `r:<reason>:<field>` (reason
+    `(none)` for a call without one), in the same script, except the queue-only ones
+    (transfers_in*, transferred per conversation): `r:<reason>:transferred` counts a call
+    once, at its first transfer, and `r:<reason>:handled` when its last conversation ends.
+    The survey answers too (survey.lua). Read back as `QueueCounts.by_reason`;
+    acd/stats/reasons.py adds them over the queues.
 - Per queue, recent facts (sorted set `Keys.queue_recent`, score = time of the fact, trimmed
   to the last hour + margin by the writing scripts): members `<kind>|<id>[|...]|<value>` with
   kind o (offered), a (answered, value = wait), b (abandoned, value = wait), t (timed out),
@@ -23,7 +39,9 @@ counts, so a refused, replayed or raced step counts nothing):
   v (overflowed to another queue), m (sent to voicemail), x (closed message), c / k / f
   (callback requested / answered by the customer / failed after every attempt),
   e (an answered call's EWT: id|predicted|actual; see answer.lua), s (a survey answer:
-  call|agent|question|value; see survey.lua).
+  call|agent|question|value; see survey.lua), y (a conversation ended in a transfer out,
+  value = its talk), i (a call transferred in), j (a transferred call answered), l (a
+  transferred call lost).
 - Survey answers (survey.lua, once per call and question): csat_n, csat_points (0..100 per
   answer), nps_n, nps_promoters, nps_detractors, in the interval hashes of the call's queue and
   of its agent.
@@ -67,7 +85,9 @@ WINDOW_SPANS_S = (900, 3600)
 
 _QUEUE_INTS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "handled",
                "repeats", "voicemail", "closed", "ewt_n", "ewt_w30", "ewt_w25",
-               "callback_requested", "callback_answered", "callback_failed")
+               "callback_requested", "callback_answered", "callback_failed", "transferred",
+               "transfers_in", "transfers_in_answered", "transfers_in_lost", "resolved",
+               "unresolved")
 _QUEUE_FLOATS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "ewt_abs_err_s", "ewt_err_s")
 _AGENT_FLOATS = ("talk_s", "wrapup_s", "ready_s", "not_ready_s", "ringing_s")
 
@@ -90,7 +110,19 @@ def _strs(reply: Mapping[Any, Any]) -> dict[str, str]:
 
 
 def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
-    """One interval hash as QueueCounts."""
+    """One interval hash as QueueCounts; its `r:<reason>:<field>` fields (issue 9) as the
+    counts of each reason (`by_reason`)."""
+    c = _counts_of(h)
+    per_reason: dict[str, dict[str, str]] = {}
+    for field, value in h.items():
+        if field.startswith("r:"):
+            reason, _, name = field[2:].partition(":")
+            per_reason.setdefault(reason, {})[name] = value
+    c.by_reason = {reason: _counts_of(fields) for reason, fields in per_reason.items()}
+    return c
+
+
+def _counts_of(h: Mapping[str, str]) -> QueueCounts:
     c = QueueCounts()
     for name in _QUEUE_INTS:
         setattr(c, name, int(h.get(name) or 0))
@@ -98,11 +130,13 @@ def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
         setattr(c, name, float(h.get(name) or 0.0))
     c.survey = survey_counts_of(h)
     for field, value in h.items():
-        prefix, _, bucket = field.partition(":")
+        prefix, _, rest = field.partition(":")
         if prefix == "aw":
-            c.answered_waits[int(bucket)] = int(value)
+            c.answered_waits[int(rest)] = int(value)
         elif prefix == "bw":
-            c.abandoned_waits[int(bucket)] = int(value)
+            c.abandoned_waits[int(rest)] = int(value)
+        elif prefix == "code":
+            c.codes[rest] = int(value)
     return c
 
 
@@ -134,7 +168,8 @@ def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
 
 # Facts that only count one: kind -> QueueCounts field.
 _COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed", "c": "callback_requested",
-                "k": "callback_answered", "f": "callback_failed"}
+                "k": "callback_answered", "f": "callback_failed", "i": "transfers_in",
+                "j": "transfers_in_answered", "l": "transfers_in_lost"}
 
 
 def add_fact(c: QueueCounts, member: str) -> None:
@@ -169,6 +204,10 @@ def add_fact(c: QueueCounts, member: str) -> None:
         c.wrapup_sum_s += float(value)
     elif kind == "r":
         c.repeats += 1
+    elif kind == "y":
+        c.transferred += 1
+        c.handled += 1
+        c.talk_sum_s += float(value)
     # any other kind: written by a newer version, ignored
 
 

@@ -205,6 +205,72 @@ function tick() {
   }
 }
 
+// --- call reasons (issue 9): read from the API every REASONS_MS (not on the stream) -------
+const REASONS_MS = 15000;
+const reasonRows = new Map(); // reason name -> {el, fields}
+let reasonsTimer = 0;
+
+function signed(n) {
+  return (n > 0 ? "+" : n < 0 ? "−" : "±") + Math.abs(n);
+}
+
+function trendText(t) {
+  if (!t) return "–";
+  const pct = t.growth == null ? "" : ` (${signed(Math.round(t.growth * 100))}%)`;
+  const arrow = t.change > 0 ? "▲ " : t.change < 0 ? "▼ " : "";
+  return `${arrow}${t.this_week} · ${signed(t.change)}${pct}`;
+}
+
+export function renderReasons(list, trends) {
+  const section = document.getElementById("reasons");
+  const body = document.getElementById("reason-rows");
+  const byName = new Map((trends ? trends.reasons : []).map((t) => [t.name, t]));
+  const shown = list.reasons.filter((r) => r.today.offered > 0 || r.waiting > 0
+    || r.connected > 0 || (byName.get(r.name) || {}).this_week > 0);
+  const seen = new Set();
+  shown.forEach((r, index) => {
+    let row = reasonRows.get(r.name);
+    if (!row) {
+      const el = document.getElementById("reason-row").content.firstElementChild.cloneNode(true);
+      el.dataset.reason = r.name;
+      row = { el, fields: fieldsOf(el) };
+      reasonRows.set(r.name, row);
+    }
+    const d = r.today;
+    const t = byName.get(r.name);
+    setText(row.fields.label, r.label);
+    setText(row.fields.waiting, String(r.waiting));
+    setText(row.fields.offered, String(d.offered));
+    setText(row.fields.sl, percent(d.service_level.value));
+    setText(row.fields.resolved, percent(d.resolved_rate));
+    setText(row.fields.transfers, percent(d.transfer_rate));
+    setText(row.fields.csat, d.csat_index == null ? "–" : String(Math.round(d.csat_index)));
+    setText(row.fields.trend, trendText(t));
+    row.el.dataset.trend = !t || t.change === 0 ? "flat" : t.change > 0 ? "up" : "down";
+    if (body.children[index] !== row.el) body.insertBefore(row.el, body.children[index] || null);
+    seen.add(r.name);
+  });
+  for (const [name, row] of reasonRows) {
+    if (!seen.has(name)) { row.el.remove(); reasonRows.delete(name); }
+  }
+  const top = (trends ? trends.reasons : []).find((t) => t.change > 0);
+  setText(document.querySelector('[data-field="reasons_summary"]'),
+    top ? `grew most this week: ${top.label} ${signed(top.change)}` : "");
+  section.hidden = shown.length === 0;
+  document.body.dataset.reasons = String(Number(document.body.dataset.reasons || 0) + 1);
+}
+
+async function loadReasons() {
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  try {
+    const [now, week] = await Promise.all([
+      fetch("/api/v1/reasons", { headers }), fetch("/api/v1/reasons/trends", { headers })]);
+    if (now.ok) renderReasons(await now.json(), week.ok ? await week.json() : null);
+  } catch (err) {
+    // the stream's banner already says the service is away; try again next round
+  }
+}
+
 function setConnection(state) {
   document.body.dataset.connection = state;
   document.getElementById("banner").hidden = state === "open";
@@ -218,6 +284,10 @@ function connect() {
   source.addEventListener("snapshot", (event) => {
     setConnection("open");
     render(JSON.parse(event.data));
+    if (!reasonsTimer) { // figures exist now: the reasons too
+      loadReasons();
+      reasonsTimer = setInterval(loadReasons, REASONS_MS);
+    }
   });
   source.addEventListener("error", () => {
     setConnection("reconnecting");

@@ -117,3 +117,113 @@ local function funnel_exit(key, ttl, path_json, exit)
   redis.call('HINCRBY', key, 'l:' .. tostring(path[#path]) .. ':' .. exit, 1)
   redis.call('EXPIRE', key, ttl)
 end
+
+-- --- call reasons (issue 9): counted in the queue's own interval hash, as fields
+-- 'r:<reason>:<field>' ('(none)' for a call without a reason; reason names never hold ':'),
+-- so the script of the state change counts them with no key of its own.
+local function rf(reason, field)
+  -- (HMGET gives false for a missing field: a call stored without a reason)
+  if not reason or reason == '' then reason = '(none)' end
+  return 'r:' .. reason .. ':' .. field
+end
+
+-- A JSON list of strings (an agent's wrap_codes); anything unreadable is empty.
+local function str_list(json)
+  local ok, value = pcall(cjson.decode, json or '[]')
+  if not ok or type(value) ~= 'table' then return {} end
+  local out = {}
+  for _, v in ipairs(value) do out[#out + 1] = tostring(v) end
+  return out
+end
+
+-- Append `item` to the JSON list kept in field `field` of hash `key` (if the hash exists).
+local function append_json(key, field, item)
+  if redis.call('EXISTS', key) == 0 then return end
+  local ok, list = pcall(cjson.decode, redis.call('HGET', key, field) or '[]')
+  if not ok or type(list) ~= 'table' then list = {} end
+  list[#list + 1] = item
+  redis.call('HSET', key, field, cjson.encode(list))
+end
+
+-- The wrap-up fields an agent carries while it wraps up a call, cleared when it ends.
+local WRAP_CLEAR = {'wrap_call', '', 'wrap_codes', '[]', 'wrap_resolved', '', 'wrap_final', '',
+                    'wrap_reason', ''}
+
+-- An agent's wrap-up of `wrap_call` ends (any new state): the codes given (else 'none') and,
+-- for the agent who ended the call (`final` '1'), its resolved answer are counted once, in the
+-- interval hash `qkey` of the agent's last queue ('' = none) and per reason; the wrap-up is
+-- appended to the call's `wrapups` (`call_key` nil: not), and a 'call_wrapped' event says it.
+-- w = {call, codes (JSON), resolved ('1'/'0'/''), final, reason, queue}
+local function wrap_end(w, agent_id, now, spent, call_key, events, maxlen, qkey, ttl)
+  local codes = str_list(w.codes)
+  if #codes == 0 then codes = {'none'} end
+  if w.queue ~= '' then
+    local ints = {}
+    for _, c in ipairs(codes) do
+      ints[#ints + 1] = 'code:' .. c
+      ints[#ints + 1] = 1
+      ints[#ints + 1] = rf(w.reason, 'code:' .. c)
+      ints[#ints + 1] = 1
+    end
+    if w.final == '1' and w.resolved ~= '' then
+      local field = 'unresolved'
+      if w.resolved == '1' then field = 'resolved' end
+      ints[#ints + 1] = field
+      ints[#ints + 1] = 1
+      ints[#ints + 1] = rf(w.reason, field)
+      ints[#ints + 1] = 1
+    end
+    count(qkey, ttl, ints, {})
+  end
+  local resolved = cjson.null
+  if w.resolved == '1' then resolved = true elseif w.resolved == '0' then resolved = false end
+  if call_key ~= nil then
+    append_json(call_key, 'wrapups', {agent = agent_id, codes = codes, resolved = resolved,
+                                      final = w.final == '1', ended_at = now,
+                                      wrapup_s = fmt(spent)})
+  end
+  emit(events, maxlen, 'call_wrapped', w.call, agent_id, now,
+       {'codes', cjson.encode(codes), 'resolved', w.resolved, 'final', w.final,
+        'wrapup_s', fmt(spent), 'queue', w.queue, 'reason', w.reason})
+end
+
+-- --- transfers (issue 9) -------------------------------------------------------------------
+
+-- A conversation ends in a transfer: its agent (on_call with the call, or nothing changes)
+-- goes to wrap_up carrying the call (wrap_final '0': the call goes on without it), or to ready
+-- without wrap-up. Counts: the agent's talk_s and handled; the source queue's interval hash
+-- `qkey` and recent facts `rkey`: transferred, handled and the talk (per reason too, and the
+-- reason's `transferred` once per call: `first` is true at the call's first transfer).
+-- Returns the agent's new state ('' when the agent was not on the call).
+local function transfer_out(akey, aikey, call_id, reason, first, wraps, talk, now, ttl, qkey,
+                            rkey, keep)
+  local agent = redis.call('HMGET', akey, 'state', 'call_id', 'state_since')
+  local agent_state = ''
+  if agent[1] == 'on_call' and agent[2] == call_id then
+    agent_state = 'ready'
+    if wraps == '1' then agent_state = 'wrap_up' end
+    redis.call('HSET', akey, 'state', agent_state, 'reason', '', 'state_since', now,
+               'call_id', '', 'leg_id', '', unpack(WRAP_CLEAR))
+    if agent_state == 'ready' then
+      redis.call('HSET', akey, 'ready_since', now)
+    else
+      redis.call('HSET', akey, 'wrap_call', call_id, 'wrap_final', '0', 'wrap_reason', reason)
+    end
+    agent_left(aikey, ttl, 'on_call', agent[3], now)
+    count(aikey, ttl, {'handled', 1}, {})
+  end
+  local ints = {'transferred', 1, 'handled', 1}
+  if first then
+    ints[#ints + 1] = rf(reason, 'transferred')
+    ints[#ints + 1] = 1
+  end
+  count(qkey, ttl, ints, {'talk_sum_s', talk, rf(reason, 'talk_sum_s'), talk})
+  recent(rkey, now, keep, 'y|' .. call_id .. '|' .. fmt(talk))
+  return agent_state
+end
+
+-- One entry of a call's transfer history (its `transfers` JSON list).
+local function transfer_entry(now, kind, from_queue, to_queue, from_agent, to_agent)
+  return {at = now, kind = kind, from_queue = from_queue, to_queue = to_queue,
+          from_agent = from_agent, to_agent = to_agent}
+end
