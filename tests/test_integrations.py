@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from acd.integrations.runner import Event, Runner
 from acd.integrations.stream import IntegrationRedis
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
-from tests.test_e2e_callpath import call_of, config, login, manual_phone, place, rings
+from tests.test_e2e_callpath import call_of, config, login, place, rings
 
 # --- the queue_log format -------------------------------------------------------------------
 
@@ -147,19 +147,6 @@ async def test_two_runners_share_the_events_exactly_once(redis_url: str) -> None
 
 # --- the real service ---------------------------------------------------------------------------
 
-@pytest.fixture
-async def lab(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
-
-    async def make(cfg: dict[str, Any], **kwargs: Any) -> Harness:
-        kwargs.setdefault("phone", manual_phone)
-        h = await Harness.start(cfg, redis_url, **kwargs)
-        started.append(h)
-        return h
-
-    yield make
-    for h in started:
-        await h.stop()
 
 
 def integrations_of(h: Harness) -> Integrations:

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 from acd.core.model import Call, CallState
 from acd.core.phone_tag import phone_tag
 from acd.testing.harness import Harness, wait_for
-from tests.test_e2e_callpath import call_of, config, login, manual_phone, place, rings
+from tests.test_e2e_callpath import call_of, config, login, place, rings
 
 TOKENS = {"sup": "sup-token-1", "desk1": "desk-token-a1", "desk2": "desk-token-a2",
           "view": "viewer-token"}
@@ -94,18 +94,6 @@ async def close_streams(*streams: Sse) -> None:
     await asyncio.gather(*(s.task for s in streams), return_exceptions=True)
 
 
-@pytest.fixture
-async def lab(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
-
-    async def make(cfg: dict[str, Any]) -> Harness:
-        h = await Harness.start(cfg, redis_url, phone=manual_phone)
-        started.append(h)
-        return h
-
-    yield make
-    for h in started:
-        await h.stop()
 
 
 async def post(http: aiohttp.ClientSession, url: str, token: str) -> tuple[int, dict[str, Any]]:

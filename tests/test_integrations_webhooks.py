@@ -18,7 +18,7 @@ from acd.core.model import CallState
 from acd.integrations.webhooks import ScreenPops
 from acd.service.app import Service
 from acd.testing.harness import Harness, wait_for
-from tests.test_e2e_callpath import call_of, config, login, manual_phone, place, rings
+from tests.test_e2e_callpath import call_of, config, login, place, rings
 
 SECRET = "s3cret-for-tests"
 
@@ -67,18 +67,6 @@ async def crm() -> AsyncIterator[Crm]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def lab(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
-
-    async def make(cfg: dict[str, Any]) -> Harness:
-        h = await Harness.start(cfg, redis_url, phone=manual_phone)
-        started.append(h)
-        return h
-
-    yield make
-    for h in started:
-        await h.stop()
 
 
 def pops_of(h: Harness) -> ScreenPops:
