@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from acd.core.model import Agent, AgentState
 from acd.store import codec
-from acd.store.base import RECENT_KEEP_S, StoreBase, flat, interval_start
+from acd.store.base import RECENT_KEEP_S, Prepared, Step, StoreBase, flat, interval_start
 from acd.store.results import StoreError, agent_of
 
 _BUSY = frozenset({AgentState.RESERVED, AgentState.ON_CALL})
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One agent's state change for AgentSteps.set_agent_state(s)."""
+
+    agent_id: str
+    state: AgentState
+    reason: str = ""
+    expect: frozenset[AgentState] | None = None  # None: from any state
+    needs_code: bool = False
+
+
+def _refused(c: StateChange) -> bool:
+    """A change the store never makes: nothing expected (None, no round trip)."""
+    if c.state in _BUSY:
+        raise ValueError(f"only claim/answer make an agent {c.state}")
+    return c.expect is not None and not c.expect
 
 
 class AgentSteps(StoreBase):
@@ -56,32 +75,52 @@ class AgentSteps(StoreBase):
         the wrap-up of its call (codes counted, call_wrapped); `needs_code`: not for ready or
         not_ready before a code was given (None).
         """
-        if state in _BUSY:
-            raise ValueError(f"only claim/answer make an agent {state}")
-        if expect is not None and not expect:
+        change = StateChange(agent_id, state, reason, expect, needs_code)
+        if _refused(change):
             return None
-        expected = "" if expect is None else ",".join(sorted(s.value for s in expect))
-        k = self._k
-
-        start = interval_start(now)
 
         async def run(call_id: str, last_queue: str, wrap_call: str) -> Any:
-            return await self._lua.set_agent_state(
-                keys=[k.agent(agent_id), k.call(call_id), k.events,
-                      k.agent_interval(agent_id, start), k.queue_interval(last_queue, start),
-                      k.queue_recent(last_queue), k.call(wrap_call)],
-                args=[*self._head(now), agent_id, state.value, reason, expected, call_id,
-                      last_queue, self._stats_ttl_s, RECENT_KEEP_S, wrap_call,
-                      "1" if needs_code else "0"])
+            script, keys, args = self._state_step(change, now, call_id, last_queue, wrap_call)
+            return await script(keys=keys, args=args)
 
+        reply = await self._with_hint(self._k.agent(agent_id),
+                                      ("call_id", "last_queue", "wrap_call"), run,
+                                      self._idle_hint(agent_id))
+        return self._seen_agent(agent_id, agent_of(reply))
+
+    def prepare_state(self, change: StateChange, now: float) -> Prepared[Agent | None]:
+        """set_agent_state() as a prepared step (Store.run_prepared): with the hints of an
+        idle agent; a busy one answers stale and is done again the ordinary way."""
+        if _refused(change):  # never sent: expects no state (a script that changes nothing)
+            raise ValueError(f"agent {change.agent_id}: no state allowed to change from")
+        c = change
+        return Prepared(
+            self._state_step(c, now, *self._idle_hint(c.agent_id)),
+            lambda reply: self._seen_agent(c.agent_id, agent_of(reply)),
+            lambda: self.set_agent_state(c.agent_id, c.state, now, c.reason, c.expect,
+                                         c.needs_code))
+
+    def _idle_hint(self, agent_id: str) -> tuple[str, str, str]:
         # An idle agent needs no call key: try without reading its call_id first.
-        first = ("", self._agent_hints.get(agent_id, ""), self._wrap_hints.get(agent_id, ""))
-        reply = await self._with_hint(k.agent(agent_id), ("call_id", "last_queue", "wrap_call"),
-                                      run, first)
-        agent = agent_of(reply)
+        return ("", self._agent_hints.get(agent_id, ""), self._wrap_hints.get(agent_id, ""))
+
+    def _seen_agent(self, agent_id: str, agent: Agent | None) -> Agent | None:
         if agent is not None and agent.state is not AgentState.WRAP_UP:
             self._wrap_hints.pop(agent_id, None)
         return agent
+
+    def _state_step(self, c: StateChange, now: float, call_id: str, last_queue: str,
+                    wrap_call: str) -> Step:
+        k = self._k
+        start = interval_start(now)
+        expected = "" if c.expect is None else ",".join(sorted(s.value for s in c.expect))
+        return (self._lua.set_agent_state,
+                [k.agent(c.agent_id), k.call(call_id), k.events,
+                 k.agent_interval(c.agent_id, start), k.queue_interval(last_queue, start),
+                 k.queue_recent(last_queue), k.call(wrap_call)],
+                [*self._head(now), c.agent_id, c.state.value, c.reason, expected, call_id,
+                 last_queue, self._stats_ttl_s, RECENT_KEEP_S, wrap_call,
+                 "1" if c.needs_code else "0"])
 
     async def set_wrapup(self, agent_id: str, codes: list[str], resolved: bool | None,
                          now: float, *, add: bool = False, call_id: str = "") -> Agent | None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
+import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.stats.raw import INTERVAL_S
@@ -21,6 +23,7 @@ from acd.store import codec
 from acd.store.keys import Keys
 from acd.store.results import StoreError, is_stale
 
+R = TypeVar("R")
 EVENTS_MAXLEN = 100_000
 ENDED_TTL_S = 86_400  # an ended call stays readable (and replays stay no-ops) this long
 HINT_TRIES = 8
@@ -43,6 +46,19 @@ _LIB = "_lib.lua"
 
 def _source(name: str) -> str:
     return (resources.files("acd.store") / "lua" / name).read_text(encoding="utf-8")
+
+
+class _Connection(Connection):
+    """redis-py's TCP connection, with its commands packed by hiredis (C) instead of
+    redis-py's Python loop (which was the largest single cost of a script call: a decision
+    packs two scripts of 15-25 arguments). A unix-socket or TLS URL keeps redis-py's own."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:  # e.g. "SCRIPT LOAD": two arguments
+            args = (*args[0].split(), *args[1:])
+        # floats as redis-py writes them (repr), not hiredis's %.17g
+        packed: Any = tuple(repr(a) if isinstance(a, float) else a for a in args)
+        return [hiredis.pack_command(packed)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +96,21 @@ class Scripts:
             for name in cls.__dataclass_fields__
         }
         return cls(**loaded)
+
+
+Step = tuple[AsyncScript, list[str], list[Any]]  # one script call: script, KEYS, ARGV
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared(Generic[R]):
+    """A store step whose script call is built in advance (its KEYS from the hints the store
+    remembers), so several steps can go to Redis in one round trip (Store.run_prepared).
+    `decode` turns the script's reply into the step's result; `again` is the step done the
+    ordinary way (reading its hints first), for a reply that says a hint was stale."""
+
+    step: Step
+    decode: Callable[[Any], R]
+    again: Callable[[], Awaitable[R]]
 
 
 class StoreBase:
@@ -129,7 +160,8 @@ class StoreBase:
             # the engine simply pauses, and the events wait in its inbox, in order.
             extra = {"retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), -1),
                      "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
-        client = Redis.from_url(url, decode_responses=True, **extra)
+        client = Redis.from_url(url, decode_responses=True, connection_class=_Connection,
+                                **extra)
         try:
             # With wait_for_redis a ping would wait forever: at start, fail instead.
             await asyncio.wait_for(client.ping(), 10.0)
@@ -183,6 +215,54 @@ class StoreBase:
             hint = None
         raise StoreError(f"{key} kept changing under {HINT_TRIES} tries")
 
+    async def _eval_batch(self, calls: list[tuple[AsyncScript, list[str], list[Any]]]
+                          ) -> list[Any]:
+        """Several script calls in one round trip (a pipeline, not a transaction: each script
+        is atomic on its own). A reply is the script's, or the exception it raised (one bad
+        step must not hide what the others did). A script not yet loaded is run again alone,
+        which loads it."""
+        if len(calls) == 1:  # no pipeline object for one call
+            script, keys, args = calls[0]
+            try:
+                return [await script(keys=keys, args=args)]
+            except RedisError as exc:
+                if not _answered(exc):
+                    raise
+                return [exc]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for n, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                script, keys, args = calls[n]
+                try:
+                    replies[n] = await script(keys=keys, args=args)
+                except RedisError as exc:
+                    if not _answered(exc):
+                        raise
+                    replies[n] = exc
+        return replies
+
+    async def run_prepared(self, steps: Sequence[Prepared[Any]]) -> list[Any]:
+        """Prepared steps in one round trip, in the order given (each atomic on its own).
+        The result of each, or the exception it raised. A stale one is done again the ordinary
+        way after the others: give at most one step per call and per agent, so that no other
+        step of the same call or agent can have run in between."""
+        replies = await self._eval_batch([p.step for p in steps])
+        out: list[Any] = []
+        for prepared, reply in zip(steps, replies, strict=True):
+            try:
+                if isinstance(reply, Exception):
+                    out.append(reply)
+                elif is_stale(reply):
+                    out.append(await prepared.again())
+                else:
+                    out.append(prepared.decode(reply))
+            except (StoreError, ValueError) as exc:  # that step alone; the others stand
+                out.append(exc)
+        return out
+
     async def _hashes(self, set_key: str, key_of: Callable[[str], str]) -> list[dict[str, str]]:
         """HGETALL of every member of a set of ids, in id order, skipping vanished ones."""
         ids = sorted(text(i) for i in await self._r.smembers(set_key))
@@ -213,6 +293,12 @@ def interval_start(now: float) -> int:
 def stats_ttl(history_days: int) -> int:
     """TTL of the interval counters for a history of `history_days` days (one day spare)."""
     return (int(history_days) + 1) * 86_400
+
+
+def _answered(exc: RedisError) -> bool:
+    """An error the server answered for this one script (a batch goes on), not a lost
+    connection (the whole batch fails, as a single call would)."""
+    return not isinstance(exc, (RedisConnectionError, RedisTimeoutError))
 
 
 def text(value: object) -> str:

@@ -9,7 +9,9 @@ from acd.store import codec
 from acd.store.base import (
     HINT_CACHE_MAX,
     RECENT_KEEP_S,
+    Prepared,
     Run,
+    Step,
     StoreBase,
     flat,
     interval_start,
@@ -21,6 +23,7 @@ from acd.store.results import (
     call_and_agent,
     call_of,
     claim_result,
+    is_stale,
 )
 
 MAX_ABS_PRIORITY = 900  # keeps queue scores exact integers in a double (see lua/_lib.lua)
@@ -111,17 +114,47 @@ class CallSteps(StoreBase):
 
     async def claim(self, call_id: str, agent_id: str, leg_id: str, now: float) -> ClaimResult:
         """Atomically: waiting call -> ringing and ready agent -> reserved, or nothing."""
-        k = self._k
-
         async def run(queue: str, _agent_id: str, _flow: str) -> Any:
-            return await self._lua.claim(
-                keys=[k.call(call_id), k.agent(agent_id), k.queue(queue), k.events,
-                      k.agent_interval(agent_id, interval_start(now))],
-                args=[*self._head(now), call_id, agent_id, leg_id, queue, self._stats_ttl_s])
+            script, keys, args = self._claim_step(call_id, agent_id, leg_id, now, queue)
+            return await script(keys=keys, args=args)
 
         result = claim_result(await self._hinted(call_id, run))
         self._seen(result.call)
         return result
+
+    async def claim_many(self, pairs: list[tuple[str, str, str]], now: float
+                         ) -> list[ClaimResult | Exception]:
+        """claim() of each (call id, agent id, leg id), in one round trip when the store has
+        seen the calls (their queue is the hint); the others, and stale hints, one by one.
+        Each pair is atomic on its own; a pair whose script failed gets its exception."""
+        hinted = [(n, p) for n, p in enumerate(pairs) if p[0] in self._call_hints]
+        out: list[ClaimResult | Exception | None] = [None] * len(pairs)
+        replies = await self._eval_batch([
+            self._claim_step(c, a, leg, now, self._call_hints[c][0]) for _n, (c, a, leg) in hinted])
+        for (n, _pair), reply in zip(hinted, replies, strict=True):
+            if isinstance(reply, Exception):
+                out[n] = reply
+            elif not is_stale(reply):
+                out[n] = self._seen_claim(claim_result(reply))
+        for n, (call_id, agent_id, leg_id) in enumerate(pairs):
+            if out[n] is None:
+                try:
+                    out[n] = await self.claim(call_id, agent_id, leg_id, now)
+                except StoreError as exc:
+                    out[n] = exc
+        return [r for r in out if r is not None]
+
+    def _seen_claim(self, result: ClaimResult) -> ClaimResult:
+        self._seen(result.call)
+        return result
+
+    def _claim_step(self, call_id: str, agent_id: str, leg_id: str, now: float, queue: str
+                    ) -> Step:
+        k = self._k
+        return (self._lua.claim,
+                [k.call(call_id), k.agent(agent_id), k.queue(queue), k.events,
+                 k.agent_interval(agent_id, interval_start(now))],
+                [*self._head(now), call_id, agent_id, leg_id, queue, self._stats_ttl_s])
 
     async def answer(self, call_id: str, leg_id: str, now: float,
                      leg_channel: str = "") -> tuple[Call, Agent] | None:
@@ -153,18 +186,38 @@ class CallSteps(StoreBase):
 
         None if the call is not ringing on `leg_id` (a replayed or late event).
         """
-        if agent_state in _BUSY:
-            raise ValueError(f"requeue cannot leave the agent {agent_state}")
-        k = self._k
+        _check_requeue(agent_state)
 
         async def run(queue: str, agent_id: str, _flow: str) -> Any:
-            return await self._lua.requeue(
-                keys=[k.call(call_id), k.queue(queue), k.agent(agent_id), k.events,
-                      k.agent_interval(agent_id, interval_start(now))],
-                args=[*self._head(now), call_id, leg_id, queue, agent_id, agent_state.value,
-                      agent_reason, self._stats_ttl_s])
+            script, keys, args = self._requeue_step(call_id, leg_id, now, agent_state,
+                                                    agent_reason, queue, agent_id)
+            return await script(keys=keys, args=args)
 
         return self._seen_pair(_with_agent(await self._hinted(call_id, run)))
+
+    def prepare_requeue(self, call_id: str, leg_id: str, now: float,
+                        agent_state: AgentState = AgentState.NOT_READY,
+                        agent_reason: str = "rona") -> Prepared[tuple[Call, Agent] | None] | None:
+        """requeue() as a prepared step (Store.run_prepared); None when the store has not
+        seen the call (no hint to build its keys from: use requeue())."""
+        _check_requeue(agent_state)
+        hint = self._call_hints.get(call_id)
+        if hint is None:
+            return None
+        queue, agent_id, _flow = hint
+        return Prepared(
+            self._requeue_step(call_id, leg_id, now, agent_state, agent_reason, queue, agent_id),
+            lambda reply: self._seen_pair(_with_agent(reply)),
+            lambda: self.requeue(call_id, leg_id, now, agent_state, agent_reason))
+
+    def _requeue_step(self, call_id: str, leg_id: str, now: float, agent_state: AgentState,
+                      agent_reason: str, queue: str, agent_id: str) -> Step:
+        k = self._k
+        return (self._lua.requeue,
+                [k.call(call_id), k.queue(queue), k.agent(agent_id), k.events,
+                 k.agent_interval(agent_id, interval_start(now))],
+                [*self._head(now), call_id, leg_id, queue, agent_id, agent_state.value,
+                 agent_reason, self._stats_ttl_s])
 
     async def end_call(self, call_id: str, outcome: CallOutcome, now: float,
                        wrapup_s: float, ended_by: str = "") -> EndResult | None:
@@ -219,6 +272,11 @@ def _with_agent(reply: Any) -> tuple[Call, Agent] | None:
     if agent is None:  # the scripts keep a ringing call and its agent paired: cannot happen
         raise StoreError(f"call {call.id} has no agent {call.agent_id!r}")
     return call, agent
+
+
+def _check_requeue(agent_state: AgentState) -> None:
+    if agent_state in _BUSY:
+        raise ValueError(f"requeue cannot leave the agent {agent_state}")
 
 
 def check_priority(priority: int) -> None:
