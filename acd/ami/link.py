@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -56,6 +57,9 @@ def _plain(message: Mapping[str, Any]) -> Frame:
     return out
 
 
+# Events panoramisk itself acts on: they go through it (FullyBooted sends its queued actions,
+# Shutdown closes).
+_PANORAMISK_EVENTS = frozenset({"FullyBooted", "Shutdown"})
 MAX_PENDING_BYTES = 1 << 20  # an unterminated frame larger than this is dropped
 # What the service reads: the frame table, the list events of CoreShowChannels, and the events
 # panoramisk itself needs (FullyBooted sends its queued actions, Shutdown closes).
@@ -95,11 +99,46 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             if frame.startswith("Event: "):
                 end = frame.find("\r\n")
                 name = frame[7:end] if end >= 0 else frame[7:]
-                if name not in USED_EVENTS and "ActionID: " not in frame:
-                    continue
+                if "ActionID: " not in frame:
+                    if name not in USED_EVENTS:
+                        continue
+                    if name not in _PANORAMISK_EVENTS:
+                        plain = _event_frame(frame)
+                        if plain is not None:
+                            self._deliver(plain)
+                            continue
             message = Message.from_line(frame)
             if message is not None:
                 self.handle_message(message)
+
+
+    def _deliver(self, frame: Frame) -> None:
+        link = getattr(self.factory, "_link", None)
+        if link is not None:
+            link.sink(frame)
+
+
+def _event_frame(frame: str) -> Frame | None:
+    """An event frame as the plain dict _plain(Message.from_line(frame)) would give, parsed
+    directly (a panoramisk Message costs several times more, and events are most of the
+    stream); None for a frame panoramisk must judge (a repeated Event header: malformed)."""
+    out: Frame = {}
+    for line in frame.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if key.lower() == "result":  # panoramisk's quoted_keys
+            value = unquote(value).strip()
+        if key in out:
+            if key == "Event":
+                return None
+            out[key] += "\n" + value
+        else:
+            out[key] = value
+    for key in [k for k in out if k.lower() == "content"]:
+        del out[key]
+    out["content"] = ""  # a Message always has its (empty, for an event) body under this key
+    return out
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -164,6 +203,9 @@ class AmiLink:
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self._lost_event = asyncio.Event()
+        # Done when the current connection is lost: what every pending action also waits for
+        # (one future per connection, not one task per action).
+        self._lost_future: asyncio.Future[None] | None = None
         self.on_login: Callable[[], None] | None = None
         self.on_lost: Callable[[], None] | None = None
 
@@ -213,6 +255,7 @@ class AmiLink:
     async def _connect_once(self) -> bool:
         loop = asyncio.get_running_loop()
         self._lost_event.clear()
+        self._lost_future = asyncio.get_running_loop().create_future()
         self._attempt = loop.create_future()
         manager = _Manager(self, loop=loop, secret=self._secret, events="on",
                            protocol_factory=_Protocol,
@@ -251,6 +294,8 @@ class AmiLink:
             self.last_error = "connection closed during login"
             self._attempt.set_result(False)
         self._lost_event.set()
+        if self._lost_future is not None and not self._lost_future.done():
+            self._lost_future.set_result(None)
 
     async def _watchdog(self) -> None:
         while True:
@@ -279,14 +324,12 @@ class AmiLink:
         manager = self._manager
         if manager is None or not self.connected.is_set() or manager.protocol is None:
             raise AmiDisconnected(f"not attached to {self.name}")
+        lost = self._lost_future
+        if lost is None or lost.done():
+            raise AmiDisconnected(f"not attached to {self.name}")
         future = manager.send_action(dict(action), as_list=as_list)
-        lost = asyncio.ensure_future(self._lost_event.wait())
-        try:
-            done, _ = await asyncio.wait({future, lost},
-                                         timeout=timeout_s or self._action_timeout_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
+        done, _ = await asyncio.wait({future, lost}, timeout=timeout_s or self._action_timeout_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
         if future not in done:
             raise AmiDisconnected(f"{action.get('Action')}: no answer from {self.name}")
         result = future.result()
