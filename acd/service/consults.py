@@ -50,6 +50,10 @@ class Consults:
         # again; once it is, ACD_DONE goes back to 1 (and the first agent's leg is dropped).
         self.joins: dict[str, tuple[str, str]] = {}
 
+    def knows(self, leg_id: str) -> bool:
+        """A channel of a warm transfer (its consultation leg, or a leg about to rejoin)."""
+        return leg_id in self.legs or leg_id in self.joins
+
     def rebuild(self) -> None:
         """After a (re)start: the consultations found in Redis."""
         self.legs = {c.consult_leg: c.id for c in self.e.calls.values() if c.consult_leg}

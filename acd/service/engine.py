@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from acd import contract
 from acd.ami.events import BadFrame, Frame, to_domain
@@ -30,8 +30,12 @@ from acd.service.mirror import Mirror
 from acd.service.router import Router
 from acd.store import Store
 
+if TYPE_CHECKING:
+    from acd.service.handlers import EventStep
+
 log = logging.getLogger("acd.engine")
 T = TypeVar("T")
+MAX_BATCH = 256  # inbox items applied before routing runs (a burst is routed in a few rounds)
 LEASE_MS = 5000  # a dead instance's calls are taken over after this long
 
 
@@ -59,6 +63,9 @@ class Engine:
         self.leg_to_call = self.mirror.leg_to_call
         self.agent_by_ext = {a.extension: aid for aid, a in cfg.agents.items()}
         self.inbox: asyncio.Queue[Frame | DomainEvent | _Callback] = asyncio.Queue()
+        # Set while the consumer waits for work: background work (the figures' slices) runs
+        # then, not while an event is being applied or routed.
+        self.idle = asyncio.Event()
         self.routing_enabled = False  # only after a resync with the PBX
         self.driven = 0  # calls this instance has driven (started or taken over)
         self.bad_frames = 0
@@ -132,27 +139,96 @@ class Engine:
 
     # --- the consumer ------------------------------------------------------------------------
     async def _consume(self) -> None:
-        while True:
-            item = await self.inbox.get()
-            if isinstance(item, _Callback):
-                await item.run()
-            else:
-                await self._apply(item)
-            if self.router.pending:
-                try:
-                    await self.router.route()
-                except Exception:  # e.g. Redis away: the next event or timer routes again
-                    log.exception("routing failed")
-
-    async def _apply(self, item: Frame | DomainEvent) -> None:
         try:
-            event = to_domain(item) if isinstance(item, dict) else item
+            while True:
+                if self.inbox.empty():
+                    self.idle.set()
+                batch = [await self.inbox.get()]
+                self.idle.clear()
+                # Whatever else is already waiting is taken too (in order): a burst is applied,
+                # and routed, in a few round trips to the store instead of one per event.
+                while len(batch) < MAX_BATCH and not self.inbox.empty():
+                    batch.append(self.inbox.get_nowait())
+                await self._apply_batch(batch)
+                if self.router.pending:
+                    try:
+                        await self.router.route()
+                    except Exception:  # e.g. Redis away: the next event or timer routes again
+                        log.exception("routing failed")
+        finally:
+            self.idle.set()  # nothing waits for a consumer that is gone
+
+    async def _apply_batch(self, batch: list[Frame | DomainEvent | _Callback]) -> None:
+        items = [self._domain(item) for item in batch]
+        n = 0
+        while n < len(items):
+            item = items[n]
+            steps, noops, end = self._step_group(items, n)
+            if steps:
+                await self._run_steps(steps)
+                for other in noops:  # (they change nothing: the handlers still see them)
+                    await self._apply(other)
+                n = end
+            else:
+                if isinstance(item, _Callback):
+                    await item.run()
+                elif item is not None:
+                    await self._apply(item)
+                n += 1
+
+    def _step_group(self, items: list[DomainEvent | _Callback | None], start: int
+                    ) -> tuple[list[EventStep], list[DomainEvent], int]:
+        """From `start` on, the events that are each one store step (agents' state changes by
+        feature code, rung legs hung up), of distinct calls and agents, with only events that
+        change nothing between them: they go to the store in one round trip, in order (a
+        burst of logins or of ring-no-answers costs one round trip, not one per event).
+        Returns them, the no-ops, and the index after the last item taken."""
+        steps: list[EventStep] = []
+        noops: list[DomainEvent] = []
+        touched: set[str] = set()
+        for n in range(start, len(items)):
+            item = items[n]
+            if item is None:
+                continue
+            if isinstance(item, _Callback):
+                return steps, noops, n
+            if self.handlers.is_noop(item):
+                noops.append(item)
+                continue
+            step = self.handlers.step_for(item)
+            if step is None or not touched.isdisjoint(step.touches):
+                return steps, noops, n
+            touched |= step.touches
+            steps.append(step)
+        return steps, noops, len(items)
+
+    async def _run_steps(self, steps: list[EventStep]) -> None:
+        try:
+            results = await self.store.run_prepared([s.prepared for s in steps])
+        except Exception:  # e.g. Redis away: none was made (as when one by one)
+            log.exception("error applying %d events", len(steps))
+            return
+        for step, result in zip(steps, results, strict=True):
+            if isinstance(result, Exception):  # that one alone failed
+                log.error("error applying an event: %s", result)
+                continue
+            try:
+                step.finish(result)
+                self.events_applied += 1
+            except Exception:
+                log.exception("error applying an event")
+
+    def _domain(self, item: Frame | DomainEvent | _Callback) -> DomainEvent | _Callback | None:
+        if not isinstance(item, dict):
+            return item
+        try:
+            return to_domain(item)
         except BadFrame as exc:
             self.bad_frames += 1
             log.warning("bad AMI frame ignored: %s", exc)
-            return
-        if event is None:
-            return
+            return None
+
+    async def _apply(self, event: DomainEvent) -> None:
         try:
             await self.handlers.apply(event)
             self.events_applied += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
@@ -39,9 +40,22 @@ from acd.service.phone import PHONE_ACTIONS, PhoneCommands
 from acd.service.recording import Recorder
 from acd.service.transfers import Transfers
 from acd.service.wrapups import Wrapups
+from acd.store import ClaimResult, Prepared, StateChange
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
+
+# A state change asked of one agent: (agent id, new state, reason, allowed from (None: any)).
+StateRequest = tuple[str, AgentState, str, frozenset[AgentState] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class EventStep:
+    """An event whose whole effect is one prepared store step (Handlers.step_for)."""
+
+    touches: frozenset[str]  # "call:<id>", "agent:<id>": steps of one batch never share one
+    prepared: Prepared[Any]
+    finish: Callable[[Any], object]  # the mirror updated from the step's result
 
 log = logging.getLogger("acd.calls")
 
@@ -138,24 +152,41 @@ class Handlers:
 
     async def connect(self, call: Call, agent: Agent) -> bool:
         """Claim the pair in Redis, then ring the agent. False when the claim was lost."""
-        leg_id = self.e.new_leg_id(call)
-        result = await self.e.store.claim(call.id, agent.id, leg_id, self.e.now())
-        if not result.ok:
-            log.info("claim of %s for %s lost: %s", call.id, agent.id, result.reason)
-            await self._refresh(call.id, agent.id)
-            return False
+        return (await self.connect_many([(call, agent)]))[0]
+
+    async def connect_many(self, pairs: list[tuple[Call, Agent]]) -> list[bool]:
+        """connect() of several pairs (distinct calls and agents), claimed in one store round
+        trip. False for each pair whose claim was lost."""
+        legs = [self.e.new_leg_id(call) for call, _agent in pairs]
+        results = await self.e.store.claim_many(
+            [(call.id, agent.id, leg) for (call, agent), leg in zip(pairs, legs, strict=True)],
+            self.e.now())
+        out = []
+        for (call, agent), leg_id, result in zip(pairs, legs, results, strict=True):
+            if isinstance(result, Exception) or not result.ok:
+                log.info("claim of %s for %s lost: %s", call.id, agent.id,
+                         result if isinstance(result, Exception) else result.reason)
+                await self._refresh(call.id, agent.id)
+                out.append(False)
+            else:
+                self._claimed(result, agent, leg_id)
+                out.append(True)
+        return out
+
+    def _claimed(self, result: ClaimResult, agent: Agent, leg_id: str) -> None:
+        """A won claim: the mirror updated, the agent rung (or a callback's customer dialled)."""
         assert result.call is not None and result.agent is not None
-        self.put_call(result.call)
+        call = result.call
+        self.put_call(call)
         self.put_agent(result.agent)
-        ring_s = self.e.cfg.queues[result.call.queue].ring_timeout_s
+        ring_s = self.e.cfg.queues[call.queue].ring_timeout_s
         log.info("call %s rings agent %s (%s)", call.id, agent.id, agent.interface,
                  extra={"call_id": call.id, "state": "ringing"})
-        if result.call.callback:  # no caller on the line: the agent leg dials the customer
-            self.e.flow.callbacks.ring(result.call, result.agent, leg_id, ring_s)
-            return True
+        if call.callback:  # no caller on the line: the agent leg dials the customer
+            self.e.flow.callbacks.ring(call, result.agent, leg_id, ring_s)
+            return
         self.e.set_timer(("ring", call.id), ring_s + RING_GRACE_S, RingOverdue(call.id, leg_id))
-        self.e.spawn(self._originate(result.call, result.agent, leg_id, ring_s), "originate")
-        return True
+        self.e.spawn(self._originate(call, result.agent, leg_id, ring_s), "originate")
 
     async def _originate(self, call: Call, agent: Agent, leg_id: str, ring_s: float) -> None:
         qcfg = self.e.cfg.queues.get(call.queue)
@@ -176,8 +207,10 @@ class Handlers:
     async def requeue(self, call_id: str, leg_id: str, reason: str) -> None:
         """Ring-no-answer (or a failed leg): the call goes back to its place, the agent pauses."""
         self.e.cancel_timer(("ring", call_id))
-        changed = await self.e.store.requeue(call_id, leg_id, self.e.now(),
-                                             AgentState.NOT_READY, reason)
+        self._requeued(reason, await self.e.store.requeue(call_id, leg_id, self.e.now(),
+                                                          AgentState.NOT_READY, reason))
+
+    def _requeued(self, reason: str, changed: tuple[Call, Agent] | None) -> None:
         if changed is None:
             return
         call, agent = changed
@@ -331,29 +364,79 @@ class Handlers:
         if agent_id is not None and ev.action in PHONE_ACTIONS:
             await self.phone.handle(agent_id, ev)
             return
-        action = FEATURE_ACTIONS.get(ev.action)
-        if agent_id is None or action is None:
+        change = self.state_feature(ev)
+        if change is None:
             log.warning("feature code %r from unknown extension %r ignored", ev.action,
                         ev.extension)
             return
+        await self.set_agent_state(*change)
+
+    def state_feature(self, ev: AgentFeatureUsed) -> StateRequest | None:
+        """The state change a feature code asks for (login, pause, ...); None for another
+        code, or an unknown extension."""
+        agent_id = self.e.agent_by_ext.get(ev.extension)
+        action = FEATURE_ACTIONS.get(ev.action)
+        if agent_id is None or action is None or ev.action in PHONE_ACTIONS:
+            return None
         target, allowed = ACTIONS[action]
         reason = "" if target is not AgentState.NOT_READY else (
             f"code {ev.reason}" if ev.reason else "break")
-        await self.set_agent_state(agent_id, target, reason, allowed)
+        return agent_id, target, reason, allowed
+
+    def is_noop(self, ev: DomainEvent) -> bool:
+        """An event that changes nothing here (the end of a channel acd does not know, such as
+        the agent's own feature-code call): it may be applied at any point of a batch."""
+        return (isinstance(ev, ChannelHungUp) and ev.uniqueid not in self.e.calls
+                and ev.uniqueid not in self.e.leg_to_call and not self.consults.knows(ev.uniqueid))
 
     async def set_agent_state(self, agent_id: str, state: AgentState, reason: str = "",
                               allowed: frozenset[AgentState] | None = None) -> Agent | None:
+        change = self._state_change(agent_id, state, reason, allowed)
+        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed,
+                                                   change.needs_code)
+        return self._state_changed(change, agent)
+
+    def step_for(self, ev: DomainEvent) -> EventStep | None:
+        """The event as one prepared store step, when that is all it does: an agent's state
+        change by feature code, or the ring-no-answer of a leg (its hangup while ringing).
+        Such events of distinct calls and agents go to the store together (Engine)."""
+        if isinstance(ev, AgentFeatureUsed):
+            request = self.state_feature(ev)
+            if request is None:
+                return None
+            change = self._state_change(*request)
+            return EventStep(frozenset({f"agent:{change.agent_id}"}),
+                             self.e.store.prepare_state(change, self.e.now()),
+                             lambda agent: self._state_changed(change, agent))
+        if not isinstance(ev, ChannelHungUp) or ev.uniqueid in self.e.calls \
+                or self.consults.knows(ev.uniqueid):
+            return None
+        call = self.e.calls.get(self.e.leg_to_call.get(ev.uniqueid, ""))
+        if call is None or call.state is not CallState.RINGING or call.leg_id != ev.uniqueid \
+                or call.consult_agent:
+            return None
+        prepared = self.e.store.prepare_requeue(call.id, call.leg_id, self.e.now(),
+                                                AgentState.NOT_READY, "rona")
+        if prepared is None:
+            return None
+        self.e.cancel_timer(("ring", call.id))
+        return EventStep(frozenset({f"call:{call.id}", f"agent:{call.agent_id}"}), prepared,
+                         lambda changed: self._requeued("rona", changed))
+
+    def _state_change(self, agent_id: str, state: AgentState, reason: str,
+                      allowed: frozenset[AgentState] | None) -> StateChange:
         if state is not AgentState.WRAP_UP:
             self.e.cancel_timer(("wrapup", agent_id))
-        needs_code = self.wrapups.needs_code(self.e.agents.get(agent_id))
-        agent = await self.e.store.set_agent_state(agent_id, state, self.e.now(), reason, allowed,
-                                                   needs_code)
+        return StateChange(agent_id, state, reason, allowed,
+                           self.wrapups.needs_code(self.e.agents.get(agent_id)))
+
+    def _state_changed(self, change: StateChange, agent: Agent | None) -> Agent | None:
         if agent is None:
-            log.info("agent %s: change to %s refused", agent_id, state.value)
+            log.info("agent %s: change to %s refused", change.agent_id, change.state.value)
             return None
         self.put_agent(agent)
-        log.info("agent %s is %s %s", agent_id, state.value, reason,
-                 extra={"agent_id": agent_id, "state": state.value})
+        log.info("agent %s is %s %s", change.agent_id, change.state.value, change.reason,
+                 extra={"agent_id": change.agent_id, "state": change.state.value})
         return agent
 
     async def wrapup_ended(self, ev: WrapupEnded) -> None:

@@ -59,40 +59,63 @@ class Router:
             return
         m = self.e.mirror
         now, rules = self.e.now(), self.e.rules
+        pairs: list[tuple[Call, Agent]] = []
         for agent_id in agents:
             agent = m.agents.get(agent_id)
-            if agent is not None and agent.state is AgentState.READY:
+            if agent is not None and agent_id in m.ready:
                 call = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent),
                                            now, rules, m.agents)
                 if call is not None:
-                    await self._give(call, agent)
+                    pairs.append(self._hold(call, agent))
+        taken = {call.id for call, _agent in pairs}
         for call_id in calls:
             call = m.calls.get(call_id)
-            if call is not None and call.state is CallState.WAITING:
+            if call is not None and call.state is CallState.WAITING and call_id not in taken:
                 best = routing.best_agent_for_call(call, m.ready_agents(), now, rules, m.agents)
                 if best is not None:
-                    await self._give(call, best)
+                    pairs.append(self._hold(call, best))
+        await self._give(pairs)
+
+    def _hold(self, call: Call, agent: Agent) -> tuple[Call, Agent]:
+        """Out of the waiting index and the ready set until its claim is answered, so the
+        next decision of the same round does not pick the same call or agent."""
+        self.e.mirror.index.discard(call.id)
+        self.e.mirror.ready.discard(agent.id)
+        return call, agent
 
     async def _plan_all(self) -> None:
         m = self.e.mirror
         for _ in range(3):
-            lost = False
             pairs = routing.plan(list(m.all_calls.values()), m.ready_agents(), self.e.now(),
-                                 self.e.rules, m.agents)
-            for call, agent in pairs:
-                if not await self._give(call, agent):
-                    lost = True
-            if not lost:
+                                 self.e.rules, m.agents, self._queues)
+            if await self._give([self._hold(call, agent) for call, agent in pairs]):
                 return
 
-    async def _give(self, call: Call, agent: Agent) -> bool:
-        if call.id in self.e.mirror.foreign:
-            return True  # its own instance rings the agent (it sees the same facts)
-        self.decisions += 1
-        if await self.e.handlers.connect(call, agent):
-            return True
-        self._full = True  # lost to another instance: plan again with fresh facts
-        return False
+    async def _give(self, pairs: list[tuple[Call, Agent]]) -> bool:
+        """Claim and ring the pairs (held by _hold); False when a claim was lost."""
+        m = self.e.mirror
+        own = [(c, a) for c, a in pairs if c.id not in m.foreign]
+        try:
+            # A foreign call's own instance rings the agent (it sees the same facts).
+            ok = all(await self.e.handlers.connect_many(own)) if own else True
+        finally:
+            # Back in the indexes unless the store's answer moved them on (a claim that failed
+            # with an error leaves the two as they were).
+            for call, agent in pairs:
+                self._unhold(call, agent)
+        self.decisions += len(own)
+        if not ok:
+            self._full = True  # lost to another instance: plan again with fresh facts
+        return ok
+
+    def _unhold(self, call: Call, agent: Agent) -> None:
+        m = self.e.mirror
+        now_call = m.all_calls.get(call.id)
+        if now_call is not None and now_call.state is CallState.WAITING:
+            m.index.put(now_call)
+        now_agent = m.agents.get(agent.id)
+        if now_agent is not None and now_agent.state is AgentState.READY:
+            m.ready.add(agent.id)
 
     def _queues(self, agent: Agent) -> list[str]:
         """Queues whose own skills, or the skills of one of their expansion steps, the agent
