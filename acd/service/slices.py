@@ -3,30 +3,43 @@
 The work is a generator that yields between small steps (acd.stats.figures.snapshot_steps);
 `run_sliced` runs steps until `slice_s` has passed, then lets the loop run everything else that
 is ready (AMI frames, Redis replies, routing) before the next slice. So the work still takes
-its CPU time, but routing never waits behind more than one slice of it.
+its CPU time, but routing never waits behind more than one slice of it; with a `gate` (the
+engines idle), a slice runs only when routing has nothing to do (or has not been idle for
+GATE_MAX_WAIT_S).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
 
 T = TypeVar("T")
 SLICE_S = 0.001
+# How long a slice waits for routing to be idle (`gate`) before it runs anyway: under a
+# sustained load the figures still get one slice per this long.
+GATE_MAX_WAIT_S = 0.02
 
 
 class Sliced:
     """Runs step generators; `busy_s` adds up the time spent in their steps (not the pauses)."""
 
-    def __init__(self, slice_s: float = SLICE_S) -> None:
+    def __init__(self, slice_s: float = SLICE_S,
+                 gate: Callable[[], Awaitable[object]] | None = None) -> None:
+        """`gate`: waited for before each slice (e.g. every engine idle), at most
+        GATE_MAX_WAIT_S: routing goes first, a slice only fills the loop's idle time."""
         self.slice_s = slice_s
         self.busy_s = 0.0
+        self._gate = gate
 
     async def run(self, steps: Generator[None, None, T]) -> T:
         clock = time.perf_counter
         while True:
+            if self._gate is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gate(), GATE_MAX_WAIT_S)
             started = clock()
             try:
                 while clock() - started < self.slice_s:
