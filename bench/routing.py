@@ -15,7 +15,7 @@ import copy
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +83,20 @@ async def load_calls(h: Rig, sizes: centre.Sizes, *, window: int = 400,
 
 
 async def burst(h: Rig, expected: int, *, stall_s: float = 30.0) -> dict[str, Any]:
-    """Every agent logs in (*51) at once; count the Originates that follow."""
+    """Every agent logs in (*51) at once; count the Originates that follow.
+
+    The simulated PBX produces the 500-5,000 login events with its output held, then sends
+    them in one write: the service gets the whole burst at once, and the rate measured is the
+    service's own (with the sim dialling in real time, the sim's ~1 ms per feature-code call
+    was most of the measured time)."""
     await h.sim.call("reset")
+    exts = [a.extension for a in h.cfg.agents.values()]
+    t_dial = time.perf_counter()
+    await h.sim.call("hold", exts, "*51")
+    await wait_for_async(lambda: _held(h, len(exts)), 60.0, "the sim to produce the logins")
+    dial_s = time.perf_counter() - t_dial
     lag = LoopLag().start()
-    t0 = await h.sim.call("dial", [a.extension for a in h.cfg.agents.values()], "*51")
-    t_sent = time.perf_counter()
+    t0 = await h.sim.call("release")
     last_n, last_change = -1, time.monotonic()
     while True:
         n = (await h.sim.call("status"))["originates"]
@@ -104,9 +113,22 @@ async def burst(h: Rig, expected: int, *, stall_s: float = 30.0) -> dict[str, An
     t_end = res["last_originate"] if n else time.perf_counter()
     elapsed = max(1e-9, t_end - t0)
     return {"agents_logged_in": len(h.cfg.agents), "decisions": n, "expected": expected,
-            "seconds": round(elapsed, 3), "login_send_s": round(t_sent - t0, 3),
+            "seconds": round(elapsed, 3), "sim_dial_s": round(dial_s, 3),
             "decisions_per_s": round(n / elapsed, 1),
             "latency_ms": percentiles_ms(res["latencies"]), "loop_lag_ms": lag_p}
+
+
+async def _held(h: Rig, n: int) -> bool:
+    return bool(await h.sim.call("held") >= n)
+
+
+async def wait_for_async(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str
+                         ) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 async def reject_all(h: Rig, timeout_s: float = 120.0) -> float:

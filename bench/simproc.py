@@ -44,6 +44,7 @@ class SimDriver:
         self.latencies: list[float] = []
         self.rang: list[str] = []  # extensions rung since the last tick()
         self.auto_reject = False
+        self.held_events = 0  # freeing events emitted since the last hold()
         self._orig = sim_ami.ACTIONS["originate"]
         self._tasks: set[asyncio.Task[None]] = set()
         sim.pbx.listeners.append(self._event)
@@ -62,6 +63,7 @@ class SimDriver:
             iface = self.iface_of_ext.get(d.get("Agent", "").strip())
             if iface is not None:
                 self.freed_at[iface] = time.perf_counter()
+                self.held_events += 1
 
     def _originate(self, s: Any, a: Headers) -> None:
         t1 = time.perf_counter()
@@ -71,6 +73,11 @@ class SimDriver:
         t0 = self.freed_at.pop(iface, None)
         if t0 is not None:
             self.latencies.append(t1 - t0)
+        # The PBX's own work on the action comes after: the actions already read are timed
+        # as they arrive, not after the simulator has dialled the ones before them.
+        asyncio.get_running_loop().call_soon(self._dial_leg, s, a, iface)
+
+    def _dial_leg(self, s: Any, a: Headers, iface: str) -> None:
         self._orig(s, a)
         if self.auto_reject:  # at once, but after the Originate's own events
             asyncio.get_running_loop().call_soon(self.sim.agent_hangup, iface)
@@ -104,6 +111,27 @@ class SimDriver:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return started
+
+    def hold(self, extensions: list[str], code: str) -> int:
+        """Every phone dials `code` with the PBX's AMI output held: the events wait, unsent.
+        Returns how many freeing events (UserEvent AcdAgent) are waiting so far."""
+        self.sim.ami.hold_output(True)
+        self.held_events = 0
+        for ext in extensions:
+            self.sim.dial_feature(ext, code)
+        return self.held_events
+
+    def held(self) -> int:
+        return self.held_events
+
+    def release(self) -> float:
+        """All held frames go out in one write; the latency of each decision counts from now
+        (its event is only now sent). Returns the time of the release."""
+        t0 = time.perf_counter()
+        for iface in self.freed_at:
+            self.freed_at[iface] = t0
+        self.sim.ami.hold_output(False)
+        return t0
 
     def tick(self, free: list[str]) -> dict[str, Any]:
         """The paced phase's step: these phones dial *53 (unpause); what happened since."""

@@ -33,6 +33,7 @@ class Session:
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}" if peer else "IPV4/TCP/127.0.0.1/0"
         self.session_id = f"0x{id(self):x}"
         self._out: list[bytes] = []  # frames sent during this turn of the event loop
+        self.held = False  # while True, frames wait in _out (AmiServer.hold_output)
 
     @property
     def pbx(self) -> Pbx:
@@ -42,11 +43,13 @@ class Session:
         # The frames of one turn of the loop go out in one write (one system call, not one
         # per frame: a busy PBX emits thousands a second), in order, at the end of the turn.
         if not self.closing and not self.writer.is_closing():
-            if not self._out:
+            if not self._out and not self.held:
                 asyncio.get_running_loop().call_soon(self._flush)
             self._out.append(text.encode())
 
     def _flush(self) -> None:
+        if self.held:
+            return
         data = b"".join(self._out)
         self._out.clear()
         if data and not self.writer.is_closing():
@@ -129,6 +132,15 @@ class AmiServer:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+    def hold_output(self, held: bool) -> None:
+        """Hold every session's frames (the PBX goes on, nothing is written) or let them all
+        go in one write: the benchmark hands the service a whole burst of events at once,
+        so the rate it measures is the service's, not that of the simulator producing them."""
+        for s in self.sessions:
+            s.held = held
+            if not held:
+                s._flush()
 
     def drop_all(self) -> None:
         for s in list(self.sessions):
