@@ -180,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                          "its CPU is then the service's")
     ap.add_argument("--api-poll-interval", type=float, default=1.0, metavar="S",
                     help="each of the API's 500 pollers asks every S seconds (default 1)")
+    ap.add_argument("--api-plain-pollers", action="store_true",
+                    help="the pollers send neither Accept-Encoding: gzip nor If-None-Match")
     args = ap.parse_args(argv)
+    api_load.BROWSER_LIKE = not args.api_plain_pollers
     if args.api_poll_interval <= 0:
         ap.error("--api-poll-interval: seconds above 0")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")

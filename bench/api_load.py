@@ -36,6 +36,10 @@ from aiohttp import web
 from bench.common import percentiles_ms
 
 STREAM_LISTENERS = 5
+# Pollers send Accept-Encoding: gzip and If-None-Match, as a browser does; False (`python -m
+# bench --api-plain-pollers`): plain requests, the whole JSON every time (the before of the
+# conditional and compressed reads).
+BROWSER_LIKE = True
 _COUNTS = ("requests", "errors", "late", "unanswered", "not_modified", "wire_bytes")
 
 
@@ -52,7 +56,8 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
 async def _child_main(job: dict[str, Any]) -> dict[str, Any]:
     kind = job["kind"]
     if kind == "poll":
-        return await _poll(job["url"], job["clients"], job["seconds"], job["interval_s"])
+        return await _poll(job["url"], job["clients"], job["seconds"], job["interval_s"],
+                           job["browser_like"])
     if kind == "closed":
         return await _closed(job["url"], job["clients"], job["seconds"])
     return await _listen(job["url"], job["clients"], job["seconds"])
@@ -66,16 +71,18 @@ def _blank() -> dict[str, Any]:
 class _Polling:
     """Clients that poll every interval_s, each on its own connection, open-loop."""
 
-    def __init__(self, url: str, clients: int, seconds: float, interval_s: float) -> None:
+    def __init__(self, url: str, clients: int, seconds: float, interval_s: float,
+                 browser_like: bool) -> None:
         self.url, self.clients, self.interval_s = url, clients, interval_s
+        self.browser_like = browser_like
         self.out = _blank()
         self.start = time.perf_counter() + 0.2  # time to open the sessions first
         self.deadline = self.start + seconds
 
     async def one(self, session: aiohttp.ClientSession, due: float, etag: list[str]) -> None:
         out = self.out
-        headers = {"Accept-Encoding": "gzip"}
-        if etag:
+        headers = {"Accept-Encoding": "gzip" if self.browser_like else "identity"}
+        if etag and self.browser_like:
             headers["If-None-Match"] = etag[0]
         t0 = time.perf_counter()
         out["send_lag"].append(t0 - due)
@@ -122,8 +129,9 @@ class _Polling:
                 raise
 
 
-async def _poll(url: str, clients: int, seconds: float, interval_s: float) -> dict[str, Any]:
-    run = _Polling(url, clients, seconds, interval_s)
+async def _poll(url: str, clients: int, seconds: float, interval_s: float,
+                browser_like: bool) -> dict[str, Any]:
+    run = _Polling(url, clients, seconds, interval_s, browser_like)
     tasks = [asyncio.create_task(run.client(i)) for i in range(clients)]
     _done, pending = await asyncio.wait(tasks, timeout=seconds + 0.2 + max(5.0, interval_s))
     for t in pending:
@@ -206,7 +214,7 @@ def start_clients(url: str, stream_url: str | None, clients: int, seconds: float
         {"kind": "closed", "url": url, "clients": clients, "seconds": seconds}
         if interval_s is None else
         {"kind": "poll", "url": url, "clients": clients, "seconds": seconds,
-         "interval_s": interval_s}]
+         "interval_s": interval_s, "browser_like": BROWSER_LIKE}]
     if stream_url is not None:
         jobs.append({"kind": "listen", "url": stream_url, "clients": STREAM_LISTENERS,
                      "seconds": seconds})
@@ -252,6 +260,7 @@ async def collect(clients: Clients, seconds: float, interval_s: float | None
         "wire_bytes_per_answer": round(raw["wire_bytes"] / answered) if answered else None,
     }
     if interval_s is not None:
+        out["browser_like"] = BROWSER_LIKE
         # how late the clients' own process sent (its CPU is shared too): a client-side delay
         out["send_lag_ms"] = percentiles_ms(raw["send_lag"])
     if len(clients) > 1:
