@@ -69,6 +69,7 @@ class Plan:
         self.paced_s = 5.0 if quick else 20.0
         self.api_pollers = 500
         self.api_s = 5.0 if quick else 20.0
+        self.api_interval_s = 1.0  # each poller asks every so many seconds
         self.ami_blast = 20_000 if quick else 100_000
         self.ami_paced_rate = 20_000.0
         self.ami_paced_s = 2.0 if quick else 10.0
@@ -91,7 +92,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         say(f"routing at {plan.sizes}")
         main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
                                  paced_s=plan.paced_s, api_pollers=plan.api_pollers,
-                                 api_s=plan.api_s, sim_in_process=plan.sim_in_process,
+                                 api_s=plan.api_s, api_interval_s=plan.api_interval_s,
+                                 sim_in_process=plan.sim_in_process,
                                  latency_curve=True)
         body = main["api"].pop("_body")
         await _flush(url)
@@ -103,7 +105,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
             curve.append({"factor": factor, **r})
             await _flush(url)
         say("baseline: bare aiohttp handler")
-        api_base = await api_load.baseline(body, plan.api_pollers, plan.api_s)
+        api_base = await api_load.baseline(body, plan.api_pollers, plan.api_s,
+                                           plan.api_interval_s)
         say("AMI ingest")
         ami = await ami_ingest.run(url, blast=plan.ami_blast, paced_rate=plan.ami_paced_rate,
                                    paced_s=plan.ami_paced_s)
@@ -175,7 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-in-process", action="store_true",
                     help="run the simulated PBX in the service's process (as the tests do): "
                          "its CPU is then the service's")
+    ap.add_argument("--api-poll-interval", type=float, default=1.0, metavar="S",
+                    help="each of the API's 500 pollers asks every S seconds (default 1)")
+    ap.add_argument("--api-plain-pollers", action="store_true",
+                    help="the pollers send neither Accept-Encoding: gzip nor If-None-Match")
     args = ap.parse_args(argv)
+    api_load.BROWSER_LIKE = not args.api_plain_pollers
+    if args.api_poll_interval <= 0:
+        ap.error("--api-poll-interval: seconds above 0")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
     sizes = centre.QUICK if args.quick or args.soak else centre.FULL
@@ -191,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process))
         print(out)
         return 0
-    result = asyncio.run(run(Plan(mode, sizes, args.sim_in_process), out))
+    plan = Plan(mode, sizes, args.sim_in_process)
+    plan.api_interval_s = args.api_poll_interval
+    result = asyncio.run(run(plan, out))
     if not args.no_md:
         report.update_markdown(ROOT / "BENCHMARKS.md", result)
     print(json.dumps({k: v for k, v in result.items() if k != "detail"}, indent=1))

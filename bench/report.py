@@ -51,21 +51,7 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         "paced_max_inbox": ami["paced"]["max_inbox"],
         "blast_loop_lag_p99_ms": ami["blast"]["loop_lag_ms"]["p99"],
     }
-    apif = {
-        "pollers": api["pollers"],
-        "requests_per_s": api["requests_per_s"],
-        "p50_ms": api["latency_ms"]["p50"], "p99_ms": api["latency_ms"]["p99"],
-        "errors": api["errors"], "body_bytes": api["body_bytes"],
-        "baseline_requests_per_s": api_base["requests_per_s"],
-        "baseline_p99_ms": api_base["latency_ms"]["p99"],
-        "ratio_p99_to_baseline": _ratio(api["latency_ms"]["p99"], api_base["latency_ms"]["p99"]),
-        "ratio_rps_to_baseline": _ratio(api["requests_per_s"], api_base["requests_per_s"]),
-        "push_delay_ms": {k: api["push_delay_ms"][k] for k in ("n", "p50", "p99", "max")},
-        "push_bytes_max": api.get("push_bytes_max"),
-        "routing_p99_ms_during": api["routing_during"]["latency_ms"]["p99"],
-        "snapshot_refresh_ms": main["snapshot"]["refresh_ms"],
-        "snapshot_store_reads_at_2350_ms": main["snapshot"]["store_reads_at_2350_ms"],
-    }
+    apif = _api_figures(api, api_base, main["snapshot"])
     memory = {
         "rss_mb": mem["rss_mb"], "rss_mb_end": mem.get("rss_mb_end"),
         "redis_bytes_per_waiting_call": mem["redis_bytes_per_waiting_call"],
@@ -84,6 +70,53 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
               "snapshot_store_reads_at_2350_ms": c["snapshot"]["store_reads_at_2350_ms"]}
              for c in curve]
     return {"routing": routing, "ami": amif, "api": apif, "memory": memory, "scale": scale}
+
+
+def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Polled (the target's figure: pollers every interval_s) and saturation (closed loop),
+    each against the bare handler under the same clients."""
+    lat, sat, bsat = api["latency_ms"], api["saturation"], base["saturation"]
+
+    def routing(phase: dict[str, Any]) -> dict[str, Any]:
+        during = phase["routing_during"]
+        return {"rate_per_s": during["rate_target_per_s"], "freed": during["freed"],
+                "decisions": during["decisions"],
+                **{k: during["latency_ms"][k] for k in ("n", "p50", "p99", "max")}}
+
+    return {
+        "pollers": api["pollers"], "interval_s": api["interval_s"],
+        "pollers_browser_like": api.get("browser_like"),
+        "requests_per_s": api["requests_per_s"],
+        "p50_ms": lat["p50"], "p99_ms": lat["p99"], "p999_ms": lat["p999"], "max_ms": lat["max"],
+        "late": api["late"], "unanswered": api["unanswered"], "errors": api["errors"],
+        "not_modified_share": api["not_modified_share"],
+        "wire_bytes_per_answer": api["wire_bytes_per_answer"],
+        "body_bytes": api["body_bytes"], "gzip_bytes": api.get("gzip_bytes"),
+        "client_send_lag_p99_ms": api["send_lag_ms"]["p99"],
+        "baseline_requests_per_s": base["requests_per_s"],
+        "baseline_p99_ms": base["latency_ms"]["p99"],
+        "baseline_p999_ms": base["latency_ms"]["p999"],
+        "baseline_late": base["late"],
+        "ratio_p99_to_baseline": _ratio(lat["p99"], base["latency_ms"]["p99"]),
+        "push_delay_ms": {k: api["push_delay_ms"][k] for k in ("n", "p50", "p99", "max")},
+        "push_bytes_max": api.get("push_bytes_max"),
+        "routing_p99_ms_during": api["routing_during"]["latency_ms"]["p99"],
+        "routing_during": routing(api),
+        "saturation": {
+            "clients": api["pollers"], "requests_per_s": sat["requests_per_s"],
+            "p50_ms": sat["latency_ms"]["p50"], "p99_ms": sat["latency_ms"]["p99"],
+            "errors": sat["errors"], "routing_p99_ms_during": sat["routing_during"][
+                "latency_ms"]["p99"], "routing_during": routing(sat)},
+        "baseline_saturation": {
+            "requests_per_s": bsat["requests_per_s"], "p50_ms": bsat["latency_ms"]["p50"],
+            "p99_ms": bsat["latency_ms"]["p99"]},
+        "ratio_rps_to_baseline": _ratio(sat["requests_per_s"], bsat["requests_per_s"]),
+        "ratio_saturation_p99_to_baseline": _ratio(sat["latency_ms"]["p99"],
+                                                   bsat["latency_ms"]["p99"]),
+        "snapshot_refresh_ms": snapshot["refresh_ms"],
+        "snapshot_store_reads_at_2350_ms": snapshot["store_reads_at_2350_ms"],
+    }
 
 
 def drift(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -113,8 +146,10 @@ def row(r: dict[str, Any]) -> str:
             for c in rt.get("latency_curve_ms", [])[1:]),
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
-        f"{ap['requests_per_s']} / {ap['p99_ms']} (bare {ap['baseline_requests_per_s']} / "
-        f"{ap['baseline_p99_ms']}, x{ap['ratio_p99_to_baseline']})",
+        f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (bare "
+        f"{ap['baseline_p99_ms']}); saturation {ap['saturation']['requests_per_s']} / "
+        f"{ap['saturation']['p99_ms']} (bare {ap['baseline_saturation']['requests_per_s']} / "
+        f"{ap['baseline_saturation']['p99_ms']})",
         f"{ap['push_delay_ms']['p50']} / {ap['push_delay_ms']['p99']}",
         f"{me['rss_mb']}", f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
     ]
@@ -123,7 +158,8 @@ def row(r: dict[str, Any]) -> str:
 
 HEADER = ("| mode | date (UTC) | commit | machine | load avg | calls/agents/queues/skills | "
           "decisions/s | decision ms p50 / p99 / p99.9 @ paced rate | claim Lua p99 ms "
-          "(ratio) | AMI events/s | API req/s / p99 ms | push delay ms p50 / p99 | RSS MB | "
+          "(ratio) | AMI events/s | API p99 ms polled; saturation req/s / p99 ms | "
+          "push delay ms p50 / p99 | RSS MB | "
           "Redis B per call / agent |\n" + "|---" * 14 + "|")
 
 

@@ -26,8 +26,7 @@ from acd.service.engine import Engine
 from acd.service.runtime import tune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
-from bench import centre
-from bench.api_load import collect, start_clients
+from bench import api_load, centre
 from bench.common import LoopLag, percentiles_ms, redis_used_bytes, rss_mb, say
 from bench.simproc import LocalSim, RemoteSim, ring_only
 
@@ -228,7 +227,8 @@ async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
 
 
 async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s: float,
-              api_pollers: int = 0, api_s: float = 0.0, snapshot_interval_s: float = 1.0,
+              api_pollers: int = 0, api_s: float = 0.0, api_interval_s: float = 1.0,
+              snapshot_interval_s: float = 1.0,
               sim_in_process: bool = False, latency_curve: bool = False) -> dict[str, Any]:
     """The routing scenario at `sizes`; with api_pollers, then the API under routing load.
 
@@ -276,7 +276,7 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
                     f"{lighter['latency_ms']['p99']} ms")
         if api_pollers:
             await settle(h)
-            out["api"] = await _api(h, rate, api_pollers, api_s)
+            out["api"] = await _api(h, rate, api_pollers, api_s, api_interval_s)
         out["waiting_during_paced"] = _count(h, CallState.WAITING) + _count(h, CallState.RINGING)
         out["memory"]["rss_mb_end"] = round(rss_mb(), 1)
     finally:
@@ -303,21 +303,37 @@ async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:
     return None if hung else round(time.perf_counter() - t0, 3)
 
 
-async def _api(h: Rig, rate: float, pollers: int, seconds: float) -> dict[str, Any]:
-    """The pollers (child process) against the live service while the paced routing runs."""
+async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: float
+               ) -> dict[str, Any]:
+    """The clients (child process) against the live service while the paced routing runs:
+    polling every interval_s (with the SSE listeners), then in a closed loop (`saturation`).
+    Routing's latency during each is kept (`routing_during`): do the clients hurt it?"""
     import aiohttp
 
     base = f"http://127.0.0.1:{h.service.http_port}/api/v1"
-    async with aiohttp.ClientSession() as session, session.get(f"{base}/queues") as resp:
+    async with aiohttp.ClientSession() as session, session.get(
+            f"{base}/queues", headers={"Accept-Encoding": "identity"}) as resp:
         body = await resp.read()
-    clients = start_clients(f"{base}/queues", f"{base}/stream", pollers, seconds)
-    routing_task = asyncio.create_task(paced(h, rate, seconds + 1.5))
-    result = await collect(clients, seconds)
-    result["routing_during"] = await routing_task
-    result["body_bytes"] = len(body)
-    result["pollers"] = pollers
-    result["_body"] = body
-    say(f"api: {result['requests_per_s']} req/s, p99 {result['latency_ms']['p99']} ms")
+    async with aiohttp.ClientSession(auto_decompress=False) as session, session.get(
+            f"{base}/queues", headers={"Accept-Encoding": "gzip"}) as resp:
+        gzip_bytes = len(await resp.read())
+
+    async def phase(stream: str | None, span: float, every: float | None) -> dict[str, Any]:
+        routing_task = asyncio.create_task(paced(h, rate, span + 1.5))
+        out = await api_load.measure(f"{base}/queues", stream, pollers, span, every)
+        out["routing_during"] = await routing_task
+        return out
+
+    result = await phase(f"{base}/stream", api_load.poll_seconds(seconds, interval_s),
+                         interval_s)
+    say(f"api polled every {interval_s} s: {result['requests_per_s']} req/s, p99 "
+        f"{result['latency_ms']['p99']} ms, {result['late']} late, 304 share "
+        f"{result['not_modified_share']}")
+    await settle(h)
+    result["saturation"] = await phase(None, seconds, None)
+    say(f"api saturation: {result['saturation']['requests_per_s']} req/s, p99 "
+        f"{result['saturation']['latency_ms']['p99']} ms")
+    result.update(body_bytes=len(body), gzip_bytes=gzip_bytes, pollers=pollers, _body=body)
     return result
 
 

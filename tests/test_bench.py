@@ -19,13 +19,21 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     lua = await routing.lua_baseline(redis_url, 20)
     assert lua["n"] == 20 and lua["p99"] is not None
     main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
-                             api_s=1.0)
+                             api_s=1.0, api_interval_s=0.25)
     assert main["burst"]["decisions"] == 4
     assert main["paced"]["latency_ms"]["n"] > 0
-    assert main["api"]["requests"] > 0 and main["api"]["errors"] == 0
-    body = main["api"].pop("_body")
-    api_base = await baseline(body, 5, 0.5)
-    assert api_base["requests"] > 0
+    api = main["api"]
+    for phase in (api, api["saturation"]):
+        assert phase["requests"] > 0 and phase["errors"] == 0
+        assert phase["routing_during"]["freed"] > 0
+    # polled: the clients revalidate with the ETag they got (304s) and take gzip
+    # (4 polls a second against a snapshot every second: most find it unchanged)
+    assert api["mode"] == "poll" and api["not_modified"] > 0
+    assert api["latency_ms"]["n"] == api["requests"] and api["push_delay_ms"]["n"] > 0
+    assert 0 < api["gzip_bytes"] < api["body_bytes"]
+    body = api.pop("_body")
+    api_base = await baseline(body, 5, 0.5, 0.25)
+    assert api_base["requests"] > 0 and api_base["saturation"]["requests"] > 0
     ami = await ami_ingest.run(redis_url, blast=300, paced_rate=300, paced_s=0.5)
     assert ami["blast"]["events_per_s"] > 0 and ami["baseline_parse"]["per_s"] > 0
     result = {"mode": "test", "date": "2026-01-01T00:00:00+00:00", "commit": "0" * 40,
@@ -34,6 +42,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
               **report.summarise(main, [{"factor": 1, **main}], lua, api_base, ami)}
     for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms"):
         assert key in result["routing"]
+    for key in ("requests_per_s", "p99_ms", "baseline_p99_ms"):  # the result file's fields
+        assert result["api"][key] is not None
+    assert result["api"]["saturation"]["requests_per_s"] > 0
+    assert result["api"]["baseline_saturation"]["requests_per_s"] > 0
     json.dumps(result)
     md = tmp_path / "BENCHMARKS.md"
     report.update_markdown(md, result)

@@ -13,6 +13,7 @@ from acd.api.agent_stream import PUSH, PushSource, agent_stream
 from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
 from acd.api.backend import Backend
 from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
+from acd.api.conditional import BodyCache
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
 from acd.api.metrics import REGISTRY, make_registry, metrics
@@ -210,6 +211,7 @@ def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
     app[ROUTES] = {(r.method, r.path): r for r in table}
     app[OPENAPI] = build_openapi(table, http)
     app[STREAMS] = StreamHub()
+    app[handlers.BODIES] = BodyCache()
     app[REGISTRY] = make_registry(backend)
     for route in table:
         app.router.add_route(route.method, route.path, route.handler)

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
+from acd.api.conditional import BodyCache, Encoded, respond
 from acd.api.errors import ApiError, bad_request
 from acd.api.keys import BACKEND, OPENAPI
 
@@ -54,27 +56,27 @@ def current(request: web.Request) -> dict[str, Any]:
     return snap
 
 
-# Encoded bodies of the read routes, per snapshot: a thousand pollers of one snapshot cost one
-# encoding, not a thousand. Keyed by the snapshot object, which is replaced at every refresh.
-_encoded: dict[tuple[int, str], tuple[dict[str, Any], bytes]] = {}
+# Encoded bodies of the read routes, per snapshot and part: a thousand pollers of one snapshot
+# cost one encoding (and one gzip), not a thousand; a poller that has it gets a 304.
+BODIES = web.AppKey("bodies", BodyCache)
 
 
-def snapshot_part(request: web.Request, *keys: str) -> web.Response:
+def cached_body(request: web.Request, key: str, source: object,
+                build: Callable[[], Any]) -> Encoded:
+    return request.app[BODIES].get(
+        key, source, lambda: json.dumps(build(), separators=(",", ":")).encode())
+
+
+async def snapshot_part(request: web.Request, *keys: str) -> web.Response:
     snap = current(request)
-    cache_key = (id(snap), ",".join(keys))
-    hit = _encoded.get(cache_key)
-    if hit is None or hit[0] is not snap:
-        if len(_encoded) > 64:
-            _encoded.clear()
-        body = json.dumps({"generated_at": snap["generated_at"],
-                           **{k: snap[k] for k in keys}}, separators=(",", ":")).encode()
-        hit = _encoded[cache_key] = (snap, body)
-    return web.Response(status=200, body=hit[1], content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+    key = ",".join(keys) + "?pbx=" + (request.query.get("pbx") or "")
+    body = cached_body(request, key, snap, lambda: {"generated_at": snap["generated_at"],
+                                                    **{k: snap[k] for k in keys}})
+    return await respond(request, body)
 
 
 async def get_queues(request: web.Request) -> web.Response:
-    return snapshot_part(request, "centre", "queues")
+    return await snapshot_part(request, "centre", "queues")
 
 
 async def get_queue(request: web.Request) -> web.Response:
@@ -86,15 +88,15 @@ async def get_queue(request: web.Request) -> web.Response:
 
 
 async def get_agents(request: web.Request) -> web.Response:
-    return snapshot_part(request, "agents")
+    return await snapshot_part(request, "agents")
 
 
 async def get_calls(request: web.Request) -> web.Response:
-    return snapshot_part(request, "calls")
+    return await snapshot_part(request, "calls")
 
 
 async def get_funnel(request: web.Request) -> web.Response:
-    return snapshot_part(request, "ivr_funnel")
+    return await snapshot_part(request, "ivr_funnel")
 
 
 def parse_instant(field: str, raw: str, tz: tzinfo) -> float:

@@ -39,6 +39,11 @@ Ten unknown tokens from one address within 60 s and that address's tokens are re
 clears nothing).
 
 Errors are always JSON `{"code": ..., "message": ...}` (see Error) with stable codes.
+
+Pollers: the figures (queues, agents, calls, ivr/funnel, reasons) change once per snapshot.
+Their answers carry a strong `ETag` and `Cache-Control: no-cache`: send it back as
+`If-None-Match` and an unchanged snapshot answers `304 Not Modified` without a body. With
+`Accept-Encoding: gzip` they are sent gzip-compressed (compressed once per snapshot).
 """
 
 

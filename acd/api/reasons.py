@@ -7,8 +7,9 @@ import re
 
 from aiohttp import web
 
+from acd.api.conditional import respond
 from acd.api.errors import ApiError, bad_request
-from acd.api.handlers import json_ok, time_span
+from acd.api.handlers import cached_body, json_ok, time_span
 from acd.api.keys import BACKEND
 from acd.api.route import QueryParam
 from acd.stats.reason_schema import HistoryStep
@@ -30,7 +31,9 @@ async def get_reasons(request: web.Request) -> web.Response:
     out = request.app[BACKEND].reasons()
     if not out:
         raise ApiError(503, "not_ready", "no figures yet: the service is starting")
-    return json_ok(out)
+    # made with each snapshot: conditional and compressed like the figures (the wallboard
+    # polls it, and its browser revalidates by itself)
+    return await respond(request, cached_body(request, "reasons", out, lambda: out))
 
 
 async def get_reason_history(request: web.Request) -> web.Response:
