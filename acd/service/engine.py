@@ -163,7 +163,11 @@ class Engine:
         n = 0
         while n < len(items):
             item = items[n]
-            steps, noops, end = self._step_group(items, n)
+            try:
+                steps, noops, end = self._step_group(items, n)
+            except Exception:  # never lose the consumer: the items go one by one instead
+                log.exception("error grouping events")
+                steps, noops, end = [], [], n
             if steps:
                 await self._run_steps(steps)
                 for other in noops:  # (they change nothing: the handlers still see them)

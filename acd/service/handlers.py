@@ -404,6 +404,8 @@ class Handlers:
             request = self.state_feature(ev)
             if request is None:
                 return None
+            if request[3] is not None and not request[3]:
+                return None  # allowed from no state: set_agent_state() says so
             change = self._state_change(*request)
             return EventStep(frozenset({f"agent:{change.agent_id}"}),
                              self.e.store.prepare_state(change, self.e.now()),

@@ -10,7 +10,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import hiredis
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
@@ -48,10 +48,10 @@ def _source(name: str) -> str:
     return (resources.files("acd.store") / "lua" / name).read_text(encoding="utf-8")
 
 
-class _Connection(Connection):
-    """redis-py's TCP connection, with its commands packed by hiredis (C) instead of
-    redis-py's Python loop (which was the largest single cost of a script call: a decision
-    packs two scripts of 15-25 arguments). A unix-socket or TLS URL keeps redis-py's own."""
+class _HiredisPacking:
+    """redis-py's connection, with its commands packed by hiredis (C) instead of redis-py's
+    Python loop (which was the largest single cost of a script call: a decision packs two
+    scripts of 15-25 arguments)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # e.g. "SCRIPT LOAD": two arguments
@@ -59,6 +59,20 @@ class _Connection(Connection):
         # floats as redis-py writes them (repr), not hiredis's %.17g
         packed: Any = tuple(repr(a) if isinstance(a, float) else a for a in args)
         return [hiredis.pack_command(packed)]
+
+
+class _TcpConnection(_HiredisPacking, Connection):
+    pass
+
+
+class _UnixConnection(_HiredisPacking, UnixDomainSocketConnection):
+    pass
+
+
+# The connection class redis-py picks from the URL -> the same with hiredis packing (a TLS
+# URL keeps redis-py's own).
+_FAST_PACKING: dict[type, type] = {Connection: _TcpConnection,
+                                   UnixDomainSocketConnection: _UnixConnection}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +174,9 @@ class StoreBase:
             # the engine simply pauses, and the events wait in its inbox, in order.
             extra = {"retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), -1),
                      "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
-        client = Redis.from_url(url, decode_responses=True, connection_class=_Connection,
-                                **extra)
+        client = Redis.from_url(url, decode_responses=True, **extra)
+        pool = client.connection_pool  # (no connection made yet: they are made lazily)
+        pool.connection_class = _FAST_PACKING.get(pool.connection_class, pool.connection_class)
         try:
             # With wait_for_redis a ping would wait forever: at start, fail instead.
             await asyncio.wait_for(client.ping(), 10.0)

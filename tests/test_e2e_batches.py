@@ -1,0 +1,194 @@
+"""End to end: events that reach the service together are applied together. The simulated PBX
+holds its AMI output while a burst happens (AmiServer.hold_output) and then sends it in one
+write, so the engine gets many events in one inbox batch: their store steps go to Redis in one
+round trip (Store.run_prepared, claim_many). The outcome must be what one-by-one would give:
+first come first served, one call per agent, the store and the engine's mirror agreeing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from acd.core.model import AgentState, CallState
+from acd.pbxsim import CallerSpec
+from acd.pbxsim.frames import Headers
+from acd.testing.harness import Harness, wait_for
+from tests.test_e2e_callpath import manual_phone
+
+AGENTS = 12
+CALLS = 16
+
+
+def centre() -> dict[str, Any]:
+    return {
+        "pbx": {"name": "lab"},
+        "queues": {"support": {"skills": {"support": 1}, "wrapup_s": 0.2, "ring_timeout_s": 30,
+                               "max_wait_s": 600}},
+        "agents": {f"a{n:02d}": {"interface": f"PJSIP/2{n:03d}", "extension": f"2{n:03d}",
+                                 "skills": {"support": 1 + n % 3}} for n in range(AGENTS)},
+        "flows": {"main": {"dnis": ["100"], "start": "q",
+                           "nodes": {"q": {"type": "queue", "queue": "support"}}}},
+    }
+
+
+class Freed:
+    """Counts the agents' feature-code events (UserEvent AcdAgent) the sim has emitted."""
+
+    def __init__(self, h: Harness) -> None:
+        self.n = 0
+        h.sim.pbx.listeners.append(self._event)
+
+    def _event(self, name: str, headers: Headers) -> None:
+        if name == "UserEvent" and dict(headers).get("UserEvent") == "AcdAgent":
+            self.n += 1
+
+
+async def held(h: Harness, freed: Freed, expected: int, act: Callable[[], None]) -> None:
+    """`act` happens with the PBX's AMI output held; once its events exist, all are sent."""
+    h.sim.ami.hold_output(True)
+    try:
+        act()
+        await wait_for(lambda: freed.n >= expected, 10, "the sim to produce the events")
+    finally:
+        h.sim.ami.hold_output(False)
+
+
+def counting_round_trips(h: Harness) -> list[int]:
+    """The store's batched round trips of the engine, each as its number of script calls."""
+    store = h.engine.store
+    sizes: list[int] = []
+    inner = store._eval_batch
+
+    async def counted(calls: list[Any]) -> list[Any]:
+        sizes.append(len(calls))
+        return await inner(calls)
+
+    store._eval_batch = counted  # type: ignore[method-assign]
+    return sizes
+
+
+async def waiting_calls(h: Harness) -> list[str]:
+    numbers = [f"70{n:02d}" for n in range(CALLS)]
+    for number in numbers:  # one at a time: their order in the queue is their arrival
+        h.sim.place_call(CallerSpec(number=number, dnis="100"))
+        await wait_for(lambda n=number: any(c.caller_num == n and c.state is CallState.WAITING
+                                            for c in h.engine.calls.values()), 10, f"{number}")
+    return numbers
+
+
+async def consistent(h: Harness) -> None:
+    """Every ringing call and its agent point at each other, in the mirror and in Redis."""
+    store = h.engine.store
+    for call in h.engine.calls.values():
+        stored = await store.get_call(call.id)
+        assert stored is not None and stored.state is call.state, call.id
+        assert stored.agent_id == call.agent_id and stored.leg_id == call.leg_id
+        if call.state is CallState.RINGING:
+            agent = await store.get_agent(call.agent_id)
+            assert agent is not None and agent.state is AgentState.RESERVED
+            assert agent.call_id == call.id
+            assert h.engine.agents[call.agent_id].state is AgentState.RESERVED
+
+
+async def test_a_login_burst_is_routed_first_come_first_served_in_few_round_trips(
+        lab: Callable[..., Any]) -> None:
+    h: Harness = await lab(centre(), phone=manual_phone)
+    numbers = await waiting_calls(h)
+    freed = Freed(h)
+    trips = counting_round_trips(h)
+    exts = [a.extension for a in h.cfg.agents.values()]
+    await held(h, freed, AGENTS, lambda: [h.sim.dial_feature(e, "*51") for e in exts])
+
+    def ringing() -> list[Any]:
+        return [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+
+    await wait_for(lambda: len(ringing()) == AGENTS, 10, "every agent rung")
+    rung = ringing()
+    assert len({c.agent_id for c in rung}) == AGENTS  # one call per agent
+    # first come, first served: the oldest callers ring, the newest still wait
+    assert sorted(c.caller_num for c in rung) == numbers[:AGENTS]
+    waiting = [c.caller_num for c in h.engine.calls.values() if c.state is CallState.WAITING]
+    assert sorted(waiting) == numbers[AGENTS:]
+    await wait_for(lambda: all(h.sim.pbx.phones[h.cfg.agents[c.agent_id].interface].channel
+                               is not None for c in ringing()), 10, "every phone rings")
+    await consistent(h)
+    # 12 logins and 12 claims: far fewer round trips than 24 (one per step)
+    assert sum(trips) >= 2 * AGENTS
+    assert len(trips) <= AGENTS, trips
+
+
+async def test_ring_no_answer_and_unpause_of_one_agent_arriving_together(
+        lab: Callable[..., Any]) -> None:
+    """The agent's leg hangs up (a ring-no-answer: the call goes back, the agent pauses) and
+    the agent unpauses (*53), in one batch with other agents' logins: applied in that order,
+    so the agent ends up rung again (in the other order it would stay paused), and the call,
+    back at its place, is the first served."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    numbers = await waiting_calls(h)
+    first = h.cfg.agents["a00"]
+    h.sim.dial_feature(first.extension, "*51")
+    await wait_for(lambda: any(c.state is CallState.RINGING for c in h.engine.calls.values()),
+                   10, "a00 rung")
+    call = next(c for c in h.engine.calls.values() if c.state is CallState.RINGING)
+    assert call.caller_num == numbers[0] and call.agent_id == "a00"
+    await wait_for(lambda: h.sim.pbx.phones[first.interface].channel is not None, 10, "rings")
+    freed = Freed(h)
+    others = [a.extension for aid, a in h.cfg.agents.items() if aid in ("a01", "a02", "a03")]
+
+    def act() -> None:
+        h.sim.agent_hangup(first.interface)
+        h.sim.dial_feature(first.extension, "*53")
+        for ext in others:
+            h.sim.dial_feature(ext, "*51")
+
+    await held(h, freed, 4, act)
+
+    def settled() -> bool:
+        again = h.engine.calls[call.id]
+        return (again.state is CallState.RINGING and again.rona_count == 1
+                and sum(c.state is CallState.RINGING for c in h.engine.calls.values()) == 4)
+
+    await wait_for(settled, 10, "the call ringing again, four agents rung")
+    assert h.engine.agents["a00"].state is AgentState.RESERVED
+    assert {c.agent_id for c in h.engine.calls.values() if c.state is CallState.RINGING} == {
+        "a00", "a01", "a02", "a03"}
+    rung = sorted(c.caller_num for c in h.engine.calls.values()
+                  if c.state is CallState.RINGING)
+    assert rung == numbers[:4]
+    await consistent(h)
+
+
+async def test_a_stale_hint_in_a_batch_is_done_again_the_ordinary_way(
+        lab: Callable[..., Any]) -> None:
+    h: Harness = await lab(centre(), phone=manual_phone)
+    await waiting_calls(h)
+    # A wrong guess of the call a05 wraps up: its state step answers "stale" in the batch.
+    h.engine.store._wrap_hints["a05"] = "no-such-call"
+    freed = Freed(h)
+    exts = [a.extension for a in h.cfg.agents.values()]
+    await held(h, freed, AGENTS, lambda: [h.sim.dial_feature(e, "*51") for e in exts])
+    await wait_for(lambda: sum(c.state is CallState.RINGING
+                               for c in h.engine.calls.values()) == AGENTS, 10, "all rung")
+    assert any(c.agent_id == "a05" for c in h.engine.calls.values())
+    await consistent(h)
+
+
+async def test_one_failing_step_does_not_hide_the_others(redis_url: str) -> None:
+    from acd.core.model import Agent
+    from acd.store import Prepared, StateChange, Store
+
+    store = await Store.open(redis_url)
+    try:
+        now = 1000.0
+        await store.sync_agent(Agent(id="x", interface="PJSIP/x", skills={"s": 1},
+                                     state=AgentState.LOGGED_OUT, state_since=now))
+        good = store.prepare_state(StateChange("x", AgentState.READY), now)
+        bad: Prepared[Any] = Prepared((store._lua.claim, [], []), lambda r: r, good.again)
+        results = await store.run_prepared([bad, good])
+        assert isinstance(results[0], Exception)
+        assert isinstance(results[1], Agent) and results[1].state is AgentState.READY
+        stored = await store.get_agent("x")
+        assert stored is not None and stored.state is AgentState.READY
+    finally:
+        await store.close()
