@@ -8,12 +8,16 @@ instead of that times the number of intervals since midnight.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from acd.stats.fig_merge import add_agent_counts, add_funnels, add_queue_counts
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
 from acd.store import Store
 
+STEP = 64  # counts added between two turns of the event loop (routing goes on meanwhile)
 CLOSED_AFTER_S = 60.0  # an interval this long past its end takes no late writes (clock skew)
 
 
@@ -24,6 +28,23 @@ class _Closed:
     queues: dict[str, QueueCounts] = field(default_factory=dict)
     agents: dict[str, AgentCounts] = field(default_factory=dict)
     funnel: dict[str, FunnelCounts] = field(default_factory=dict)
+
+
+C = TypeVar("C", QueueCounts, AgentCounts)
+
+
+async def _summed(parts: list[dict[str, C]], new: Callable[[], C]) -> dict[str, C]:
+    """add_queue_counts / add_agent_counts, pausing every STEP counts: thousands of agents
+    are milliseconds of adding, which must not hold a routing decision up."""
+    out: dict[str, C] = {}
+    n = 0
+    for part in parts:
+        for key, counts in part.items():
+            out.setdefault(key, new()).add(counts)
+            n += 1
+            if n % STEP == 0:
+                await asyncio.sleep(0)
+    return out
 
 
 class DayCache:
@@ -44,8 +65,8 @@ class DayCache:
         open_q = await store.queue_totals(queues, closed_upto, now + 1)
         open_a = await store.agent_intervals(agents, closed_upto, now + 1)
         open_f = await store.funnel(flows, closed_upto, now + 1)
-        return (add_queue_counts([c.queues, open_q]), add_agent_counts([c.agents, open_a]),
-                add_funnels([c.funnel, open_f]))
+        return (await _summed([c.queues, open_q], QueueCounts),
+                await _summed([c.agents, open_a], AgentCounts), add_funnels([c.funnel, open_f]))
 
     @staticmethod
     async def _add(c: _Closed, store: Store, queues: list[str], agents: list[str],

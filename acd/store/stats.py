@@ -79,7 +79,7 @@ from acd.stats.raw import (
     wait_bucket,
 )
 from acd.store import codec
-from acd.store.base import PIPELINE_BATCH, RECENT_KEEP_S, StoreBase, interval_start, text
+from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
 WINDOW_SPANS_S = (900, 3600)
 
@@ -241,6 +241,9 @@ def add_survey_fact(c: QueueCounts, rest: str) -> None:
 
 
 FACTS_PER_STEP = 200  # recent facts added up between two turns of the event loop
+# Queues read per round trip by queue_windows: redis-py parses a pipeline's replies in one go,
+# and an hour of facts of a few hundred queues was a stall of several ms for routing.
+WINDOW_BATCH = 16
 
 
 class StatsReader(StoreBase):
@@ -260,8 +263,8 @@ class StatsReader(StoreBase):
             return result
         lowest = now - max(spans_s)
         bounds = [(span, now - span) for span in spans_s]
-        for start in range(0, len(queues), PIPELINE_BATCH):
-            part = queues[start:start + PIPELINE_BATCH]
+        for start in range(0, len(queues), WINDOW_BATCH):
+            part = queues[start:start + WINDOW_BATCH]
             async with self._r.pipeline(transaction=False) as pipe:
                 for q in part:
                     pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
