@@ -66,7 +66,7 @@ class Plan:
         quick = mode.startswith("quick")
         self.scales = [10, 100]
         self.paced_rate = 1000.0
-        self.paced_s = 5.0 if quick else 20.0
+        self.paced_s = 4.0 if quick else 15.0
         self.api_pollers = 500
         self.api_s = 5.0 if quick else 20.0
         self.api_interval_s = 1.0  # each poller asks every so many seconds

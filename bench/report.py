@@ -35,11 +35,13 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
                                                       1000 / lua["p50"] if lua["p50"] else None,
                                                       3),
         "load_calls_per_s": main["load"]["calls_per_s"],
-        # the same paced phase at lighter loads: (rate, p50, p99) each
+        # every paced phase, from the heaviest: (rate, p50, p99) each; latency_ms above is the
+        # highest rate that keeps up (bench.routing.keeps_up)
         "latency_curve_ms": [
             {"rate_per_s": c["rate_target_per_s"], "p50": c["latency_ms"]["p50"],
-             "p99": c["latency_ms"]["p99"], "p999": c["latency_ms"]["p999"]}
-            for c in [paced, *main.get("paced_curve", [])]],
+             "p99": c["latency_ms"]["p99"], "p999": c["latency_ms"]["p999"],
+             "keeps_up": c is paced}
+            for c in main.get("paced_ladder", [paced])],
     }
     amif = {
         "events_per_s": ami["blast"]["events_per_s"],
@@ -141,9 +143,9 @@ def row(r: dict[str, Any]) -> str:
         f"{s['calls']}/{s['agents']}/{s['queues']}/{s['skills']}",
         f"{rt['decisions_per_s']}",
         f"{rt['latency_ms']['p50']} / {rt['latency_ms']['p99']} / {rt['latency_ms']['p999']}"
-        f" @{rt['paced_rate_per_s']}/s" + "".join(
-            f"; {c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
-            for c in rt.get("latency_curve_ms", [])[1:]),
+        f" @{rt['paced_rate_per_s']}/s" + " (curve: " + "; ".join(
+            f"{c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
+            for c in rt.get("latency_curve_ms", [])) + ")",
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
         f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (bare "

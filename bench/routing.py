@@ -34,7 +34,9 @@ log = logging.getLogger("bench.routing")
 
 
 Sim = LocalSim | RemoteSim
-LIGHTER = (0.5, 0.2)  # the latency curve: paced again at these shares of the paced rate
+# The latency curve: paced again at these rates (per s) below the first one.
+LADDER = (500.0, 200.0, 100.0, 50.0)
+KEEPS_UP_P50 = 2.0  # a rate keeps up while its p50 is within this many times the lightest's
 
 
 @dataclass
@@ -191,6 +193,18 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             "loop_lag_ms": lag_p}
 
 
+def keeps_up(ladder: list[dict[str, Any]]) -> dict[str, Any]:
+    """The phase at the highest rate the service keeps up with: every freed agent rung, and
+    its median latency within KEEPS_UP_P50 times that of the lightest rate (above it, events
+    queue up and the latency is the queue's). The first phase if none does."""
+    lightest = min(ladder, key=lambda p: p["rate_target_per_s"])
+    floor = lightest["latency_ms"]["p50"]
+    ok = [p for p in ladder if p["decisions"] >= p["freed"] and floor is not None
+          and p["latency_ms"]["p50"] is not None
+          and p["latency_ms"]["p50"] <= KEEPS_UP_P50 * floor]
+    return max(ok, key=lambda p: p["rate_target_per_s"]) if ok else ladder[0]
+
+
 async def settle(h: Rig, timeout_s: float = 120.0) -> None:
     """Wait until the service has caught up with the previous phase (nothing in its inbox,
     no leg ringing): a backlog would otherwise be counted in the next phase's latency."""
@@ -262,18 +276,20 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         out["burst"] = await burst(h, min(sizes.agents, sizes.calls))
         say(f"burst: {out['burst']['decisions_per_s']} decisions/s")
         out["reject_all_s"] = round(await reject_all(h), 3)
-        rate = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
-        out["paced"] = await paced(h, rate, paced_s)
-        say(f"paced at {rate}/s: p99 {out['paced']['latency_ms']['p99']} ms")
-        if latency_curve:
-            # The latency at lighter loads: where queueing behind other work starts to show.
-            out["paced_curve"] = []
-            for share in LIGHTER:
+        top = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
+        rates = [top]
+        if latency_curve:  # and lighter loads: where queueing behind other work stops
+            rates += [r for r in LADDER if r < top]
+        ladder = []
+        for n, rate in enumerate(rates):
+            if n:
                 await settle(h)
-                lighter = await paced(h, max(1.0, round(rate * share, 1)), paced_s / 2)
-                out["paced_curve"].append(lighter)
-                say(f"paced at {lighter['rate_target_per_s']}/s: p99 "
-                    f"{lighter['latency_ms']['p99']} ms")
+            ladder.append(await paced(h, rate, paced_s))
+            say(f"paced at {rate}/s: p50 {ladder[-1]['latency_ms']['p50']} ms, "
+                f"p99 {ladder[-1]['latency_ms']['p99']} ms")
+        out["paced"] = keeps_up(ladder)
+        out["paced_ladder"] = ladder
+        rate = out["paced"]["rate_target_per_s"]
         if api_pollers:
             await settle(h)
             out["api"] = await _api(h, rate, api_pollers, api_s, api_interval_s)
