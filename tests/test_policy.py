@@ -296,3 +296,27 @@ def test_offset_rounding_keeps_the_queue_order() -> None:
     by_id = {c.id: c for c in (first, second)}
     assert best_call_for_agent(agent, [second, first], 0.0, r) is first
     assert index_best(agent, index, by_id, index.queues(), 0.0, r) is first
+
+
+@settings(max_examples=300, deadline=None)
+@given(world_st)
+def test_plan_from_the_index_is_the_plan(world: tuple[list[Call], list[Agent], float, Rules,
+                                                      object]) -> None:
+    """The router's plan for many changes at once merges queue heads from the index: it must
+    give exactly the pairs of the plain plan, under every policy."""
+    from acd.core.waiting import plan_from_index
+
+    calls, agents, now, r, rnd = world
+    _with_history(calls, agents, rnd)
+    everyone = {a.id: a for a in agents}
+    ready = [a for a in agents if a.state is AgentState.READY]
+    index = WaitingIndex(r)
+    for call in calls:
+        index.put(call)
+    by_id = {c.id: c for c in calls}
+    want = plan(calls, ready, now, r, everyone)
+    # queues_of: a superset of what each agent could serve
+    got = plan_from_index(index, by_id, ready, lambda a: QUEUES, now, r, everyone)
+    assert [(c.id, a.id) for c, a in got] == [(c.id, a.id) for c, a in want]
+    tight = plan_from_index(index, by_id, ready, lambda a: a.queues or QUEUES, now, r, everyone)
+    assert [(c.id, a.id) for c, a in tight] == [(c.id, a.id) for c, a in want]

@@ -16,7 +16,7 @@ The claim itself is done atomically in the store; this module only proposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import (
@@ -85,36 +85,22 @@ def best_call_for_agent(agent: Agent, calls: Iterable[Call], now: float | None =
 
 def plan(calls: Iterable[Call], agents: Iterable[Agent], now: float | None = None,
          rules: Rules = PLAIN,
-         all_agents: Mapping[str, Agent] | None = None,
-         queues_of: Callable[[Agent], Iterable[str]] | None = None) -> list[tuple[Call, Agent]]:
+         all_agents: Mapping[str, Agent] | None = None) -> list[tuple[Call, Agent]]:
     """Match waiting calls to ready agents, in call order, each call to its best free agent.
 
     Used when many things change at once (start, resync, a batch of events); single changes use
-    best_agent_for_call / best_call_for_agent, which agree with this order.
-
-    `queues_of`: every queue an agent could serve (a superset is fine: eligible() decides).
-    With it a call looks only at the free agents of its own queue instead of all of them: the
-    same pairs, in O(calls x agents per queue) instead of O(calls x agents).
+    best_agent_for_call / best_call_for_agent, which agree with this order. The service plans
+    from its waiting index (acd.core.waiting.plan_from_index: the same pairs, faster).
     """
     free = {a.id: a for a in agents if a.state is AgentState.READY}
-    by_queue: dict[str, dict[str, Agent]] | None = None
-    if queues_of is not None:
-        by_queue = {}
-        for one in free.values():
-            for queue in queues_of(one):
-                by_queue.setdefault(queue, {})[one.id] = one
     out: list[tuple[Call, Agent]] = []
     waiting = sorted((c for c in calls if c.state is CallState.WAITING),
                      key=lambda c: rank(c, rules))
     for call in waiting:
         if not free:
             break
-        pool = free if by_queue is None else by_queue.get(call.queue, {})
-        agent = best_agent_for_call(call, pool.values(), now, rules, all_agents)
+        agent = best_agent_for_call(call, free.values(), now, rules, all_agents)
         if agent is not None:
             out.append((call, agent))
             del free[agent.id]
-            if by_queue is not None and queues_of is not None:
-                for queue in queues_of(agent):
-                    by_queue[queue].pop(agent.id, None)
     return out

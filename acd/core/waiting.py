@@ -10,13 +10,14 @@ offsets) is not walked at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from sortedcontainers import SortedList
 
-from acd.core.model import Agent, Call, CallState
+from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import PLAIN, Key, RankKey, Rules, ranked_key
-from acd.core.routing import call_key, eligible
+from acd.core.routing import best_agent_for_call, call_key, eligible
 
 
 class WaitingIndex:
@@ -84,3 +85,47 @@ def best_call_for_agent(agent: Agent, index: WaitingIndex, calls: Mapping[str, C
                 best, best_key = call, ranked
                 break
     return best
+
+
+def plan_from_index(index: WaitingIndex, calls: Mapping[str, Call], agents: Iterable[Agent],
+                    queues_of: Callable[[Agent], Iterable[str]], now: float | None = None,
+                    rules: Rules | None = None,
+                    all_agents: Mapping[str, Agent] | None = None) -> list[tuple[Call, Agent]]:
+    """acd.core.routing.plan (calls in routing order, each to its best free agent) from the
+    index: the queue heads of the queues the free agents serve are merged in routing order,
+    instead of every waiting call being sorted. The same pairs; O(pairs x log queues + calls
+    no free agent can take) instead of O(waiting calls x log).
+
+    `queues_of`: every queue an agent could serve (a superset is fine: eligible() decides).
+    """
+    rules = index.rules if rules is None else rules
+    free = {a.id: a for a in agents if a.state is AgentState.READY}
+    by_queue: dict[str, dict[str, Agent]] = {}
+    for agent in free.values():
+        for queue in queues_of(agent):
+            by_queue.setdefault(queue, {})[agent.id] = agent
+    heads: list[tuple[RankKey, str, Iterator[Key]]] = []
+    for queue in by_queue:
+        keys = index.in_order(queue)
+        first = next(keys, None)
+        if first is not None:
+            heads.append((ranked_key(first, queue, rules), queue, keys))
+    heapq.heapify(heads)
+    out: list[tuple[Call, Agent]] = []
+    while heads and free:
+        ranked, queue, keys = heads[0]
+        call = calls.get(ranked[3])
+        pool = by_queue[queue]
+        best = (best_agent_for_call(call, pool.values(), now, rules, all_agents)
+                if call is not None and pool else None)
+        if best is not None and call is not None:
+            out.append((call, best))
+            del free[best.id]
+            for q in queues_of(best):
+                by_queue.get(q, {}).pop(best.id, None)
+        following = next(keys, None) if pool else None  # a queue nobody free serves: done
+        if following is None:
+            heapq.heappop(heads)
+        else:
+            heapq.heapreplace(heads, (ranked_key(following, queue, rules), queue, keys))
+    return out

@@ -14,7 +14,7 @@ from acd.core import routing
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import meets
 from acd.core.serving import QueueMembership
-from acd.core.waiting import best_call_for_agent
+from acd.core.waiting import best_call_for_agent, plan_from_index
 
 if TYPE_CHECKING:
     from acd.config import Config
@@ -86,8 +86,8 @@ class Router:
     async def _plan_all(self) -> None:
         m = self.e.mirror
         for _ in range(3):
-            pairs = routing.plan(list(m.all_calls.values()), m.ready_agents(), self.e.now(),
-                                 self.e.rules, m.agents, self._queues)
+            pairs = plan_from_index(m.index, m.all_calls, m.ready_agents(), self._queues,
+                                    self.e.now(), self.e.rules, m.agents)
             if await self._give([self._hold(call, agent) for call, agent in pairs]):
                 return
 
