@@ -17,6 +17,7 @@ from aiohttp import web
 from acd.api.conditional import BodyCache, Encoded, respond
 from acd.api.errors import ApiError, bad_request
 from acd.api.keys import BACKEND, OPENAPI
+from acd.stats import jsonparts
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_HISTORY_S = 31 * 86400
@@ -70,8 +71,8 @@ def cached_body(request: web.Request, key: str, source: object,
 async def snapshot_part(request: web.Request, *keys: str) -> web.Response:
     snap = current(request)
     key = ",".join(keys) + "?pbx=" + (request.query.get("pbx") or "")
-    body = cached_body(request, key, snap, lambda: {"generated_at": snap["generated_at"],
-                                                    **{k: snap[k] for k in keys}})
+    body = request.app[BODIES].get(  # (from the snapshot's own JSON fragments: no encoding)
+        key, snap, lambda: jsonparts.body(snap, ("generated_at", *keys)))
     return await respond(request, body)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from acd.api.keys import BACKEND, HEARTBEAT_S
+from acd.stats import jsonparts
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,7 @@ class StreamHub:
         """The event for a snapshot, encoded once however many clients receive it."""
         last, data = self._last
         if last is not snapshot:
-            data = b"event: snapshot\ndata: " + json.dumps(
-                snapshot, separators=(",", ":")).encode() + b"\n\n"
+            data = b"event: snapshot\ndata: " + jsonparts.body(snapshot, snapshot) + b"\n\n"
             self._last = (snapshot, data)
         return data
 

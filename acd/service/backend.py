@@ -33,6 +33,7 @@ from acd.service.reasons import ReasonReads, live_and_today_steps
 from acd.service.slices import Sliced
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
+from acd.stats.jsonparts import encode_steps
 from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
@@ -150,8 +151,8 @@ class ServiceBackend:
         by_reason = await self._sliced.run(live_and_today_steps(  # issue 9: by call reason
             self.cfg, now, [c for n in names for c in calls[n]], merged_raw.windows["today"]))
         offsets = self._steer(snap)
-        merged = await self._sliced.run(dump_steps(snap))
-        per_pbx = {names[0]: merged}
+        merged = await self._sliced.run(encode_steps(await self._sliced.run(dump_steps(snap))))
+        per_pbx: dict[str, dict[str, Any]] = {names[0]: merged}
         if len(names) > 1:
             for name, engine in self.engines.items():
                 one = _with_offsets(await build(engine.cfg, [name], raws[name]), offsets)
