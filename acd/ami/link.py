@@ -141,6 +141,14 @@ def _event_frame(frame: str) -> Frame | None:
     return out
 
 
+def _answer(action: Mapping[str, Any], result: Any) -> list[Frame]:
+    frames = [_plain(m) for m in result] if isinstance(result, list) else [_plain(result)]
+    first = frames[0] if frames else {}
+    if first.get("Response") == "Error":
+        raise AmiError(f"{action.get('Action')}: {first.get('Message', 'error')}")
+    return frames
+
+
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager without its own reconnect: the link decides when to reconnect."""
 
@@ -265,7 +273,10 @@ class AmiLink:
         self._manager = manager
         self._connecting = manager.connect()
         try:
-            return await asyncio.wait_for(self._attempt, self._action_timeout_s)
+            # (asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+            # cancellation that comes as the attempt ends, and close() then never returned)
+            async with asyncio.timeout(self._action_timeout_s):
+                return await self._attempt
         except TimeoutError:
             self.last_error = "login timed out"
             self._manager = None  # a late connect closes its own socket (connection_made)
@@ -332,9 +343,39 @@ class AmiLink:
                                      return_when=asyncio.FIRST_COMPLETED)
         if future not in done:
             raise AmiDisconnected(f"{action.get('Action')}: no answer from {self.name}")
-        result = future.result()
-        frames = [_plain(m) for m in result] if isinstance(result, list) else [_plain(result)]
-        first = frames[0] if frames else {}
-        if first.get("Response") == "Error":
-            raise AmiError(f"{action.get('Action')}: {first.get('Message', 'error')}")
-        return frames
+        return _answer(action, future.result())
+
+    async def send_many(self, actions: list[Mapping[str, str | list[str]]], *,
+                        timeout_s: float | None = None) -> list[list[Frame] | AmiError]:
+        """send() of several actions at once (a routing round rings many agents): written one
+        after the other, their answers awaited together. Each gets its frames or its error."""
+        manager = self._manager
+        lost = self._lost_future
+        if manager is None or not self.connected.is_set() or manager.protocol is None \
+                or lost is None or lost.done():
+            return [AmiDisconnected(f"not attached to {self.name}") for _ in actions]
+        futures = [manager.send_action(dict(action)) for action in actions]
+        answered = asyncio.get_running_loop().create_future()
+        waiting = len(futures)
+
+        def one_more(_f: asyncio.Future[Any]) -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting == 0 and not answered.done():
+                answered.set_result(None)
+
+        for future in futures:
+            future.add_done_callback(one_more)
+        await asyncio.wait({answered, lost}, timeout=timeout_s or self._action_timeout_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+        out: list[list[Frame] | AmiError] = []
+        for action, future in zip(actions, futures, strict=True):
+            if not future.done():
+                out.append(AmiDisconnected(f"{action.get('Action')}: no answer from "
+                                           f"{self.name}"))
+                continue
+            try:
+                out.append(_answer(action, future.result()))
+            except AmiError as exc:
+                out.append(exc)
+        return out

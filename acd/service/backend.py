@@ -74,9 +74,8 @@ class ServiceBackend:
         self._reasons: dict[str, Any] = {}  # figures by reason, made with each snapshot
         self._reason_reads = ReasonReads()
 
-    async def _engines_idle(self) -> None:
-        for engine in self.engines.values():
-            await engine.idle.wait()
+    def _engines_idle(self) -> bool:
+        return all(engine.idle.is_set() for engine in self.engines.values())
 
     # --- snapshots ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,7 +130,10 @@ class ServiceBackend:
         now = self.e.now()
         names = list(self.engines)
         reads = asyncio.gather(*(self._raw(self.engines[n], now) for n in names))
-        raws = dict(zip(names, await asyncio.wait_for(reads, reads_timeout_s), strict=True))
+        # (asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation
+        # of a stop that comes as the reads end, and the figures task then never stopped)
+        async with asyncio.timeout(reads_timeout_s):
+            raws = dict(zip(names, await reads, strict=True))
         self.reads_s = loop.time() - started
         agent_pbx = {aid: name for name, engine in self.engines.items()
                      for aid in engine.agents}

@@ -168,8 +168,9 @@ class Engine:
             except Exception:  # never lose the consumer: the items go one by one instead
                 log.exception("error grouping events")
                 steps, noops, end = [], [], n
-            if steps:
-                await self._run_steps(steps)
+            if end > n:  # items n..end-1 are steps, no-ops or unreadable frames
+                if steps:
+                    await self._run_steps(steps)
                 for other in noops:  # (they change nothing: the handlers still see them)
                     await self._apply(other)
                 n = end

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
+from acd.ami.link import AmiError
 from acd.core import policy, wrapup
 from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
@@ -157,6 +158,7 @@ class Handlers:
     async def connect_many(self, pairs: list[tuple[Call, Agent]]) -> list[bool]:
         """connect() of several pairs (distinct calls and agents), claimed in one store round
         trip. False for each pair whose claim was lost."""
+        rings: list[tuple[str, actions.Action]] = []  # the Originates, sent together
         legs = [self.e.new_leg_id(call) for call, _agent in pairs]
         results = await self.e.store.claim_many(
             [(call.id, agent.id, leg) for (call, agent), leg in zip(pairs, legs, strict=True)],
@@ -169,11 +171,14 @@ class Handlers:
                 await self._refresh(call.id, agent.id)
                 out.append(False)
             else:
-                self._claimed(result, agent, leg_id)
+                self._claimed(result, agent, leg_id, rings)
                 out.append(True)
+        if rings:
+            self.e.spawn(self.originate(rings), "originate")
         return out
 
-    def _claimed(self, result: ClaimResult, agent: Agent, leg_id: str) -> None:
+    def _claimed(self, result: ClaimResult, agent: Agent, leg_id: str,
+                 rings: list[tuple[str, actions.Action]]) -> None:
         """A won claim: the mirror updated, the agent rung (or a callback's customer dialled)."""
         assert result.call is not None and result.agent is not None
         call = result.call
@@ -186,13 +191,22 @@ class Handlers:
             self.e.flow.callbacks.ring(call, result.agent, leg_id, ring_s)
             return
         self.e.set_timer(("ring", call.id), ring_s + RING_GRACE_S, RingOverdue(call.id, leg_id))
-        self.e.spawn(self._originate(call, result.agent, leg_id, ring_s), "originate")
+        rings.append(self.ring_action(call, result.agent, leg_id, ring_s))
 
-    async def _originate(self, call: Call, agent: Agent, leg_id: str, ring_s: float) -> None:
+    def ring_action(self, call: Call, agent: Agent, leg_id: str, ring_s: float
+                     ) -> tuple[str, actions.Action]:
         qcfg = self.e.cfg.queues.get(call.queue)
         tag = phone_tag(qcfg.phone_tag, qcfg.phone_tag_max, call) if qcfg is not None else None
-        if not await self.e.send(actions.ring_agent(call, agent, leg_id, ring_s, tag)):
-            self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))
+        return leg_id, actions.ring_agent(call, agent, leg_id, ring_s, tag)
+
+    async def originate(self, rings: list[tuple[str, actions.Action]]) -> None:
+        """The Originates of one routing round, sent together; a failed one requeues its call
+        (as the OriginateResponse of a leg that never rang would)."""
+        answers = await self.e.link.send_many([action for _leg, action in rings])
+        for (leg_id, action), answer in zip(rings, answers, strict=True):
+            if isinstance(answer, AmiError):
+                log.warning("%s failed: %s", action.get("Action"), answer)
+                self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))
 
     async def _refresh(self, call_id: str, agent_id: str) -> None:
         call = await self.e.store.get_call(call_id)

@@ -11,9 +11,8 @@ GATE_MAX_WAIT_S).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,15 +20,17 @@ SLICE_S = 0.001
 # How long a slice waits for routing to be idle (`gate`) before it runs anyway: under a
 # sustained load the figures still get one slice per this long.
 GATE_MAX_WAIT_S = 0.02
+GATE_POLL_S = 0.001
 
 
 class Sliced:
     """Runs step generators; `busy_s` adds up the time spent in their steps (not the pauses)."""
 
     def __init__(self, slice_s: float = SLICE_S,
-                 gate: Callable[[], Awaitable[object]] | None = None) -> None:
-        """`gate`: waited for before each slice (e.g. every engine idle), at most
-        GATE_MAX_WAIT_S: routing goes first, a slice only fills the loop's idle time."""
+                 gate: Callable[[], bool] | None = None) -> None:
+        """`gate`: true when a slice may run (e.g. every engine idle); a slice waits for it
+        at most GATE_MAX_WAIT_S: routing goes first, a slice only fills the loop's idle
+        time."""
         self.slice_s = slice_s
         self.busy_s = 0.0
         self._gate = gate
@@ -37,11 +38,16 @@ class Sliced:
     async def run(self, steps: Generator[None, None, T]) -> T:
         clock = time.perf_counter
         while True:
-            if self._gate is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._gate(), GATE_MAX_WAIT_S)
+            if self._gate is not None and not self._gate():
+                # Polled, not awaited with wait_for: Python 3.11's wait_for swallows a
+                # cancellation that comes as the awaited thing completes, and the figures
+                # task then never stopped (seen as a hung test teardown).
+                give_up = clock() + GATE_MAX_WAIT_S
+                while not self._gate() and clock() < give_up:
+                    await asyncio.sleep(GATE_POLL_S)
             started = clock()
             try:
+                next(steps)  # at least one step a slice, however short the slice
                 while clock() - started < self.slice_s:
                     next(steps)
             except StopIteration as done:

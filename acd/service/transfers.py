@@ -148,7 +148,8 @@ class Transfers:
         """Originate the leg of the agent the call now rings, like a normal connect."""
         agent = self.e.agents[call.agent_id]
         ring_s = self.ring_timer(call, leg_id)
-        self.e.spawn(self.e.handlers._originate(call, agent, leg_id, ring_s), "originate")
+        h = self.e.handlers
+        self.e.spawn(h.originate([h.ring_action(call, agent, leg_id, ring_s)]), "originate")
 
     def ring_timer(self, call: Call, leg_id: str) -> float:
         """The ring of `leg_id` is given up after the queue's ring time (and a grace)."""
