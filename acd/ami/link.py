@@ -354,7 +354,9 @@ class AmiLink:
         if manager is None or not self.connected.is_set() or manager.protocol is None \
                 or lost is None or lost.done():
             return [AmiDisconnected(f"not attached to {self.name}") for _ in actions]
-        futures = [manager.send_action(dict(action)) for action in actions]
+        # as_list=False: the answer is the Response alone (panoramisk would otherwise wait for
+        # an async Originate's OriginateResponse, which must reach the engine as an event)
+        futures = [manager.send_action(dict(action), as_list=False) for action in actions]
         answered = asyncio.get_running_loop().create_future()
         waiting = len(futures)
 

@@ -1,0 +1,129 @@
+"""AmiLink.send_many: the Originates of a routing round are sent together and their answers
+awaited together; each action still gets its own answer, its own error, or its own time-out,
+and a link that drops fails every action still waiting at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from acd.ami.link import AmiDisconnected, AmiError, AmiLink
+
+SECRET = "send-many-secret"
+
+
+class Asterisk:
+    """Accepts the login; answers an action Success, or Error when it has `Answer: error`,
+    or never when it has `Answer: never`; `drop()` closes the connection."""
+
+    def __init__(self) -> None:
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        try:
+            while True:
+                raw = await reader.readuntil(b"\r\n\r\n")
+                h = dict(line.split(": ", 1) for line in raw.decode().split("\r\n")
+                         if ": " in line)
+                aid = h.get("ActionID", "")
+                if h.get("Action", "").lower() == "login":
+                    writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
+                                 f"Message: Authentication accepted\r\n\r\n".encode())
+                elif h.get("Answer") == "error":
+                    writer.write(f"Response: Error\r\nActionID: {aid}\r\n"
+                                 f"Message: Originate failed\r\n\r\n".encode())
+                elif h.get("Answer") == "later":  # an async Originate's later outcome
+                    writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
+                                 f"Message: Originate successfully queued\r\n\r\n"
+                                 f"Event: OriginateResponse\r\nPrivilege: call,all\r\n"
+                                 f"ActionID: {aid}\r\nResponse: Failure\r\n"
+                                 f"Channel: {h['Channel']}\r\nReason: 3\r\n"
+                                 f"Uniqueid: {h['Channel']}-leg\r\n\r\n".encode())
+                elif h.get("Answer") != "never":
+                    writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
+                                 f"Message: Originate successfully queued\r\n\r\n".encode())
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def drop(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+    async def stop(self) -> None:
+        self.drop()
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+@pytest.fixture
+async def attached() -> AsyncIterator[tuple[Asterisk, AmiLink]]:
+    pbx = Asterisk()
+    port = await pbx.start()
+    link = AmiLink(host="127.0.0.1", port=port, username="acd", secret=SECRET,
+                   reconnect_min_s=5.0)
+    link.start()
+    await asyncio.wait_for(link.connected.wait(), 10)
+    yield pbx, link
+    await link.close()
+    await pbx.stop()
+
+
+def originate(n: int, answer: str = "") -> dict[str, str]:
+    action = {"Action": "Originate", "Channel": f"PJSIP/{n}", "Async": "true"}
+    if answer:
+        action["Answer"] = answer
+    return action
+
+
+async def test_each_action_gets_its_own_answer(attached: tuple[Asterisk, AmiLink]) -> None:
+    _pbx, link = attached
+    out = await link.send_many([originate(1), originate(2, "error"), originate(3, "never"),
+                                originate(4)], timeout_s=0.5)
+    assert isinstance(out[0], list) and out[0][0]["Response"] == "Success"
+    assert isinstance(out[1], AmiError) and "Originate failed" in str(out[1])
+    assert isinstance(out[2], AmiDisconnected)  # no answer within the time
+    assert isinstance(out[3], list) and out[3][0]["Message"] == "Originate successfully queued"
+
+
+async def test_a_dropped_link_fails_the_waiting_actions_at_once(
+        attached: tuple[Asterisk, AmiLink]) -> None:
+    pbx, link = attached
+    started = time.monotonic()
+    sending = asyncio.create_task(link.send_many([originate(1, "never"), originate(2, "never")],
+                                                 timeout_s=30))
+    await asyncio.sleep(0.05)
+    pbx.drop()
+    out = await asyncio.wait_for(sending, 10)
+    assert all(isinstance(r, AmiDisconnected) for r in out)
+    assert time.monotonic() - started < 10  # not the 30 s time-out
+
+
+async def test_not_attached_fails_every_action() -> None:
+    link = AmiLink(host="127.0.0.1", port=9, username="acd", secret=SECRET)
+    out = await link.send_many([originate(1), originate(2)])
+    assert len(out) == 2 and all(isinstance(r, AmiDisconnected) for r in out)
+
+
+async def test_an_async_originates_outcome_comes_as_an_event(
+        attached: tuple[Asterisk, AmiLink]) -> None:
+    """The answer to an async Originate is its Response alone: its OriginateResponse (same
+    ActionID) is an event for the engine (a ring-no-answer), not part of the answer."""
+    _pbx, link = attached
+    out = await link.send_many([originate(7, "later")], timeout_s=5)
+    assert isinstance(out[0], list) and len(out[0]) == 1
+    frame = await asyncio.wait_for(link.events.get(), 5)
+    assert frame["Event"] == "OriginateResponse" and frame["Reason"] == "3"
+    assert frame["Uniqueid"] == "PJSIP/7-leg"
