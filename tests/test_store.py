@@ -271,3 +271,19 @@ async def test_end_call_frees_the_agent(store: Store, answered: bool, wrapup_s: 
     assert ended.agent.call_id == "" and ended.call.agent_id == "a1"
     assert ended.agent.ready_since == (T0 + 50 if expected is AgentState.READY else T0)
     assert ended.agent == await store.get_agent("a1")
+
+
+async def test_a_closed_store_opens_no_new_connection(redis_url: str) -> None:
+    """A task that outlives its stop (a late command, a late blocking read) gets an error
+    instead of a connection nothing would ever close."""
+    from acd.store import Store, StoreError
+
+    store = await Store.open(redis_url)
+    assert await store.ping()
+    await store.follow_events("$", block_ms=1)  # the blocking client exists too
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.get_agent("a1")
+    with pytest.raises(StoreError, match="closed"):
+        await store.follow_events("$", block_ms=1)
+    assert not await store.ping()

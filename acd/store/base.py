@@ -149,6 +149,7 @@ class StoreBase:
         # The call an agent wraps up (issue 9), the same way: set when its call ends.
         self._wrap_hints: dict[str, str] = {}
         self._blocking: Redis | None = None  # for blocking reads (follow_events), made lazily
+        self.closed = False
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = "acd", pbx: str = "default",
@@ -179,10 +180,14 @@ class StoreBase:
         pool.connection_class = _FAST_PACKING.get(pool.connection_class, pool.connection_class)
         try:
             # With wait_for_redis a ping would wait forever: at start, fail instead.
-            await asyncio.wait_for(client.ping(), 10.0)
+            async with asyncio.timeout(10.0):
+                await client.ping()
         except (RedisError, TimeoutError) as exc:
             await client.aclose()
             raise StoreError(f"Redis at {url} does not answer: {exc or 'timed out'}") from exc
+        except BaseException:  # cancelled while opening: no connection left behind
+            await client.aclose()
+            raise
         return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
                    stats_ttl_s=stats_ttl_s, origin=origin)
 
@@ -191,14 +196,18 @@ class StoreBase:
         return self._k
 
     async def close(self) -> None:
-        if self._blocking is not None:
-            await self._blocking.aclose()
-        await self._r.aclose()
+        self.closed = True  # no new client after this (a late blocking read would leak one)
+        for client in (self._blocking, self._r):
+            if client is not None:
+                await client.aclose()
+                # A task that outlived its stop must not open a new connection (the pool
+                # would make one on demand, and nothing would ever close it).
+                client.connection_pool.get_connection = _refuse  # type: ignore[method-assign]
 
     async def ping(self) -> bool:
         try:
             return bool(await self._r.ping())
-        except (RedisError, OSError):
+        except (RedisError, OSError, StoreError):  # (StoreError: closed)
             return False
 
     def note_wrap(self, agent_id: str, call_id: str) -> None:
@@ -308,6 +317,10 @@ def interval_start(now: float) -> int:
 def stats_ttl(history_days: int) -> int:
     """TTL of the interval counters for a history of `history_days` days (one day spare)."""
     return (int(history_days) + 1) * 86_400
+
+
+async def _refuse(*_args: Any, **_kwargs: Any) -> Any:
+    raise StoreError("the store is closed")
 
 
 def _answered(exc: RedisError) -> bool:

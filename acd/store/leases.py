@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from acd.store.base import PIPELINE_BATCH, StoreBase, text
+from acd.store.results import StoreError
 
 RENEW_BATCH = 1000  # lease keys per renew_leases script (a short one each, between events)
 
@@ -77,6 +78,8 @@ class LeaseSteps(StoreBase):
         Uses a client of its own without a socket timeout: a blocking read must not be taken
         for a dead connection."""
         if self._blocking is None:
+            if self.closed:
+                raise StoreError("the store is closed")
             pool_kwargs = self._r.connection_pool.connection_kwargs
             # from_pool: the client owns its pool and disconnects it when closed.
             self._blocking = Redis.from_pool(type(self._r.connection_pool)(
