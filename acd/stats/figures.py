@@ -29,6 +29,7 @@ from acd.stats.fig_agents import (
     load,
     occupancy,
     occupancy_of_loads,
+    survey_by_agent_index,
     todays,
 )
 from acd.stats.fig_window import (
@@ -217,11 +218,12 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
         yield
     centre = yield from _centre(cfg, now, calls, agents, windows, today, queues)
     rows: list[AgentFigures] = []
+    surveys = survey_by_agent_index(windows)
     for a in agents:
         rows.append(agent_figures(
             member.queues_of(a), a, today[a.id], now, where.get(a.id) or cfg.agent_pbx(a.id),
             {w: survey_figures(c) for w, c in
-             agent_survey_counts(windows, a.id, today[a.id]).items()}))
+             agent_survey_counts(windows, a.id, today[a.id], surveys).items()}))
         if len(rows) % 64 == 0:
             yield
     views = yield from call_view_steps(calls, now)
