@@ -58,6 +58,9 @@ def git_commit() -> dict[str, Any]:
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
+SCALE_RATE = 100.0  # agents freed per s in the paced phase of the scale curve's runs
+
+
 class Plan:
     def __init__(self, mode: str, sizes: centre.Sizes, sim_in_process: bool = False) -> None:
         self.mode = mode
@@ -100,7 +103,9 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         curve = []
         for factor in plan.scales:
             small = plan.sizes.scaled(factor)
-            r = await routing.run(small, url, paced_rate=plan.paced_rate, paced_s=plan.paced_s / 2,
+            # one fixed rate at every size (the main run's ladder has it too), so the rows of
+            # the scale curve compare like with like
+            r = await routing.run(small, url, paced_rate=SCALE_RATE, paced_s=plan.paced_s / 2,
                                   sim_in_process=plan.sim_in_process)
             curve.append({"factor": factor, **r})
             await _flush(url)
