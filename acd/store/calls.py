@@ -23,7 +23,6 @@ from acd.store.results import (
     call_and_agent,
     call_of,
     claim_result,
-    is_stale,
 )
 
 MAX_ABS_PRIORITY = 900  # keeps queue scores exact integers in a double (see lua/_lib.lua)
@@ -124,18 +123,15 @@ class CallSteps(StoreBase):
 
     async def claim_many(self, pairs: list[tuple[str, str, str]], now: float
                          ) -> list[ClaimResult | Exception]:
-        """claim() of each (call id, agent id, leg id), in one round trip when the store has
-        seen the calls (their queue is the hint); the others, and stale hints, one by one.
-        Each pair is atomic on its own; a pair whose script failed gets its exception."""
-        hinted = [(n, p) for n, p in enumerate(pairs) if p[0] in self._call_hints]
+        """claim() of each (call id, agent id, leg id): the calls the store has seen (their
+        queue is the hint) in one round trip (run_prepared: a stale hint is redone), the others
+        one by one. Each pair is atomic on its own; a pair whose script failed gets its
+        exception."""
         out: list[ClaimResult | Exception | None] = [None] * len(pairs)
-        replies = await self._eval_batch([
-            self._claim_step(c, a, leg, now, self._call_hints[c][0]) for _n, (c, a, leg) in hinted])
-        for (n, _pair), reply in zip(hinted, replies, strict=True):
-            if isinstance(reply, Exception):
-                out[n] = reply
-            elif not is_stale(reply):
-                out[n] = self._seen_claim(claim_result(reply))
+        hinted = [n for n, (call_id, _a, _l) in enumerate(pairs) if call_id in self._call_hints]
+        results = await self.run_prepared([self._prepare_claim(*pairs[n], now) for n in hinted])
+        for n, result in zip(hinted, results, strict=True):
+            out[n] = result
         for n, (call_id, agent_id, leg_id) in enumerate(pairs):
             if out[n] is None:
                 try:
@@ -144,9 +140,16 @@ class CallSteps(StoreBase):
                     out[n] = exc
         return [r for r in out if r is not None]
 
-    def _seen_claim(self, result: ClaimResult) -> ClaimResult:
-        self._seen(result.call)
-        return result
+    def _prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float
+                       ) -> Prepared[ClaimResult]:
+        def decode(reply: Any) -> ClaimResult:
+            result = claim_result(reply)
+            self._seen(result.call)
+            return result
+
+        return Prepared(self._claim_step(call_id, agent_id, leg_id, now,
+                                         self._call_hints[call_id][0]),
+                        decode, lambda: self.claim(call_id, agent_id, leg_id, now))
 
     def _claim_step(self, call_id: str, agent_id: str, leg_id: str, now: float, queue: str
                     ) -> Step:
