@@ -332,21 +332,14 @@ class AmiLink:
         Raises AmiError on an error response, AmiDisconnected when not attached or the link
         drops before the answer.
         """
-        manager = self._manager
-        if manager is None or not self.connected.is_set() or manager.protocol is None:
-            raise AmiDisconnected(f"not attached to {self.name}")
-        lost = self._lost_future
-        if lost is None or lost.done():
-            raise AmiDisconnected(f"not attached to {self.name}")
-        future = manager.send_action(dict(action), as_list=as_list)
-        done, _ = await asyncio.wait({future, lost}, timeout=timeout_s or self._action_timeout_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if future not in done:
-            raise AmiDisconnected(f"{action.get('Action')}: no answer from {self.name}")
-        return _answer(action, future.result())
+        answer = (await self.send_many([action], timeout_s=timeout_s, as_list=as_list))[0]
+        if isinstance(answer, AmiError):
+            raise answer
+        return answer
 
     async def send_many(self, actions: list[Mapping[str, str | list[str]]], *,
-                        timeout_s: float | None = None) -> list[list[Frame] | AmiError]:
+                        timeout_s: float | None = None, as_list: bool = False
+                        ) -> list[list[Frame] | AmiError]:
         """send() of several actions at once (a routing round rings many agents): written one
         after the other, their answers awaited together. Each gets its frames or its error."""
         manager = self._manager
@@ -354,9 +347,10 @@ class AmiLink:
         if manager is None or not self.connected.is_set() or manager.protocol is None \
                 or lost is None or lost.done():
             return [AmiDisconnected(f"not attached to {self.name}") for _ in actions]
-        # as_list=False: the answer is the Response alone (panoramisk would otherwise wait for
-        # an async Originate's OriginateResponse, which must reach the engine as an event)
-        futures = [manager.send_action(dict(action), as_list=False) for action in actions]
+        # as_list False (a bool, not None): the answer is the Response alone (panoramisk would
+        # otherwise wait for an async Originate's OriginateResponse, which must reach the
+        # engine as an event); True: the event list of a list action
+        futures = [manager.send_action(dict(action), as_list=as_list) for action in actions]
         answered = asyncio.get_running_loop().create_future()
         waiting = len(futures)
 
