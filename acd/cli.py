@@ -51,6 +51,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from acd.service import figures_process
+
+    return figures_process.main(args.config, args.redis_url, args.routing_url, args.instance)
+
+
 def _summary(args: argparse.Namespace) -> int:
     import json
 
@@ -131,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pbx", default=None, metavar="HOST:PORT",
                    help="overrides pbx.host and pbx.port of the config")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("figures", help="(started by `acd run` with http.own_process) the "
+                       "HTTP API, wallboard and figures in a process of their own")
+    p.add_argument("-c", "--config", default=None, help="the config file (default: JSON on "
+                   "standard input)")
+    p.add_argument("--redis-url", default=None)
+    p.add_argument("--routing-url", required=True, help="the routing process's internal API")
+    p.add_argument("--instance", required=True, help="the routing instance's id")
+    p.set_defaults(func=_figures)
 
     p = sub.add_parser("summary", help="print the per-queue figures kept in Redis (JSON)")
     p.add_argument("-c", "--config", required=True)

@@ -116,6 +116,10 @@ class HttpConfig(_Model):
                                  "without a token")
     snapshot_interval_s: float = Field(1.0, gt=0, le=60, description="the figures are "
                                        "recomputed this often, whatever the number of readers")
+    own_process: bool = Field(False, description="serve the HTTP API, the wallboard and the "
+                              "figures (and run the integrations) from a second process that "
+                              "`acd run` starts and watches, so that neither pollers nor "
+                              "figures take time from routing (needs two cores to pay off)")
 
 
 SlaFormula = Literal["ignore_abandoned", "abandoned_count_against", "short_abandons_excluded",

@@ -28,19 +28,28 @@ def secret(name: str) -> str:
     return f"token-{name}-0c5e"
 
 
-@pytest.fixture
-async def centre(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Harness, str, Path]]:
+@pytest.fixture(params=[False, True], ids=["one-process", "own-process"])
+async def centre(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+                 ) -> AsyncIterator[tuple[Harness, str, Path]]:
+    """The service with its API in the routing process, and (http.own_process) in a figures
+    process of its own, a real child process: every test here runs against both."""
     cfg = config()
-    cfg["http"] = {"port": 0, "snapshot_interval_s": 0.2, "tokens": [
+    cfg["http"] = {"port": 0, "snapshot_interval_s": 0.2, "own_process": request.param,
+                   "tokens": [
         {"name": n, "role": r, "sha256": hashlib.sha256(secret(n).encode()).hexdigest()}
         for n, r in TOKENS.items()]}
     path = tmp_path / "acd.toml"
     h = await Harness.start(cfg, redis_url, config_path=path, phone=lambda i, e: AgentPhone(
         interface=i, extension=e, answer_after_s=None, talk_s=None))
-    await wait_for(lambda: h.service.backend is not None and h.service.backend.snapshot(), 10,
-                   "a first snapshot")
-    yield h, f"http://127.0.0.1:{h.service.http_port}", path
-    await h.stop()
+    base = f"http://127.0.0.1:{h.service.http_port}"
+    try:
+        async with asyncio.timeout(20):
+            while (await call_api("GET", f"{base}/readyz", None))[0] != 200 or (
+                    await call_api("GET", f"{base}/api/v1/queues", "view"))[0] != 200:
+                await asyncio.sleep(0.05)  # attached, and a first snapshot made
+        yield h, base, path
+    finally:
+        await h.stop()
 
 
 async def call_api(method: str, url: str, who: str | None, body: Any = None

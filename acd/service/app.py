@@ -5,6 +5,10 @@ One PBX or several (issue 6): per PBX one Store (its keys carry the PBX's name),
 one Engine that sees a single-PBX config (`Config.for_pbx`: that PBX and only its agents, so a
 call is only ever bridged with an agent on its own PBX); one ServiceBackend over every engine
 and one HTTP server.
+
+With `http.own_process`, the HTTP API, the figures and the integrations run in a second
+process (figures_process.py) that this one starts and watches; this one keeps the engines and
+answers that process's commands on a loopback port of its own (internal_api.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 import time
@@ -28,10 +33,13 @@ from acd.integrations.crm import CrmClient
 from acd.integrations.webhooks import resolve_secrets
 from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
+from acd.service.figures_child import FiguresChild, follow_offsets
+from acd.service.internal_api import create_internal_app
 from acd.service.runtime import tune_gc
 from acd.store import Store, stats_ttl
 
 log = logging.getLogger("acd")
+FIGURES_START_S = 60.0
 
 
 class Service:
@@ -83,6 +91,8 @@ class Service:
                             else None)
         self.integrations: Integrations | None = None  # queue_log, records, screen pops
         self.crm: CrmClient | None = None  # the IVR's CRM lookups (one client for all PBXs)
+        self.figures: FiguresChild | None = None  # http.own_process: the figures process
+        self._offsets: asyncio.Task[None] | None = None
 
     def _knows_agent(self, agent_id: str) -> bool:
         """An agent of the running config (a reload may add or remove some)."""
@@ -118,20 +128,45 @@ class Service:
             self.engines[pbx.name] = engine
             log.info("acd started: attaching to %s at %s:%d as %s", pbx.name, pbx.host,
                      pbx.port, pbx.username)
+        first = self.engine
+        assert first is not None
+        self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
+        if self.cfg.http.own_process:
+            await self._start_figures_process(first.instance_id)
+            return first
         # --- integrations (acd/integrations): their own task, next to the engines
-        first_engine = self.engine
-        assert first_engine is not None
         self.integrations = await Integrations.start(
-            self.cfg, self.stores, self.redis_url, consumer=first_engine.instance_id,
+            self.cfg, self.stores, self.redis_url, consumer=first.instance_id,
             start_ms=started_ms, knows_agent=self._knows_agent)
         # ---
-        self.backend = ServiceBackend(self.engines, self.config_path, cfg=self.cfg)
         self.backend.start()
         if self._http_enabled:
             await self._start_http()
-        first = self.engine
-        assert first is not None
         return first
+
+    async def _start_figures_process(self, instance: str) -> None:
+        """http.own_process: the internal API on a loopback port, then the figures process
+        (waited for up to FIGURES_START_S; routing goes on meanwhile and if it fails)."""
+        assert self.backend is not None
+        token = secrets.token_urlsafe(24)
+        self._runner = web.AppRunner(create_internal_app(self.backend, token), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._offsets = asyncio.create_task(
+            follow_offsets(self.engines, self.cfg.http.snapshot_interval_s), name="offsets")
+        if not self._http_enabled:
+            return
+        self.figures = FiguresChild(self.cfg, self.config_path, redis_url=self.redis_url,
+                                    routing_url=f"http://127.0.0.1:{port}", token=token,
+                                    instance=instance)
+        self.figures.start()
+        if await self.figures.wait_ready(FIGURES_START_S):
+            self.http_port = self.figures.http_port
+        else:
+            log.error("the figures process did not start within %.0f s: routing goes on "
+                      "without the HTTP API until it does", FIGURES_START_S)
 
     async def _start_http(self) -> None:
         assert self.backend is not None
@@ -152,6 +187,12 @@ class Service:
         if self._stopped:
             return
         self._stopped = True
+        if self.figures is not None:
+            await self.figures.stop()
+        if self._offsets is not None:
+            self._offsets.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._offsets
         if self._runner is not None:
             await self._runner.cleanup()
         if self.backend is not None:

@@ -40,22 +40,28 @@ from acd.stats.timewin import local_midnight
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
+    from acd.service.live import LiveSource
 
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
 
 class ServiceBackend:
     """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
-    config (default: the first engine's)."""
+    config (default: the first engine's). The figures are made from `sources` (default: the
+    engines themselves); the figures process (figures_process.py) gives Followers of the
+    store instead, and no engines: its commands go to the routing process."""
 
     def __init__(self, engines: Engine | Mapping[str, Engine], config_path: Path | None = None,
-                 *, cfg: Config | None = None) -> None:
+                 *, cfg: Config | None = None,
+                 sources: Mapping[str, LiveSource] | None = None) -> None:
         self.engines: dict[str, Engine] = dict(engines) if isinstance(engines, Mapping) \
             else {engines.cfg.pbx.name: engines}
-        if not self.engines:
+        self.sources: dict[str, LiveSource] = dict(sources) if sources is not None \
+            else dict(self.engines)
+        if not self.sources:
             raise ValueError("ServiceBackend needs at least one engine")
-        self.e = next(iter(self.engines.values()))  # the first PBX's engine
-        self.cfg = cfg if cfg is not None else self.e.cfg
+        self.first: LiveSource = next(iter(self.sources.values()))  # the first PBX's
+        self.cfg = cfg if cfg is not None else self.first.cfg
         self.config_path = config_path
         self._snapshot: dict[str, Any] = {}
         self._pbx_snapshots: dict[str, dict[str, Any]] = {}
@@ -75,7 +81,7 @@ class ServiceBackend:
         self._reason_reads = ReasonReads()
 
     def _engines_idle(self) -> bool:
-        return all(engine.idle.is_set() for engine in self.engines.values())
+        return all(source.idle.is_set() for source in self.sources.values())
 
     # --- snapshots ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -106,7 +112,7 @@ class ServiceBackend:
             # the refresh's own time: its slices wait whenever routing has work.
             await asyncio.sleep(max(self.cfg.http.snapshot_interval_s, 4 * self.refresh_s))
 
-    async def _raw(self, engine: Engine, now: float) -> RawFigures:
+    async def _raw(self, engine: LiveSource, now: float) -> RawFigures:
         """One PBX's counts from its store."""
         cfg, store = self.cfg, engine.store
         queues = list(cfg.queues)
@@ -127,19 +133,21 @@ class ServiceBackend:
         number = self._started
         loop = asyncio.get_running_loop()
         started = loop.time()
-        now = self.e.now()
-        names = list(self.engines)
-        reads = asyncio.gather(*(self._raw(self.engines[n], now) for n in names))
+        for source in self.sources.values():  # (a Follower reads what changed since)
+            await source.catch_up()
+        now = self.first.now()
+        names = list(self.sources)
+        reads = asyncio.gather(*(self._raw(self.sources[n], now) for n in names))
         # (asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation
         # of a stop that comes as the reads end, and the figures task then never stopped)
         async with asyncio.timeout(reads_timeout_s):
             raws = dict(zip(names, await reads, strict=True))
         self.reads_s = loop.time() - started
-        agent_pbx = {aid: name for name, engine in self.engines.items()
+        agent_pbx = {aid: name for name, engine in self.sources.items()
                      for aid in engine.agents}
         # Taken at once, before any pause: the calls and agents are replaced, never changed.
-        calls = {n: list(e.calls.values()) for n, e in self.engines.items()}
-        agents = {n: list(e.agents.values()) for n, e in self.engines.items()}
+        calls = {n: list(e.calls.values()) for n, e in self.sources.items()}
+        agents = {n: list(e.agents.values()) for n, e in self.sources.items()}
 
         async def build(cfg: Config, pbxs: list[str], raw: RawFigures) -> Snapshot:
             return await self._sliced.run(snapshot_steps(
@@ -156,7 +164,7 @@ class ServiceBackend:
         merged = await self._sliced.run(encode_steps(await self._sliced.run(dump_steps(snap))))
         per_pbx: dict[str, dict[str, Any]] = {names[0]: merged}
         if len(names) > 1:
-            for name, engine in self.engines.items():
+            for name, engine in self.sources.items():
                 one = _with_offsets(await build(engine.cfg, [name], raws[name]), offsets)
                 per_pbx[name] = await self._sliced.run(dump_steps(one))
         if number < self._published:
@@ -180,7 +188,7 @@ class ServiceBackend:
                 longest_wait_s=q.longest_wait_s, threshold_s=float(q.threshold_s))
             for q in snap.queues}
         offsets: dict[str, float] = {}
-        for engine in self.engines.values():
+        for engine in self.sources.values():
             offsets = objective_offsets(engine.rules, standing)
             engine.set_offsets(offsets)
         _with_offsets(snap, offsets)
@@ -200,7 +208,7 @@ class ServiceBackend:
     def pbx_snapshot(self, pbx: str) -> dict[str, Any] | None:
         """The figures of one PBX alone (the same shape); None for a PBX not configured, {}
         before the first snapshot."""
-        if pbx not in self.engines:
+        if pbx not in self.sources:
             return None
         return self._pbx_snapshots.get(pbx, {})
 
@@ -221,7 +229,7 @@ class ServiceBackend:
             raise CommandError("not_found", f"unknown queue {queue!r}", 404)
         queues = [queue] if queue is not None else list(cfg.queues)
         parts = [await e.store.queue_intervals(queues, start, end)
-                 for e in self.engines.values()]
+                 for e in self.sources.values()]
         rows = history_rows(cfg, parts[0] if len(parts) == 1 else add_intervals(parts))
         return [row.model_dump(mode="json") for row in rows]
 
@@ -233,19 +241,18 @@ class ServiceBackend:
                              step: HistoryStep) -> list[dict[str, Any]]:
         if reason is not None and reason not in self.cfg.reasons and reason != NO_REASON:
             raise CommandError("not_found", f"unknown reason {reason!r}", 404)
-        return await self._reason_reads.history(self.cfg, self.engines, reason, start, end,
+        return await self._reason_reads.history(self.cfg, self.sources, reason, start, end,
                                                 step)
 
     async def reason_trends(self) -> dict[str, Any]:
-        return await self._reason_reads.trends(self.cfg, self.engines, self.e.now())
+        return await self._reason_reads.trends(self.cfg, self.sources, self.first.now())
 
     def readiness(self) -> Readiness:
         reasons = []
-        for name, engine in self.engines.items():
-            if not (engine.link.connected.is_set() and engine.routing_enabled):
-                where = f" to {name}" if len(self.engines) > 1 else ""
-                reasons.append(f"AMI not attached{where}: "
-                               f"{engine.link.last_error or 'connecting'}")
+        for name, source in self.sources.items():
+            ok, why = source.attached()
+            if not ok:
+                reasons.append(f"{name}: {why}" if len(self.sources) > 1 else why)
         ami = not reasons
         if not self._redis_ok:
             reasons.append("Redis not answering")
@@ -277,6 +284,12 @@ class ServiceBackend:
 
     async def agent_command(self, agent_id: str, action: AgentAction,
                             reason: str) -> dict[str, Any]:
+        return await self._fresh("agents", agent_id,
+                                 await self.apply_agent_command(agent_id, action, reason))
+
+    async def apply_agent_command(self, agent_id: str, action: AgentAction,
+                                  reason: str) -> str:
+        """agent_command without the fresh figures: the PBX (name) of the agent."""
         engine = self._agent_engine(agent_id)
         target, allowed = ACTIONS[action]
         why = (reason or "break") if target is AgentState.NOT_READY else ""
@@ -296,17 +309,22 @@ class ServiceBackend:
                 raise CommandError("bad_transition", f"agent {agent_id} changed meanwhile", 409)
 
         await engine.run_in_order(apply)
-        return await self._fresh("agents", agent_id, engine)
+        return engine.cfg.pbx.name
 
-    async def _fresh(self, section: str, item_id: str, engine: Engine) -> dict[str, Any]:
+    async def _fresh(self, section: str, item_id: str, pbx: str) -> dict[str, Any]:
         """The item as a fresh snapshot shows it (the same shape the read routes serve)."""
         await self.refresh()
-        name = next(n for n, e in self.engines.items() if e is engine)
+        name = pbx
         found: dict[str, Any] = next(i for i in self._snapshot[section]
                                      if i["id"] == item_id and i["pbx"] == name)
         return found
 
     async def set_call_priority(self, call_id: str, priority: int) -> dict[str, Any]:
+        return await self._fresh("calls", call_id,
+                                 await self.apply_call_priority(call_id, priority))
+
+    async def apply_call_priority(self, call_id: str, priority: int) -> str:
+        """set_call_priority without the fresh figures: the PBX (name) of the call."""
         engine = self._call_engine(call_id)
 
         async def apply() -> None:
@@ -322,7 +340,7 @@ class ServiceBackend:
             engine.want_route()
 
         await engine.run_in_order(apply)
-        return await self._fresh("calls", call_id, engine)
+        return engine.cfg.pbx.name
 
     async def recording_command(self, call_id: str, pause: bool,
                                 agent_id: str | None) -> dict[str, Any]:

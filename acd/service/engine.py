@@ -299,6 +299,15 @@ class Engine:
         if offsets != self.rules.offsets:
             self.rules = self.rules.with_offsets(offsets)
 
+    async def catch_up(self) -> None:
+        """(LiveSource) Nothing to do: the engine's picture is the live one."""
+
+    def attached(self) -> tuple[bool, str]:
+        """(LiveSource) Attached to the PBX and resynced with it; else why not."""
+        if self.link.connected.is_set() and self.routing_enabled:
+            return True, ""
+        return False, f"AMI not attached: {self.link.last_error or 'connecting'}"
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(contract.HEARTBEAT_INTERVAL_S)

@@ -22,7 +22,7 @@ from acd.stats.reason_schema import HistoryStep, ReasonsOut
 from acd.stats.timewin import local_midnight
 
 if TYPE_CHECKING:
-    from acd.service.engine import Engine
+    from acd.service.live import LiveSource
 
 CLOSED_AFTER_S = 60.0  # as the day cache: an interval this long past its end takes no writes
 
@@ -58,7 +58,7 @@ class ReasonReads:
     def __init__(self) -> None:
         self._offered: dict[tuple[str, int], dict[str, int]] = {}  # closed intervals
 
-    async def history(self, cfg: Config, engines: Mapping[str, Engine], reason: str | None,
+    async def history(self, cfg: Config, engines: Mapping[str, LiveSource], reason: str | None,
                       start: float, end: float, step: HistoryStep) -> list[dict[str, Any]]:
         queues = list(cfg.queues)
         parts = [await e.store.queue_intervals(queues, start, end) for e in engines.values()]
@@ -67,7 +67,7 @@ class ReasonReads:
         rows = reasons.history(cfg, per_interval, reason, period)
         return [row.model_dump(mode="json") for row in rows]
 
-    async def trends(self, cfg: Config, engines: Mapping[str, Engine],
+    async def trends(self, cfg: Config, engines: Mapping[str, LiveSource],
                      now: float) -> dict[str, Any]:
         end = (now // INTERVAL_S + 1) * INTERVAL_S
         begin = end - 2 * reasons.WEEK_S

@@ -63,6 +63,12 @@ class Keys:
         """Stream: one entry per state change, capped."""
         return f"{self.base}:events"
 
+    @property
+    def offsets(self) -> str:
+        """String (JSON): the service-objective offsets per queue that the figures process
+        computed, for the routing process to apply (`acd run` with http.own_process)."""
+        return f"{self.base}:offsets"
+
     # --- statistics (written by the same scripts as the state change they count)
 
     def queue_interval(self, queue: str, start: int) -> str:

@@ -14,13 +14,14 @@ from acd.store.callers import CallerSteps
 from acd.store.calls import CallSteps
 from acd.store.crm import CrmSteps
 from acd.store.leases import LeaseSteps
+from acd.store.live import LiveReads
 from acd.store.policies import PolicySteps
 from acd.store.stats import StatsReader
 from acd.store.transfers import TransferSteps
 
 
 class Store(CallSteps, AgentSteps, StatsReader, LeaseSteps, CallerSteps, CrmSteps,
-            PolicySteps, TransferSteps):
+            PolicySteps, TransferSteps, LiveReads):
     """Open with `await Store.open(url, prefix=..., pbx=...)`; `close()` when done."""
 
     async def waiting_ids(self, queue: str) -> list[str]:

@@ -1,0 +1,120 @@
+"""One PBX's live calls and agents as the store has them, for the figures process
+(`http.own_process`): it shows the picture the routing process drives, without driving it.
+
+Kept current from the store's events stream: before each refresh the events since the last
+one are read (without waiting) and the calls and agents they name are read again, a pipeline
+of hashes per round trip. Everything is read again when events were missed (trimmed from the
+capped stream before they were read, or the stream deleted) and every FULL_READ_S anyway, so a
+change that no event names is shown within that time too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from acd.config import Config
+from acd.core.model import Agent, Call, CallState
+from acd.core.policy import Rules, rules_from_config
+from acd.store import Store
+
+log = logging.getLogger("acd.figures")
+
+FULL_READ_S = 60.0
+EVENTS_PER_READ = 5000
+NOT_KNOWN = (False, "routing process not heard from yet")
+
+
+class Follower:
+    """A LiveSource (acd/service/live.py) over one PBX's store. `status`: whether that PBX is
+    attached, as the routing process says (see RoutingStatus)."""
+
+    def __init__(self, cfg: Config, store: Store, *,
+                 status: Callable[[], tuple[bool, str]] = lambda: NOT_KNOWN,
+                 now: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.now = now
+        self.rules: Rules = rules_from_config(cfg.queues)
+        self.calls: dict[str, Call] = {}
+        self.agents: dict[str, Agent] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()  # nothing routes here: the figures' slices never wait
+        self._status = status
+        self._last = "0-0"  # the last event read
+        self._consumed = 0  # events read up to and including it (see Store.events_after)
+        self._full_at: float | None = None  # monotonic time of the last full read
+        self._offsets: dict[str, float] | None = None
+        self._published: dict[str, float] | None = None
+        self.full_reads = 0
+
+    def attached(self) -> tuple[bool, str]:
+        return self._status()
+
+    def apply_config(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.rules = rules_from_config(cfg.queues)
+
+    def set_offsets(self, offsets: dict[str, float]) -> None:
+        """Published to the store at the next catch_up, for the routing process to apply."""
+        self._offsets = dict(offsets)
+
+    async def catch_up(self) -> None:
+        if self._offsets is not None and self._offsets != self._published:
+            await self.store.publish_offsets(self._offsets)
+            self._published = self._offsets
+        if self._full_at is None or time.monotonic() - self._full_at >= FULL_READ_S:
+            await self.read_all()
+            return
+        call_ids: set[str] = set()
+        agent_ids: set[str] = set()
+        while True:
+            entries, added, kept = await self.store.events_after(self._last, EVENTS_PER_READ)
+            if added < self._consumed or added - self._consumed > kept:
+                log.info("figures of %s: events were missed; reading everything again",
+                         self.cfg.pbx.name)
+                await self.read_all()
+                return
+            for event_id, fields in entries:
+                self._last = event_id
+                for name in ("call", "agent", "to_agent"):
+                    if fields.get(name):
+                        (call_ids if name == "call" else agent_ids).add(fields[name])
+            self._consumed += len(entries)
+            if len(entries) < EVENTS_PER_READ:
+                break
+        if call_ids:
+            self._put_calls(await self.store.get_calls(sorted(call_ids)))
+        if agent_ids:
+            self._put_agents(await self.store.get_agents(sorted(agent_ids)))
+
+    async def read_all(self) -> None:
+        """Every live call and agent, and the events stream from where it stands now (a
+        change made while reading is read again at the next catch_up)."""
+        self._last, self._consumed = await self.store.stream_position()
+        calls = await self.store.load_live_calls()
+        agents = await self.store.load_agents()
+        self.calls = {c.id: c for c in calls if c.state is not CallState.ENDED}
+        self.agents = {a.id: a for a in agents}
+        self._full_at = time.monotonic()
+        self.full_reads += 1
+
+    def _put_calls(self, found: dict[str, Call | None]) -> None:
+        calls = dict(self.calls)  # replaced, not changed: a refresh may hold the old one
+        for call_id, call in found.items():
+            if call is None or call.state is CallState.ENDED:
+                calls.pop(call_id, None)
+            else:
+                calls[call_id] = call
+        self.calls = calls
+
+    def _put_agents(self, found: dict[str, Agent | None]) -> None:
+        agents = dict(self.agents)
+        for agent_id, agent in found.items():
+            if agent is None:
+                agents.pop(agent_id, None)
+            else:
+                agents[agent_id] = agent
+        self.agents = agents

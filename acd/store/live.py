@@ -1,0 +1,74 @@
+"""Reads for a process that shows the live picture without driving it (the figures process of
+`http.own_process`): calls and agents by id, the events stream without blocking, and the
+service-objective offsets handed between the two processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from acd.core.model import Agent, Call
+from acd.store import codec
+from acd.store.base import StoreBase, text
+
+
+class LiveReads(StoreBase):
+    async def get_calls(self, ids: list[str]) -> dict[str, Call | None]:
+        """The calls by id (None: no such call any more); PIPELINE_BATCH per round trip."""
+        replies = await self._hgetall_batches([self._k.call(i) for i in ids])
+        return {i: codec.decode_call(_texts(r)) if r else None
+                for i, r in zip(ids, replies, strict=True)}
+
+    async def get_agents(self, ids: list[str]) -> dict[str, Agent | None]:
+        replies = await self._hgetall_batches([self._k.agent(i) for i in ids])
+        return {i: codec.decode_agent(_texts(r)) if r else None
+                for i, r in zip(ids, replies, strict=True)}
+
+    async def stream_position(self) -> tuple[str, int]:
+        """The newest event's id ("0-0" for no stream) and how many events were ever added:
+        read from there on (see events_after)."""
+        try:
+            info: Any = await self._r.xinfo_stream(self._k.events)
+        except ResponseError:  # no stream yet
+            return "0-0", 0
+        return text(info["last-generated-id"]), int(info["entries-added"])
+
+    async def events_after(self, last_id: str, count: int
+                           ) -> tuple[list[tuple[str, dict[str, str]]], int, int]:
+        """Up to `count` events after `last_id`, oldest first, without waiting; with how many
+        events were ever added and how many the capped stream keeps, read together. A reader
+        that has consumed C events finds that it missed some (trimmed before it read them,
+        or the stream was deleted) when added < C or added - C > kept."""
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.xinfo_stream(self._k.events)
+                pipe.xrange(self._k.events, min=f"({last_id}", count=count)
+                info, entries = await pipe.execute()
+        except ResponseError:  # no stream (yet, or any more)
+            return [], 0, 0
+        return ([(text(eid), {text(f): text(v) for f, v in (fields or {}).items()})
+                 for eid, fields in entries or []],
+                int(info["entries-added"]), int(info["length"]))
+
+    async def publish_offsets(self, offsets: Mapping[str, float]) -> None:
+        await self._r.set(self._k.offsets, json.dumps(dict(offsets), sort_keys=True))
+
+    async def read_offsets(self) -> dict[str, float] | None:
+        """The offsets last published (None: none yet, or unreadable)."""
+        raw = await self._r.get(self._k.offsets)
+        if raw is None:
+            return None
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+
+def _texts(reply: Mapping[Any, Any]) -> dict[str, str]:
+    return {text(f): text(v) for f, v in reply.items()}
