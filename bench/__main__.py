@@ -62,10 +62,12 @@ SCALE_RATE = 100.0  # agents freed per s in the paced phase of the scale curve's
 
 
 class Plan:
-    def __init__(self, mode: str, sizes: centre.Sizes, sim_in_process: bool = False) -> None:
+    def __init__(self, mode: str, sizes: centre.Sizes, sim_in_process: bool = False,
+                 own_process: bool = True) -> None:
         self.mode = mode
         self.sizes = sizes
         self.sim_in_process = sim_in_process
+        self.own_process = own_process  # http.own_process: API and figures in a 2nd process
         quick = mode.startswith("quick")
         self.scales = [10, 100]
         self.paced_rate = 1000.0
@@ -85,7 +87,7 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         "mode": plan.mode,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(), **git_commit(), "load_average_start": load_average(),
-        "sizes": plan.sizes.as_dict(),
+        "sizes": plan.sizes.as_dict(), "http_own_process": plan.own_process,
     }
     with RedisServer() as redis_server:
         url = redis_server.url
@@ -97,7 +99,7 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
                                  paced_s=plan.paced_s, api_pollers=plan.api_pollers,
                                  api_s=plan.api_s, api_interval_s=plan.api_interval_s,
                                  sim_in_process=plan.sim_in_process,
-                                 latency_curve=True)
+                                 own_process=plan.own_process, latency_curve=True)
         body = main["api"].pop("_body")
         await _flush(url)
         curve = []
@@ -106,7 +108,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
             # one fixed rate at every size (the main run's ladder has it too), so the rows of
             # the scale curve compare like with like
             r = await routing.run(small, url, paced_rate=SCALE_RATE, paced_s=plan.paced_s / 2,
-                                  sim_in_process=plan.sim_in_process)
+                                  sim_in_process=plan.sim_in_process,
+                                  own_process=plan.own_process)
             curve.append({"factor": factor, **r})
             await _flush(url)
         say("baseline: bare aiohttp handler")
@@ -134,18 +137,20 @@ async def _flush(url: str) -> None:
 
 
 async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float,
-               sim_in_process: bool = False) -> None:
+               sim_in_process: bool = False, own_process: bool = True) -> None:
     """A long paced routing run: RSS, Redis memory and latency per window, then the drift."""
     from bench.common import redis_used_bytes
 
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {"mode": "soak", "hours": hours, "sizes": sizes.as_dict(),
+                              "http_own_process": own_process,
                               "machine": machine(), **git_commit(),
                               "date": datetime.datetime.now(datetime.UTC).isoformat(
                                   timespec="seconds")}
     with RedisServer() as redis_server:
         url = redis_server.url
-        h = await routing.start(centre.build(sizes), url, sim_in_process=sim_in_process)
+        h = await routing.start(centre.build(sizes, own_process=own_process), url,
+                                sim_in_process=sim_in_process)
         result["sim"] = "in process" if sim_in_process else "child process"
         try:
             await routing.load_calls(h, sizes)
@@ -158,6 +163,7 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
                 p = await routing.paced(h, rate, min(every_s, end - time.monotonic()))
                 rows.append({"t_s": round(hours * 3600 - (end - time.monotonic())),
                              "rss_mb": round(rss_mb(), 1),
+                             "figures_rss_mb": routing.figures_rss_mb(h),
                              "redis_mb": round(await redis_used_bytes(url) / 1e6, 2),
                              "p50_ms": p["latency_ms"]["p50"], "p99_ms": p["latency_ms"]["p99"],
                              "decisions": p["decisions"],
@@ -183,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-in-process", action="store_true",
                     help="run the simulated PBX in the service's process (as the tests do): "
                          "its CPU is then the service's")
+    ap.add_argument("--one-process", action="store_true",
+                    help="API and figures in the routing process (http.own_process off), "
+                         "to compare with the default")
     ap.add_argument("--api-poll-interval", type=float, default=1.0, metavar="S",
                     help="each of the API's 500 pollers asks every S seconds (default 1)")
     ap.add_argument("--api-plain-pollers", action="store_true",
@@ -201,12 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             mode = f"{mode}-{c}-{a}-{q}"
     if args.sim_in_process:
         mode += "-sim-in-process"
+    if args.one_process:
+        mode += "-one-process"
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
-        asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process))
+        asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,
+                         not args.one_process))
         print(out)
         return 0
-    plan = Plan(mode, sizes, args.sim_in_process)
+    plan = Plan(mode, sizes, args.sim_in_process, not args.one_process)
     plan.api_interval_s = args.api_poll_interval
     result = asyncio.run(run(plan, out))
     if not args.no_md:

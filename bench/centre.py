@@ -51,7 +51,7 @@ def agent_ext(i: int) -> str:
 
 def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
           wrapup_s: float = 0.0, ring_timeout_s: float = 300.0,
-          snapshot_interval_s: float = 1.0) -> dict[str, Any]:
+          snapshot_interval_s: float = 1.0, own_process: bool = False) -> dict[str, Any]:
     """The config dict of a centre of `sizes` (every agent can serve at least one queue)."""
     rnd = random.Random(seed)
     skills = [skill_name(i) for i in range(sizes.skills)]
@@ -79,6 +79,7 @@ def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
     }
     return {
         "pbx": {"name": "bench", "ping_interval_s": 5},
-        "http": {"anonymous_read": True, "snapshot_interval_s": snapshot_interval_s},
+        "http": {"anonymous_read": True, "snapshot_interval_s": snapshot_interval_s,
+                 "own_process": own_process},
         "queues": queues, "agents": agents, "flows": flows,
     }

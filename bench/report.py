@@ -56,6 +56,8 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
     apif = _api_figures(api, api_base, main["snapshot"])
     memory = {
         "rss_mb": mem["rss_mb"], "rss_mb_end": mem.get("rss_mb_end"),
+        # http.own_process: the figures process's RSS (the routing process's is rss_mb)
+        "figures_rss_mb": mem.get("figures_rss_mb"),
         "redis_bytes_per_waiting_call": mem["redis_bytes_per_waiting_call"],
         "redis_bytes_per_agent": mem["redis_bytes_per_agent"],
         "rss_bytes_per_waiting_call": mem["rss_bytes_per_waiting_call"],
@@ -153,7 +155,9 @@ def row(r: dict[str, Any]) -> str:
         f"{ap['saturation']['p99_ms']} (bare {ap['baseline_saturation']['requests_per_s']} / "
         f"{ap['baseline_saturation']['p99_ms']})",
         f"{ap['push_delay_ms']['p50']} / {ap['push_delay_ms']['p99']}",
-        f"{me['rss_mb']}", f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
+        f"{me['rss_mb']}" + (f" + {me['figures_rss_mb']}" if me.get("figures_rss_mb")
+                             else ""),
+        f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -161,7 +165,7 @@ def row(r: dict[str, Any]) -> str:
 HEADER = ("| mode | date (UTC) | commit | machine | load avg | calls/agents/queues/skills | "
           "decisions/s | decision ms p50 / p99 / p99.9 @ paced rate | claim Lua p99 ms "
           "(ratio) | AMI events/s | API p99 ms polled; saturation req/s / p99 ms | "
-          "push delay ms p50 / p99 | RSS MB | "
+          "push delay ms p50 / p99 | RSS MB (+ figures process) | "
           "Redis B per call / agent |\n" + "|---" * 14 + "|")
 
 

@@ -242,14 +242,16 @@ async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
 
 async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s: float,
               api_pollers: int = 0, api_s: float = 0.0, api_interval_s: float = 1.0,
-              snapshot_interval_s: float = 1.0,
+              snapshot_interval_s: float = 1.0, own_process: bool = False,
               sim_in_process: bool = False, latency_curve: bool = False) -> dict[str, Any]:
     """The routing scenario at `sizes`; with api_pollers, then the API under routing load.
 
     paced_rate: agents freed per second in the paced phase, capped at half the burst rate
     measured just before (so the latency is that of a service that keeps up)."""
     out: dict[str, Any] = {"sizes": sizes.as_dict()}
-    cfg = centre.build(sizes, snapshot_interval_s=snapshot_interval_s)
+    cfg = centre.build(sizes, snapshot_interval_s=snapshot_interval_s,
+                       own_process=own_process)
+    out["own_process"] = own_process
     redis0, rss0 = await redis_used_bytes(redis_url), rss_mb()
     t0 = time.perf_counter()
     h = await start(cfg, redis_url, sim_in_process=sim_in_process)
@@ -270,6 +272,7 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
             "rss_bytes_per_agent": round((rss1 - rss0) * 1e6 / sizes.agents),
             "rss_bytes_per_waiting_call": round((rss2 - rss1) * 1e6 / sizes.calls),
             "redis_used_mb": round(redis2 / 1e6, 2),
+            "figures_rss_mb": figures_rss_mb(h),  # http.own_process: the 2nd process
         }
         out["snapshot"] = await snapshot_cost(h)
         say(f"snapshot: {out['snapshot']}")
@@ -295,9 +298,21 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
             out["api"] = await _api(h, rate, api_pollers, api_s, api_interval_s)
         out["waiting_during_paced"] = _count(h, CallState.WAITING) + _count(h, CallState.RINGING)
         out["memory"]["rss_mb_end"] = round(rss_mb(), 1)
+        out["memory"]["figures_rss_mb_end"] = figures_rss_mb(h)
     finally:
         out["stop_s"] = await stop(h)
     return out
+
+
+def figures_rss_mb(h: Rig) -> float | None:
+    """RSS of the figures process (http.own_process), None without one."""
+    child = h.service.figures
+    if child is None or child.pid is None:
+        return None
+    try:
+        return round(rss_mb(child.pid), 1)
+    except OSError:  # gone (being restarted)
+        return None
 
 
 async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:

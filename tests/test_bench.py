@@ -18,9 +18,11 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     sizes = centre.Sizes(calls=6, agents=4, queues=2, skills=5)
     lua = await routing.lua_baseline(redis_url, 20)
     assert lua["n"] == 20 and lua["p99"] is not None
+    # (the API and figures in a process of their own, as the benchmark runs by default)
     main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
-                             api_s=1.0, api_interval_s=0.25)
+                             api_s=1.0, api_interval_s=0.25, own_process=True)
     assert main["burst"]["decisions"] == 4
+    assert main["memory"]["figures_rss_mb"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
     api = main["api"]
     for phase in (api, api["saturation"]):
