@@ -134,3 +134,52 @@ async def test_run_example_config_against_pbxsim_matches_truth(
     log = (tmp_path / "acd.log").read_text()
     assert SECRET not in log and SECRET not in (tmp_path / "pbxsim.log").read_text()
     assert service.poll() is None, log[-2000:]  # still running, reconnecting to the PBX
+
+
+async def test_run_with_the_api_in_its_own_process(
+        redis_url: str, procs: list[subprocess.Popen[str]], tmp_path: Path) -> None:
+    """http.own_process from the command line: `acd run` starts the figures process, whose
+    API shows the calls the routing process takes, and both end on SIGTERM."""
+    import aiohttp
+
+    port = free_port()
+    sim = acd("pbxsim", "--listen", f"127.0.0.1:{port}", "--secret-env", "ACD_AMI_SECRET",
+              "--config", str(EXAMPLE), "--rate", "120", "--duration", "8", "--seed", "5",
+              "--inputs", "1|2", "--talk-mean", "2", "--answer-delay", "0.3",
+              "--wait-for-acd", "60", log=tmp_path / "pbxsim.log")
+    procs.append(sim)
+    config = tmp_path / "acd.toml"
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["http"].update(port=free_port(), own_process=True, anonymous_read=True)
+    config.write_text(tomli_w.dumps(data))
+    service = acd("run", "-c", str(config), "--redis-url", redis_url,
+                  "--pbx", f"127.0.0.1:{port}", log=tmp_path / "acd.log")
+    procs.append(service)
+    base = f"http://127.0.0.1:{data['http']['port']}"
+
+    async def reached() -> int:
+        """Callers the IVR took (open or closed, whatever the time of day)."""
+        try:
+            async with aiohttp.ClientSession() as s, s.get(f"{base}/api/v1/ivr/funnel") as r:
+                if r.status != 200:
+                    return 0
+                body = await r.json()
+        except aiohttp.ClientError:
+            return 0
+        return sum(node["reached"] for nodes in body["ivr_funnel"].values()
+                   for node in nodes.values())
+
+    deadline = time.monotonic() + 60
+    while await reached() == 0:
+        assert time.monotonic() < deadline, (tmp_path / "acd.log").read_text()[-2000:]
+        assert service.poll() is None, (tmp_path / "acd.log").read_text()[-2000:]
+        await asyncio.sleep(0.2)
+    children = subprocess.run(["pgrep", "-P", str(service.pid)], capture_output=True,
+                              text=True, check=False).stdout.split()
+    assert len(children) == 1  # the figures process
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(30) == 0
+    with pytest.raises(ProcessLookupError):  # stopped with it
+        os.kill(int(children[0]), 0)
+    log = (tmp_path / "acd.log").read_text()
+    assert SECRET not in log and "figures process" in log
