@@ -137,6 +137,9 @@ async def reject_all(h: Rig, timeout_s: float = 120.0) -> float:
     t0 = time.perf_counter()
     await h.sim.call("reject_all")
     await wait_for(lambda: _count(h, CallState.RINGING) == 0, timeout_s, "every leg rejected")
+    late = len((await h.sim.call("tick", []))["rang"])
+    if late:
+        say(f"{late} legs rang after the burst was over (rejected too)")
     return time.perf_counter() - t0
 
 
@@ -277,7 +280,8 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         out["snapshot"] = await snapshot_cost(h)
         say(f"snapshot: {out['snapshot']}")
         out["burst"] = await burst(h, min(sizes.agents, sizes.calls))
-        say(f"burst: {out['burst']['decisions_per_s']} decisions/s")
+        say(f"burst: {out['burst']['decisions_per_s']} decisions/s "
+            f"({out['burst']['decisions']} of {out['burst']['expected']})")
         out["reject_all_s"] = round(await reject_all(h), 3)
         top = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
         rates = [top]

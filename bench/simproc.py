@@ -149,7 +149,11 @@ class SimDriver:
                 "latencies": list(self.latencies)}
 
     def reject_all(self) -> int:
-        """Hang up every ringing agent leg (a ring-no-answer for the service)."""
+        """Hang up every ringing agent leg (a ring-no-answer for the service), and from now
+        on every leg that rings (a decision still on its way, at a big centre's burst end):
+        until the next reset, nothing is left ringing."""
+        self.auto_reject = True
+        self.rang.clear()
         rung = [p.interface for p in self.sim.pbx.phones.values() if p.channel is not None]
         for iface in rung:
             self.sim.agent_hangup(iface)

@@ -127,3 +127,15 @@ async def test_an_async_originates_outcome_comes_as_an_event(
     frame = await asyncio.wait_for(link.events.get(), 5)
     assert frame["Event"] == "OriginateResponse" and frame["Reason"] == "3"
     assert frame["Uniqueid"] == "PJSIP/7-leg"
+
+
+async def test_a_refused_list_action_fails_at_once(attached: tuple[Asterisk, AmiLink]) -> None:
+    """A list action (CoreShowChannels) answered Error: the error at once, not a wait for a
+    list that never comes until the time-out (a resync then failed 30 s late)."""
+    _pbx, link = attached
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(AmiError, match="Originate failed"):
+        await link.send({"Action": "CoreShowChannels", "Answer": "error"}, as_list=True,
+                        timeout_s=30)
+    assert loop.time() - started < 5

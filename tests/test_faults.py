@@ -26,7 +26,7 @@ from acd.testing.harness import Harness, wait_for
 from acd.testing.redis_server import RedisServer
 
 from .conftest import RECOVERY
-from .test_e2e_callpath import answer, call_of, config, login, until_waiting
+from .test_e2e_callpath import answer, call_of, config, login, place, until_waiting
 
 
 def manual(iface: str, ext: str) -> AgentPhone:
@@ -206,3 +206,34 @@ async def test_kill_9_with_calls_in_every_state(pbx: PbxSim, redis_url: str,
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
         await store.close()
+
+
+async def test_a_failed_resync_is_tried_again_on_the_same_link(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CoreShowChannels refused (a PBX too loaded to list its channels in time) at the first
+    resync: routing must not stay paused until some later login, but resume on its own."""
+    import acd.pbxsim.ami as sim_ami
+
+    plain = sim_ami.ACTIONS["coreshowchannels"]
+    refused: list[int] = []
+
+    def flaky(s: Any, a: Any) -> None:
+        if len(refused) < 2:
+            refused.append(1)
+            s.error(a, "too busy")
+            return
+        plain(s, a)
+
+    monkeypatch.setitem(sim_ami.ACTIONS, "coreshowchannels", flaky)
+    h = await Harness.start(config(), redis_url)  # waits for routing to be enabled
+    try:
+        assert len(refused) == 2
+        assert h.engine.link.connected.is_set() and h.engine.routing_enabled
+        assert h.engine.logins == 1  # the same link: no reconnect was needed
+        await login(h, "a1")
+        await place(h, "5550100", "1")
+        await wait_for(lambda: (c := call_of(h, "5550100")) is not None
+                       and c.state in (CallState.RINGING, CallState.CONNECTED), 10,
+                       "the caller routed after the resync")
+    finally:
+        await h.stop()

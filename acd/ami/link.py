@@ -349,8 +349,12 @@ class AmiLink:
             return [AmiDisconnected(f"not attached to {self.name}") for _ in actions]
         # as_list False (a bool, not None): the answer is the Response alone (panoramisk would
         # otherwise wait for an async Originate's OriginateResponse, which must reach the
-        # engine as an event); True: the event list of a list action
-        futures = [manager.send_action(dict(action), as_list=as_list) for action in actions]
+        # engine as an event). A list action goes as None: panoramisk then takes the list
+        # its Response announces ("will follow", EventList: start), and an Error response as
+        # the answer at once; with True it would wait for a list that never comes, until
+        # the time-out (a resync then failed 30 s later instead of at once).
+        futures = [manager.send_action(dict(action), as_list=None if as_list else False)
+                   for action in actions]
         answered = asyncio.get_running_loop().create_future()
         waiting = len(futures)
 

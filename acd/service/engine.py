@@ -37,6 +37,8 @@ log = logging.getLogger("acd.engine")
 T = TypeVar("T")
 MAX_BATCH = 256  # inbox items applied before routing runs (a burst is routed in a few rounds)
 LEASE_MS = 5000  # a dead instance's calls are taken over after this long
+RESYNC_RETRY_MIN_S = 1.0  # a failed resync is tried again after this, doubling ...
+RESYNC_RETRY_MAX_S = 30.0  # ... up to this
 
 
 class Engine:
@@ -73,6 +75,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._leg_seq = 0
+        self.logins = 0  # AMI logins so far: a resync retry stops once a newer login exists
         self._runner: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -245,23 +248,38 @@ class Engine:
         self.router.want(call_id, agent_id)
 
     def _on_login(self) -> None:
-        self.spawn(self._resync(), "resync")
+        self.logins += 1
+        self.spawn(self._resync(self.logins), "resync")
 
     def _on_lost(self) -> None:
         self.routing_enabled = False
         log.warning("AMI link lost: routing paused until the PBX is back and resynced")
 
-    async def _resync(self) -> None:
+    async def _resync(self, login: int) -> None:
+        """After login `login`: resync, tried again (1 s, doubling to 30 s) while it fails and
+        the link stays up. A resync that failed (CoreShowChannels refused or too slow on a
+        loaded PBX) used to leave routing paused until the next login, which on a link that
+        stays up never came: the callers waited, heartbeat fresh, nobody routed."""
         from acd.service.resync import resync
 
-        await self.send(actions.heartbeat(self.now()))
-        if self.cfg.pbx.fallback_queue:
-            await self.send(actions.setvar(None, contract.VAR_FALLBACK_QUEUE,
-                                           self.cfg.pbx.fallback_queue))
-        try:
-            await self.run_in_order(lambda: resync(self))
-        except Exception:
-            log.exception("resync failed")
+        delay = RESYNC_RETRY_MIN_S
+        while True:
+            try:
+                await self.send(actions.heartbeat(self.now()))
+                if self.cfg.pbx.fallback_queue:
+                    await self.send(actions.setvar(None, contract.VAR_FALLBACK_QUEUE,
+                                                   self.cfg.pbx.fallback_queue))
+                await self.run_in_order(lambda: resync(self))
+            except Exception:
+                log.exception("resync failed")
+            if self.routing_enabled or login != self.logins \
+                    or not self.link.connected.is_set():
+                return  # done, or the next login resyncs
+            log.warning("resync not done: routing stays paused; trying again in %.0f s", delay)
+            await asyncio.sleep(delay)
+            if login != self.logins or not self.link.connected.is_set():
+                return
+            delay = min(RESYNC_RETRY_MAX_S, 2 * delay)
 
     async def run_in_order(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run fn inside the consumer, in order with the PBX's events; returns its result."""

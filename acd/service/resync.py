@@ -90,7 +90,7 @@ async def resync(engine: Engine) -> None:
     try:
         channels = await live_channels(engine)
     except AmiError as exc:
-        log.warning("resync failed (%s): routing stays paused until the next login", exc)
+        log.warning("resync failed (%s): routing stays paused until it is done", exc)
         return
     for call in list(engine.calls.values()):
         await reconcile(engine, call, channels)
