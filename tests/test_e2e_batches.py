@@ -192,3 +192,26 @@ async def test_one_failing_step_does_not_hide_the_others(redis_url: str) -> None
         assert stored is not None and stored.state is AgentState.READY
     finally:
         await store.close()
+
+
+async def test_the_link_stays_up_through_a_long_hold(lab: Callable[..., Any]) -> None:
+    """Pings are answered while the sim holds its output (a big burst takes it seconds to
+    prepare): the service keeps its link, and the held burst reaches it afterwards."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    link = h.engine.link
+    freed = Freed(h)
+    exts = [a.extension for a in h.cfg.agents.values()]
+    h.sim.ami.hold_output(True)
+    try:
+        for e in exts:
+            h.sim.dial_feature(e, "*51")
+        await wait_for(lambda: freed.n >= AGENTS, 10, "the sim to produce the logins")
+        for _ in range(3):  # the keepalive, answered while everything else waits
+            assert (await link.send({"Action": "Ping"}, timeout_s=2.0))[0]["Response"] \
+                == "Success"
+        assert all(a.state is AgentState.LOGGED_OUT for a in h.engine.agents.values())
+    finally:
+        h.sim.ami.hold_output(False)
+    await wait_for(lambda: all(a.state is AgentState.READY for a in h.engine.agents.values()),
+                   10, "the held logins applied")
+    assert h.engine.logins == 1

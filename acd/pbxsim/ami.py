@@ -60,7 +60,15 @@ class Session:
         aid = frames.get(action, "ActionID")
         if aid:
             out.append(("ActionID", aid))
-        self.send(frames.build(out + headers[1:]))
+        text = frames.build(out + headers[1:])
+        if self.held and frames.get(action, "Action").lower() == "ping":
+            # The keepalive is answered through a hold (AmiServer.hold_output): a big burst
+            # takes the sim seconds to prepare, and a client whose pings went unanswered that
+            # long dropped the link, losing the whole held burst with it.
+            if not self.closing and not self.writer.is_closing():
+                self.writer.write(text.encode())
+            return
+        self.send(text)
 
     def ok(self, action: Headers, message: str | None = None, extra: Headers | None = None) -> None:
         hs: Headers = [("Response", "Success")]
@@ -136,7 +144,8 @@ class AmiServer:
     def hold_output(self, held: bool) -> None:
         """Hold every session's frames (the PBX goes on, nothing is written) or let them all
         go in one write: the benchmark hands the service a whole burst of events at once,
-        so the rate it measures is the service's, not that of the simulator producing them."""
+        so the rate it measures is the service's, not that of the simulator producing them.
+        Answers to Ping are not held (see Session.respond)."""
         for s in self.sessions:
             s.held = held
             if not held:
