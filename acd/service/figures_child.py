@@ -82,19 +82,23 @@ class FiguresChild:
     async def _watch(self) -> None:
         backoff = RESTART_MIN_S
         while not self._stopping:
-            proc = self._proc = await self._spawn()
-            assert proc.stdout is not None
-            async for raw in proc.stdout:  # the ready line, then nothing until it exits
-                line = raw.decode(errors="replace").split()
-                if len(line) == 2 and line[0] == READY_LINE:
-                    self.http_port = int(line[1])
-                    self.ready.set()
-                    backoff = RESTART_MIN_S
-            code = await proc.wait()
+            try:
+                proc = self._proc = await self._spawn()
+            except OSError as exc:  # e.g. too many processes: try again, as after an exit
+                code = f"not started: {exc}"
+            else:
+                assert proc.stdout is not None
+                async for raw in proc.stdout:  # the ready line, then nothing until it exits
+                    line = raw.decode(errors="replace").split()
+                    if len(line) == 2 and line[0] == READY_LINE and line[1].isdigit():
+                        self.http_port = int(line[1])
+                        self.ready.set()
+                        backoff = RESTART_MIN_S
+                code = f"code {await proc.wait()}"
             self.ready.clear()
             if self._stopping:
                 return
-            log.error("the figures process exited (code %s): starting it again in %.0f s",
+            log.error("the figures process exited (%s): starting it again in %.0f s",
                       code, backoff)
             await asyncio.sleep(backoff)
             backoff = min(RESTART_MAX_S, 2 * backoff)
