@@ -695,6 +695,15 @@ class Config(_Model):
         agents = {aid: a for aid, a in self.agents.items() if self.agent_pbx(aid) == name}
         return self.model_copy(update={"pbx": pbx, "pbxs": {}, "agents": agents})
 
+    def as_data(self) -> dict[str, Any]:
+        """The config as data that parse_config takes back (the figures process gets it so
+        when there is no file): JSON types, secrets masked (SecretStr shows as stars), and
+        with [pbxs] only, not also the [pbx] that is derived from its first table."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        if data.get("pbxs"):
+            data.pop("pbx", None)
+        return data
+
 
 class ConfigError(Exception):
     """Every problem found in a config, one line each: ``key.path: what is wrong``."""

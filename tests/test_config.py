@@ -109,3 +109,25 @@ def test_config_reference_in_docs_is_current() -> None:
     assert committed == render(), "run: acd config-reference > docs/config-reference.md"
     for key in ("ring_timeout_s", "escape_digit", "anonymous_read", "secret_env"):
         assert f"`{key}`" in committed
+
+
+@pytest.mark.parametrize("source", ["example", "demo", "two-pbx"])
+def test_config_as_data_parses_back_with_its_secrets_masked(source: str) -> None:
+    """What the figures process gets on stdin when there is no config file."""
+    import json
+
+    if source == "two-pbx":
+        from tests.test_multi_pbx import two_pbx_config
+
+        data = two_pbx_config()
+        for n, pbx in enumerate(data["pbxs"].values()):
+            pbx.update(host="127.0.0.1", port=5038 + n, username="acd", secret="s3cret-pbx")
+        cfg = parse_config(data)
+    else:
+        cfg = load_config(EXAMPLE if source == "example" else ROOT / "acd" / "demo.toml")
+    text = json.dumps(cfg.as_data())
+    again = parse_config(json.loads(text))
+    assert again.as_data() == cfg.as_data()
+    assert again.queues == cfg.queues and again.agents == cfg.agents
+    assert again.pbx_list()[-1].name == cfg.pbx_list()[-1].name
+    assert "s3cret-pbx" not in text

@@ -8,6 +8,7 @@ Every step waits for a condition (with a timeout), never for a fixed time.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 from collections.abc import AsyncIterator
@@ -62,6 +63,21 @@ async def two(redis_url: str) -> AsyncIterator[Harness]:
     try:
         await wait_for(lambda: h.service.backend is not None and h.service.backend.snapshot(),
                        10, "a first snapshot")
+        yield h
+    finally:
+        await h.stop()
+
+
+@pytest.fixture(params=[False, True], ids=["one-process", "own-process"])
+async def two_either(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """`two`, and the same with the API in a process of its own (http.own_process)."""
+    cfg = two_pbx_config()
+    cfg["http"]["own_process"] = request.param
+    h = await Harness.start(cfg, redis_url, phone=manual_phone)
+    try:
+        async with asyncio.timeout(20):
+            while (await get(h, "/api/v1/queues"))[0] != 200:
+                await asyncio.sleep(0.05)  # a first snapshot
         yield h
     finally:
         await h.stop()
@@ -236,8 +252,9 @@ async def test_api_carries_pbx_names_filters_and_merges(two: Harness) -> None:
     assert [p["name"] for p in params] == ["pbx"]
 
 
-async def test_commands_reach_the_engine_of_the_agent_and_the_call(two: Harness) -> None:
-    h = two
+async def test_commands_reach_the_engine_of_the_agent_and_the_call(
+        two_either: Harness) -> None:
+    h = two_either
     status, body = await post(h, "/api/v1/agents/w2/login")
     assert status == 200, body
     assert body["pbx"] == "west" and body["state"] == "ready"

@@ -74,7 +74,7 @@ class FiguresChild:
             env={**os.environ, TOKEN_ENV: self.token})
         assert proc.stdin is not None
         if self.config_path is None:
-            proc.stdin.write(json.dumps(self.cfg.model_dump(mode="json")).encode())
+            proc.stdin.write(json.dumps(self.cfg.as_data()).encode())
         proc.stdin.close()
         self.starts += 1
         return proc
