@@ -161,3 +161,41 @@ def test_figures_command_refuses_to_start_without_its_token() -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert "ACD_ROUTING_TOKEN is not set" in out.stderr
+
+
+async def test_call_commands_through_the_figures_process(redis_url: str) -> None:
+    """A blind transfer, an escalation refused, wrap-up codes and their end, each asked of the
+    figures process's API and carried out by the routing process (the issue-9 lab)."""
+    from acd.pbxsim import AgentPhone
+
+    from .test_e2e_wrapup import api, connect, hang_up_agent, login, reason_config, waiting
+
+    cfg = reason_config(wrapup_s=60)
+    cfg["http"]["own_process"] = True
+    h = await Harness.start(cfg, redis_url, phone=lambda i, e: AgentPhone(
+        interface=i, extension=e, answer_after_s=None, talk_s=None))
+    try:
+        assert h.service.figures is not None
+        await login(h, "a1", "a3")
+        call_id = await waiting(h, "7801", "1")
+        await connect(h, "7801", "a1")
+        status, body = await api(h, "POST", f"/api/v1/calls/{call_id}/transfer",
+                                 {"agent": "a1"})
+        assert status == 409 and body["code"] == "same_agent"
+        status, body = await api(h, "POST", f"/api/v1/calls/{call_id}/transfer",
+                                 {"agent": "a3"})
+        assert status == 200 and (body["state"], body["agent_id"]) == ("ringing", "a3"), body
+        await connect(h, "7801", "a3")
+        await hang_up_agent(h, "a3")
+        status, body = await api(h, "POST", "/api/v1/agents/a3/wrapup",
+                                 {"codes": ["invoice"], "resolved": True})
+        assert status == 200 and body["codes"] == ["invoice"] and body["resolved"] is True
+        status, body = await api(h, "POST", "/api/v1/agents/a3/wrapup", {"codes": ["nope"]})
+        assert status == 400 and body["code"] == "bad_code"
+        status, body = await api(h, "POST", "/api/v1/agents/a3/wrapup", {"done": True})
+        assert status == 200 and body["state"] == "ready"
+        assert h.engine.agents["a3"].state is AgentState.READY
+        status, body = await api(h, "POST", "/api/v1/calls/nope/escalate")
+        assert status == 404 and body["code"] == "unknown_call"
+    finally:
+        await h.stop()
