@@ -107,8 +107,14 @@ def connected(h: Harness, number: str) -> Call:
     return call
 
 
-async def test_agent_desktop_push_tag_recording_and_record(lab: Callable[..., Any]) -> None:
-    h: Harness = await lab(lab_config())
+@pytest.mark.parametrize("own_process", [False, True], ids=["one-process", "own-process"])
+async def test_agent_desktop_push_tag_recording_and_record(lab: Callable[..., Any],
+                                                           own_process: bool) -> None:
+    """(own-process: the push channel and the records in the figures process, the
+    recording commands carried to the routing process)"""
+    cfg = lab_config()
+    cfg["http"]["own_process"] = own_process
+    h: Harness = await lab(cfg)
     base = f"http://127.0.0.1:{h.service.http_port}/api/v1"
     started = time.time()
     async with aiohttp.ClientSession() as http:
