@@ -26,22 +26,21 @@ _TOKEN: web.AppKey[str] = web.AppKey("token", str)
 Command = Callable[[ServiceBackend, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _str(args: dict[str, Any], name: str, *, optional: bool = False) -> Any:
+def _arg(args: dict[str, Any], name: str, kind: type, what: str, optional: bool) -> Any:
     value = args.get(name)
     if value is None and optional:
         return None
-    if not isinstance(value, str):
-        raise CommandError("bad_request", f"{name}: a string is required", 400)
+    if not isinstance(value, kind):
+        raise CommandError("bad_request", f"{name}: {what} is required", 400)
     return value
+
+
+def _str(args: dict[str, Any], name: str, *, optional: bool = False) -> Any:
+    return _arg(args, name, str, "a string", optional)
 
 
 def _bool(args: dict[str, Any], name: str, *, optional: bool = False) -> Any:
-    value = args.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, bool):
-        raise CommandError("bad_request", f"{name}: true or false is required", 400)
-    return value
+    return _arg(args, name, bool, "true or false", optional)
 
 
 async def _agent_command(b: ServiceBackend, a: dict[str, Any]) -> dict[str, Any]:
