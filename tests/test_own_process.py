@@ -199,3 +199,58 @@ async def test_call_commands_through_the_figures_process(redis_url: str) -> None
         assert status == 404 and body["code"] == "unknown_call"
     finally:
         await h.stop()
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return True
+
+
+PARENT = """
+import json, os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-m", "acd", "figures", "--routing-url",
+                          "http://127.0.0.1:9", "--instance", "t", "--redis-url", sys.argv[1]],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "ACD_ROUTING_TOKEN": "t0ken"})
+child.stdin.write(sys.stdin.read())
+child.stdin.close()
+print(child.pid, child.stdout.readline().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+async def test_an_orphaned_figures_process_stops(redis_url: str) -> None:
+    """`acd run` killed (SIGKILL: it cannot stop its child): the figures process notices and
+    stops rather than serve figures nobody makes."""
+    import json
+
+    from acd.config import parse_config
+
+    cfg = config()
+    cfg["pbx"] = {"host": "127.0.0.1", "port": 9, "username": "acd", "secret": "x"}
+    cfg["http"] = {"port": 0, "own_process": True}
+    data = json.dumps(parse_config(cfg).as_data())
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, redis_url], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdin is not None and parent.stdout is not None
+        parent.stdin.write(data)
+        parent.stdin.close()
+        line = await asyncio.to_thread(parent.stdout.readline)
+        pid_text, ready, _port = line.split()
+        assert ready == "acd-figures-http-port"
+        child = int(pid_text)
+        assert not _gone(child)
+        parent.kill()
+        parent.wait(10)
+        await wait_for(lambda: _gone(child), 20, "the orphaned figures process to stop")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if parent.stdout is not None:
+            parent.stdout.close()
