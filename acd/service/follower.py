@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from acd.config import Config
 from acd.core.model import Agent, Call, CallState
@@ -21,6 +22,7 @@ from acd.core.policy import Rules, rules_from_config
 from acd.store import Store
 
 log = logging.getLogger("acd.figures")
+T = TypeVar("T")
 
 FULL_READ_S = 60.0
 EVENTS_PER_READ = 5000
@@ -102,19 +104,20 @@ class Follower:
         self.full_reads += 1
 
     def _put_calls(self, found: dict[str, Call | None]) -> None:
-        calls = dict(self.calls)  # replaced, not changed: a refresh may hold the old one
-        for call_id, call in found.items():
-            if call is None or call.state is CallState.ENDED:
-                calls.pop(call_id, None)
-            else:
-                calls[call_id] = call
-        self.calls = calls
+        self.calls = _replaced(self.calls, found, lambda c: c.state is not CallState.ENDED)
 
     def _put_agents(self, found: dict[str, Agent | None]) -> None:
-        agents = dict(self.agents)
-        for agent_id, agent in found.items():
-            if agent is None:
-                agents.pop(agent_id, None)
-            else:
-                agents[agent_id] = agent
-        self.agents = agents
+        self.agents = _replaced(self.agents, found, lambda _a: True)
+
+
+def _replaced(current: dict[str, T], found: dict[str, T | None],
+              live: Callable[[T], bool]) -> dict[str, T]:
+    """A new dict (a refresh may hold the old one): `found` put in, what is gone (None) or no
+    longer live taken out."""
+    out = dict(current)
+    for key, item in found.items():
+        if item is None or not live(item):
+            out.pop(key, None)
+        else:
+            out[key] = item
+    return out
