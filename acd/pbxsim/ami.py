@@ -33,7 +33,7 @@ class Session:
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}" if peer else "IPV4/TCP/127.0.0.1/0"
         self.session_id = f"0x{id(self):x}"
         self._out: list[bytes] = []  # frames sent during this turn of the event loop
-        self.held = False  # while True, frames wait in _out (AmiServer.hold_output)
+        self.held = False  # while True, events wait in _out (AmiServer.hold_output)
 
     @property
     def pbx(self) -> Pbx:
@@ -61,10 +61,10 @@ class Session:
         if aid:
             out.append(("ActionID", aid))
         text = frames.build(out + headers[1:])
-        if self.held and frames.get(action, "Action").lower() == "ping":
-            # The keepalive is answered through a hold (AmiServer.hold_output): a big burst
-            # takes the sim seconds to prepare, and a client whose pings went unanswered that
-            # long dropped the link, losing the whole held burst with it.
+        if self.held:
+            # A hold (AmiServer.hold_output) holds the PBX's events, not its answers: a big
+            # burst takes the sim seconds to prepare, and a client whose pings (and other
+            # actions) went unanswered that long dropped the link, losing the held burst.
             if not self.closing and not self.writer.is_closing():
                 self.writer.write(text.encode())
             return
@@ -145,7 +145,7 @@ class AmiServer:
         """Hold every session's frames (the PBX goes on, nothing is written) or let them all
         go in one write: the benchmark hands the service a whole burst of events at once,
         so the rate it measures is the service's, not that of the simulator producing them.
-        Answers to Ping are not held (see Session.respond)."""
+        Answers to actions are not held (see Session.respond)."""
         for s in self.sessions:
             s.held = held
             if not held:
