@@ -137,8 +137,10 @@ async def _flush(url: str) -> None:
 
 
 async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float,
-               sim_in_process: bool = False, own_process: bool = True) -> None:
-    """A long paced routing run: RSS, Redis memory and latency per window, then the drift."""
+               sim_in_process: bool = False, own_process: bool = True,
+               rate_per_s: float | None = None) -> None:
+    """A long paced routing run: RSS, Redis memory and latency per window, then the drift.
+    `rate_per_s`: freed agents per second (default half the burst's rate, at most 200)."""
     from bench.common import redis_used_bytes
 
     rows: list[dict[str, Any]] = []
@@ -156,7 +158,7 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
             await routing.load_calls(h, sizes)
             b = await routing.burst(h, min(sizes.agents, sizes.calls))
             await routing.reject_all(h)
-            rate = max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
+            rate = rate_per_s or max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
             result["paced_rate_per_s"] = rate
             end = time.monotonic() + hours * 3600
             while time.monotonic() < end:
@@ -183,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soak", type=float, metavar="HOURS", help="long run: RSS/latency drift")
     ap.add_argument("--soak-every", type=float, default=300.0, metavar="S",
                     help="soak sample window (s)")
+    ap.add_argument("--soak-rate", type=float, metavar="PER_S",
+                    help="soak: freed agents per second (default half the burst's rate, "
+                         "at most 200)")
     ap.add_argument("--sizes", metavar="CALLS,AGENTS,QUEUES", help="override the sizes")
     ap.add_argument("--out", type=Path, help="result file (default bench/results/<mode>.json)")
     ap.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md")
@@ -200,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     api_load.BROWSER_LIKE = not args.api_plain_pollers
     if args.api_poll_interval <= 0:
         ap.error("--api-poll-interval: seconds above 0")
+    if args.soak_rate is not None and not args.soak_rate > 0:
+        ap.error("--soak-rate: freed agents per second above 0")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
     sizes = centre.QUICK if args.quick or args.soak else centre.FULL
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
         asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,
-                         not args.one_process))
+                         not args.one_process, args.soak_rate))
         print(out)
         return 0
     plan = Plan(mode, sizes, args.sim_in_process, not args.one_process)
