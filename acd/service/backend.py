@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
+MAX_REFRESH_TIMEOUT_S = 60.0
 
 class ServiceBackend:
     """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
@@ -94,19 +95,23 @@ class ServiceBackend:
                 await self._task
 
     async def _loop(self) -> None:
-        reads = 0.0
+        timeout_s = REFRESH_TIMEOUT_S
         while True:
             busy = self._sliced.busy_s
             try:
                 # The store waits through a Redis outage; readiness must not wait with it.
-                await self.refresh(reads_timeout_s=max(REFRESH_TIMEOUT_S, 10 * reads))
+                await self.refresh(reads_timeout_s=timeout_s)
                 self._redis_ok = True
+                timeout_s = max(REFRESH_TIMEOUT_S, 10 * self.reads_s)
             except Exception as exc:  # Redis away: keep serving the last snapshot
                 if self._redis_ok:
-                    log.warning("figures not refreshed: %s", exc or type(exc).__name__)
+                    log.warning("figures not refreshed: %s", refresh_failure(exc, timeout_s))
                 self._redis_ok = False
-            reads = self.reads_s
-            self.refresh_s = self._sliced.busy_s - busy + reads
+                if isinstance(exc, TimeoutError):
+                    # Slow, not away (a big centre's first reads of the day): allow more
+                    # time, or the reads would be cut short at the same point every time.
+                    timeout_s = min(2 * timeout_s, MAX_REFRESH_TIMEOUT_S)
+            self.refresh_s = self._sliced.busy_s - busy + self.reads_s
             # Figures never take more than a fifth of the loop: a big centre refreshes less
             # often than snapshot_interval_s rather than starving the routing. What counts is
             # the refresh's own time: its slices wait whenever routing has work.
@@ -411,6 +416,13 @@ class ServiceBackend:
             await _apply_in_order(engine, cfg.for_pbx(name))
         log.info("config reloaded from %s", self.config_path)
         return {"reloaded": True, "queues": sorted(cfg.queues), "agents": sorted(cfg.agents)}
+
+
+def refresh_failure(exc: Exception, timeout_s: float) -> str:
+    """What went wrong, in words (a TimeoutError's own text is empty)."""
+    if isinstance(exc, TimeoutError):
+        return f"the store reads took longer than {timeout_s:g} s"
+    return str(exc) or type(exc).__name__
 
 
 def _with_offsets(snap: Snapshot, offsets: Mapping[str, float]) -> Snapshot:

@@ -1,0 +1,62 @@
+"""The figures task's warnings say what went wrong (a TimeoutError's own text is empty)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acd.config import parse_config
+from acd.service.backend import (
+    MAX_REFRESH_TIMEOUT_S,
+    REFRESH_TIMEOUT_S,
+    ServiceBackend,
+    refresh_failure,
+)
+from acd.service.follower import Follower
+from acd.store import Store
+from acd.store.base import StoreError
+
+from .test_follower import CFG
+
+
+def test_a_timed_out_refresh_names_the_time_limit() -> None:
+    assert refresh_failure(TimeoutError(), 3.0) == "the store reads took longer than 3 s"
+    assert refresh_failure(TimeoutError(), 12.5) == "the store reads took longer than 12.5 s"
+
+
+def test_other_failures_keep_their_text_or_name_their_kind() -> None:
+    assert refresh_failure(StoreError("redis: connection refused"), 3.0) == \
+        "redis: connection refused"
+    assert refresh_failure(ConnectionError(), 3.0) == "ConnectionError"
+
+
+async def test_reads_that_time_out_get_more_time_on_the_next_refresh(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big centre's first reads of the day can take longer than the first limit: the limit
+    doubles after each time-out (up to a ceiling), or they would be cut short every time."""
+    data = CFG.as_data()
+    data["http"] = {**data.get("http", {}), "snapshot_interval_s": 0.001}
+    cfg = parse_config(data)
+    store = await Store.open(redis_url, pbx="pbx1")
+    backend = ServiceBackend({}, cfg=cfg, sources={"pbx1": Follower(cfg, store)})
+    limits: list[float | None] = []
+    done = asyncio.Event()
+
+    async def refresh(reads_timeout_s: float | None = None) -> None:
+        limits.append(reads_timeout_s)
+        if len(limits) == 7:
+            done.set()
+        if len(limits) == 6:
+            backend.reads_s = 0.5  # the reads got through in 0.5 s
+            return
+        raise TimeoutError
+
+    monkeypatch.setattr(backend, "refresh", refresh)
+    backend.start()
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await backend.stop()
+        await store.close()
+    assert limits[:7] == [REFRESH_TIMEOUT_S, 6.0, 12.0, 24.0, 48.0, MAX_REFRESH_TIMEOUT_S, 5.0]
