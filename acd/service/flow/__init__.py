@@ -123,7 +123,7 @@ class CallerFlow:
         if not checked and not told and not offered:
             return
         await self.aht.refresh(now)
-        placed = waiting_placed(list(self.e.mirror.all_calls.values()),
+        placed = waiting_placed(self.e.mirror.every_call(),
                                 list(self.e.agents.values()), now, self.aht.aht_s,
                                 self.aht.wrapup_s,
                                 only={c.id: c for c in checked + told + offered},

@@ -86,8 +86,15 @@ class AdmissionDriver:
                      caller_num=call.caller_num, dnis=call.dnis, pbx=call.pbx,
                      state=CallState.WAITING, queue=queue, priority=priority,
                      required=dict(required), entered_at=now)
-        calls = list(self.e.mirror.all_calls.values())
-        agents = list(self.e.agents.values())
+        listed: list[tuple[list[Call], list[Agent]]] = []
+
+        def everyone() -> tuple[list[Call], list[Agent]]:
+            # Listed only when a policy needs them (each listing walks every call or agent),
+            # and once per caller.
+            if not listed:
+                listed.append((self.e.mirror.every_call(), list(self.e.agents.values())))
+            return listed[0]
+
         self._arrivals += 1
         sampled = self._arrivals % max(1, -(-len(self.e.mirror.index) // SAMPLE_OVER)) == 0
 
@@ -99,13 +106,14 @@ class AdmissionDriver:
             ann = qcfg.announce if qcfg is not None else None
             ewt = None
             if sampled or needs_ewt(qcfg):
+                calls, agents = everyone()
                 ewt = entry_ewt(c, now, calls, agents, self.aht.aht_s(c.queue),
                                 self.aht.wrapup_s(c.queue), self.kinds)
             length, position = 0, 1
             if (adm is not None and adm.max_waiting is not None) or (
                     ann is not None and ann.position and ann.on_entry):
                 length, position = self._place(c)
-            logged_in = adm is None or not adm.no_agents or someone_logged_in(c, agents)
+            logged_in = adm is None or not adm.no_agents or someone_logged_in(c, everyone()[1])
             return ewt, logged_in, length, position
 
         return entry_route(self.e.cfg, probe, assess)
@@ -190,7 +198,7 @@ class AdmissionDriver:
                      caller_num=call.caller_num, dnis=call.dnis, pbx=call.pbx,
                      state=CallState.WAITING, queue=queue, priority=call.priority,
                      required=required, entered_at=call.entered_at)
-        return entry_ewt(probe, now, list(self.e.mirror.all_calls.values()),
+        return entry_ewt(probe, now, self.e.mirror.every_call(),
                          agents if agents is not None else list(self.e.agents.values()),
                          self.aht.aht_s(queue), self.aht.wrapup_s(queue), self.kinds)
 
