@@ -115,18 +115,9 @@ class PbxCore:
 
     def resolve(self, ch: Channel, name: str) -> str:
         upper = name.upper()
-        special: dict[str, Callable[[], str]] = {
-            "EPOCH": lambda: str(int(self.clock.wall())),
-            "EXTEN": lambda: ch.exten, "CONTEXT": lambda: ch.context,
-            "PRIORITY": lambda: str(ch.priority), "UNIQUEID": lambda: ch.uniqueid,
-            "CHANNEL": lambda: ch.name, "CALLERID(NUM)": lambda: ch.cid_num,
-            "CALLERID(NAME)": lambda: ch.cid_name, "CALLERID(ALL)": lambda: _cid_all(ch),
-            "CONNECTEDLINE(NUM)": lambda: ch.conn_num, "CONNECTEDLINE(NAME)": lambda: ch.conn_name,
-            "CHANNEL(STATE)": lambda: _state_word(ch.state), "CHANNEL(NAME)": lambda: ch.name,
-            "CHANNEL(UNIQUEID)": lambda: ch.uniqueid, "CHANNEL(LINKEDID)": lambda: ch.linkedid,
-        }
-        if upper in special:
-            return special[upper]()
+        special = _SPECIAL.get(upper)
+        if special is not None:
+            return special(self, ch)
         if upper.startswith("GLOBAL(") and name.endswith(")"):
             return self.globals.get(name[7:-1], "")
         if upper.startswith("CUT(") and name.endswith(")"):
@@ -171,3 +162,21 @@ def _state_word(state: int) -> str:
 
 def header(headers: Headers, key: str) -> str:
     return frames.get(headers, key)
+
+
+# Dialplan functions and built-in variables (by upper-case name): one table for every lookup,
+# not one made per lookup (the hold loop resolves several names per caller per pass).
+_SPECIAL: dict[str, Callable[[PbxCore, Channel], str]] = {
+    "EPOCH": lambda core, ch: str(int(core.clock.wall())),
+    "EXTEN": lambda core, ch: ch.exten, "CONTEXT": lambda core, ch: ch.context,
+    "PRIORITY": lambda core, ch: str(ch.priority), "UNIQUEID": lambda core, ch: ch.uniqueid,
+    "CHANNEL": lambda core, ch: ch.name, "CALLERID(NUM)": lambda core, ch: ch.cid_num,
+    "CALLERID(NAME)": lambda core, ch: ch.cid_name,
+    "CALLERID(ALL)": lambda core, ch: _cid_all(ch),
+    "CONNECTEDLINE(NUM)": lambda core, ch: ch.conn_num,
+    "CONNECTEDLINE(NAME)": lambda core, ch: ch.conn_name,
+    "CHANNEL(STATE)": lambda core, ch: _state_word(ch.state),
+    "CHANNEL(NAME)": lambda core, ch: ch.name,
+    "CHANNEL(UNIQUEID)": lambda core, ch: ch.uniqueid,
+    "CHANNEL(LINKEDID)": lambda core, ch: ch.linkedid,
+}

@@ -11,20 +11,25 @@ Resolver = Callable[[str], str]
 def substitute(text: str, resolve: Resolver) -> str:
     """Expand ``${NAME}``, ``${FUNC(arg)}``, ``${VAR:off:len}`` and ``$[expr]``."""
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith("${", i) or text.startswith("$[", i):
-            opener, closer = ("{", "}") if text[i + 1] == "{" else ("[", "]")
-            end = _matching(text, i + 1, opener, closer)
+    i, n = 0, len(text)
+    while i < n:
+        j = text.find("$", i)  # literal text up to the next '$' in one piece (not per char)
+        if j < 0:
+            out.append(text[i:])
+            break
+        if j + 1 < n and text[j + 1] in "{[":
+            out.append(text[i:j])
+            opener, closer = ("{", "}") if text[j + 1] == "{" else ("[", "]")
+            end = _matching(text, j + 1, opener, closer)
             if end < 0:
-                out.append(text[i:])
+                out.append(text[j:])
                 break
-            inner = substitute(text[i + 2 : end], resolve)
+            inner = substitute(text[j + 2 : end], resolve)
             out.append(_variable(inner, resolve) if opener == "{" else evaluate(inner))
             i = end + 1
         else:
-            out.append(text[i])
-            i += 1
+            out.append(text[i : j + 1])
+            i = j + 1
     return "".join(out)
 
 
