@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acd.config import FlowConfig
-from acd.core.dnis import PatternError, dnis_problems, match_pattern, parse_pattern, select_flow
+from acd.core.dnis import (
+    FlowIndex,
+    PatternError,
+    dnis_problems,
+    match_pattern,
+    parse_pattern,
+    select_flow,
+)
 
 
 @pytest.mark.parametrize(("pattern", "number", "matches"), [
@@ -106,3 +115,15 @@ def test_dnis_problems() -> None:
         "flows.b.dnis.0: '100' is also a dnis of flow 'a'",
         "flows.b.dnis.1: empty dialled number",
     ]
+
+
+_ENTRIES = st.sampled_from(["7", "12", "123", "1234", "_1X", "_1XX", "_1X.", "_12!", "_[1-3]X",
+                            "_NXX", "_X.", "_1.", "_Z!", "555", "_55X"])
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), st.lists(_ENTRIES, min_size=1, max_size=3), max_size=5),
+       st.text(alphabet="0123579", min_size=1, max_size=5))
+def test_the_flow_index_selects_as_select_flow_does(entries: dict[str, list[str]],
+                                                    dnis: str) -> None:
+    flows = {name: _flow(*dnis_list) for name, dnis_list in entries.items()}
+    assert FlowIndex(flows).select(dnis) == select_flow(flows, dnis)

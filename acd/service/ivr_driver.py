@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from acd import contract
 from acd.core import ivr
 from acd.core.agi import AgiParseError, hangup, parse_agi_result, stream_file
-from acd.core.dnis import select_flow
+from acd.core.dnis import FlowIndex
 from acd.core.events import AgiCommandDone, AgiSessionEnded, AgiSessionStarted
 from acd.core.model import Call, CallOutcome, CallState
 from acd.service import actions
@@ -35,6 +35,14 @@ class IvrDriver:
         self.hangup_sent: set[str] = set()
         self.last_command: dict[str, str] = {}
         self._seq = 0
+        self._flows: tuple[object, FlowIndex] | None = None
+
+    def _flow_of(self, dnis: str) -> str | None:
+        """The flow for a dialled number (the index is made again when the config is)."""
+        flows = self.e.cfg.flows
+        if self._flows is None or self._flows[0] is not flows:
+            self._flows = (flows, FlowIndex(flows))
+        return self._flows[1].select(dnis)
 
     async def started(self, ev: AgiSessionStarted) -> None:
         if ev.uniqueid in self.e.calls:
@@ -55,7 +63,7 @@ class IvrDriver:
             return
         self.e.mirror.set_call(call)
         self.e.driven += 1
-        flow = select_flow(self.e.cfg.flows, ev.dnis)
+        flow = self._flow_of(ev.dnis)
         log.info("call %s from %s to %s: flow %s", call.id, ev.caller_num, ev.dnis, flow,
                  extra={"call_id": call.id, "state": "ivr"})
         if flow is None:
@@ -206,7 +214,7 @@ class IvrDriver:
             return
         if call.id in self.states or call.id in self.ending:
             return
-        flow = select_flow(self.e.cfg.flows, call.dnis)
+        flow = self._flow_of(call.dnis)
         if flow is None:
             return
         log.info("call %s: IVR state lost, flow %s starts over", call.id, flow,
