@@ -100,7 +100,10 @@ class SimDriver:
         """Every phone dials `code`, `chunk` at a time (the loop runs in between); returns
         when the first one dialled."""
         started = time.perf_counter()
+        self._in_chunks(extensions, code, chunk)
+        return started
 
+    def _in_chunks(self, extensions: list[str], code: str, chunk: int) -> None:
         async def run() -> None:
             for i in range(0, len(extensions), chunk):
                 for ext in extensions[i:i + chunk]:
@@ -110,15 +113,15 @@ class SimDriver:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return started
 
-    def hold(self, extensions: list[str], code: str) -> int:
+    def hold(self, extensions: list[str], code: str, chunk: int = 100) -> int:
         """Every phone dials `code` with the PBX's AMI output held: the events wait, unsent.
-        Returns how many freeing events (UserEvent AcdAgent) are waiting so far."""
+        Dialled `chunk` at a time with the loop running in between (5,000 at once blocked the
+        simulator for seconds, and the service's pings went unanswered: the link dropped).
+        Returns how many freeing events (UserEvent AcdAgent) are waiting so far (see held)."""
         self.sim.ami.hold_output(True)
         self.held_events = 0
-        for ext in extensions:
-            self.sim.dial_feature(ext, code)
+        self._in_chunks(extensions, code, chunk)
         return self.held_events
 
     def held(self) -> int:

@@ -110,6 +110,7 @@ class AmiServer:
         self.username = username
         self._secret = secret
         self.sessions: list[Session] = []
+        self._clients: set[asyncio.Task[None]] = set()  # the sessions' tasks
         self.server: asyncio.Server | None = None
         pbx.listeners.append(self._fanout)
 
@@ -140,6 +141,10 @@ class AmiServer:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        if self._clients:
+            # Let the sessions' tasks end before the loop does: one cancelled at the loop's
+            # end is reported by Python 3.11's streams as "Exception in callback".
+            await asyncio.wait(set(self._clients), timeout=1.0)
 
     def hold_output(self, held: bool) -> None:
         """Hold every session's frames (the PBX goes on, nothing is written) or let them all
@@ -173,6 +178,9 @@ class AmiServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, writer)
         self.sessions.append(session)
+        me = asyncio.current_task()
+        if me is not None:
+            self._clients.add(me)
         session.send(BANNER)
         buf = b""
         try:
@@ -194,6 +202,8 @@ class AmiServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            if me is not None:
+                self._clients.discard(me)
             if session in self.sessions:
                 self.sessions.remove(session)
             if not writer.is_closing():
