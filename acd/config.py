@@ -50,8 +50,9 @@ class PbxConfig(_Model):
                                        "dialplan's global ACD_FALLBACK_QUEUE to it at every "
                                        "login (a PBX reads only the first [globals] section, "
                                        "so the include's default may be ignored)")
-    ping_interval_s: float = Field(5.0, gt=0, description="AMI Ping period; an unanswered Ping "
-                                   "drops the link, which then reconnects")
+    ping_interval_s: float = Field(5.0, gt=0, description="AMI Ping period; a Ping unanswered "
+                                   "in 5 s drops the link, which then reconnects (unless the "
+                                   "PBX is still sending: up to 6 such Pings in a row)")
     reconnect_max_s: float = Field(30.0, gt=0, description="cap of the reconnect backoff")
 
     @model_validator(mode="after")

@@ -22,6 +22,8 @@ class Asterisk:
     def __init__(self) -> None:
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
+        self.answer_pings = True
+        self.pings = 0
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
@@ -39,6 +41,11 @@ class Asterisk:
                 if h.get("Action", "").lower() == "login":
                     writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
                                  f"Message: Authentication accepted\r\n\r\n".encode())
+                elif h.get("Action", "").lower() == "ping":
+                    self.pings += 1
+                    if self.answer_pings:
+                        writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
+                                     f"Ping: Pong\r\n\r\n".encode())
                 elif h.get("Answer") == "error":
                     writer.write(f"Response: Error\r\nActionID: {aid}\r\n"
                                  f"Message: Originate failed\r\n\r\n".encode())
@@ -56,6 +63,13 @@ class Asterisk:
             pass
         finally:
             writer.close()
+
+    def event(self) -> None:
+        """An event the service does not use, as a busy PBX sends all the time."""
+        for writer in self.writers:
+            if not writer.is_closing():
+                writer.write(b"Event: Newexten\r\nPrivilege: dialplan,all\r\n"
+                             b"Channel: PJSIP/trunk-1\r\nApplication: MusicOnHold\r\n\r\n")
 
     def drop(self) -> None:
         for writer in self.writers:

@@ -59,6 +59,7 @@ def _code() -> str:
     "AMI login as", "refused: ", "not attached (%s); retrying in %.1f s", "cannot connect to ",
     "AMI link lost: routing paused until the PBX is back and resynced",
     "ping failed (%s): dropping the connection", "resync done: %d live calls",
+    "ping not answered in %g s, but the PBX is sending: ",
     "figures not refreshed: %s", "error applying %s", "%s failed: %s", "does not answer: ",
     "feature code %r from unknown extension %r ignored", "Redis not answering",
     "call %s from %s to %s: flow %s", "call %s queued in %s priority %d",

@@ -121,7 +121,8 @@ _ENTRIES = st.sampled_from(["7", "12", "123", "1234", "_1X", "_1XX", "_1X.", "_1
                             "_NXX", "_X.", "_1.", "_Z!", "555", "_55X"])
 
 
-@given(st.dictionaries(st.sampled_from("abcdef"), st.lists(_ENTRIES, min_size=1, max_size=3), max_size=5),
+@given(st.dictionaries(st.sampled_from("abcdef"), st.lists(_ENTRIES, min_size=1, max_size=3),
+                       max_size=5),
        st.text(alphabet="0123579", min_size=1, max_size=5))
 def test_the_flow_index_selects_as_select_flow_does(entries: dict[str, list[str]],
                                                     dnis: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -61,6 +62,10 @@ def _plain(message: Mapping[str, Any]) -> Frame:
 # Shutdown closes).
 _PANORAMISK_EVENTS = frozenset({"FullyBooted", "Shutdown"})
 MAX_PENDING_BYTES = 1 << 20  # an unterminated frame larger than this is dropped
+# Pings in a row that may go unanswered while the PBX is still sending: its answer waits
+# behind the actions sent before it (a burst of Originates), and dropping a link that is
+# plainly alive would cost a resync exactly when the PBX is busiest.
+MAX_LATE_PINGS = 6
 # What the service reads: the frame table, the list events of CoreShowChannels, and the events
 # panoramisk itself needs (FullyBooted sends its queued actions, Shutdown closes).
 USED_EVENTS = frozenset({*TABLE, "FullyBooted", "Shutdown", "CoreShowChannel",
@@ -85,6 +90,9 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
         # panoramisk's own loop, with one change: events the service never uses (VarSet,
         # Newexten, RTCP, ... most of a busy PBX's stream) are dropped before a Message is
         # built for them. Events that answer an action (they carry an ActionID) always pass.
+        link = getattr(self.factory, "_link", None)
+        if link is not None:
+            link.last_data_at = time.monotonic()
         text = data.decode(getattr(self, "encoding", "utf-8"), "ignore")
         if self.queue:
             text = self.queue.popleft() + text
@@ -205,6 +213,8 @@ class AmiLink:
         self.last_error = ""
         self.connects = 0
         self.bad_frames = 0
+        self.last_data_at = 0.0  # (monotonic) when the PBX last sent anything
+        self.late_pings = 0  # pings that went unanswered while the PBX kept sending
         self._manager: _Manager | None = None
         self._connecting: asyncio.Future[Any] | None = None
         self._attempt: asyncio.Future[bool] | None = None
@@ -309,11 +319,20 @@ class AmiLink:
             self._lost_future.set_result(None)
 
     async def _watchdog(self) -> None:
+        late = 0
         while True:
             await asyncio.sleep(self._ping_interval_s)
             try:
                 await self.send({"Action": "Ping"}, timeout_s=self._ping_timeout_s)
+                late = 0
             except AmiError as exc:
+                sending = time.monotonic() - self.last_data_at < self._ping_timeout_s
+                if sending and late < MAX_LATE_PINGS and self.connected.is_set():
+                    late += 1
+                    self.late_pings += 1
+                    log.info("AMI %s: ping not answered in %g s, but the PBX is sending: "
+                             "link kept (%d in a row)", self.name, self._ping_timeout_s, late)
+                    continue
                 log.warning("AMI %s: ping failed (%s): dropping the connection", self.name, exc)
                 self.drop()
                 return
