@@ -28,7 +28,7 @@ from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
 from bench.common import LoopLag, percentiles_ms, redis_used_bytes, rss_mb, say
-from bench.simproc import LocalSim, RemoteSim, ring_only
+from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, ring_only
 
 log = logging.getLogger("bench.routing")
 
@@ -444,7 +444,8 @@ async def _harness(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float)
 
     harness_mod.wait_for = patient
     try:
-        return await Harness.start(cfg, redis_url, phone=ring_only, prompt_s=0.05)
+        return await Harness.start(cfg, redis_url, phone=ring_only, prompt_s=0.05,
+                                   event_filters=SHIPPED_FILTERS)
     finally:
         harness_mod.wait_for = plain
 

@@ -23,6 +23,8 @@ import pytest
 
 from acd import contract
 from acd.pbxsim.dialplan import Dialplan, pattern_matches
+from acd.pbxsim.dialplan import strip_comment as dialplan_strip_comment
+from acd.pbxsim.eventfilter import EventFilter, manager_conf_filters
 
 ROOT = Path(__file__).resolve().parent.parent
 DIALPLANS = ROOT / "dialplans"
@@ -73,17 +75,7 @@ class Parsed:
 
 
 def strip_comment(line: str) -> str:
-    out, i = [], 0
-    while i < len(line):
-        if line[i] == "\\" and line[i + 1:i + 2] == ";":
-            out.append(";")
-            i += 2
-            continue
-        if line[i] == ";":
-            break
-        out.append(line[i])
-        i += 1
-    return "".join(out).strip()
+    return dialplan_strip_comment(line).strip()
 
 
 def balance_problems(text: str) -> list[str]:
@@ -562,38 +554,19 @@ _PORTABLE_FILTER = re.compile(r"!?\^Event: [A-Za-z]+\[\^A-Za-z0-9\]")
 
 def _eventfilters(path: Path, user: str = "acd") -> list[str]:
     """The eventfilter values of [user] in a manager.conf, following #include "acd/..." (the
-    compose lab's etc/asterisk/acd is dialplans/) and `[user](+)` extensions."""
-    out: list[str] = []
-    section = None
-    for raw in path.read_text().splitlines():
-        line = strip_comment(raw)
-        if not line:
-            continue
-        include = re.fullmatch(r'#include\s+"([^"]+)"', line)
-        if include:
-            name = include.group(1)
-            target = DIALPLANS / name.removeprefix("acd/") if name.startswith("acd/") \
-                else path.parent / name
-            if target.exists():
-                out += _eventfilters(target, user)
-            continue
-        header = re.match(r"^\[([^\]]+)\]", line)
-        if header:
-            section = header.group(1)
-        elif section == user:
-            key, _, value = line.partition("=")
-            if key.strip() == "eventfilter":
-                out.append(value.strip())
-    return out
+    compose lab's etc/asterisk/acd is dialplans/)."""
+    def lab(name: str, conf: Path) -> Path | None:
+        target = DIALPLANS / name.removeprefix("acd/") if name.startswith("acd/") \
+            else conf.parent / name
+        return target if target.exists() else None
+
+    return manager_conf_filters(path, user, lab)
 
 
 def _passes(filters: list[str], event_text: str) -> bool:
     """Asterisk's evaluation (manager.conf.sample): no filter, everything; include filters
     only: an implied exclude-all first; excludes ('!') are applied last."""
-    include = [re.compile(f) for f in filters if not f.startswith("!")]
-    exclude = [re.compile(f[1:]) for f in filters if f.startswith("!")]
-    passed = not include or any(r.search(event_text) for r in include)
-    return passed and not any(r.search(event_text) for r in exclude)
+    return EventFilter(filters).passes_text(event_text)
 
 
 def _trace_events() -> dict[str, list[str]]:

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from acd.pbxsim import agi, ami_status, bridging, frames, mixmonitor, originate
+from acd.pbxsim.eventfilter import EventFilter
 from acd.pbxsim.frames import Headers
 from acd.pbxsim.model import Channel
 
@@ -105,8 +106,10 @@ class Session:
 
 
 class AmiServer:
-    def __init__(self, pbx: Pbx, username: str, secret: str) -> None:
+    def __init__(self, pbx: Pbx, username: str, secret: str,
+                 event_filters: Sequence[str] = ()) -> None:
         self.pbx = pbx
+        self.filter = EventFilter(event_filters)  # manager.conf `eventfilter` lines
         self.username = username
         self._secret = secret
         self.sessions: list[Session] = []
@@ -118,6 +121,8 @@ class AmiServer:
         return username == self.username and secret == self._secret
 
     def _fanout(self, event: str, headers: Headers) -> None:
+        if not self.filter.passes(event, headers):
+            return
         for s in list(self.sessions):
             s.on_event(event, headers)
 

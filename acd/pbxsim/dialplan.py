@@ -120,7 +120,7 @@ class Dialplan:
         last: Extension | None = None
         last_prio = 0
         for raw in text.splitlines():
-            line = _strip_comment(raw).strip()
+            line = strip_comment(raw).strip()
             if not line or line.startswith("#"):
                 continue
             if line.startswith("[") and "]" in line:
@@ -198,7 +198,9 @@ class Dialplan:
         return None
 
 
-def _strip_comment(line: str) -> str:
+def strip_comment(line: str) -> str:
+    """A config line without its `;` comment (`\\;` is a literal semicolon), as Asterisk's
+    config parser reads it (extensions.conf, manager.conf)."""
     out: list[str] = []
     i = 0
     while i < len(line):

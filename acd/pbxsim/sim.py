@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ class PbxSim:
         phone_context: str = "from-agent",
         features_context: str = "acd-features",
         default_prompt_s: float = 1.0,
+        event_filters: Sequence[str] = (),
     ) -> None:
+        """`event_filters`: manager.conf `eventfilter` values for acd's AMI user (none: every
+        event is sent; see eventfilter.py)."""
         self.clock: Clock = clock if clock is not None else RealClock()
         plan = Dialplan.load(dialplan_path if dialplan_path is not None else DEFAULT_DIALPLAN)
         if phone_context not in plan.contexts and features_context in plan.contexts:
@@ -46,7 +49,7 @@ class PbxSim:
         self.pbx = Pbx(plan, self.clock, queue_members=queue_members,
                        prompt_durations=prompt_durations, default_prompt_s=default_prompt_s,
                        phone_context=phone_context)
-        self.ami = AmiServer(self.pbx, username, secret)
+        self.ami = AmiServer(self.pbx, username, secret, event_filters)
         self.inbound_context = inbound_context
         self.caller_interface = caller_interface
         self.pbx.caller_interface = caller_interface

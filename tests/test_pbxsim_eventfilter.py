@@ -1,0 +1,63 @@
+"""manager.conf `eventfilter` in the simulated PBX (acd/pbxsim/eventfilter.py): Asterisk's
+rules, and the service working end to end behind the filters we ship (the benchmark runs so)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from acd.pbxsim.eventfilter import EventFilter, manager_conf_filters
+from acd.pbxsim.sim import REPO
+from acd.testing.harness import Harness
+
+from . import test_e2e_callpath as callpath
+
+SHIPPED = manager_conf_filters(REPO / "dialplans" / "manager_acd.conf")
+
+
+def test_no_filter_passes_everything_and_drops_nothing() -> None:
+    f = EventFilter()
+    assert f.passes("Newexten", [("Channel", "x")]) and f.dropped == {}
+
+
+def test_including_filters_pass_only_what_they_name_and_excluding_ones_win() -> None:
+    f = EventFilter(["^Event: Hangup[^A-Za-z0-9]", "^Event: UserEvent[^A-Za-z0-9]",
+                     "!^Event: UserEvent[^A-Za-z0-9]"])
+    assert f.passes("Hangup", [])
+    assert not f.passes("HangupRequest", [])  # the name must end where the filter says
+    assert not f.passes("UserEvent", [])  # included, then excluded
+    assert not f.passes("Newexten", [])
+    assert f.dropped == {"HangupRequest": 1, "UserEvent": 1, "Newexten": 1}
+
+
+def test_a_filter_on_other_headers_reads_the_whole_frame() -> None:
+    f = EventFilter(["!Channel: Local/"])  # exclude-only: everything else passes
+    assert f.passes("Newexten", [("Channel", "PJSIP/trunk-1")])
+    assert not f.passes("Newexten", [("Channel", "Local/7001@from-agent-1;1")])
+
+
+def test_the_shipped_filters_are_read_from_manager_acd_conf() -> None:
+    assert "^Event: AsyncAGIStart[^A-Za-z0-9]" in SHIPPED
+    assert all(f.startswith("^Event: ") for f in SHIPPED) and len(SHIPPED) >= 8
+
+
+@pytest.mark.parametrize("scenario", [
+    callpath.test_vip_caller_overtakes_normal_callers,
+    callpath.test_ring_no_answer_requeues_at_old_position,
+    callpath.test_abandon_during_ivr_and_during_wait,
+], ids=["vip_and_answer", "ring_no_answer", "abandon"])
+async def test_the_call_path_works_behind_the_shipped_filters(
+        lab: Callable[..., Any], scenario: Callable[[Callable[..., Any]], Any]) -> None:
+    made: list[Harness] = []
+
+    async def filtered(cfg: dict[str, Any] | None = None, **kwargs: Any) -> Harness:
+        h: Harness = await lab(cfg, event_filters=SHIPPED, **kwargs)
+        made.append(h)
+        return h
+
+    await scenario(filtered)
+    dropped = made[0].sim.ami.filter.dropped
+    assert dropped.get("Newexten", 0) > 0 and dropped.get("VarSet", 0) > 0
+    assert "AsyncAGIStart" not in dropped and "UserEvent" not in dropped
