@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -169,6 +170,8 @@ def _apply(op: str, a: str, b: str) -> str:
     return _fmt(na % nb)
 
 
+@functools.lru_cache(maxsize=4096)
 def evaluate(expr: str) -> str:
-    """Evaluate an Asterisk ``$[...]`` expression (already substituted)."""
+    """Evaluate an Asterisk ``$[...]`` expression (already substituted). Pure, so cached: the
+    hold loops of thousands of callers evaluate the same few texts every second."""
     return _Parser(_tokens(expr)).parse()
