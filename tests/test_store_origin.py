@@ -66,3 +66,26 @@ async def test_an_instance_follows_only_the_others_changes(redis_url: str) -> No
             await follower
         await mine.close()
         await other.close()
+
+
+async def test_a_read_passes_over_its_own_events_and_still_moves_on(redis_url: str) -> None:
+    mine = await Store.open(redis_url, pbx="p", origin="inst-a")
+    other = await Store.open(redis_url, pbx="p", origin="inst-b")
+    try:
+        await mine.sync_agent(mk_agent("a1", AgentState.LOGGED_OUT))
+        await other.set_agent_state("a1", AgentState.READY, T0)
+        await mine.set_agent_state("a1", AgentState.NOT_READY, T0 + 1, "lunch")
+        every = await mine.read_events()
+        read = await mine.follow_events("0", block_ms=1, skip_by="inst-a")
+        assert read.seen == 3
+        assert read.last_id == every[-1][0]  # the skipped last one too: the next read's start
+        assert [(f["type"], f["by"]) for _, f in read.events] == [
+            ("agent_state_changed", "inst-b")]
+        assert read.events[0][0] == every[1][0]
+        again = await mine.follow_events(read.last_id, block_ms=1, skip_by="inst-a")
+        assert again == (read.last_id, 0, [])
+        plain = await mine.follow_events("0", block_ms=1)  # no skip_by: every event
+        assert len(plain.events) == 3
+    finally:
+        await mine.close()
+        await other.close()

@@ -84,23 +84,22 @@ async def takeover(engine: Engine, call_ids: list[str]) -> None:
 
 async def follow_store(engine: Engine) -> None:
     last = "$"
-    batch: list[tuple[str, dict[str, str]]] = []
+    seen = 0
     while True:
-        if batch:
+        if seen:
             # Let changes gather: one read per FOLLOW_GATHER_S under load, not one per change
-            # (most of them this instance's own, skipped below).
+            # (most of them this instance's own, skipped unread).
             await asyncio.sleep(FOLLOW_GATHER_S)
         try:
-            batch = await engine.store.follow_events(last, block_ms=1000)
-        except Exception:  # Redis away: the store's own client waits; this one retries
-            log.debug("store stream not readable", exc_info=True)
-            batch = []
-            await asyncio.sleep(0.5)
-            continue
-        own = engine.store.origin
-        for event_id, fields in batch:
-            last = event_id
             # Our own changes are in the mirror already (from the scripts' replies): reading
             # them back would only make the engine re-read agents it moved on since.
-            if not own or fields.get("by") != own:
-                engine.inbox.put_nowait(StoreChanged(fields))
+            read = await engine.store.follow_events(last, block_ms=1000,
+                                                    skip_by=engine.store.origin)
+        except Exception:  # Redis away: the store's own client waits; this one retries
+            log.debug("store stream not readable", exc_info=True)
+            seen = 0
+            await asyncio.sleep(0.5)
+            continue
+        last, seen = read.last_id, read.seen
+        for _event_id, fields in read.events:
+            engine.inbox.put_nowait(StoreChanged(fields))

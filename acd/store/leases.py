@@ -9,12 +9,18 @@ scripts still decide every race on calls and agents; leases only keep the AMI si
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
 from acd.store.base import PIPELINE_BATCH, StoreBase, text
 from acd.store.results import StoreError
+
+
+class EventsRead(NamedTuple):
+    last_id: str  # the last entry read (skipped or not): where the next read starts
+    seen: int  # entries read, skipped ones included
+    events: list[tuple[str, dict[str, str]]]  # (id, fields) of those not skipped
 
 RENEW_BATCH = 1000  # lease keys per renew_leases script (a short one each, between events)
 
@@ -72,8 +78,10 @@ class LeaseSteps(StoreBase):
         return [call_id for call_id, h in zip(ids, held, strict=True) if not h]
 
     async def follow_events(self, last_id: str, block_ms: int,
-                            count: int = 500) -> list[tuple[str, dict[str, str]]]:
-        """Events after `last_id` ("$": only new ones), waiting up to block_ms for the first.
+                            count: int = 500, skip_by: str = "") -> EventsRead:
+        """Events after `last_id` ("$": only new ones), waiting up to block_ms for the first;
+        those whose `by` is `skip_by` (an instance's own, already in its mirror) are passed
+        over without being copied (most of a busy instance's stream).
 
         Uses a client of its own without a socket timeout: a blocking read must not be taken
         for a dead connection."""
@@ -87,8 +95,13 @@ class LeaseSteps(StoreBase):
                 **{**pool_kwargs, "socket_timeout": None}))
         reply: Any = await self._blocking.xread({self._k.events: last_id}, count=count,
                                                 block=block_ms)
-        out: list[tuple[str, dict[str, str]]] = []
+        events: list[tuple[str, dict[str, str]]] = []
+        last, seen = last_id, 0
         for _stream, entries in reply or []:
             for eid, fields in entries:
-                out.append((text(eid), {text(f): text(v) for f, v in (fields or {}).items()}))
-        return out
+                seen += 1
+                last = eid
+                if skip_by and fields and fields.get("by") == skip_by:
+                    continue
+                events.append((text(eid), {text(f): text(v) for f, v in (fields or {}).items()}))
+        return EventsRead(text(last), seen, events)
