@@ -158,6 +158,7 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
             await routing.load_calls(h, sizes)
             b = await routing.burst(h, min(sizes.agents, sizes.calls))
             await routing.reject_all(h)
+            await routing.settle(h)
             rate = rate_per_s or max(1.0, min(200.0, 0.5 * b["decisions_per_s"]))
             result["paced_rate_per_s"] = rate
             end = time.monotonic() + hours * 3600
