@@ -13,9 +13,9 @@
   then clients / throughput whatever the server does: a saturation figure, not a poller's.
 
 Clients run in a child process (their CPU is not the service's); the SSE listeners on
-`/api/v1/stream` run in another (in a process busy with 500 clients they read the pushes late,
-and the push delay would be that process's), and time each pushed snapshot against its
-`generated_at`.
+`/api/v1/stream?parts=centre,queues,agents` (what the wallboard asks for) run in another (in
+a process busy with 500 clients they read the pushes late, and the push delay would be that
+process's), and time each pushed snapshot against its `generated_at`.
 
 Baseline in the same run: the same clients, both modes, against a bare aiohttp handler in this
 process that returns a JSON body of the same size (no figures, no routing, no ETag, no gzip).

@@ -376,7 +376,9 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
         out["routing_during"] = await routing_task
         return out
 
-    result = await phase(f"{base}/stream", api_load.poll_seconds(seconds, interval_s),
+    # The listeners ask for what the wallboard shows (acd/api/static/wallboard.js), as it does.
+    result = await phase(f"{base}/stream?parts=centre,queues,agents",
+                         api_load.poll_seconds(seconds, interval_s),
                          interval_s)
     say(f"api polled every {interval_s} s: {result['requests_per_s']} req/s, p99 "
         f"{result['latency_ms']['p99']} ms, {result['late']} late, 304 share "

@@ -467,6 +467,32 @@ async def test_stream_pushes_snapshots_and_heartbeats() -> None:
         resp.close()
 
 
+async def test_stream_sends_only_the_parts_asked_for() -> None:
+    backend = FakeBackend(figures())
+    app = create_app(backend, http_config(), heartbeat_s=60)
+    async with serving(app) as url, aiohttp.ClientSession() as session:
+        resp = await session.get(f"{url}/api/v1/stream?parts=queues,%20centre",
+                                 headers=auth("viewer"))
+        assert resp.status == 200
+        _, data = await asyncio.wait_for(read_event(resp), 1)
+        got = json.loads(data)
+        assert list(got) == ["generated_at", "timezone", "pbxs", "centre", "queues"]
+        assert got["queues"] == backend.snapshot()["queues"]
+        await wait_for(lambda: backend.subscribers == 1)
+        backend.publish(snapshot([queue("sales", waiting=4)]))
+        _, data = await asyncio.wait_for(read_event(resp), 1)
+        assert "agents" not in json.loads(data)
+        assert json.loads(data)["queues"][0]["waiting"] == 4
+        resp.close()
+        for bad, named in (("", "none given"), ("queues,secrets", "'secrets'"),
+                           ("calls,,", "''")):
+            resp = await session.get(f"{url}/api/v1/stream?parts={bad}", headers=auth("viewer"))
+            assert resp.status == 400
+            error = await resp.json()
+            assert error["code"] == "bad_request" and error["field"] == "parts", error
+            assert named in error["message"], error
+
+
 async def test_stream_sends_a_replayed_snapshot_once() -> None:
     """A subscription that starts with the current snapshot (as the service's does)."""
     backend = FakeBackend(figures(), replay_current=True)

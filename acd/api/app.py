@@ -34,6 +34,7 @@ from acd.api.models import (
 )
 from acd.api.openapi import build_openapi
 from acd.api.route import QueryParam, Route
+from acd.api.stream import PARTS as STREAM_PARTS
 from acd.api.stream import STREAMS, StreamHub, close_streams, hub_ctx, stream
 from acd.config import HttpConfig
 from acd.stats.reason_schema import ReasonHistoryOut, ReasonsOut, ReasonTrendsOut
@@ -123,7 +124,11 @@ def routes() -> list[Route]:
         Route("GET", f"{V1}/stream", stream, "read",
               "Server-Sent Events: `event: snapshot` with a Snapshot as JSON data on each new "
               "snapshot (the current one first), a `: heartbeat` comment every 15 s",
-              media_type="text/event-stream", token_in_query=True),
+              media_type="text/event-stream", token_in_query=True, errors=(400,),
+              query=(QueryParam("parts", "only these parts of each snapshot, comma-separated "
+                                f"({', '.join(STREAM_PARTS)}); generated_at, timezone and "
+                                "pbxs always come (default: everything)",
+                                "centre,queues,agents"),)),
         *agent_actions,
         *wrap_and_transfer,
         Route("POST", f"{V1}/calls/{{id}}/priority", commands.call_priority, "supervisor",

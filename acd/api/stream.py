@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.api.errors import bad_request
 from acd.api.keys import BACKEND, HEARTBEAT_S
 from acd.stats import jsonparts
 
@@ -33,21 +34,51 @@ class _Watch:
     gone: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+# What `?parts=` may choose; the snapshot's small fields (generated_at, timezone, pbxs) always
+# come. A wallboard asks for the parts it shows: at 10,000 waiting calls `calls` alone is
+# megabytes a push.
+PARTS = ("centre", "queues", "agents", "calls", "ivr_funnel")
+_ALWAYS = ("generated_at", "timezone", "pbxs")
+
+
+def chosen_parts(raw: str | None) -> tuple[str, ...] | None:
+    """The snapshot keys a `?parts=a,b` stream sends, in snapshot order (None: all of them)."""
+    if raw is None:
+        return None
+    choose = f"(choose among {', '.join(PARTS)})"
+    if not raw.strip():
+        raise bad_request("parts", f"parts: none given {choose}")
+    wanted = [p.strip() for p in raw.split(",")]
+    unknown = [p for p in wanted if p not in PARTS]
+    if unknown:
+        shown = ", ".join(repr(p) for p in unknown[:3])
+        raise bad_request("parts", f"parts: {shown} not known {choose}")
+    return (*_ALWAYS, *(p for p in PARTS if p in wanted))
+
+
 class StreamHub:
     def __init__(self) -> None:
         self._watches: set[_Watch] = set()
-        self._last: tuple[dict[str, Any] | None, bytes] = (None, b"")
+        # the latest snapshot's events, by the parts they carry (None: all)
+        self._last: tuple[dict[str, Any] | None, dict[tuple[str, ...] | None, bytes]] = (
+            None, {})
 
     @property
     def open_streams(self) -> int:
         return len(self._watches)
 
-    def encode(self, snapshot: dict[str, Any]) -> bytes:
-        """The event for a snapshot, encoded once however many clients receive it."""
-        last, data = self._last
+    def encode(self, snapshot: dict[str, Any], parts: tuple[str, ...] | None = None) -> bytes:
+        """The event for a snapshot (its `parts` only), encoded once however many clients
+        receive it."""
+        last, events = self._last
         if last is not snapshot:
-            data = b"event: snapshot\ndata: " + jsonparts.body(snapshot, snapshot) + b"\n\n"
-            self._last = (snapshot, data)
+            events = {}
+            self._last = (snapshot, events)
+        data = events.get(parts)
+        if data is None:
+            keys = snapshot if parts is None else [k for k in parts if k in snapshot]
+            data = events[parts] = (b"event: snapshot\ndata: " + jsonparts.body(snapshot, keys)
+                                    + b"\n\n")
         return data
 
     @contextlib.contextmanager
@@ -92,6 +123,7 @@ async def close_streams(app: web.Application) -> None:
 async def stream(request: web.Request) -> web.StreamResponse:
     app = request.app
     hub, backend = app[STREAMS], app[BACKEND]
+    parts = chosen_parts(request.query.get("parts"))  # (a 400 before the stream starts)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
@@ -102,8 +134,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await response.write(f"retry: {RETRY_MS}\n\n".encode())
             snap = backend.snapshot()
             if snap:
-                await response.write(hub.encode(snap))
-            await _pump(response, updates, gone, hub, app[HEARTBEAT_S], snap)
+                await response.write(hub.encode(snap, parts))
+            await _pump(response, updates, gone, hub, app[HEARTBEAT_S], snap, parts)
         except ConnectionError:
             pass  # the client left while we wrote
         finally:
@@ -116,7 +148,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 async def _pump(response: web.StreamResponse, updates: AsyncIterator[dict[str, Any]],
                 gone: asyncio.Event, hub: StreamHub, heartbeat_s: float,
-                sent: dict[str, Any] | None) -> None:
+                sent: dict[str, Any] | None, parts: tuple[str, ...] | None) -> None:
     left: asyncio.Future[Any] = asyncio.ensure_future(gone.wait())
     following: asyncio.Future[Any] = asyncio.ensure_future(anext(updates))
     try:
@@ -136,7 +168,7 @@ async def _pump(response: web.StreamResponse, updates: AsyncIterator[dict[str, A
                 log.exception("the snapshot subscription failed; closing the stream")
                 return
             if snap is not sent:  # a subscription may start with the snapshot already sent
-                await response.write(hub.encode(snap))
+                await response.write(hub.encode(snap, parts))
                 sent = snap
             following = asyncio.ensure_future(anext(updates))
     finally:

@@ -13,7 +13,9 @@ const STATE_LABELS = {
 const STATE_ORDER = ["on_call", "reserved", "wrap_up", "ready", "not_ready"];
 
 const token = new URLSearchParams(location.search).get("token");
-const streamUrl = "/api/v1/stream" + (token ? "?token=" + encodeURIComponent(token) : "");
+// Only the parts the board shows: the calls list alone is megabytes a push in a big centre.
+const streamUrl = "/api/v1/stream?parts=centre,queues,agents" +
+  (token ? "&token=" + encodeURIComponent(token) : "");
 
 const tiles = new Map(); // queue name -> {el, fields, data}
 const agentRows = new Map(); // agent id -> {el, fields, data}
