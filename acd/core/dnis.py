@@ -134,18 +134,9 @@ class FlowIndex:
 
 
 def select_flow(flows: Mapping[str, FlowConfig], dnis: str) -> str | None:
-    """The flow for a dialled number, or None when no entry matches."""
-    exact = sorted(name for name, flow in flows.items() if dnis in flow.dnis)
-    if exact:
-        return exact[0]
-    best: tuple[tuple[tuple[int, int], ...], str] | None = None
-    for name, flow in flows.items():
-        for entry in flow.dnis:
-            if entry.startswith("_") and match_pattern(entry, dnis):
-                cand = (specificity(entry), name)
-                if best is None or cand < best:
-                    best = cand
-    return best[1] if best else None
+    """The flow for a dialled number, or None when no entry matches (a service keeps a
+    FlowIndex per config instead of making one per number)."""
+    return FlowIndex(flows).select(dnis)
 
 
 def dnis_problems(flows: Mapping[str, FlowConfig]) -> list[str]:
