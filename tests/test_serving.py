@@ -52,3 +52,17 @@ def test_a_changed_agent_is_looked_at_again() -> None:
     assert members.queues_of(agent) == ("fr", "any", "en")
     agent = Agent(id="a", interface="PJSIP/a", skills={"fr": 2, "en": 1}, queues=("en",))
     assert members.queues_of(agent) == ("en",)
+
+
+def test_queues_with_the_same_skills_and_agents_share_one_list() -> None:
+    members = QueueMembership({"sales": {"en": 1}, "billing": {"en": 1}, "vip": {"en": 1},
+                               "fr": {"fr": 1}, "other": {}})
+    a = Agent(id="a", interface="PJSIP/a", skills={"en": 2})
+    b = Agent(id="b", interface="PJSIP/b", skills={"en": 1, "fr": 1})
+    c = Agent(id="c", interface="PJSIP/c", skills={"en": 1}, queues=("sales", "billing"))
+    by_queue = members.by_queue([a, b, c])
+    assert by_queue["sales"] is by_queue["billing"]  # the same skills, the same agents
+    assert by_queue["sales"] == [a, b, c]
+    assert by_queue["vip"] == [a, b]  # c may not take vip: a list of its own
+    assert by_queue["vip"] is not by_queue["sales"]
+    assert by_queue["other"] == [a, b] and by_queue["other"] is not by_queue["vip"]

@@ -22,6 +22,7 @@ class QueueMembership:
     def __init__(self, queues: Mapping[str, Mapping[str, int]]) -> None:
         self._skills = {q: dict(req) for q, req in queues.items()}
         self._rank = {q: i for i, q in enumerate(self._skills)}
+        self._key = {q: tuple(sorted(req.items())) for q, req in self._skills.items()}
         self._open = tuple(q for q, req in self._skills.items() if not req)  # anyone serves
         # skill -> (queue, minimum level) of every queue that requires it
         self._by_skill: dict[str, list[tuple[str, int]]] = {}
@@ -45,11 +46,19 @@ class QueueMembership:
         return queue in self._skills and queue in self.queues_of(agent)
 
     def by_queue(self, agents: Iterable[Agent]) -> dict[str, list[Agent]]:
-        """Every configured queue -> the agents serving it, in the order given."""
+        """Every configured queue -> the agents serving it, in the order given. Queues that
+        require the same skills and have the same agents share one list object, so that a
+        caller can work out what depends only on the agents once per list (a thousand queues
+        are often a few dozen skill sets)."""
         out: dict[str, list[Agent]] = {q: [] for q in self._skills}
         for agent in agents:
             for q in self.queues_of(agent):
                 out[q].append(agent)
+        first_of: dict[tuple[tuple[str, int], ...], list[Agent]] = {}
+        for q, serving in out.items():
+            first = first_of.setdefault(self._key[q], serving)
+            if first is not serving and first == serving:  # (compares by identity first)
+                out[q] = first
         return out
 
     def _find(self, skills: Mapping[str, int], only: tuple[str, ...]) -> tuple[str, ...]:

@@ -68,22 +68,36 @@ def probe_ewts(params: Mapping[str, QueueParams], now: float, calls: Sequence[Ca
                 weight[t] = weight.get(t, 0.0) + share
         yield
     out: dict[str, float | None] = {}
+    # (able agents, calls ahead) once per list of serving agents (by_queue shares equal lists)
+    of_group: dict[int, tuple[list[Agent], int]] = {}
     for queue, (_skills, aht_s, wrapup_s) in params.items():
-        able = [a for a in serving.get(queue, ()) if a.state in ABLE_STATES]
+        group = serving.get(queue, ())
+        known = of_group.get(id(group))
+        if known is None:
+            known = of_group[id(group)] = _able_and_ahead(group, weight, counts, takers_of)
+        able, ahead = known
         if not able:
             out[queue] = None
             continue
-        ours = {a.id for a in able}
-        total = sum(weight.get(i, 0.0) for i in ours)
-        if abs(total - math.floor(total) - 0.5) <= _TIE * max(1.0, total):
-            ahead = _exact_ahead(counts, takers_of, ours)
-        else:
-            ahead = math.floor(total + 0.5)
         busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
                 if a.state is not AgentState.READY]
         out[queue] = estimate_wait(1 + ahead, len(able), busy, aht_s)
         yield
     return out
+
+
+def _able_and_ahead(group: Sequence[Agent], weight: Mapping[str, float],
+                    counts: Mapping[CallKind, int], takers_of: Mapping[CallKind, list[str]]
+                    ) -> tuple[list[Agent], int]:
+    """A queue's able agents, and the calls ahead of its probe (see the module's doc)."""
+    able = [a for a in group if a.state in ABLE_STATES]
+    if not able:
+        return able, 0
+    ours = {a.id for a in able}
+    total = sum(weight.get(i, 0.0) for i in ours)
+    if abs(total - math.floor(total) - 0.5) <= _TIE * max(1.0, total):
+        return able, _exact_ahead(counts, takers_of, ours)
+    return able, math.floor(total + 0.5)
 
 
 def _exact_ahead(counts: Mapping[CallKind, int], takers_of: Mapping[CallKind, list[str]],

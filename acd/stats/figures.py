@@ -42,6 +42,7 @@ from acd.stats.fig_window import (
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
 from acd.stats.schema import (
     WINDOWS,
+    AgentCountsView,
     AgentFigures,
     CallView,
     FunnelNode,
@@ -203,9 +204,16 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
          for name, qcfg in cfg.queues.items()}, now, calls, agents, serving)
     loads = {aid: load(counts) for aid, counts in today.items()}
     queues: list[QueueFigures] = []
+    # what depends only on the serving agents, once per list (by_queue shares equal lists)
+    of_group: dict[int, tuple[AgentCountsView, float | None]] = {}
     for name, qcfg in cfg.queues.items():
         waiting = waiting_by_queue.get(name, [])
-        counts = agent_counts_view(serving[name])
+        group = serving[name]
+        known = of_group.get(id(group))
+        if known is None:
+            known = of_group[id(group)] = (
+                agent_counts_view(group), occupancy_of_loads(loads[a.id] for a in group))
+        counts, occupancy = known
         needed = agents_needed_now(qcfg.sla, figs[name]["60m"], figs[name]["today"])
         queues.append(QueueFigures(
             name=name, waiting=len(waiting), callbacks_waiting=callbacks.get(name, 0),
@@ -213,7 +221,7 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
             ewt_s=ewts[name], agents=counts,
             target_pct=qcfg.sla.target_pct, threshold_s=qcfg.sla.threshold_s,
             windows=figs[name],
-            occupancy=occupancy_of_loads(loads[a.id] for a in serving[name]),
+            occupancy=occupancy,
             agents_needed_now=needed, agents_short_now=agents_short_now(needed, counts.logged_in)))
         yield
     centre = yield from _centre(cfg, now, calls, agents, windows, today, queues)
