@@ -12,6 +12,7 @@ The decisions are acd/core/admission.py's; here they become store steps and AMI 
 
 from __future__ import annotations
 
+import functools
 import logging
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable
@@ -86,14 +87,11 @@ class AdmissionDriver:
                      caller_num=call.caller_num, dnis=call.dnis, pbx=call.pbx,
                      state=CallState.WAITING, queue=queue, priority=priority,
                      required=dict(required), entered_at=now)
-        listed: list[tuple[list[Call], list[Agent]]] = []
-
+        @functools.cache
         def everyone() -> tuple[list[Call], list[Agent]]:
             # Listed only when a policy needs them (each listing walks every call or agent),
             # and once per caller.
-            if not listed:
-                listed.append((self.e.mirror.every_call(), list(self.e.agents.values())))
-            return listed[0]
+            return self.e.mirror.every_call(), list(self.e.agents.values())
 
         self._arrivals += 1
         sampled = self._arrivals % max(1, -(-len(self.e.mirror.index) // SAMPLE_OVER)) == 0
