@@ -31,9 +31,9 @@ import acd.pbxsim.ami as sim_ami
 from acd.pbxsim import AgentPhone, CallerSpec, PbxSim
 from acd.pbxsim.eventfilter import manager_conf_filters
 from acd.pbxsim.frames import Headers
-from acd.pbxsim.sim import REPO
+from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 
-SHIPPED_FILTERS = manager_conf_filters(REPO / "dialplans" / "manager_acd.conf")
+SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
 
 
 def ring_only(iface: str, ext: str) -> AgentPhone:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from acd.pbxsim.eventfilter import EventFilter, manager_conf_filters
-from acd.pbxsim.sim import REPO
+from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 from acd.testing.harness import Harness
 
 from . import test_e2e_callpath as callpath
 
-SHIPPED = manager_conf_filters(REPO / "dialplans" / "manager_acd.conf")
+SHIPPED = manager_conf_filters(SHIPPED_MANAGER_CONF)
 
 
 def test_no_filter_passes_everything_and_drops_nothing() -> None:

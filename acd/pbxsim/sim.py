@@ -19,6 +19,8 @@ from acd.pbxsim.model import AgentPhone, CallerSpec, Channel, Truth
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DIALPLAN = REPO / "dialplans" / "extensions_acd.conf"
+# The AMI user we ship: its `eventfilter` lines are what a PBX set up by the guide sends acd.
+SHIPPED_MANAGER_CONF = REPO / "dialplans" / "manager_acd.conf"
 
 
 class PbxSim:
