@@ -81,6 +81,7 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
     """Polled (the target's figure: pollers every interval_s) and saturation (closed loop),
     each against the bare handler under the same clients."""
     lat, sat, bsat = api["latency_ms"], api["saturation"], base["saturation"]
+    idle = api.get("routing_idle")
 
     def routing(phase: dict[str, Any]) -> dict[str, Any]:
         during = phase["routing_during"]
@@ -103,6 +104,8 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
         "baseline_p999_ms": base["latency_ms"]["p999"],
         "baseline_late": base["late"],
         "ratio_p99_to_baseline": _ratio(lat["p99"], base["latency_ms"]["p99"]),
+        # the same pollers with routing idle (absent from results older than session 6)
+        "p99_ms_routing_idle": idle["latency_ms"]["p99"] if idle else None,
         "push_delay_ms": {k: api["push_delay_ms"][k] for k in ("n", "p50", "p99", "max")},
         "push_bytes_max": api.get("push_bytes_max"),
         "routing_p99_ms_during": api["routing_during"]["latency_ms"]["p99"],
@@ -150,8 +153,9 @@ def row(r: dict[str, Any]) -> str:
             for c in rt.get("latency_curve_ms", [])) + ")",
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
-        f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (bare "
-        f"{ap['baseline_p99_ms']}); saturation {ap['saturation']['requests_per_s']} / "
+        f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (routing idle "
+        f"{ap.get('p99_ms_routing_idle')}; bare {ap['baseline_p99_ms']}); saturation "
+        f"{ap['saturation']['requests_per_s']} / "
         f"{ap['saturation']['p99_ms']} (bare {ap['baseline_saturation']['requests_per_s']} / "
         f"{ap['baseline_saturation']['p99_ms']})",
         f"{ap['push_delay_ms']['p50']} / {ap['push_delay_ms']['p99']}",

@@ -210,6 +210,16 @@ def keeps_up(ladder: list[dict[str, Any]]) -> dict[str, Any]:
     return max(ok, key=lambda p: p["rate_target_per_s"]) if ok else ladder[0]
 
 
+def _backlog(h: Rig) -> str:
+    """What keeps the service from having caught up: its inbox and the legs still ringing."""
+    now = h.engine.now()
+    ringing = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    shown = ", ".join(f"{c.id} (agent {c.agent_id}, leg {c.leg_id}, in queue since "
+                      f"{now - (c.entered_at or now):.0f} s)" for c in ringing[:5])
+    return (f"{h.engine.inbox.qsize()} events in the inbox, {len(ringing)} calls ringing"
+            + (f": {shown}" if shown else ""))
+
+
 SETTLED_RTT_S = 0.02  # a question to the simulator answered this fast: it has caught up
 
 
@@ -218,8 +228,13 @@ async def settle(h: Rig, timeout_s: float = 120.0) -> None:
     no leg ringing) and so has the simulator (three questions in a row answered within
     SETTLED_RTT_S: after the full size's burst it spends seconds putting 5,000 callers back
     into their hold loops): a backlog would otherwise be counted in the next phase's latency."""
-    await wait_for(lambda: h.engine.inbox.qsize() == 0 and _count(h, CallState.RINGING) == 0,
-                   timeout_s, "the service to catch up")
+    try:
+        await wait_for(lambda: h.engine.inbox.qsize() == 0
+                       and _count(h, CallState.RINGING) == 0, timeout_s,
+                       "the service to catch up")
+    except TimeoutError:
+        raise TimeoutError(f"the service did not catch up within {timeout_s} s: "
+                           f"{_backlog(h)}") from None
     deadline = time.monotonic() + timeout_s
     quick = 0
     while quick < 3:
@@ -376,6 +391,14 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
         out["routing_during"] = await routing_task
         return out
 
+    # The same pollers with routing idle first: the API's own cost, apart from what sharing
+    # two cores with routing at `rate` adds (the figure of the target is the next phase's).
+    idle = await api_load.measure(f"{base}/queues", None, pollers,
+                                  api_load.poll_seconds(seconds, interval_s), interval_s)
+    say(f"api polled every {interval_s} s, routing idle: {idle['requests_per_s']} req/s, p99 "
+        f"{idle['latency_ms']['p99']} ms")
+    await settle(h)
+
     # The listeners ask for what the wallboard shows (acd/api/static/wallboard.js), as it does.
     result = await phase(f"{base}/stream?parts=centre,queues,agents",
                          api_load.poll_seconds(seconds, interval_s),
@@ -387,7 +410,8 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
     result["saturation"] = await phase(None, seconds, None)
     say(f"api saturation: {result['saturation']['requests_per_s']} req/s, p99 "
         f"{result['saturation']['latency_ms']['p99']} ms")
-    result.update(body_bytes=len(body), gzip_bytes=gzip_bytes, pollers=pollers, _body=body)
+    result.update(body_bytes=len(body), gzip_bytes=gzip_bytes, pollers=pollers, _body=body,
+                  routing_idle=idle)
     return result
 
 

@@ -44,7 +44,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
               **report.summarise(main, [{"factor": 1, **main}], lua, api_base, ami)}
     for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms"):
         assert key in result["routing"]
-    for key in ("requests_per_s", "p99_ms", "baseline_p99_ms"):  # the result file's fields
+    # the same pollers with routing idle, apart from what sharing the cores with it adds
+    assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
+    for key in ("requests_per_s", "p99_ms", "baseline_p99_ms",  # the result file's fields
+                "p99_ms_routing_idle"):
         assert result["api"][key] is not None
     assert result["api"]["saturation"]["requests_per_s"] > 0
     assert result["api"]["baseline_saturation"]["requests_per_s"] > 0
