@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -208,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--api-poll-interval: seconds above 0")
     if args.soak_rate is not None and not args.soak_rate > 0:
         ap.error("--soak-rate: freed agents per second above 0")
+    # Killed (SIGTERM) as if interrupted: the runs' clean-up then stops the service, the
+    # simulator and redis-server, rather than leave them running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
     sizes = centre.QUICK if args.quick or args.soak else centre.FULL

@@ -204,7 +204,10 @@ async def _child_main(conn: Connection, secret: str, phones: list[tuple[str, str
 
     def serve() -> None:
         while conn.poll():
-            name, args = conn.recv()
+            try:
+                name, args = conn.recv()
+            except EOFError:  # the bench is gone (killed): stop, rather than spin on the pipe
+                name, args = "stop", ()
             if name == "stop":
                 loop.remove_reader(conn.fileno())
                 done.set_result(None)
@@ -218,7 +221,8 @@ async def _child_main(conn: Connection, secret: str, phones: list[tuple[str, str
     await done
     driver.close()
     await sim.stop()
-    conn.send(("ok", None))
+    with contextlib.suppress(BrokenPipeError):  # (no one to tell when the bench is gone)
+        conn.send(("ok", None))
 
 
 class RemoteSim:
