@@ -66,3 +66,24 @@ def test_queues_with_the_same_skills_and_agents_share_one_list() -> None:
     assert by_queue["vip"] == [a, b]  # c may not take vip: a list of its own
     assert by_queue["vip"] is not by_queue["sales"]
     assert by_queue["other"] == [a, b] and by_queue["other"] is not by_queue["vip"]
+
+
+def test_by_queue_in_steps_gives_the_same_answer() -> None:
+    """The figures run by_queue in steps (a big centre's is tens of ms in one piece)."""
+    from acd.core.serving import AGENTS_PER_STEP, QUEUES_PER_STEP
+
+    queues = {f"q{i}": ({"en": 1 + i % 3} if i % 2 else {"fr": 1}) for i in range(150)}
+    agents = [Agent(id=f"a{i}", interface=f"PJSIP/a{i}", skills={"en": 1 + i % 3, "fr": i % 2})
+              for i in range(300)]
+    steps = QueueMembership(queues).by_queue_steps(agents)
+    yields = 0
+    while True:
+        try:
+            next(steps)
+            yields += 1
+        except StopIteration as done:
+            stepped = done.value
+            break
+    assert yields == 300 // AGENTS_PER_STEP + 150 // QUEUES_PER_STEP
+    assert stepped == QueueMembership(queues).by_queue(agents)
+    assert stepped["q1"] is stepped["q7"]  # equal lists still shared

@@ -10,9 +10,13 @@ or no skill at all, are tested) and remembered per agent until its skills or que
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 
 from acd.core.model import Agent
+from acd.core.steps import run_steps
+
+AGENTS_PER_STEP = 64
+QUEUES_PER_STEP = 64
 
 
 class QueueMembership:
@@ -50,15 +54,25 @@ class QueueMembership:
         require the same skills and have the same agents share one list object, so that a
         caller can work out what depends only on the agents once per list (a thousand queues
         are often a few dozen skill sets)."""
+        return run_steps(self.by_queue_steps(agents))
+
+    def by_queue_steps(self, agents: Iterable[Agent]
+                       ) -> Generator[None, None, dict[str, list[Agent]]]:
+        """by_queue in steps (acd/core/steps.py): at 5,000 agents and 1,000 queues it is
+        25 ms of work on every figures refresh, and 250 ms the first time."""
         out: dict[str, list[Agent]] = {q: [] for q in self._skills}
-        for agent in agents:
+        for n, agent in enumerate(agents, 1):
             for q in self.queues_of(agent):
                 out[q].append(agent)
+            if n % AGENTS_PER_STEP == 0:
+                yield
         first_of: dict[tuple[tuple[str, int], ...], list[Agent]] = {}
-        for q, serving in out.items():
+        for n, (q, serving) in enumerate(out.items(), 1):
             first = first_of.setdefault(self._key[q], serving)
             if first is not serving and first == serving:  # (compares by identity first)
                 out[q] = first
+            if n % QUEUES_PER_STEP == 0:
+                yield
         return out
 
     def _find(self, skills: Mapping[str, int], only: tuple[str, ...]) -> tuple[str, ...]:

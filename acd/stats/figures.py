@@ -13,7 +13,7 @@ caller may get). Queues that are not in the config (any more) are left out, of t
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from acd.config import Config, QueueConfig
 from acd.core.model import Agent, Call, CallState
 from acd.core.routing import call_key
 from acd.core.serving import QueueMembership
+from acd.core.steps import run_steps
 from acd.stats.ewt_queues import probe_ewts
 from acd.stats.fig_agents import (
     agent_counts_view,
@@ -55,9 +56,8 @@ from acd.stats.schema import (
 from acd.stats.staffing import agents_needed_now, agents_short_now
 from acd.stats.timewin import local_midnight
 
-__all__ = ["build_snapshot", "dump_steps", "history_rows", "membership_of", "snapshot_steps",
-           "window_figures"]
-T = TypeVar("T")
+__all__ = ["build_snapshot", "dump_steps", "history_rows", "membership_of", "run_steps",
+           "snapshot_steps", "window_figures"]
 
 Windows = Mapping[WindowName, Mapping[str, QueueCounts]]
 SHOWN_CALL_STATES = (CallState.WAITING, CallState.RINGING, CallState.CONNECTED)
@@ -161,15 +161,6 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
                                     funnel_today, agent_pbx=agent_pbx, membership=membership))
 
 
-def run_steps(steps: Generator[None, None, T]) -> T:
-    """Run a step generator (snapshot_steps, dump_steps) to its end, without pauses."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return cast(T, done.value)
-
-
 def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
                    windows: Mapping[WindowName, Mapping[str, QueueCounts]],
                    agents_today: Mapping[str, AgentCounts],
@@ -185,7 +176,7 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
     member = membership if membership is not None else membership_of(cfg)
     today = todays(agents, agents_today, now, local_midnight(now, cfg.timezone))
     yield
-    serving = member.by_queue(agents)
+    serving = yield from member.by_queue_steps(agents)
     yield
     waiting_by_queue: dict[str, list[Call]] = {}
     callbacks: dict[str, int] = {}  # callbacks keeping a place (waiting or between attempts)
