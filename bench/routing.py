@@ -372,8 +372,9 @@ async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:
 
 async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: float
                ) -> dict[str, Any]:
-    """The clients (child process) against the live service while the paced routing runs:
-    polling every interval_s (with the SSE listeners), then in a closed loop (`saturation`).
+    """The clients (child process) against the live service: polling every interval_s with
+    routing idle (`routing_idle`), then while the paced routing runs: polling (with the SSE
+    listeners), then in a closed loop (`saturation`).
     Routing's latency during each is kept (`routing_during`): do the clients hurt it?"""
     import aiohttp
 
