@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acd.config import Config, parse_config
-from acd.core.model import AgentState, CallState
+from acd.core.model import AgentState, Call, CallState
 from acd.service.app import Service
 from acd.service.engine import Engine
 from acd.service.runtime import tune_gc
@@ -54,8 +54,12 @@ class Rig:
         return self.service.engine
 
 
+def _in_state(h: Rig, state: CallState) -> list[Call]:
+    return [c for c in h.engine.calls.values() if c.state is state]
+
+
 def _count(h: Rig, state: CallState) -> int:
-    return sum(1 for c in h.engine.calls.values() if c.state is state)
+    return len(_in_state(h, state))
 
 
 async def load_calls(h: Rig, sizes: centre.Sizes, *, window: int = 400,
@@ -213,7 +217,7 @@ def keeps_up(ladder: list[dict[str, Any]]) -> dict[str, Any]:
 def _backlog(h: Rig) -> str:
     """What keeps the service from having caught up: its inbox and the legs still ringing."""
     now = h.engine.now()
-    ringing = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    ringing = _in_state(h, CallState.RINGING)
     shown = ", ".join(f"{c.id} (agent {c.agent_id}, leg {c.leg_id}, in queue since "
                       f"{now - (c.entered_at or now):.0f} s)" for c in ringing[:5])
     return (f"{h.engine.inbox.qsize()} events in the inbox, {len(ringing)} calls ringing"
