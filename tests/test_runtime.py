@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from acd.gcpauses import GC_PAUSES
 from acd.service.runtime import GEN0_THRESHOLD, tune_gc
 
 
@@ -17,7 +18,11 @@ def test_tune_gc_freezes_what_exists_and_collects_young_objects_less_often() -> 
         cycle: list[object] = []
         cycle.append(cycle)
         del cycle
+        collections = sum(GC_PAUSES.buckets[2])
         assert gc.collect() >= 1
+        # and timed from now on (acd/gcpauses.py)
+        assert sum(GC_PAUSES.buckets[2]) == collections + 1
     finally:
+        GC_PAUSES.uninstall()
         gc.unfreeze()
         gc.set_threshold(*before)

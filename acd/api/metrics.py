@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from acd.api.backend import Backend
+from acd.gcpauses import GC_PAUSES, GENERATIONS, GcPauses
 
 _AGENT_COUNTS = ("logged_in", "ready", "reserved", "on_call", "wrap_up", "not_ready")
 AGENT_STATES = ("logged_out", "ready", "reserved", "on_call", "wrap_up", "not_ready")
@@ -131,6 +132,23 @@ def _agent_metrics(agents: list[dict[str, Any]]) -> Iterator[Metric]:
     yield by_state
 
 
+class GcPauseCollector(Collector):
+    """How long the collector stopped the process that serves the API (acd/gcpauses.py):
+    with `http.own_process`, the figures process. Empty until the service has started."""
+
+    def __init__(self, pauses: GcPauses = GC_PAUSES) -> None:
+        self._pauses = pauses
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "acd_gc_pause_seconds", "pauses of the cyclic garbage collector (the whole "
+            "process stops), by generation (2: full collections)", labels=["generation"])
+        for gen in range(GENERATIONS):
+            buckets, total = self._pauses.histogram(gen)
+            family.add_metric([str(gen)], buckets, total)
+        yield family
+
+
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 
@@ -138,6 +156,7 @@ def make_registry(backend: Backend) -> CollectorRegistry:
     """A private registry per app (the process-wide default one would collide in tests)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(backend))
+    registry.register(GcPauseCollector())
     return registry
 
 

@@ -10,11 +10,16 @@ and every routing decision waiting behind it was that much later. So, once the s
   collection costs a little more, there are far fewer, and fewer objects reach the old
   generations whose scans are the long pauses. Cycles are still collected.
 Not done by the tests' services: freezing keeps whatever a test process holds alive.
+
+tune_gc also starts timing every collection (acd/gcpauses.py): the figures process shows them
+at `/metrics`, and the benchmark reports them per phase, so a stall can be told from a queue.
 """
 
 from __future__ import annotations
 
 import gc
+
+from acd.gcpauses import GC_PAUSES
 
 GEN0_THRESHOLD = 10_000
 
@@ -25,3 +30,4 @@ def tune_gc() -> None:
     gc.freeze()
     _gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+    GC_PAUSES.install()
