@@ -21,6 +21,7 @@ from typing import Any
 
 from acd.config import Config, parse_config
 from acd.core.model import AgentState, Call, CallState
+from acd.gcpauses import GC_PAUSES, PAUSE_BUCKETS_S, GcPauses
 from acd.service.app import Service
 from acd.service.engine import Engine
 from acd.service.runtime import tune_gc
@@ -199,7 +200,26 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             "seconds": round(t_end - t_start, 3),
             "rate_achieved_per_s": round(sent / (t_end - t_start), 1),
             "starved_ticks": starved, "latency_ms": percentiles_ms(res["latencies"]),
-            "loop_lag_ms": lag_p}
+            "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"]}
+
+
+STALL_GAP_S = 0.25
+
+
+def stalls(slow: list[tuple[float, float]]) -> dict[str, Any]:
+    """Slow decisions (over simproc.SLOW_S) grouped into episodes: those freed within
+    STALL_GAP_S of one another are one. Few episodes holding many slow decisions are stalls
+    (something stopped a process for a while); slow decisions spread out are a queue."""
+    episodes: list[list[tuple[float, float]]] = []
+    for t0, took in sorted(slow):
+        if episodes and t0 - episodes[-1][-1][0] <= STALL_GAP_S:
+            episodes[-1].append((t0, took))
+        else:
+            episodes.append([(t0, took)])
+    worst = sorted(episodes, key=lambda e: -max(x for _, x in e))[:5]
+    return {"slow_decisions": len(slow), "episodes": len(episodes),
+            "worst": [{"decisions": len(e), "longest_ms": round(1000 * max(x for _, x in e), 1),
+                       "span_ms": round(1000 * (e[-1][0] - e[0][0]), 1)} for e in worst]}
 
 
 def keeps_up(ladder: list[dict[str, Any]]) -> dict[str, Any]:
@@ -316,7 +336,9 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         }
         out["snapshot"] = await snapshot_cost(h)
         say(f"snapshot: {out['snapshot']}")
+        pauses = GC_PAUSES.copy()
         out["burst"] = await burst(h, min(sizes.agents, sizes.calls))
+        out["burst"]["gc"] = GC_PAUSES.since(pauses)
         say(f"burst: {out['burst']['decisions_per_s']} decisions/s "
             f"({out['burst']['decisions']} of {out['burst']['expected']})")
         out["reject_all_s"] = round(await reject_all(h), 3)
@@ -327,7 +349,10 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         ladder = []
         for rate in rates:
             await settle(h)  # (the first too: the burst's aftermath is not a steady state)
+            pauses = GC_PAUSES.copy()
             ladder.append(await paced(h, rate, paced_s))
+            # the collector's pauses in the service's process meanwhile: a stall, not a queue
+            ladder[-1]["gc"] = GC_PAUSES.since(pauses)
             say(f"paced at {rate}/s: p50 {ladder[-1]['latency_ms']['p50']} ms, "
                 f"p99 {ladder[-1]['latency_ms']['p99']} ms")
         out["paced"] = keeps_up(ladder)
@@ -398,16 +423,20 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
 
     # The same pollers with routing idle first: the API's own cost, apart from what sharing
     # two cores with routing at `rate` adds (the figure of the target is the next phase's).
+    pauses = await api_gc(base)
     idle = await api_load.measure(f"{base}/queues", None, pollers,
                                   api_load.poll_seconds(seconds, interval_s), interval_s)
+    idle["api_process_gc"] = (await api_gc(base)).since(pauses)
     say(f"api polled every {interval_s} s, routing idle: {idle['requests_per_s']} req/s, p99 "
         f"{idle['latency_ms']['p99']} ms")
     await settle(h)
 
     # The listeners ask for what the wallboard shows (acd/api/static/wallboard.js), as it does.
+    pauses = await api_gc(base)
     result = await phase(f"{base}/stream?parts=centre,queues,agents",
                          api_load.poll_seconds(seconds, interval_s),
                          interval_s)
+    result["api_process_gc"] = (await api_gc(base)).since(pauses)
     say(f"api polled every {interval_s} s: {result['requests_per_s']} req/s, p99 "
         f"{result['latency_ms']['p99']} ms, {result['late']} late, 304 share "
         f"{result['not_modified_share']}")
@@ -418,6 +447,34 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
     result.update(body_bytes=len(body), gzip_bytes=gzip_bytes, pollers=pollers, _body=body,
                   routing_idle=idle)
     return result
+
+
+async def api_gc(base: str) -> GcPauses:
+    """The collector's pauses so far in the process that serves the API (the figures
+    process with http.own_process), from its /metrics."""
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with aiohttp.ClientSession() as session, session.get(
+            base.removesuffix("/api/v1") + "/metrics") as resp:
+        text = await resp.text()
+    pauses = GcPauses()
+    for family in text_string_to_metric_families(text):
+        if family.name != "acd_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            gen = int(sample.labels["generation"])
+            if sample.name.endswith("_bucket"):
+                pauses.buckets[gen][_BOUNDS.index(sample.labels["le"])] = int(sample.value)
+            elif sample.name.endswith("_sum"):
+                pauses.total_s[gen] = sample.value
+    for counts in pauses.buckets:  # cumulative -> per bucket
+        for i in range(len(counts) - 1, 0, -1):
+            counts[i] -= counts[i - 1]
+    return pauses
+
+
+_BOUNDS = [*(str(b) for b in PAUSE_BUCKETS_S), "+Inf"]
 
 
 async def snapshot_cost(h: Rig) -> dict[str, Any]:

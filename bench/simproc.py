@@ -28,12 +28,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import acd.pbxsim.ami as sim_ami
+from acd.gcpauses import GC_PAUSES
 from acd.pbxsim import AgentPhone, CallerSpec, PbxSim
 from acd.pbxsim.eventfilter import manager_conf_filters
 from acd.pbxsim.frames import Headers
 from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 
 SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
+SLOW_S = 0.02  # a decision slower than this is kept with its time (stalls: see stalls())
 
 
 def ring_only(iface: str, ext: str) -> AgentPhone:
@@ -51,6 +53,8 @@ class SimDriver:
         self.originates = 0
         self.last_originate = 0.0
         self.latencies: list[float] = []
+        self.slow: list[tuple[float, float]] = []  # (t0, latency) of those over SLOW_S
+        self.gc_mark = GC_PAUSES.copy()  # the simulator's own collections since reset
         self.rang: list[str] = []  # extensions rung since the last tick()
         self.auto_reject = False
         self.held_events = 0  # freeing events emitted since the last hold()
@@ -82,6 +86,8 @@ class SimDriver:
         t0 = self.freed_at.pop(iface, None)
         if t0 is not None:
             self.latencies.append(t1 - t0)
+            if t1 - t0 > SLOW_S:
+                self.slow.append((t0, t1 - t0))
         # The PBX's own work on the action comes after: the actions already read are timed
         # as they arrive, not after the simulator has dialled the ones before them.
         asyncio.get_running_loop().call_soon(self._dial_leg, s, a, iface)
@@ -96,6 +102,8 @@ class SimDriver:
     def reset(self, auto_reject: bool = False) -> None:
         self.freed_at.clear()
         self.latencies.clear()
+        self.slow.clear()
+        self.gc_mark = GC_PAUSES.copy()
         self.rang.clear()
         self.originates = 0
         self.last_originate = 0.0
@@ -158,7 +166,8 @@ class SimDriver:
 
     def results(self) -> dict[str, Any]:
         return {"originates": self.originates, "last_originate": self.last_originate,
-                "latencies": list(self.latencies)}
+                "latencies": list(self.latencies), "slow": list(self.slow),
+                "gc": GC_PAUSES.since(self.gc_mark)}
 
     def reject_all(self) -> int:
         """Hang up every ringing agent leg (a ring-no-answer for the service), and from now
@@ -197,6 +206,7 @@ async def _child_main(conn: Connection, secret: str, phones: list[tuple[str, str
     sim.pbx.digit_delay_s = sim.pbx.digit_gap_s = 0.02  # as the harness sets them
     for iface, ext in phones:
         sim.add_phone(ring_only(iface, ext))
+    GC_PAUSES.install()  # the simulator's own pauses are in every latency it measures
     driver = SimDriver(sim)
     conn.send(await sim.start(host="127.0.0.1", port=0))
     loop = asyncio.get_running_loop()

@@ -1,23 +1,36 @@
 """The figures snapshot alone, at a size, without Redis or the PBX (pure CPU):
 
     python -m bench.snapshot 10000,5000,1000     # calls, agents, queues
+    python -m bench.snapshot 10000,5000,1000 --gc off   # the same with the collector off
 
 A centre from bench/centre.py, its agents in random states, its calls waiting in random
 queues; prints the CPU time of build_snapshot (the first one, which also works out who serves
-which queue, and a second one that reuses it) and of its JSON form (dump_steps).
+which queue, and a second one that reuses it) and of its JSON form (dump_steps), and the
+longest steps between yields: in the service each step blocks the loop whole (slices.py), so
+the longest step is the figures' share of the API's tail. `--gc`: `tuned` (the default) as
+the service runs (runtime.tune_gc, after the centre is built, as the service does once it is
+up), `default` CPython's own thresholds, `off` no collector (what the steps cost alone).
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
 import random
 import sys
 import time
-from typing import Any
+from collections.abc import Generator
+from typing import Any, TypeVar
 
 from acd.config import Config, parse_config
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.stats.figures import build_snapshot, dump_steps, membership_of, run_steps
+from acd.service.runtime import tune_gc
+from acd.stats.figures import dump_steps, membership_of, snapshot_steps
 from bench import centre
+
+T = TypeVar("T")
+GC_MODES = ("tuned", "default", "off")
+LONG_STEP_MS = 10.0
 
 STATES = [AgentState.READY, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.NOT_READY,
           AgentState.RESERVED]
@@ -44,23 +57,75 @@ def make(sizes: centre.Sizes, seed: int = 1) -> tuple[Config, float, list[Call],
     return cfg, now, calls, agents
 
 
-def measure(sizes: centre.Sizes) -> dict[str, Any]:
+class StepClock:
+    """Runs step generators to their end and keeps the wall time of every step."""
+
+    def __init__(self) -> None:
+        self.steps_ms: list[float] = []
+
+    def run(self, steps: Generator[None, None, T]) -> T:
+        clock = time.perf_counter
+        while True:
+            started = clock()
+            try:
+                next(steps)
+            except StopIteration as done:
+                self.steps_ms.append((clock() - started) * 1000)
+                result: T = done.value
+                return result
+            self.steps_ms.append((clock() - started) * 1000)
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.steps_ms)
+        return {"steps": len(ordered), "longest_ms": round(ordered[-1], 1),
+                "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
+                f"over_{LONG_STEP_MS:g}_ms": sum(1 for x in ordered if x > LONG_STEP_MS)}
+
+
+def measure(sizes: centre.Sizes, gc_mode: str = "tuned", runs: int = 3) -> dict[str, Any]:
     cfg, now, calls, agents = make(sizes)
+    threshold = gc.get_threshold()
+    if gc_mode == "tuned":
+        tune_gc()
+    elif gc_mode == "off":
+        gc.disable()
     members = membership_of(cfg)
-    out: dict[str, Any] = {"sizes": sizes.as_dict()}
-    for run in ("first", "again"):
+    out: dict[str, Any] = {"sizes": sizes.as_dict(), "gc": gc_mode}
+    collections = sum(s["collections"] for s in gc.get_stats())
+    for run in range(runs):
+        clock = StepClock()
         t0 = time.process_time()
-        snap = build_snapshot(cfg, now, calls, agents, {}, {}, {}, membership=members)
+        snap = clock.run(snapshot_steps(cfg, now, calls, agents, {}, {}, {},
+                                        membership=members))
         t1 = time.process_time()
-        run_steps(dump_steps(snap))
+        clock.run(dump_steps(snap))
         t2 = time.process_time()
-        out[run] = {"build_ms": round((t1 - t0) * 1000, 1), "dump_ms": round((t2 - t1) * 1000, 1)}
+        out["first" if run == 0 else f"again{run}"] = {
+            "build_ms": round((t1 - t0) * 1000, 1), "dump_ms": round((t2 - t1) * 1000, 1),
+            **clock.summary()}
+    out["collections"] = sum(s["collections"] for s in gc.get_stats()) - collections
+    out["tracked_objects"] = len(gc.get_objects())
+    out["frozen_objects"] = gc.get_freeze_count()
+    # As it was (the tests call this in their own process)
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    gc.enable()
     return out
 
 
 def main(argv: list[str]) -> int:
-    c, a, q = (int(x) for x in (argv[0] if argv else "1000,500,100").split(","))
-    print(measure(centre.Sizes(calls=c, agents=a, queues=q)))
+    parser = argparse.ArgumentParser(prog="python -m bench.snapshot")
+    parser.add_argument("sizes", nargs="?", default="1000,500,100",
+                        help="calls,agents,queues (default 1000,500,100)")
+    parser.add_argument("--gc", choices=GC_MODES, default="tuned",
+                        help="the collector's setting (default: tuned, as the service runs)")
+    parser.add_argument("--runs", type=int, default=3, help="snapshots made one after another")
+    args = parser.parse_args(argv)
+    try:
+        c, a, q = (int(x) for x in args.sizes.split(","))
+    except ValueError:
+        parser.error(f"sizes must be three whole numbers such as 1000,500,100, not {args.sizes!r}")
+    print(measure(centre.Sizes(calls=c, agents=a, queues=q), args.gc, max(1, args.runs)))
     return 0
 
 

@@ -5,6 +5,7 @@ Timings are not asserted (other work shares the machine): only that every figure
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -24,6 +25,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     assert main["burst"]["decisions"] == 4
     assert main["memory"]["figures_rss_mb"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
+    # the collector's pauses per phase: of the service's process, of the simulator's
+    for part in (main["burst"]["gc"], main["paced"]["gc"], main["paced"]["sim_gc"]):
+        assert sorted(part) == ["gen0", "gen1", "gen2"]
+    assert main["paced"]["stalls"]["slow_decisions"] <= main["paced"]["latency_ms"]["n"]
     api = main["api"]
     for phase in (api, api["saturation"]):
         assert phase["requests"] > 0 and phase["errors"] == 0
@@ -46,6 +51,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
         assert key in result["routing"]
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
+    # and the figures process's collections meanwhile, read from its /metrics
+    for part in (api["api_process_gc"], api["routing_idle"]["api_process_gc"]):
+        assert sorted(part) == ["gen0", "gen1", "gen2"]
+        assert all(gen["collections"] >= 0 for gen in part.values())
     for key in ("requests_per_s", "p99_ms", "baseline_p99_ms",  # the result file's fields
                 "p99_ms_routing_idle"):
         assert result["api"][key] is not None
@@ -68,8 +77,26 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     assert main["paced"]["latency_ms"]["n"] > 0
 
 
+def test_slow_decisions_close_together_are_one_stall() -> None:
+    slow = [(10.0, 0.1), (10.05, 0.08), (10.2, 0.03),  # one stall: 3 decisions
+            (20.0, 0.05),                               # another, alone
+            (10.01, 0.09)]                              # (out of order: the 1st stall's)
+    got = routing.stalls(slow)
+    assert got["slow_decisions"] == 5 and got["episodes"] == 2
+    assert got["worst"][0] == {"decisions": 4, "longest_ms": 100.0, "span_ms": 200.0}
+    assert got["worst"][1] == {"decisions": 1, "longest_ms": 50.0, "span_ms": 0.0}
+    assert routing.stalls([]) == {"slow_decisions": 0, "episodes": 0, "worst": []}
+
+
 def test_bench_snapshot_alone() -> None:
     from bench import snapshot
 
-    out = snapshot.measure(centre.Sizes(calls=20, agents=10, queues=4, skills=5))
-    assert out["first"]["build_ms"] >= 0 and out["again"]["dump_ms"] >= 0
+    threshold = gc.get_threshold()
+    out = snapshot.measure(centre.Sizes(calls=20, agents=10, queues=4, skills=5), runs=2)
+    assert out["first"]["build_ms"] >= 0 and out["again1"]["dump_ms"] >= 0
+    # every step timed: a snapshot of 4 queues takes more than one step
+    assert out["first"]["steps"] > 1
+    assert out["first"]["longest_ms"] >= out["first"]["p99_ms"] > 0
+    assert out["gc"] == "tuned" and out["frozen_objects"] > 0
+    # the test process gets its collector back as it was
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
