@@ -24,7 +24,7 @@ from acd.core.model import AgentState, Call, CallState
 from acd.gcpauses import GC_PAUSES, PAUSE_BUCKETS_S, GcPauses
 from acd.service.app import Service
 from acd.service.engine import Engine
-from acd.service.runtime import tune_gc
+from acd.service.runtime import tune_gc, untune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
@@ -396,6 +396,7 @@ async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:
     else:
         task.result()
     await h.sim.stop()
+    untune_gc()  # (the next service of the run tunes it again; the tests share this process)
     return None if hung else round(time.perf_counter() - t0, 3)
 
 

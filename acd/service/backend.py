@@ -30,6 +30,7 @@ from acd.core.reasons import NO_REASON
 from acd.core.serving import QueueMembership
 from acd.service.daycache import DayCache
 from acd.service.reasons import ReasonReads, live_and_today_steps
+from acd.service.runtime import collector_held
 from acd.service.slices import Sliced
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
@@ -134,6 +135,12 @@ class ServiceBackend:
         """A new snapshot, published to the readers. The store reads may be bounded in time
         (`reads_timeout_s`: a TimeoutError then); the figures are built in slices between
         which routing runs (slices.py), from the calls and agents as they were at `now`."""
+        # (runtime.py: no young collection scans the replies and the snapshot as they are
+        # made, again and again; what is left is frozen)
+        with collector_held():
+            return await self._refresh(reads_timeout_s)
+
+    async def _refresh(self, reads_timeout_s: float | None) -> Snapshot:
         self._started += 1
         number = self._started
         loop = asyncio.get_running_loop()
