@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -286,4 +288,28 @@ async def test_mixmonitor_truth_and_mute_without_recording() -> None:
         assert rec["file"] == "x/rec-1.wav" and rec["options"] == "b"
         assert [m[1] for m in rec["mutes"]] == ["1"] and rec["stopped_at"] is not None
     finally:
+        await teardown(sim, raw)
+
+
+async def test_a_gone_agent_leg_is_freed_without_the_collector() -> None:
+    """The leg's callbacks close over it: dropped at hangup, or every rung leg stays a
+    cycle for the collector (the bench's simulator paused up to 380 ms to collect them)."""
+    sim, clock, raw = await setup(p1001=(None, None))
+    gc.disable()
+    try:
+        _cid, chan = await to_hold(sim, clock, raw)
+        await raw.action("Originate", Channel="PJSIP/1001", Context="acd-agent", Exten="s",
+                         Priority="1", Async="true", ChannelId="leg-gone",
+                         Variable=f"ACD_CALLER={chan}")
+        await raw.settle()
+        leg = next(c for c in sim.pbx.channels.values() if c.uniqueid == "leg-gone")
+        assert leg.answer_cb is not None  # (ringing: it would answer through it)
+        gone = weakref.ref(leg)
+        del leg
+        sim.agent_hangup("PJSIP/1001")
+        await raw.settle()
+        assert raw.events("Hangup", Uniqueid="leg-gone")
+        assert gone() is None
+    finally:
+        gc.enable()
         await teardown(sim, raw)

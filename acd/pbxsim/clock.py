@@ -52,14 +52,17 @@ class RealClock:
 class _ManualTimer:
     __slots__ = ("callback", "cancelled", "due", "seq")
 
-    def __init__(self, due: float, seq: int, callback: Callable[[], None]) -> None:
+    def __init__(self, due: float, seq: int, callback: Callable[[], None] | None) -> None:
         self.due = due
         self.seq = seq
         self.callback = callback
         self.cancelled = False
 
     def cancel(self) -> None:
+        # As asyncio's handles do: what the callback holds is let go at once, not when the
+        # timer would have been due.
         self.cancelled = True
+        self.callback = None
 
     def __lt__(self, other: _ManualTimer) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)
@@ -92,7 +95,7 @@ class ManualClock:
     def advance_to(self, target: float) -> None:
         while self._heap and self._heap[0].due <= target:
             timer = heapq.heappop(self._heap)
-            if timer.cancelled:
+            if timer.callback is None:  # cancelled
                 continue
             self._now = max(self._now, timer.due)
             timer.callback()

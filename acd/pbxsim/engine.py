@@ -175,7 +175,9 @@ class Pbx(PbxCore):
         ch.cancel_timers()
         if ch.app is not None:
             ch.app.cancel_timers()
-        ch.dtmf_listener = None
+        # The callbacks close over the channel: dropped, a gone channel is freed by its last
+        # reference rather than left as a cycle for the collector (one per agent leg).
+        ch.dtmf_listener = ch.answer_cb = ch.after_bridge = None
         self.chan_event("Hangup", ch, [("Cause", str(cause)),
                                        ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))])
         self.emit("DeviceStateChange", [("Device", ch.name.rsplit("-", 1)[0]),
