@@ -46,6 +46,37 @@ async def redis_used_bytes(url: str) -> int:
         await client.aclose()
 
 
+class RedisSlowLog:
+    """Redis's own slow log over a phase: the commands that kept its one thread busy longer
+    than `slower_than_us` (every client's command waits behind them)."""
+
+    def __init__(self, url: str, slower_than_us: int = 5000) -> None:
+        self.client = aioredis.from_url(url)
+        self.slower_than_us = slower_than_us
+
+    async def start(self) -> RedisSlowLog:
+        await self.client.config_set("slowlog-log-slower-than", self.slower_than_us)
+        await self.client.config_set("slowlog-max-len", 1024)
+        await self.client.slowlog_reset()
+        return self
+
+    async def stop(self) -> dict[str, Any]:
+        try:
+            entries = await self.client.slowlog_get(1024)
+        finally:
+            await self.client.aclose()
+        worst = sorted(entries, key=lambda e: -int(e["duration"]))[:5]
+
+        def shown(command: bytes | str) -> str:
+            text = command.decode(errors="replace") if isinstance(command, bytes) else command
+            return text[:60]
+
+        return {"over_ms": self.slower_than_us / 1000, "commands": len(entries),
+                "busy_ms": round(sum(int(e["duration"]) for e in entries) / 1000, 1),
+                "worst": [{"ms": round(int(e["duration"]) / 1000, 1),
+                           "command": shown(e["command"])} for e in worst]}
+
+
 class LoopLag:
     """Samples event-loop lag: a task sleeps `interval_s` and records how late it woke."""
 
@@ -65,6 +96,16 @@ class LoopLag:
         self.samples.clear()
         self._task = asyncio.create_task(self._run(), name="bench-looplag")
         return self
+
+    def restart(self) -> None:
+        """From now on (called in the loop, from a callback too)."""
+        self.cancel()
+        self.start()
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     async def stop(self) -> dict[str, Any]:
         if self._task is not None:

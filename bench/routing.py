@@ -28,7 +28,7 @@ from acd.service.runtime import tune_gc, untune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
-from bench.common import LoopLag, percentiles_ms, redis_used_bytes, rss_mb, say
+from bench.common import LoopLag, RedisSlowLog, percentiles_ms, redis_used_bytes, rss_mb, say
 from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, ring_only
 
 log = logging.getLogger("bench.routing")
@@ -162,6 +162,7 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     idle = [aid for aid, a in agents.items() if a.state is AgentState.NOT_READY]
     returning: set[str] = set()
     lag = LoopLag().start()
+    slow = await RedisSlowLog(h.service.redis_url).start()
     t_start = time.perf_counter()
     sent = 0
     starved = 0
@@ -196,11 +197,13 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     res = await h.sim.call("results")
     await h.sim.call("reset")  # auto-reject off
     lag_p = await lag.stop()
+    redis_slow = await slow.stop()
     return {"rate_target_per_s": rate_per_s, "freed": sent, "decisions": res["originates"],
             "seconds": round(t_end - t_start, 3),
             "rate_achieved_per_s": round(sent / (t_end - t_start), 1),
             "starved_ticks": starved, "latency_ms": percentiles_ms(res["latencies"]),
-            "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"]}
+            "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"],
+            "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow}
 
 
 STALL_GAP_S = 0.25

@@ -34,6 +34,7 @@ from acd.pbxsim.eventfilter import manager_conf_filters
 from acd.pbxsim.frames import Headers
 from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 from acd.service.runtime import tune_gc
+from bench.common import LoopLag, percentiles_ms
 
 SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
 SLOW_S = 0.02  # a decision slower than this is kept with its time (stalls: see stalls())
@@ -56,6 +57,7 @@ class SimDriver:
         self.latencies: list[float] = []
         self.slow: list[tuple[float, float]] = []  # (t0, latency) of those over SLOW_S
         self.gc_mark = GC_PAUSES.copy()  # the simulator's own collections since reset
+        self.lag = LoopLag()  # and how late its loop ran (its AMI writes and reads wait)
         self.rang: list[str] = []  # extensions rung since the last tick()
         self.auto_reject = False
         self.held_events = 0  # freeing events emitted since the last hold()
@@ -65,6 +67,7 @@ class SimDriver:
         sim_ami.ACTIONS["originate"] = self._originate
 
     def close(self) -> None:
+        self.lag.cancel()
         sim_ami.ACTIONS["originate"] = self._orig
         self.sim.pbx.listeners.remove(self._event)
 
@@ -105,6 +108,7 @@ class SimDriver:
         self.latencies.clear()
         self.slow.clear()
         self.gc_mark = GC_PAUSES.copy()
+        self.lag.restart()
         self.rang.clear()
         self.originates = 0
         self.last_originate = 0.0
@@ -168,7 +172,8 @@ class SimDriver:
     def results(self) -> dict[str, Any]:
         return {"originates": self.originates, "last_originate": self.last_originate,
                 "latencies": list(self.latencies), "slow": list(self.slow),
-                "gc": GC_PAUSES.since(self.gc_mark)}
+                "gc": GC_PAUSES.since(self.gc_mark),
+                "loop_lag_ms": percentiles_ms(self.lag.samples)}
 
     def reject_all(self) -> int:
         """Hang up every ringing agent leg (a ring-no-answer for the service), and from now

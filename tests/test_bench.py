@@ -29,6 +29,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     for part in (main["burst"]["gc"], main["paced"]["gc"], main["paced"]["sim_gc"]):
         assert sorted(part) == ["gen0", "gen1", "gen2"]
     assert main["paced"]["stalls"]["slow_decisions"] <= main["paced"]["latency_ms"]["n"]
+    # how late the simulator's loop ran, and Redis's slow log over the phase
+    assert main["paced"]["sim_loop_lag_ms"]["n"] > 0
+    slowlog = main["paced"]["redis_slowlog"]
+    assert slowlog["over_ms"] == 5.0 and len(slowlog["worst"]) == min(5, slowlog["commands"])
     api = main["api"]
     for phase in (api, api["saturation"]):
         assert phase["requests"] > 0 and phase["errors"] == 0
