@@ -3,7 +3,11 @@ an instance renews itself."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from acd.store import Store
+from acd.store.leases import RENEW_BATCH
 from tests.test_store import mk_call
 
 
@@ -29,5 +33,32 @@ async def test_orphaned_calls_skips_the_known_ones(redis_url: str) -> None:
         assert await store.acquire_lease("a", "me", 60_000)
         assert sorted(await store.orphaned_calls()) == ["b", "c"]
         assert await store.orphaned_calls(known={"b": None}) == ["c"]
+    finally:
+        await store.close()
+
+
+async def test_renewal_in_short_batches_reports_the_lost_ones_of_every_batch(
+        redis_url: str) -> None:
+    """Renewed RENEW_BATCH keys per script (a long script holds every routing claim behind
+    it in Redis): the calls lost are still named right, whichever batch they are in."""
+    store = await Store.open(redis_url, pbx="p")
+    try:
+        ids = [f"r{i}" for i in range(2 * RENEW_BATCH + 50)]
+        lost = {ids[0], ids[RENEW_BATCH + 1], ids[-1]}
+        for call_id in ids:
+            assert await store.acquire_lease(call_id, "other" if call_id in lost else "me",
+                                             60_000)
+        scripts = 0
+        real = store._lua.renew_leases  # reaching in: count the scripts
+
+        async def counting(*args: Any, **kwargs: Any) -> Any:
+            nonlocal scripts
+            scripts += 1
+            assert len(kwargs["keys"]) <= RENEW_BATCH
+            return await real(*args, **kwargs)
+
+        store._lua = dataclasses.replace(store._lua, renew_leases=counting)
+        assert sorted(await store.renew_leases(ids, "me", 60_000)) == sorted(lost)
+        assert scripts == 3
     finally:
         await store.close()

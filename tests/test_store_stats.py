@@ -25,7 +25,7 @@ from acd.stats.raw import (
     wait_bucket,
 )
 from acd.store import Store, interval_start, stats_ttl
-from acd.store.base import PIPELINE_BATCH
+from acd.store.base import READ_BATCH
 from acd.store.stats import WINDOW_BATCH, interval_starts
 from acd.testing.redis_server import RedisServer
 
@@ -241,8 +241,8 @@ async def test_scenario_counts(store: Store, redis_url: str) -> None:
 async def test_reads_are_one_round_trip_per_batch(store: Store,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A read of many keys is one round trip (a pipeline, or one read_hashes script) per
-    PIPELINE_BATCH keys, not one per key: and each batch is short, so a big read never holds
-    the event loop for long."""
+    READ_BATCH keys, not one per key: and each batch is short, so a big read never holds
+    the event loop (or Redis) for long."""
     await queued(store, "c1", "q0", B)
     calls = 0
     real_pipeline = store._r.pipeline  # reaching in: count the round trips
@@ -267,8 +267,9 @@ async def test_reads_are_one_round_trip_per_batch(store: Store,
     await store.funnel(["main"], B - 86_400, B + 1)
     intervals = len(interval_starts(B - 86_400, B + 1))
     # the recent facts: WINDOW_BATCH queues per round trip (their replies are parsed in one go)
-    assert calls == (math.ceil(50 / WINDOW_BATCH) + math.ceil(50 * intervals / PIPELINE_BATCH)
-                     + 1 + 1)
+    # and READ_BATCH interval hashes per round trip: 50 queues, 2 agents, 1 flow
+    assert calls == (math.ceil(50 / WINDOW_BATCH) + math.ceil(50 * intervals / READ_BATCH)
+                     + math.ceil(2 * intervals / READ_BATCH) + math.ceil(intervals / READ_BATCH))
 
 
 async def test_keys_carry_the_tag_and_intervals_expire(store: Store, redis_url: str) -> None:

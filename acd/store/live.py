@@ -17,7 +17,7 @@ from acd.store.base import StoreBase, text
 
 class LiveReads(StoreBase):
     async def get_calls(self, ids: list[str]) -> dict[str, Call | None]:
-        """The calls by id (None: no such call any more); PIPELINE_BATCH per round trip."""
+        """The calls by id (None: no such call any more); READ_BATCH per round trip."""
         replies = await self._hgetall_batches([self._k.call(i) for i in ids])
         return {i: codec.decode_call(_texts(r)) if r else None
                 for i, r in zip(ids, replies, strict=True)}
