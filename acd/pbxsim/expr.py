@@ -9,9 +9,35 @@ from collections.abc import Callable
 Resolver = Callable[[str], str]
 
 
+# A template, parsed once: literal text, or a ${...} / $[...] whose inside is a template too.
+Part = str | tuple[str, "Template"]
+Template = tuple[Part, ...]
+
+
 def substitute(text: str, resolve: Resolver) -> str:
     """Expand ``${NAME}``, ``${FUNC(arg)}``, ``${VAR:off:len}`` and ``$[expr]``."""
+    if "$" not in text:
+        return text
+    return _render(_parse(text), resolve)
+
+
+def _render(template: Template, resolve: Resolver) -> str:
     out: list[str] = []
+    for part in template:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            opener, inner = part
+            text = _render(inner, resolve)
+            out.append(_variable(text, resolve) if opener == "{" else evaluate(text))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Template:
+    """The parts of a template (a dialplan's texts are few and run again and again: the
+    simulator's hold loop runs them for every waiting caller every 5 s)."""
+    out: list[Part] = []
     i, n = 0, len(text)
     while i < n:
         j = text.find("$", i)  # literal text up to the next '$' in one piece (not per char)
@@ -25,13 +51,12 @@ def substitute(text: str, resolve: Resolver) -> str:
             if end < 0:
                 out.append(text[j:])
                 break
-            inner = substitute(text[j + 2 : end], resolve)
-            out.append(_variable(inner, resolve) if opener == "{" else evaluate(inner))
+            out.append((opener, _parse(text[j + 2 : end])))
             i = end + 1
         else:
             out.append(text[i : j + 1])
             i = j + 1
-    return "".join(out)
+    return tuple(p for p in out if p != "")
 
 
 def _matching(text: str, start: int, opener: str, closer: str) -> int:
