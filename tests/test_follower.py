@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from acd.config import parse_config
 from acd.core.model import AgentState, CallOutcome, CallState
+from acd.service import follower
 from acd.service.follower import Follower
 from acd.store import Store
 
@@ -120,3 +121,19 @@ async def test_status_is_what_the_routing_process_says(stores: tuple[Store, Stor
     said = (False, "AMI not attached: connecting")
     f = Follower(CFG, reader, status=lambda: said)
     assert f.attached() == said
+
+
+async def test_follows_more_events_than_one_read_takes(stores: tuple[Store, Store],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream is read EVENTS_PER_READ entries at a time (a long XRANGE holds Redis and
+    the routing claims behind it): every change is still followed, none read twice."""
+    writer, reader = stores
+    f = Follower(CFG, reader)
+    await f.catch_up()
+    monkeypatch.setattr(follower, "EVENTS_PER_READ", 3)
+    for i in range(10):
+        await waiting_call(writer, f"m{i}", entered_at=T0 + i)
+    await f.catch_up()
+    assert f.full_reads == 1  # followed in 4 reads, not read again
+    assert sorted(f.calls) == sorted(f"m{i}" for i in range(10))
+    assert all(c.state is CallState.WAITING for c in f.calls.values())
