@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from acd.store import Store
+import pytest
+
+from acd.store import Store, leases
 from acd.store.leases import RENEW_BATCH
 from tests.test_store import mk_call
 
@@ -60,5 +62,22 @@ async def test_renewal_in_short_batches_reports_the_lost_ones_of_every_batch(
         store._lua = dataclasses.replace(store._lua, renew_leases=counting)
         assert sorted(await store.renew_leases(ids, "me", 60_000)) == sorted(lost)
         assert scripts == 3
+    finally:
+        await store.close()
+
+
+async def test_orphaned_calls_are_found_across_scan_steps(redis_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live calls are scanned SCAN_COUNT at a time (one reply of 10,000 held Redis):
+    every orphan is found once, whichever step it comes in."""
+    monkeypatch.setattr(leases, "SCAN_COUNT", 5)
+    store = await Store.open(redis_url, pbx="p2")
+    try:
+        ids = [f"s{i:02}" for i in range(23)]
+        for call_id in ids:
+            await store.create_call(mk_call(call_id))
+        for call_id in ids[::2]:
+            assert await store.acquire_lease(call_id, "me", 60_000)
+        assert await store.orphaned_calls(known={"s01": None}) == ids[3::2]
     finally:
         await store.close()
