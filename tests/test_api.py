@@ -7,8 +7,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,13 +18,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from jsonschema import Draft202012Validator
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from acd.api import create_app
 from acd.api.auth import AuthLimiter
 from acd.api.backend import CommandError, Readiness
+from acd.api.metrics import REGISTRY
 from acd.api.testing import FakeBackend, agent, call, queue, serving, snapshot
 from acd.config import HttpConfig, TokenConfig
 
@@ -333,6 +337,29 @@ async def test_metrics_openmetrics_and_before_first_snapshot() -> None:
         assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
         text = await resp.text()
         assert "acd_ready" in text and text.endswith("# EOF\n")
+
+
+async def test_a_slow_scrape_does_not_hold_the_other_requests() -> None:
+    """/metrics renders in a thread: a long exposition (a big centre's) does not make the
+    API's other requests wait for it."""
+    rendering, release = threading.Event(), threading.Event()
+
+    class Slow(Collector):
+        def collect(self) -> Iterator[Metric]:
+            rendering.set()
+            release.wait(5.0)  # (rendering as long as a big centre's takes)
+            yield GaugeMetricFamily("acd_slow", "slow", value=1)
+
+    async with api() as client:
+        client.app[REGISTRY].register(Slow())
+        scrape = asyncio.create_task(client.get("/metrics", headers=auth("viewer")))
+        await wait_for(rendering.is_set, 5.0)
+        # served while the scrape renders (in the loop, it would wait for the release)
+        resp = await client.get("/api/v1/queues", headers=auth("viewer"))
+        assert resp.status == 200 and not scrape.done()
+        release.set()
+        text = await (await scrape).text()
+    assert "acd_slow 1.0" in text
 
 
 # --- OpenAPI ---

@@ -65,3 +65,4 @@ async def test_metrics_show_the_pauses_of_the_api_process() -> None:
     assert samples[("acd_gc_pause_seconds_bucket", "2", "+Inf")] == \
         samples[("acd_gc_pause_seconds_count", "2", None)]
     assert samples[("acd_gc_pause_seconds_sum", "2", None)] > 0
+

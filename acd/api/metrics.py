@@ -10,6 +10,7 @@ summing (`sum without(queue) (acd_queue_waiting{queue!="*"})`).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -161,7 +162,10 @@ def make_registry(backend: Backend) -> CollectorRegistry:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Rendered in a thread: a big centre's exposition (1,000 queues x the windows) is a long
+    piece of CPU, and in the loop every API request waited for it. The collectors only read
+    the published snapshot, which is replaced whole, never changed."""
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    body = encoder(request.app[REGISTRY])
+    body = await asyncio.to_thread(encoder, request.app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": content_type,
                                             "Cache-Control": "no-store"})
