@@ -7,29 +7,24 @@ phase by the benchmark: a stall of the whole process is then told apart from a q
 
 from __future__ import annotations
 
-import bisect
 import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.durations import Durations
+
 GENERATIONS = 3
-# Upper bounds (s) of the pause histogram's buckets; the last bucket is everything longer.
-PAUSE_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass
 class GcPauses:
-    """How long the collector stopped this process, per generation, since `install`: a
-    histogram (counts per bucket of PAUSE_BUCKETS_S, not cumulative, and one more for
-    longer), the sum and the longest. Counts only grow, so two copies taken apart give
-    what happened between them (`since`)."""
+    """How long the collector stopped this process, per generation, since `install`, and
+    how many objects it freed (cyclic garbage)."""
 
-    buckets: list[list[int]] = field(
-        default_factory=lambda: [[0] * (len(PAUSE_BUCKETS_S) + 1) for _ in range(GENERATIONS)])
-    total_s: list[float] = field(default_factory=lambda: [0.0] * GENERATIONS)
-    longest_s: list[float] = field(default_factory=lambda: [0.0] * GENERATIONS)
-    collected: list[int] = field(default_factory=lambda: [0] * GENERATIONS)  # garbage freed
+    pauses: list[Durations] = field(
+        default_factory=lambda: [Durations() for _ in range(GENERATIONS)])
+    collected: list[int] = field(default_factory=lambda: [0] * GENERATIONS)
     _started: float = 0.0
 
     def install(self) -> None:
@@ -45,45 +40,23 @@ class GcPauses:
         if phase == "start":
             self._started = now
             return
-        generation, took = info["generation"], now - self._started
-        self.buckets[generation][bisect.bisect_left(PAUSE_BUCKETS_S, took)] += 1
-        self.total_s[generation] += took
-        self.longest_s[generation] = max(self.longest_s[generation], took)
+        generation = info["generation"]
+        self.pauses[generation].add(now - self._started)
         self.collected[generation] += info["collected"]
 
-    def histogram(self, generation: int) -> tuple[list[tuple[str, float]], float]:
-        """One generation as Prometheus wants it: cumulative buckets ending with +Inf, and
-        the sum (s)."""
-        counts = self.buckets[generation]
-        out, seen = [], 0
-        for bound, n in zip((*(str(b) for b in PAUSE_BUCKETS_S), "+Inf"), counts, strict=True):
-            seen += n
-            out.append((bound, float(seen)))
-        return out, self.total_s[generation]
-
     def copy(self) -> GcPauses:
-        return GcPauses([list(b) for b in self.buckets], list(self.total_s),
-                        list(self.longest_s), list(self.collected))
+        return GcPauses([p.copy() for p in self.pauses], list(self.collected))
 
     def since(self, before: GcPauses) -> dict[str, Any]:
-        """What happened since `before` (a `copy`), per generation: collections, their
-        total and the histogram; `longest_ms` is the upper bound of the longest bucket
-        reached (the exact longest is known only since install)."""
+        """What happened since `before` (a `copy`), per generation (Durations.since)."""
         out: dict[str, Any] = {}
         for gen in range(GENERATIONS):
-            counts = [a - b for a, b in zip(self.buckets[gen], before.buckets[gen], strict=True)]
-            reached = [i for i, n in enumerate(counts) if n]
-            top = reached[-1] if reached else None
+            took = self.pauses[gen].since(before.pauses[gen])
             out[f"gen{gen}"] = {
-                "collections": sum(counts),
-                "pause_ms_total": round((self.total_s[gen] - before.total_s[gen]) * 1000, 1),
-                "longest_ms_at_most": (None if top is None else
-                                       round(1000 * PAUSE_BUCKETS_S[top], 1)
-                                       if top < len(PAUSE_BUCKETS_S) else
-                                       round(1000 * self.longest_s[gen], 1)),
-                "over_10_ms": sum(counts[bisect.bisect_left(PAUSE_BUCKETS_S, 0.01) + 1:]),
-                "garbage_collected": self.collected[gen] - before.collected[gen],
-            }
+                "collections": took["count"], "pause_ms_total": took["total_ms"],
+                "longest_ms_at_most": took["longest_ms_at_most"],
+                "over_10_ms": took["over_10_ms"],
+                "garbage_collected": self.collected[gen] - before.collected[gen]}
         return out
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from acd.config import Config, parse_config
 from acd.core.model import AgentState, Call, CallState
-from acd.gcpauses import GC_PAUSES, PAUSE_BUCKETS_S, GcPauses
+from acd.durations import Durations
+from acd.gcpauses import GC_PAUSES, GcPauses
 from acd.service.app import Service
 from acd.service.engine import Engine
-from acd.service.runtime import tune_gc, untune_gc
+from acd.service.runtime import start_runtime, untune_gc
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
@@ -427,20 +428,20 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
 
     # The same pollers with routing idle first: the API's own cost, apart from what sharing
     # two cores with routing at `rate` adds (the figure of the target is the next phase's).
-    pauses = await api_gc(base)
+    before = await api_process(base)
     idle = await api_load.measure(f"{base}/queues", None, pollers,
                                   api_load.poll_seconds(seconds, interval_s), interval_s)
-    idle["api_process_gc"] = (await api_gc(base)).since(pauses)
+    idle["api_process"] = await api_process_since(base, before)
     say(f"api polled every {interval_s} s, routing idle: {idle['requests_per_s']} req/s, p99 "
         f"{idle['latency_ms']['p99']} ms")
     await settle(h)
 
     # The listeners ask for what the wallboard shows (acd/api/static/wallboard.js), as it does.
-    pauses = await api_gc(base)
+    before = await api_process(base)
     result = await phase(f"{base}/stream?parts=centre,queues,agents",
                          api_load.poll_seconds(seconds, interval_s),
                          interval_s)
-    result["api_process_gc"] = (await api_gc(base)).since(pauses)
+    result["api_process"] = await api_process_since(base, before)
     say(f"api polled every {interval_s} s: {result['requests_per_s']} req/s, p99 "
         f"{result['latency_ms']['p99']} ms, {result['late']} late, 304 share "
         f"{result['not_modified_share']}")
@@ -453,32 +454,39 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
     return result
 
 
-async def api_gc(base: str) -> GcPauses:
-    """The collector's pauses so far in the process that serves the API (the figures
-    process with http.own_process), from its /metrics."""
+async def api_process(base: str) -> tuple[GcPauses, Durations]:
+    """The collector's pauses and the event loop's lag so far in the process that serves
+    the API (the figures process with http.own_process), from its /metrics."""
     import aiohttp
     from prometheus_client.parser import text_string_to_metric_families
 
     async with aiohttp.ClientSession() as session, session.get(
             base.removesuffix("/api/v1") + "/metrics") as resp:
         text = await resp.text()
-    pauses = GcPauses()
+    pauses, lag = GcPauses(), Durations()
     for family in text_string_to_metric_families(text):
-        if family.name != "acd_gc_pause_seconds":
+        if family.name not in ("acd_gc_pause_seconds", "acd_event_loop_lag_seconds"):
             continue
+        series: dict[str, tuple[dict[str, float], list[float]]] = {}
         for sample in family.samples:
-            gen = int(sample.labels["generation"])
+            buckets, total = series.setdefault(sample.labels.get("generation", ""), ({}, [0.0]))
             if sample.name.endswith("_bucket"):
-                pauses.buckets[gen][_BOUNDS.index(sample.labels["le"])] = int(sample.value)
+                buckets[sample.labels["le"]] = sample.value
             elif sample.name.endswith("_sum"):
-                pauses.total_s[gen] = sample.value
-    for counts in pauses.buckets:  # cumulative -> per bucket
-        for i in range(len(counts) - 1, 0, -1):
-            counts[i] -= counts[i - 1]
-    return pauses
+                total[0] = sample.value
+        for key, (buckets, total) in series.items():
+            got = Durations.from_prometheus(buckets, total[0])
+            if family.name == "acd_event_loop_lag_seconds":
+                lag = got
+            else:
+                pauses.pauses[int(key)] = got
+    return pauses, lag
 
 
-_BOUNDS = [*(str(b) for b in PAUSE_BUCKETS_S), "+Inf"]
+async def api_process_since(base: str, before: tuple[GcPauses, Durations]
+                            ) -> dict[str, Any]:
+    pauses, lag = await api_process(base)
+    return {"gc": pauses.since(before[0]), "loop_lag": lag.since(before[1])}
 
 
 async def snapshot_cost(h: Rig) -> dict[str, Any]:
@@ -512,7 +520,7 @@ async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 3
     the attach and resync (a big centre takes longer than the harness's 15 s)."""
     if sim_in_process:
         h = await _harness(cfg, redis_url, attach_timeout_s)
-        tune_gc()  # as `acd run` does once the service is up
+        start_runtime()  # as `acd run` does once the service is up
         return Rig(h.service, h.cfg, LocalSim(h.sim), harness=h)
     data = copy.deepcopy(cfg)
     secret = secrets.token_hex(12)
@@ -529,7 +537,7 @@ async def start(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float = 3
             await service.start()
             await wait_for(lambda: service.engine is not None and service.engine.routing_enabled,
                            attach_timeout_s, "the service to attach and resync")
-            tune_gc()  # as `acd run` does once the service is up
+            start_runtime()  # as `acd run` does once the service is up
         except BaseException:
             await service.stop()
             raise

@@ -55,10 +55,11 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
         assert key in result["routing"]
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
-    # and the figures process's collections meanwhile, read from its /metrics
-    for part in (api["api_process_gc"], api["routing_idle"]["api_process_gc"]):
-        assert sorted(part) == ["gen0", "gen1", "gen2"]
-        assert all(gen["collections"] >= 0 for gen in part.values())
+    # and the figures process's collections and loop lag meanwhile, read from its /metrics
+    for part in (api["api_process"], api["routing_idle"]["api_process"]):
+        assert sorted(part["gc"]) == ["gen0", "gen1", "gen2"]
+        assert all(gen["collections"] >= 0 for gen in part["gc"].values())
+        assert part["loop_lag"]["count"] > 0  # sampled every 10 ms through the phase
     for key in ("requests_per_s", "p99_ms", "baseline_p99_ms",  # the result file's fields
                 "p99_ms_routing_idle"):
         assert result["api"][key] is not None

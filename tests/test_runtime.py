@@ -37,10 +37,10 @@ async def test_tune_gc_freezes_what_exists_and_collects_young_objects_less_often
     assert gc.get_threshold()[0] == GEN0_THRESHOLD
     # Cycles made afterwards are still collected.
     node = weakref.ref(Node())
-    collections = sum(GC_PAUSES.buckets[2])
+    collections = sum(GC_PAUSES.pauses[2].counts)
     assert gc.collect() >= 1 and node() is None
     # and timed from now on (acd/gcpauses.py)
-    assert sum(GC_PAUSES.buckets[2]) == collections + 1
+    assert sum(GC_PAUSES.pauses[2].counts) == collections + 1
     # the upkeep runs, once however often tune_gc is called
     upkeep = runtime._Collector.upkeep
     tune_gc()

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from acd.api.backend import Backend
 from acd.gcpauses import GC_PAUSES, GENERATIONS, GcPauses
+from acd.looplag import LOOP_LAG, LoopLag
 
 _AGENT_COUNTS = ("logged_in", "ready", "reserved", "on_call", "wrap_up", "not_ready")
 AGENT_STATES = ("logged_out", "ready", "reserved", "on_call", "wrap_up", "not_ready")
@@ -133,21 +134,27 @@ def _agent_metrics(agents: list[dict[str, Any]]) -> Iterator[Metric]:
     yield by_state
 
 
-class GcPauseCollector(Collector):
-    """How long the collector stopped the process that serves the API (acd/gcpauses.py):
-    with `http.own_process`, the figures process. Empty until the service has started."""
+class ProcessCollector(Collector):
+    """How the process that serves the API is doing (with `http.own_process`, the figures
+    process): the collector's pauses (acd/gcpauses.py) and its event loop's lag
+    (acd/looplag.py). Empty until the service has started them."""
 
-    def __init__(self, pauses: GcPauses = GC_PAUSES) -> None:
+    def __init__(self, pauses: GcPauses = GC_PAUSES, loop_lag: LoopLag = LOOP_LAG) -> None:
         self._pauses = pauses
+        self._loop_lag = loop_lag
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(
             "acd_gc_pause_seconds", "pauses of the cyclic garbage collector (the whole "
             "process stops), by generation (2: full collections)", labels=["generation"])
         for gen in range(GENERATIONS):
-            buckets, total = self._pauses.histogram(gen)
-            family.add_metric([str(gen)], buckets, total)
+            family.add_metric([str(gen)], *self._pauses.pauses[gen].prometheus())
         yield family
+        lag = HistogramMetricFamily(
+            "acd_event_loop_lag_seconds", "how late the event loop ran (every request waits "
+            "as long), sampled every 10 ms")
+        lag.add_metric([], *self._loop_lag.lag.prometheus())
+        yield lag
 
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
@@ -157,7 +164,7 @@ def make_registry(backend: Backend) -> CollectorRegistry:
     """A private registry per app (the process-wide default one would collide in tests)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(backend))
-    registry.register(GcPauseCollector())
+    registry.register(ProcessCollector())
     return registry
 
 

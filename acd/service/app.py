@@ -35,7 +35,7 @@ from acd.service.backend import ServiceBackend
 from acd.service.engine import Engine
 from acd.service.figures_child import FiguresChild, follow_offsets
 from acd.service.internal_api import create_internal_app
-from acd.service.runtime import tune_gc
+from acd.service.runtime import start_runtime
 from acd.store import Store, stats_ttl
 
 log = logging.getLogger("acd")
@@ -214,7 +214,7 @@ async def run_until_signal(service: Service) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await service.start()
-    tune_gc()  # a long-running process: see runtime.py
+    start_runtime()  # a long-running process: see runtime.py
     try:
         await stop.wait()
     finally:

@@ -33,7 +33,7 @@ from acd.integrations import Integrations
 from acd.service.backend import ServiceBackend, check_reloadable
 from acd.service.follower import Follower
 from acd.service.routing_client import RoutingClient
-from acd.service.runtime import tune_gc
+from acd.service.runtime import start_runtime
 from acd.store import Store, stats_ttl
 
 log = logging.getLogger("acd.figures")
@@ -182,7 +182,7 @@ async def serve(service: FiguresService) -> None:
     try:
         port = await service.start()
         print(f"{READY_LINE} {port}", flush=True)
-        tune_gc()
+        start_runtime()
         await stop.wait()
     finally:
         watch.cancel()

@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 
 from acd.gcpauses import GC_PAUSES
+from acd.looplag import LOOP_LAG
 
 log = logging.getLogger("acd.runtime")
 
@@ -70,8 +71,17 @@ def tune_gc() -> None:
         _Collector.upkeep = loop.create_task(keep_collector(), name="gc-upkeep")
 
 
+def start_runtime() -> None:
+    """A service process, once it is up, in its event loop: the collector tuned (tune_gc)
+    and the event loop's lag measured (acd/looplag.py)."""
+    tune_gc()
+    LOOP_LAG.start()
+
+
 def untune_gc() -> None:
-    """Undo tune_gc (the tests, which share one process)."""
+    """Undo start_runtime and tune_gc (the tests, and the bench's services one after
+    another, share one process)."""
+    LOOP_LAG.cancel()
     if _Collector.upkeep is not None:
         _Collector.upkeep.cancel()
         _Collector.upkeep = None
