@@ -74,6 +74,7 @@ async def _progress(h: Harness, started: float) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from acd.service.runtime import start_runtime
     from acd.testing.harness import Harness
     from acd.testing.redis_server import RedisServer
 
@@ -85,6 +86,9 @@ async def run(args: argparse.Namespace) -> int:
         url = redis.url
     try:
         h = await Harness.start(cfg_data, url, phone=_phone_factory(args.seed), prompt_s=0.4)
+        # as `acd run` does once the service is up: /metrics then shows the loop's lag and the
+        # collector's pauses (the demo is one process: the service and the simulated PBX)
+        start_runtime()
         try:
             return await _drive(h, args)
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import gc
 import json
 import logging
 import os
@@ -171,6 +172,12 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
                              "redis_mb": round(await redis_used_bytes(url) / 1e6, 2),
                              "p50_ms": p["latency_ms"]["p50"], "p99_ms": p["latency_ms"]["p99"],
                              "decisions": p["decisions"],
+                             # Python's own count of what it holds, apart from the RSS (which
+                             # also moves with the allocator's arenas): blocks allocated, and
+                             # the frozen objects (runtime.py), which a cycle dying frozen
+                             # would make grow until the hourly full collection
+                             "allocated_blocks": sys.getallocatedblocks(),
+                             "frozen_objects": gc.get_freeze_count(),
                              "load_average": load_average()})
                 say(f"soak: {rows[-1]}")
                 result["rows"] = rows
