@@ -25,7 +25,7 @@ from acd.durations import Durations
 from acd.gcpauses import GC_PAUSES, GcPauses
 from acd.service.app import Service
 from acd.service.engine import Engine
-from acd.service.runtime import start_runtime, untune_gc
+from acd.service.runtime import reset_runtime, start_runtime
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
@@ -400,7 +400,7 @@ async def stop(h: Rig, timeout_s: float = 20.0) -> float | None:
     else:
         task.result()
     await h.sim.stop()
-    untune_gc()  # (the next service of the run tunes it again; the tests share this process)
+    reset_runtime()  # (the next service of the run tunes it again; the tests share this process)
     return None if hung else round(time.perf_counter() - t0, 3)
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from acd.config import Config, parse_config
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.service.runtime import tune_gc, untune_gc
+from acd.service.runtime import reset_runtime, tune_gc
 from acd.stats.figures import dump_steps, membership_of, snapshot_steps
 from bench import centre
 
@@ -107,7 +107,7 @@ def measure(sizes: centre.Sizes, gc_mode: str = "tuned", runs: int = 3) -> dict[
     out["tracked_objects"] = len(gc.get_objects())
     out["frozen_objects"] = gc.get_freeze_count()
     # As it was (the tests call this in their own process)
-    untune_gc()
+    reset_runtime()
     gc.set_threshold(*threshold)
     gc.enable()
     return out

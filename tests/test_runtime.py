@@ -11,7 +11,13 @@ import pytest
 
 from acd.gcpauses import GC_PAUSES
 from acd.service import runtime
-from acd.service.runtime import GEN0_THRESHOLD, collector_held, keep_collector, tune_gc, untune_gc
+from acd.service.runtime import (
+    GEN0_THRESHOLD,
+    collector_held,
+    keep_collector,
+    reset_runtime,
+    tune_gc,
+)
 from acd.testing.harness import wait_for
 
 
@@ -27,8 +33,10 @@ async def tuned() -> AsyncIterator[None]:
         tune_gc()
         yield
     finally:
-        untune_gc()
-        gc.set_threshold(*before)
+        reset_runtime()
+    # as it was: thresholds, nothing frozen, no upkeep
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert runtime._Collector.upkeep is None and not runtime._Collector.tuned
 
 
 async def test_tune_gc_freezes_what_exists_and_collects_young_objects_less_often(

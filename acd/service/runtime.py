@@ -22,8 +22,9 @@ and every routing decision waiting behind it was that much later. So, once the s
   made; what it leaves (the new snapshot) is frozen.
 Not done by the tests' services: freezing keeps whatever a test process holds alive.
 
-tune_gc also starts timing every collection (acd/gcpauses.py): the figures process shows them
-at `/metrics`, and the benchmark reports them per phase, so a stall can be told from a queue.
+start_runtime (tune_gc, and the loop-lag probe) also times every collection (acd/gcpauses.py)
+and samples the event loop's lag (acd/looplag.py): `/metrics` shows both, and the benchmark
+reports them per phase, so a stall can be told from a queue.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class _Collector:
     """This process's state of the policy (one per process, as the collector is)."""
 
     tuned = False
+    threshold: tuple[int, int, int] | None = None  # as it was before tune_gc
     held = 0  # collector_held blocks running
     was_enabled = True
     upkeep: asyncio.Task[None] | None = None
@@ -59,6 +61,8 @@ def tune_gc() -> None:
     freezing every FREEZE_EVERY_S runs in that loop."""
     gc.collect()
     gc.freeze()
+    if _Collector.threshold is None:
+        _Collector.threshold = gc.get_threshold()
     _gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
     GC_PAUSES.install()
@@ -78,7 +82,7 @@ def start_runtime() -> None:
     LOOP_LAG.start()
 
 
-def untune_gc() -> None:
+def reset_runtime() -> None:
     """Undo start_runtime and tune_gc (the tests, and the bench's services one after
     another, share one process)."""
     LOOP_LAG.cancel()
@@ -87,7 +91,9 @@ def untune_gc() -> None:
         _Collector.upkeep = None
     GC_PAUSES.uninstall()
     gc.unfreeze()
-    gc.set_threshold(700, *gc.get_threshold()[1:])
+    if _Collector.threshold is not None:
+        gc.set_threshold(*_Collector.threshold)
+        _Collector.threshold = None
     _Collector.tuned = False
 
 
