@@ -50,18 +50,16 @@ class RealClock:
 
 
 class _ManualTimer:
-    __slots__ = ("callback", "cancelled", "due", "seq")
+    __slots__ = ("callback", "due", "seq")
 
     def __init__(self, due: float, seq: int, callback: Callable[[], None] | None) -> None:
         self.due = due
         self.seq = seq
-        self.callback = callback
-        self.cancelled = False
+        self.callback = callback  # None once cancelled
 
     def cancel(self) -> None:
         # As asyncio's handles do: what the callback holds is let go at once, not when the
         # timer would have been due.
-        self.cancelled = True
         self.callback = None
 
     def __lt__(self, other: _ManualTimer) -> bool:
@@ -102,5 +100,5 @@ class ManualClock:
         self._now = max(self._now, target)
 
     def next_due(self) -> float | None:
-        live = [t.due for t in self._heap if not t.cancelled]
+        live = [t.due for t in self._heap if t.callback is not None]
         return min(live) if live else None
