@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
@@ -10,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from acd import looplag
 
 
 def percentiles_ms(samples_s: Sequence[float]) -> dict[str, float | int | None]:
@@ -77,41 +78,26 @@ class RedisSlowLog:
                            "command": shown(e["command"])} for e in worst]}
 
 
-class LoopLag:
-    """Samples event-loop lag: a task sleeps `interval_s` and records how late it woke."""
+class LoopLag(looplag.LoopLag):
+    """The service's loop-lag probe (acd/looplag.py), every 5 ms, keeping every sample too:
+    the bench gives percentiles, not the histogram's buckets."""
 
     def __init__(self, interval_s: float = 0.005) -> None:
-        self.interval_s = interval_s
+        super().__init__(interval_s)
         self.samples: list[float] = []
-        self._task: asyncio.Task[None] | None = None
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            t0 = loop.time()
-            await asyncio.sleep(self.interval_s)
-            self.samples.append(max(0.0, loop.time() - t0 - self.interval_s))
-
-    def start(self) -> LoopLag:
-        self.samples.clear()
-        self._task = asyncio.create_task(self._run(), name="bench-looplag")
-        return self
+    def record(self, lag_s: float) -> None:
+        super().record(lag_s)
+        self.samples.append(lag_s)
 
     def restart(self) -> None:
         """From now on (called in the loop, from a callback too)."""
         self.cancel()
+        self.samples.clear()
         self.start()
 
-    def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
     async def stop(self) -> dict[str, Any]:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.cancel()
         return percentiles_ms(self.samples)
 
 
