@@ -463,23 +463,23 @@ async def api_process(base: str) -> tuple[GcPauses, Durations]:
     async with aiohttp.ClientSession() as session, session.get(
             base.removesuffix("/api/v1") + "/metrics") as resp:
         text = await resp.text()
-    pauses, lag = GcPauses(), Durations()
+    buckets: dict[tuple[str, str], dict[str, float]] = {}  # (family, generation) -> le -> n
+    sums: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
-        if family.name not in ("acd_gc_pause_seconds", "acd_event_loop_lag_seconds"):
-            continue
-        series: dict[str, tuple[dict[str, float], list[float]]] = {}
-        for sample in family.samples:
-            buckets, total = series.setdefault(sample.labels.get("generation", ""), ({}, [0.0]))
-            if sample.name.endswith("_bucket"):
-                buckets[sample.labels["le"]] = sample.value
-            elif sample.name.endswith("_sum"):
-                total[0] = sample.value
-        for key, (buckets, total) in series.items():
-            got = Durations.from_prometheus(buckets, total[0])
-            if family.name == "acd_event_loop_lag_seconds":
-                lag = got
-            else:
-                pauses.pauses[int(key)] = got
+        if family.name in ("acd_gc_pause_seconds", "acd_event_loop_lag_seconds"):
+            for sample in family.samples:
+                key = (family.name, sample.labels.get("generation", ""))
+                if sample.name.endswith("_bucket"):
+                    buckets.setdefault(key, {})[sample.labels["le"]] = sample.value
+                elif sample.name.endswith("_sum"):
+                    sums[key] = sample.value
+    pauses, lag = GcPauses(), Durations()
+    for (name, generation), counts in buckets.items():
+        got = Durations.from_prometheus(counts, sums.get((name, generation), 0.0))
+        if name == "acd_event_loop_lag_seconds":
+            lag = got
+        else:
+            pauses.pauses[int(generation)] = got
     return pauses, lag
 
 
