@@ -77,7 +77,8 @@ class StepClock:
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.steps_ms)
-        return {"steps": len(ordered), "longest_ms": round(ordered[-1], 1),
+        # one rounding for both: the longest rounded coarser could read below the p99
+        return {"steps": len(ordered), "longest_ms": round(ordered[-1], 2),
                 "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
                 f"over_{LONG_STEP_MS:g}_ms": sum(1 for x in ordered if x > LONG_STEP_MS)}
 
