@@ -20,6 +20,7 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
               api_base: dict[str, Any], ami: dict[str, Any]) -> dict[str, Any]:
     burst, paced = main["burst"], main["paced"]
     lat = paced["latency_ms"]
+    edge = paced.get("service_latency_ms", {})
     api = main["api"]
     mem = main["memory"]
     routing = {
@@ -30,6 +31,10 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         "loop_lag_p99_ms": paced["loop_lag_ms"]["p99"],
         "baseline_lua_rtt_ms": {k: lua[k] for k in ("p50", "p99", "p999")},
         "ratio_p99_to_lua_p99": _ratio(lat["p99"], lua["p99"], 1),
+        # the same phase timed at the service's edge (bench/probe.py): what the service
+        # itself takes, without the simulator's loop and the two socket hops
+        "service_latency_ms": {k: edge.get(k) for k in ("p50", "p99", "p999", "max", "n")},
+        "ratio_service_p99_to_lua_p99": _ratio(edge.get("p99"), lua["p99"], 1),
         # decisions/s against the claims/s one Python client can make back to back
         "ratio_decisions_to_lua_claims_per_s": _ratio(burst["decisions_per_s"],
                                                       1000 / lua["p50"] if lua["p50"] else None,
@@ -40,6 +45,8 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         "latency_curve_ms": [
             {"rate_per_s": c["rate_target_per_s"], "p50": c["latency_ms"]["p50"],
              "p99": c["latency_ms"]["p99"], "p999": c["latency_ms"]["p999"],
+             "service_p50": c.get("service_latency_ms", {}).get("p50"),
+             "service_p99": c.get("service_latency_ms", {}).get("p99"),
              "keeps_up": c is paced}
             for c in main.get("paced_ladder", [paced])],
     }
@@ -148,10 +155,12 @@ def row(r: dict[str, Any]) -> str:
         f"{s['calls']}/{s['agents']}/{s['queues']}/{s['skills']}",
         f"{rt['decisions_per_s']}",
         f"{rt['latency_ms']['p50']} / {rt['latency_ms']['p99']} / {rt['latency_ms']['p999']}"
-        f" @{rt['paced_rate_per_s']}/s" + " (curve: " + "; ".join(
-            f"{c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
-            for c in rt.get("latency_curve_ms", [])) + ")",
-        f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']})",
+        f" @{rt['paced_rate_per_s']}/s" + _edge(rt.get("service_latency_ms")) + " (curve: "
+        + "; ".join(f"{c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
+                    for c in rt.get("latency_curve_ms", [])) + ")",
+        f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']}"
+        + (f"; service edge x{rt['ratio_service_p99_to_lua_p99']}"
+           if rt.get("ratio_service_p99_to_lua_p99") is not None else "") + ")",
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
         f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (routing idle "
         f"{ap.get('p99_ms_routing_idle')}; bare {ap['baseline_p99_ms']}); saturation "
@@ -164,6 +173,13 @@ def row(r: dict[str, Any]) -> str:
         f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _edge(edge: dict[str, Any] | None) -> str:
+    """The service-edge latency (older result files have none)."""
+    if not edge or edge.get("p50") is None:
+        return ""
+    return f"; at the service's edge {edge['p50']} / {edge['p99']} / {edge['p999']}"
 
 
 HEADER = ("| mode | date (UTC) | commit | machine | load avg | calls/agents/queues/skills | "

@@ -30,6 +30,7 @@ from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre
 from bench.common import LoopLag, RedisSlowLog, percentiles_ms, redis_used_bytes, rss_mb, say
+from bench.probe import EdgeProbe
 from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, ring_only
 
 log = logging.getLogger("bench.routing")
@@ -164,6 +165,7 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     returning: set[str] = set()
     lag = LoopLag().start()
     slow = await RedisSlowLog(h.service.redis_url).start()
+    edge = EdgeProbe(h.engine, {a.extension: a.interface for a in h.cfg.agents.values()})
     t_start = time.perf_counter()
     sent = 0
     starved = 0
@@ -197,12 +199,15 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
         say(f"only {originates} of {sent} freed agents were rung within 60 s")
     res = await h.sim.call("results")
     await h.sim.call("reset")  # auto-reject off
+    edge.close()
     lag_p = await lag.stop()
     redis_slow = await slow.stop()
     return {"rate_target_per_s": rate_per_s, "freed": sent, "decisions": res["originates"],
             "seconds": round(t_end - t_start, 3),
             "rate_achieved_per_s": round(sent / (t_end - t_start), 1),
             "starved_ticks": starved, "latency_ms": percentiles_ms(res["latencies"]),
+            # the same decisions timed at the service's edge (bench/probe.py)
+            "service_latency_ms": percentiles_ms(edge.latencies),
             "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"],
             "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow}
 

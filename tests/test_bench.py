@@ -25,6 +25,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     assert main["burst"]["decisions"] == 4
     assert main["memory"]["figures_rss_mb"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
+    # the same decisions timed at the service's edge: each inside its end-to-end time
+    edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
+    assert edge["n"] == whole["n"]
+    assert 0 < edge["p50"] <= whole["p50"] and edge["max"] <= whole["max"]
     # the collector's pauses per phase: of the service's process, of the simulator's
     for part in (main["burst"]["gc"], main["paced"]["gc"], main["paced"]["sim_gc"]):
         assert sorted(part) == ["gen0", "gen1", "gen2"]
@@ -51,7 +55,7 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
               "machine": {"nproc": 1, "cpu": "x", "ram_gb": 1}, "load_average_start": [0.0],
               "sizes": sizes.as_dict(),
               **report.summarise(main, [{"factor": 1, **main}], lua, api_base, ami)}
-    for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms"):
+    for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms", "service_latency_ms"):
         assert key in result["routing"]
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
@@ -80,6 +84,10 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     assert main["sim"] == "in process"
     assert main["burst"]["decisions"] == 3
     assert main["paced"]["latency_ms"]["n"] > 0
+    # the same decisions timed at the service's edge: each inside its end-to-end time
+    edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
+    assert edge["n"] == whole["n"]
+    assert 0 < edge["p50"] <= whole["p50"] and edge["max"] <= whole["max"]
 
 
 def test_slow_decisions_close_together_are_one_stall() -> None:
