@@ -13,6 +13,7 @@ from typing import Any
 from acd.core.model import AgentState, CallState
 from acd.pbxsim import CallerSpec
 from acd.pbxsim.frames import Headers
+from acd.store import StateChange
 from acd.testing.harness import Harness, wait_for
 from tests.test_e2e_callpath import manual_phone
 
@@ -68,6 +69,19 @@ def counting_round_trips(h: Harness) -> list[int]:
     return sizes
 
 
+def counting_reads(h: Harness) -> list[str]:
+    """The pairs the engine reads again after a lost claim (Handlers._refresh)."""
+    reads: list[str] = []
+    inner = h.engine.handlers._refresh
+
+    async def counted(call_id: str, agent_id: str) -> None:
+        reads.append(f"{call_id}/{agent_id}")
+        await inner(call_id, agent_id)
+
+    h.engine.handlers._refresh = counted  # type: ignore[method-assign]
+    return reads
+
+
 async def waiting_calls(h: Harness) -> list[str]:
     numbers = [f"70{n:02d}" for n in range(CALLS)]
     for number in numbers:  # one at a time: their order in the queue is their arrival
@@ -116,6 +130,60 @@ async def test_a_login_burst_is_routed_first_come_first_served_in_few_round_trip
     # 12 logins and 12 claims: far fewer round trips than 24 (one per step)
     assert sum(trips) >= 2 * AGENTS
     assert len(trips) <= AGENTS, trips
+
+
+async def test_an_agent_made_ready_gets_its_call_claimed_in_the_same_round_trip(
+        lab: Callable[..., Any]) -> None:
+    """The router decides on the mirror while the agent's change is on its way: the change
+    and the claim go to Redis together (one round trip per decision, not two)."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    numbers = await waiting_calls(h)
+    trips = counting_round_trips(h)
+    agent = h.cfg.agents["a03"]
+    h.sim.dial_feature(agent.extension, "*51")
+    await wait_for(lambda: h.sim.pbx.phones[agent.interface].channel is not None, 10,
+                   "a03 rung")
+    assert trips == [2]  # the login and the claim, in one round trip
+    rung = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    assert [(c.caller_num, c.agent_id) for c in rung] == [(numbers[0], "a03")]
+    assert h.engine.router.decisions == 1
+    await consistent(h)
+
+
+async def test_a_claim_sent_with_a_refused_change_loses_nothing(
+        lab: Callable[..., Any]) -> None:
+    """The store refuses the agent's change after the router had claimed a call for it in the
+    same round trip: the claim changes nothing, the call keeps its place and goes to the next
+    agent; nothing is read again or counted as a decision."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    numbers = await waiting_calls(h)
+    store = h.engine.store
+    plain = store.prepare_state
+
+    def refused(change: StateChange, now: float) -> Any:  # expects a state a00 is not in
+        if change.agent_id != "a00":
+            return plain(change, now)
+        return plain(StateChange(change.agent_id, change.state, change.reason,
+                                 frozenset({AgentState.WRAP_UP})), now)
+
+    store.prepare_state = refused  # type: ignore[method-assign]
+    reads = counting_reads(h)
+    trips = counting_round_trips(h)
+    first = h.cfg.agents["a00"]
+    h.sim.dial_feature(first.extension, "*51")
+    # (idle is cleared while the consumer works on an item: set again, it is done with it)
+    await wait_for(lambda: trips and h.engine.idle.is_set(), 10, "the login applied")
+    assert trips == [2]  # the change and the claim went together
+    assert h.engine.agents["a00"].state is AgentState.LOGGED_OUT
+    assert all(c.state is CallState.WAITING for c in h.engine.calls.values())
+    assert reads == [] and h.engine.router.decisions == 0
+    second = h.cfg.agents["a01"]
+    h.sim.dial_feature(second.extension, "*51")
+    await wait_for(lambda: h.sim.pbx.phones[second.interface].channel is not None, 10,
+                   "a01 rung")
+    rung = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    assert [(c.caller_num, c.agent_id) for c in rung] == [(numbers[0], "a01")]
+    await consistent(h)
 
 
 async def test_ring_no_answer_and_unpause_of_one_agent_arriving_together(

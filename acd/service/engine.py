@@ -211,20 +211,33 @@ class Engine:
         return steps, noops, len(items)
 
     async def _run_steps(self, steps: list[EventStep]) -> None:
+        # Agents made ready by these steps get their calls claimed in the same round trip
+        # (Router.ahead). Only when no step puts a call back in a queue: such a call may be the
+        # one an agent should take, and it is not in the index until its step is done.
+        ready = [s.ready for s in steps if s.ready is not None]
+        pairs = (self.router.ahead(ready) if ready and all(
+            t.startswith("agent:") for s in steps for t in s.touches) else [])
+        claims, claim_steps = self.handlers.prepare_claims(pairs)
         try:
-            results = await self.store.run_prepared([s.prepared for s in steps])
+            results = await self.store.run_prepared([s.prepared for s in steps] + claim_steps)
         except Exception:  # e.g. Redis away: none was made (as when one by one)
             log.exception("error applying %d events", len(steps))
+            self.router.release(pairs, [])
             return
-        for step, result in zip(steps, results, strict=True):
-            if isinstance(result, Exception):  # that one alone failed
-                log.error("error applying an event: %s", result)
-                continue
-            try:
-                step.finish(result)
-                self.events_applied += 1
-            except Exception:
-                log.exception("error applying an event")
+        oks: list[bool | None] = []
+        try:
+            for step, result in zip(steps, results, strict=False):
+                if isinstance(result, Exception):  # that one alone failed
+                    log.error("error applying an event: %s", result)
+                    continue
+                try:
+                    step.finish(result)
+                    self.events_applied += 1
+                except Exception:
+                    log.exception("error applying an event")
+            oks = await self.handlers.settle_claims(claims, results[len(steps):], ahead=True)
+        finally:
+            self.router.release(pairs, oks)
 
     def _domain(self, item: Frame | DomainEvent | _Callback) -> DomainEvent | _Callback | None:
         if not isinstance(item, dict):

@@ -7,8 +7,8 @@ so a replayed or late event (the store answers None) changes nothing and counts 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from acd import contract
@@ -57,6 +57,9 @@ class EventStep:
     touches: frozenset[str]  # "call:<id>", "agent:<id>": steps of one batch never share one
     prepared: Prepared[Any]
     finish: Callable[[Any], object]  # the mirror updated from the step's result
+    # The agent as it will be if the step makes it ready: the router may claim a call for it
+    # in the same round trip (Engine._run_steps)
+    ready: Agent | None = None
 
 log = logging.getLogger("acd.calls")
 
@@ -158,14 +161,42 @@ class Handlers:
     async def connect_many(self, pairs: list[tuple[Call, Agent]]) -> list[bool]:
         """connect() of several pairs (distinct calls and agents), claimed in one store round
         trip. False for each pair whose claim was lost."""
-        rings: list[tuple[str, actions.Action]] = []  # the Originates, sent together
-        legs = [self.e.new_leg_id(call) for call, _agent in pairs]
+        claims = [(call, agent, self.e.new_leg_id(call)) for call, agent in pairs]
         results = await self.e.store.claim_many(
-            [(call.id, agent.id, leg) for (call, agent), leg in zip(pairs, legs, strict=True)],
-            self.e.now())
-        out = []
-        for (call, agent), leg_id, result in zip(pairs, legs, results, strict=True):
+            [(call.id, agent.id, leg) for call, agent, leg in claims], self.e.now())
+        return [ok is True for ok in await self.settle_claims(claims, results)]
+
+    def prepare_claims(self, pairs: list[tuple[Call, Agent]]
+                       ) -> tuple[list[tuple[Call, Agent, str]], list[Prepared[ClaimResult]]]:
+        """The claims of the pairs, prepared to go in a round trip with other steps (those of
+        calls the store has no hint for are left out: the router's next round has them)."""
+        claims: list[tuple[Call, Agent, str]] = []
+        prepared: list[Prepared[ClaimResult]] = []
+        now = self.e.now()
+        for call, agent in pairs:
+            leg = self.e.new_leg_id(call)
+            step = self.e.store.prepare_claim(call.id, agent.id, leg, now)
+            if step is not None:
+                claims.append((call, agent, leg))
+                prepared.append(step)
+        return claims, prepared
+
+    async def settle_claims(self, claims: list[tuple[Call, Agent, str]],
+                            results: Sequence[ClaimResult | Exception], *,
+                            ahead: bool = False) -> list[bool | None]:
+        """The store's answers to claims: a won one updates the mirror and rings the agent
+        (the Originates of the round sent together); a lost one refreshes the pair from the
+        store. `ahead`: claimed in the round trip that made the agent ready (Engine); one lost
+        because the agent was not ready after all (its change refused, or redone after a stale
+        hint) changed nothing and is None: the router's ordinary round takes the agent."""
+        rings: list[tuple[str, actions.Action]] = []  # the Originates, sent together
+        out: list[bool | None] = []
+        for (call, agent, leg_id), result in zip(claims, results, strict=True):
             if isinstance(result, Exception) or not result.ok:
+                if ahead and not isinstance(result, Exception) \
+                        and result.reason == "agent_not_ready":
+                    out.append(None)
+                    continue
                 log.info("claim of %s for %s lost: %s", call.id, agent.id,
                          result if isinstance(result, Exception) else result.reason)
                 await self._refresh(call.id, agent.id)
@@ -421,9 +452,11 @@ class Handlers:
             if request[3] is not None and not request[3]:
                 return None  # allowed from no state: set_agent_state() says so
             change = self._state_change(*request)
+            now = self.e.now()
             return EventStep(frozenset({f"agent:{change.agent_id}"}),
-                             self.e.store.prepare_state(change, self.e.now()),
-                             lambda agent: self._state_changed(change, agent))
+                             self.e.store.prepare_state(change, now),
+                             lambda agent: self._state_changed(change, agent),
+                             self._ready_after(change, now))
         if not isinstance(ev, ChannelHungUp) or ev.uniqueid in self.e.calls \
                 or self.consults.knows(ev.uniqueid):
             return None
@@ -445,6 +478,17 @@ class Handlers:
             self.e.cancel_timer(("wrapup", agent_id))
         return StateChange(agent_id, state, reason, allowed,
                            self.wrapups.needs_code(self.e.agents.get(agent_id)))
+
+    def _ready_after(self, change: StateChange, now: float) -> Agent | None:
+        """The agent as the change would leave it, when it makes it ready (as set_agent_state.lua
+        does: a new state_since, and ready_since unless it was ready already)."""
+        agent = self.e.agents.get(change.agent_id)
+        if change.state is not AgentState.READY or agent is None \
+                or agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            return None
+        return replace(agent, state=AgentState.READY, reason=change.reason, state_since=now,
+                       ready_since=agent.ready_since if agent.state is AgentState.READY else now,
+                       call_id="", leg_id="")
 
     def _state_changed(self, change: StateChange, agent: Agent | None) -> Agent | None:
         if agent is None:

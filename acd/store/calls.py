@@ -140,6 +140,13 @@ class CallSteps(StoreBase):
                     out[n] = exc
         return [r for r in out if r is not None]
 
+    def prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float
+                      ) -> Prepared[ClaimResult] | None:
+        """claim() prepared for run_prepared; None for a call the store has not seen (its
+        queue, the hint, unknown: claim() reads it first)."""
+        return (self._prepare_claim(call_id, agent_id, leg_id, now)
+                if call_id in self._call_hints else None)
+
     def _prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float
                        ) -> Prepared[ClaimResult]:
         def decode(reply: Any) -> ClaimResult:
