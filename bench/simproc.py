@@ -63,13 +63,14 @@ class SimDriver:
         self.held_events = 0  # freeing events emitted since the last hold()
         self._orig = sim_ami.ACTIONS["originate"]
         self._tasks: set[asyncio.Task[None]] = set()
-        sim.pbx.listeners.append(self._event)
+        sim.pbx.listen(self._event, lambda event: event == "UserEvent")
         sim_ami.ACTIONS["originate"] = self._originate
 
     def close(self) -> None:
         self.lag.cancel()
         sim_ami.ACTIONS["originate"] = self._orig
         self.sim.pbx.listeners.remove(self._event)
+        self.sim.pbx.interests.pop(self._event, None)
 
     # --- the probe ------------------------------------------------------------------------
     def _event(self, name: str, headers: Headers) -> None:

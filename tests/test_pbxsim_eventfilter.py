@@ -61,3 +61,30 @@ async def test_the_call_path_works_behind_the_shipped_filters(
     dropped = made[0].sim.ami.filter.dropped
     assert dropped.get("Newexten", 0) > 0 and dropped.get("VarSet", 0) > 0
     assert "AsyncAGIStart" not in dropped and "UserEvent" not in dropped
+
+
+def test_a_channel_event_no_listener_wants_is_not_built_and_still_counted_as_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.pbxsim.model import Channel
+    from acd.pbxsim.sim import PbxSim
+
+    sim = PbxSim(event_filters=SHIPPED)
+    ch = Channel(name="PJSIP/trunk-00000001", uniqueid="1.1", linkedid="1.1", kind="caller",
+                 cid_num="7001", cid_name="", context="acd-hold", exten="s")
+    built: list[str] = []
+    snapshot = Channel.snapshot
+    monkeypatch.setattr(Channel, "snapshot",
+                        lambda self: built.append(self.name) or snapshot(self))
+    sim.pbx.chan_event("Newexten", ch)  # the shipped filters drop it, nothing records
+    assert built == [] and sim.ami.filter.dropped == {"Newexten": 1}
+    sim.pbx.chan_event("Hangup", ch)  # the filters pass it: built
+    assert built == [ch.name] and sim.ami.filter.dropped == {"Newexten": 1}
+    sim.record_events = True  # a listener that wants everything now
+    sim.pbx.chan_event("Newexten", ch)
+    assert built == [ch.name] * 2 and sim.ami.filter.dropped == {"Newexten": 2}
+    assert [e for e, _h in sim.events] == ["Newexten"]
+    other: list[str] = []
+    sim.record_events = False
+    sim.pbx.listeners.append(lambda event, _h: other.append(event))  # no interest: all
+    sim.pbx.chan_event("VarSet", ch, [("Variable", "X"), ("Value", "1")])
+    assert other == ["VarSet"] and sim.ami.filter.dropped == {"Newexten": 2, "VarSet": 1}

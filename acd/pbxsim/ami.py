@@ -115,10 +115,13 @@ class AmiServer:
         self.sessions: list[Session] = []
         self._clients: set[asyncio.Task[None]] = set()  # the sessions' tasks
         self.server: asyncio.Server | None = None
-        pbx.listeners.append(self._fanout)
+        pbx.listen(self._fanout, self._wants, self.filter.skipped)
 
     def check(self, username: str, secret: str) -> bool:
         return username == self.username and secret == self._secret
+
+    def _wants(self, event: str) -> bool:
+        return self.filter.by_name(event) is not False  # (None: the headers decide)
 
     def _fanout(self, event: str, headers: Headers) -> None:
         if not self.filter.passes(event, headers):

@@ -43,6 +43,10 @@ class PbxCore:
         self.channels: dict[str, Channel] = {}
         self.phones: dict[str, AgentPhone] = {}
         self.listeners: list[Callable[[str, Headers], None]] = []
+        # What a listener wants, by event name, and what it counts of what it did not get
+        # (listen()): a channel event no listener wants is never built. At a big centre the
+        # hold loops make ~12,000 Newexten a second that the shipped eventfilter drops.
+        self.interests: dict[Callable[[str, Headers], None], Interest] = {}
         self.change_listeners: list[Callable[[], None]] = []
         self._chan_seq = itertools.count(1)
         self._uid_seq = itertools.count(1)
@@ -68,10 +72,31 @@ class PbxCore:
         for listener in list(self.listeners):
             listener(event, headers)
 
+    def listen(self, listener: Callable[[str, Headers], None], wants: Callable[[str], bool],
+               skipped: Callable[[str], None] | None = None) -> None:
+        """A listener that wants only some events, by name (`skipped` is told of each event
+        not built because no listener wanted it)."""
+        self.listeners.append(listener)
+        self.interests[listener] = (wants, skipped)
+
     def chan_event(self, event: str, ch: Channel, extra: Headers | None = None) -> None:
         if event == "Newchannel":
             self.processed_calls += 1
+        if self.interests and not self._wanted(event):
+            return
         self.emit(event, ch.snapshot() + (extra or []))
+
+    def _wanted(self, event: str) -> bool:
+        interests = self.interests
+        for listener in self.listeners:
+            interest = interests.get(listener)
+            if interest is None or interest[0](event):
+                return True
+        for listener in self.listeners:
+            skipped = interests[listener][1]
+            if skipped is not None:
+                skipped(event)
+        return False
 
     def changed(self) -> None:
         for cb in list(self.change_listeners):
@@ -150,6 +175,10 @@ class PbxCore:
         if ch.state != state:
             ch.state = state
             self.chan_event("Newstate", ch)
+
+
+# (wants event name?, told of an event skipped)
+Interest = tuple[Callable[[str], bool], Callable[[str], None] | None]
 
 
 def _cid_all(ch: Channel) -> str:

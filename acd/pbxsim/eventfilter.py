@@ -34,14 +34,28 @@ class EventFilter:
         if not self.active:
             return True
         if self._by_name_only:
-            ok = self._names.get(event)
-            if ok is None:
-                ok = self._names[event] = self.passes_text(f"Event: {event}\r\n")
+            ok = bool(self.by_name(event))
         else:
             ok = self.passes_text(frames.event_frame(event, headers))
         if not ok:
             self.dropped[event] = self.dropped.get(event, 0) + 1
         return ok
+
+    def by_name(self, event: str) -> bool | None:
+        """Whether an event of this name passes, when the name alone decides (None: the
+        filters look at other headers too). Counts nothing."""
+        if not self.active:
+            return True
+        if not self._by_name_only:
+            return None
+        ok = self._names.get(event)
+        if ok is None:
+            ok = self._names[event] = self.passes_text(f"Event: {event}\r\n")
+        return ok
+
+    def skipped(self, event: str) -> None:
+        """An event not built (no listener wanted it) that this filter would have dropped."""
+        self.dropped[event] = self.dropped.get(event, 0) + 1
 
     def passes_text(self, text: str) -> bool:
         """Whether an event, as the text of its frame, passes."""

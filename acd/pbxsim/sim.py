@@ -61,7 +61,7 @@ class PbxSim:
         self.events: list[tuple[str, Headers]] = []
         self._by_extension: dict[str, AgentPhone] = {}
         self.record_events = False
-        self.pbx.listeners.append(self._record)
+        self.pbx.listen(self._record, lambda _event: self.record_events)
 
     def _record(self, event: str, headers: Headers) -> None:
         if self.record_events:
