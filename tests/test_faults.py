@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +237,26 @@ async def test_a_failed_resync_is_tried_again_on_the_same_link(
                        "the caller routed after the resync")
     finally:
         await h.stop()
+
+
+async def test_a_stop_that_hangs_shows_what_every_task_waits_for(
+        lab: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A hung teardown is diagnosable: the harness prints every task's stack and raises,
+    before the test's own time-out would show only the threads."""
+    import acd.testing.harness as harness_mod
+
+    h: Harness = await lab()
+    stuck = asyncio.Event()
+
+    async def never_done() -> None:
+        await stuck.wait()
+
+    plain = h.service.stop
+    monkeypatch.setattr(harness_mod, "STOP_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(h.service, "stop", lambda **_kw: never_done())
+    with pytest.raises(TimeoutError):
+        await h.stop()
+    err = capsys.readouterr().err
+    assert "not done in 0.2 s" in err and "never_done" in err  # the stuck task's frame
+    monkeypatch.setattr(h.service, "stop", plain)  # the fixture stops it for real

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,23 @@ from acd.config import Config, parse_config
 from acd.pbxsim import AgentPhone, PbxSim
 from acd.service.app import Service
 from acd.service.engine import Engine
+
+STOP_TIMEOUT_S = 60.0  # under the tests' own time-out (120 s), so that Harness.stop can tell
+
+
+def awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """Where a task waits: its chain of awaits, outermost first (Task.print_stack shows
+    only the outermost coroutine), down to the future it waits on."""
+    out: list[str] = []
+    step: Any = task.get_coro()
+    while step is not None:
+        frame = getattr(step, "cr_frame", None) or getattr(step, "gi_frame", None)
+        if frame is None:
+            out.append(f"waits on {step!r}")
+            break
+        out.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        step = getattr(step, "cr_await", None) or getattr(step, "gi_yieldfrom", None)
+    return out
 
 
 async def wait_for(cond: Callable[[], object], timeout_s: float = 10.0, what: str = "") -> None:
@@ -116,6 +134,22 @@ class Harness:
         await wait_for(self.all_attached, 15.0, "the new service to resync")
 
     async def stop(self) -> None:
+        """Stop the service and the simulators; a stop that hangs prints every task's stack
+        (what it waits for) and raises, instead of running into the test's time-out with only
+        the threads' stacks to show (a teardown once hung so, not reproduced since)."""
+        stopping = asyncio.create_task(self._stop(), name="harness-stop")
+        done, _pending = await asyncio.wait({stopping}, timeout=STOP_TIMEOUT_S)
+        if stopping in done:
+            return stopping.result()
+        current = asyncio.current_task()
+        print(f"Harness.stop: not done in {STOP_TIMEOUT_S:g} s; the tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            if task is not current:
+                print(f"{task!r}:", *awaiting(task), sep="\n  ", file=sys.stderr)
+        stopping.cancel()
+        raise TimeoutError(f"Harness.stop: not done in {STOP_TIMEOUT_S:g} s")
+
+    async def _stop(self) -> None:
         await self.service.stop()
         # `sim` may have been replaced by a test (a PBX restart): stop every one, once.
         for sim in {id(s): s for s in (self.sim, *self.sims.values())}.values():
