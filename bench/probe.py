@@ -36,10 +36,6 @@ class EdgeProbe:
         self.link.sink = self._sink
         self.link.send_many = self._send_many  # type: ignore[method-assign]
 
-    def reset(self) -> None:
-        self.arrived.clear()
-        self.latencies.clear()
-
     def _on_frame(self, frame: Frame) -> None:
         if frame.get("Event") == "UserEvent" and frame.get("UserEvent") == "AcdAgent":
             iface = self.iface_of_ext.get(str(frame.get("Agent", "")).strip())
