@@ -226,7 +226,7 @@ class Engine:
             return
         oks: list[bool | None] = []
         try:
-            for step, result in zip(steps, results, strict=False):
+            for step, result in zip(steps, results[:len(steps)], strict=True):
                 if isinstance(result, Exception):  # that one alone failed
                     log.error("error applying an event: %s", result)
                     continue
