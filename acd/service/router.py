@@ -12,7 +12,7 @@ change the store refuses makes the claim change nothing.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from acd.core import routing
@@ -68,8 +68,7 @@ class Router:
         for agent_id in agents:
             agent = m.agents.get(agent_id)
             if agent is not None and agent_id in m.ready:
-                call = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent),
-                                           now, rules, m.agents)
+                call = self._best_call(agent, now, m.agents)
                 if call is not None:
                     pairs.append(self._hold(call, agent))
         taken = {call.id for call, _agent in pairs}
@@ -91,10 +90,22 @@ class Router:
     async def _plan_all(self) -> None:
         m = self.e.mirror
         for _ in range(3):
-            pairs = plan_from_index(m.index, m.all_calls, m.ready_agents(), self._queues,
-                                    self.e.now(), self.e.rules, m.agents)
+            pairs = self._plan(m.ready_agents(), self.e.now(), m.agents)
             if await self._give([self._hold(call, agent) for call, agent in pairs]):
                 return
+
+    def _best_call(self, agent: Agent, now: float, agents: Mapping[str, Agent]) -> Call | None:
+        """The call the agent takes now (`agents`: every agent, for last-agent holds)."""
+        m = self.e.mirror
+        return best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent), now,
+                                   self.e.rules, agents)
+
+    def _plan(self, free: Iterable[Agent], now: float, agents: Mapping[str, Agent]
+              ) -> list[tuple[Call, Agent]]:
+        """Every waiting call, in routing order, to its best agent of `free`."""
+        m = self.e.mirror
+        return plan_from_index(m.index, m.all_calls, free, self._queues, now, self.e.rules,
+                               agents)
 
     async def _give(self, pairs: list[tuple[Call, Agent]]) -> bool:
         """Claim and ring the pairs (held by _hold); False when a claim was lost."""
@@ -117,20 +128,18 @@ class Router:
         if not self.e.routing_enabled or not ready:
             return []
         m = self.e.mirror
-        now, rules = self.e.now(), self.e.rules
+        now = self.e.now()
         # eligible() sees the agents as they will be (e.g. a call held for its last agent)
         agents: Mapping[str, Agent] = ChainMap({a.id: a for a in ready}, m.agents)
         pairs: list[tuple[Call, Agent]] = []
         if len(ready) > FULL_PLAN_OVER:
             free = {a.id: a for a in m.ready_agents()} | {a.id: a for a in ready}
-            for call, agent in plan_from_index(m.index, m.all_calls, free.values(),
-                                               self._queues, now, rules, agents):
+            for call, agent in self._plan(free.values(), now, agents):
                 if call.id not in m.foreign:
                     pairs.append(self._hold(call, agent))
             return pairs
         for agent in ready:
-            best = best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent), now,
-                                       rules, agents)
+            best = self._best_call(agent, now, agents)
             if best is not None and best.id not in m.foreign:
                 pairs.append(self._hold(best, agent))
         return pairs
