@@ -11,9 +11,13 @@ or no skill at all, are tested) and remembered per agent until its skills or que
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from acd.core.model import Agent
 from acd.core.steps import run_steps
+
+if TYPE_CHECKING:
+    from acd.config import Config
 
 AGENTS_PER_STEP = 64
 QUEUES_PER_STEP = 64
@@ -87,3 +91,9 @@ class QueueMembership:
                   and (not only or q in only)]
         served.sort(key=self._rank.__getitem__)
         return tuple(served)
+
+
+def membership_of(cfg: Config) -> QueueMembership:
+    """Who serves which queue under `cfg` (build one per config and keep it: it remembers
+    each agent's queues). The router and the figures each keep one."""
+    return QueueMembership({q: qcfg.skills for q, qcfg in cfg.queues.items()})

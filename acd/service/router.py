@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from acd.core import routing
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import meets
-from acd.core.serving import QueueMembership
+from acd.core.serving import membership_of
 from acd.core.waiting import best_call_for_agent, plan_from_index
 
 if TYPE_CHECKING:
@@ -191,6 +191,6 @@ class _Membership:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.serving = QueueMembership({q: c.skills for q, c in cfg.queues.items()})
+        self.serving = membership_of(cfg)
         self.expanding = [(q, qc.routing.expand) for q, qc in cfg.queues.items()
                           if qc.routing.expand]

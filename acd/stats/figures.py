@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from acd.config import Config, QueueConfig
 from acd.core.model import Agent, Call, CallState
 from acd.core.routing import call_key
-from acd.core.serving import QueueMembership
+from acd.core.serving import QueueMembership, membership_of
 from acd.core.steps import run_steps
 from acd.stats.ewt_queues import probe_ewts
 from acd.stats.fig_agents import (
@@ -135,12 +135,6 @@ def funnel_nodes(cfg: Config, funnel_today: Mapping[str, FunnelCounts]
                                    lookups=dict(counts.lookups.get(n, {})))
                      for n in names}
     return out
-
-
-def membership_of(cfg: Config) -> QueueMembership:
-    """Who serves which queue under `cfg` (build one per config and pass it to every snapshot:
-    it remembers each agent's queues)."""
-    return QueueMembership({q: qcfg.skills for q, qcfg in cfg.queues.items()})
 
 
 def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
