@@ -69,8 +69,7 @@ class SimDriver:
     def close(self) -> None:
         self.lag.cancel()
         sim_ami.ACTIONS["originate"] = self._orig
-        self.sim.pbx.listeners.remove(self._event)
-        self.sim.pbx.interests.pop(self._event, None)
+        self.sim.pbx.unlisten(self._event)
 
     # --- the probe ------------------------------------------------------------------------
     def _event(self, name: str, headers: Headers) -> None:

@@ -79,6 +79,10 @@ class PbxCore:
         self.listeners.append(listener)
         self.interests[listener] = (wants, skipped)
 
+    def unlisten(self, listener: Callable[[str, Headers], None]) -> None:
+        self.listeners.remove(listener)
+        self.interests.pop(listener, None)
+
     def chan_event(self, event: str, ch: Channel, extra: Headers | None = None) -> None:
         if event == "Newchannel":
             self.processed_calls += 1
