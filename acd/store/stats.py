@@ -76,8 +76,8 @@ from acd.stats.raw import (
     FunnelCounts,
     QueueCounts,
     SurveyCounts,
-    wait_bucket,
 )
+from acd.stats.sliding import Fact, SlidingWindows
 from acd.store import codec
 from acd.store.base import RECENT_KEEP_S, StoreBase, interval_start, text
 
@@ -166,81 +166,7 @@ def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
             left[exit_] = left.get(exit_, 0) + int(value)
 
 
-# Facts that only count one: kind -> QueueCounts field.
-_COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed", "c": "callback_requested",
-                "k": "callback_answered", "f": "callback_failed", "i": "transfers_in",
-                "j": "transfers_in_answered", "l": "transfers_in_lost"}
-
-
-def add_fact(c: QueueCounts, member: str) -> None:
-    """Add one recent fact (a member of a queue_recent zset) to `c`."""
-    kind, _, rest = member.partition("|")
-    value = rest.rpartition("|")[2]
-    if kind == "o":
-        c.offered += 1
-    elif kind == "a":
-        wait = float(value)
-        c.answered += 1
-        bucket = wait_bucket(wait)
-        c.answered_waits[bucket] = c.answered_waits.get(bucket, 0) + 1
-        c.wait_sum_s += wait
-    elif kind == "b":
-        wait = float(value)
-        c.abandoned += 1
-        bucket = wait_bucket(wait)
-        c.abandoned_waits[bucket] = c.abandoned_waits.get(bucket, 0) + 1
-    elif kind == "t":
-        c.timed_out += 1
-    elif kind == "e":
-        add_ewt_fact(c, rest)
-    elif kind == "s":
-        add_survey_fact(c, rest)
-    elif kind in _COUNT_KINDS:
-        setattr(c, _COUNT_KINDS[kind], getattr(c, _COUNT_KINDS[kind]) + 1)
-    elif kind == "h":
-        c.handled += 1
-        c.talk_sum_s += float(value)
-    elif kind == "w":
-        c.wrapup_sum_s += float(value)
-    elif kind == "r":
-        c.repeats += 1
-    elif kind == "y":
-        c.transferred += 1
-        c.handled += 1
-        c.talk_sum_s += float(value)
-    # any other kind: written by a newer version, ignored
-
-
-def add_ewt_fact(c: QueueCounts, rest: str) -> None:
-    """One answered call's predicted and actual wait ("<id>|<predicted>|<actual>"), counted
-    as answer.lua counts it."""
-    _id, predicted, actual = rest.rsplit("|", 2)
-    err = float(predicted) - float(actual)
-    c.ewt_n += 1
-    c.ewt_abs_err_s += abs(err)
-    c.ewt_err_s += err
-    c.ewt_w30 += abs(err) <= 30
-    c.ewt_w25 += abs(err) <= 0.25 * float(actual)
-
-
-def add_survey_fact(c: QueueCounts, rest: str) -> None:
-    """One survey answer ("<call>|<agent>|<question>|<value>"), counted as survey.lua counts
-    it, for the queue and for its agent."""
-    from acd.core.survey import csat_points, nps_class
-
-    _call, agent_id, question, raw = rest.rsplit("|", 3)
-    value = int(raw)
-    for counts in (c.survey, c.survey_by_agent.setdefault(agent_id, SurveyCounts())):
-        if question == "csat":
-            counts.csat_n += 1
-            counts.csat_points += csat_points(value)
-        elif question == "nps":
-            counts.nps_n += 1
-            counts.nps_promoters += nps_class(value) == "promoter"
-            counts.nps_detractors += nps_class(value) == "detractor"
-
-
-FACTS_PER_STEP = 200  # recent facts added up between two turns of the event loop
+FACTS_PER_STEP = 200  # recent facts handed on at a time (the loop runs in between)
 # Queues read per round trip by queue_windows: redis-py parses a pipeline's replies in one go,
 # and an hour of facts of a few hundred queues was a stall of several ms for routing.
 WINDOW_BATCH = 16
@@ -250,38 +176,44 @@ class StatsReader(StoreBase):
     async def queue_windows(self, queues: list[str], now: float,
                             spans_s: tuple[int, ...] = WINDOW_SPANS_S,
                             ) -> dict[int, dict[str, QueueCounts]]:
-        """span -> queue -> counts of the facts in (now - span, now].
+        """span -> queue -> counts of the facts in (now - span, now], counted from scratch
+        (acd/stats/sliding.py keeps them up to date between reads instead).
 
         Facts are kept an hour (+ margin, RECENT_KEEP_S): a longer span is a ValueError; use
         queue_intervals for those.
         """
         if any(span > RECENT_KEEP_S for span in spans_s):
             raise ValueError(f"window spans above {RECENT_KEEP_S} s are not kept: {spans_s}")
-        result: dict[int, dict[str, QueueCounts]] = {
-            span: {q: QueueCounts() for q in queues} for span in spans_s}
         if not queues or not spans_s:
-            return result
-        lowest = now - max(spans_s)
-        bounds = [(span, now - span) for span in spans_s]
+            return {span: {q: QueueCounts() for q in queues} for span in spans_s}
+        windows = SlidingWindows(spans_s)
+        windows.advance(now)
+        async for facts in self.recent_facts(queues, now - windows.longest, now):
+            windows.add(facts)
+        return windows.all_counts(queues)
+
+    async def recent_facts(self, queues: list[str], after: float, upto: float,
+                           ) -> AsyncIterator[list[Fact]]:
+        """The recent facts of the queues with a score in (after, upto], as (queue, member,
+        score), a few queues' worth at a time; the loop runs between two lots (an hour of
+        facts of a busy centre is many)."""
+        low, high = f"({codec.enc_float(after)}", codec.enc_float(upto)
         for start in range(0, len(queues), WINDOW_BATCH):
             part = queues[start:start + WINDOW_BATCH]
             async with self._r.pipeline(transaction=False) as pipe:
                 for q in part:
-                    pipe.zrangebyscore(self._k.queue_recent(q), f"({codec.enc_float(lowest)}",
-                                       codec.enc_float(now), withscores=True)
+                    pipe.zrangebyscore(self._k.queue_recent(q), low, high, withscores=True)
                 replies: list[list[tuple[Any, float]]] = await pipe.execute()
-            added = 0
+            lot: list[Fact] = []
             for q, facts in zip(part, replies, strict=True):
-                for member, score in facts:
-                    fact = text(member)
-                    for span, low in bounds:
-                        if score > low:
-                            add_fact(result[span][q], fact)
-                added += len(facts)
-                if added >= FACTS_PER_STEP:  # an hour of a busy centre is many facts
-                    added = 0
+                lot += [(q, text(member), score) for member, score in facts]
+                if len(lot) >= FACTS_PER_STEP:
+                    yield lot
+                    lot = []
                     await asyncio.sleep(0)
-        return result
+            if lot:
+                yield lot
+                await asyncio.sleep(0)
 
     async def queue_intervals(self, queues: list[str], start: float, end: float,
                               ) -> dict[str, dict[int, QueueCounts]]:
