@@ -32,6 +32,7 @@ from acd.service.daycache import DayCache
 from acd.service.reasons import ReasonReads, live_and_today_steps
 from acd.service.runtime import collector_held
 from acd.service.slices import Sliced
+from acd.service.windowcache import WindowCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
 from acd.stats.jsonparts import encode_steps
@@ -70,6 +71,7 @@ class ServiceBackend:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._redis_ok = True
         self._day_caches: dict[int, DayCache] = {}
+        self._window_caches: dict[int, WindowCache] = {}
         self.refresh_s = 0.0  # CPU time of the last refresh (its slices, not the pauses)
         self.reads_s = 0.0  # how long the store reads of the last refresh took
         # Who serves which queue, per config object (a reload brings a new one).
@@ -123,7 +125,9 @@ class ServiceBackend:
         cfg, store = self.cfg, engine.store
         queues = list(cfg.queues)
         midnight = local_midnight(now, cfg.timezone)
-        spans = await store.queue_windows(queues, now, (900, 3600))
+        # (the last hour's facts are kept between refreshes: only the new ones are read)
+        recent = self._window_caches.setdefault(id(engine), WindowCache())
+        spans = await recent.windows(store, queues, now)
         cache = self._day_caches.setdefault(id(engine), DayCache())
         today, agents_today, funnel_today = await cache.today(
             store, queues, list(engine.agents), list(cfg.flows), midnight, now)
