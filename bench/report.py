@@ -60,7 +60,7 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         "paced_max_inbox": ami["paced"]["max_inbox"],
         "blast_loop_lag_p99_ms": ami["blast"]["loop_lag_ms"]["p99"],
     }
-    apif = _api_figures(api, api_base, main["snapshot"])
+    apif = _api_figures(api, api_base, main["snapshot"], main.get("history", {}).get("facts"))
     memory = {
         "rss_mb": mem["rss_mb"], "rss_mb_end": mem.get("rss_mb_end"),
         # http.own_process: the figures process's RSS (the routing process's is rss_mb)
@@ -78,13 +78,15 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
               "load_calls_per_s": c["load"]["calls_per_s"],
               "redis_bytes_per_waiting_call": c["memory"]["redis_bytes_per_waiting_call"],
               "rss_mb": c["memory"]["rss_mb"],
-              "snapshot_store_reads_at_2350_ms": c["snapshot"]["store_reads_at_2350_ms"]}
+              "snapshot_store_reads_at_2350_ms": c["snapshot"]["store_reads_at_2350_ms"],
+              "snapshot_refresh_ms": c["snapshot"]["refresh_ms"],
+              "snapshot_refresh_next_ms": c["snapshot"].get("refresh_next_ms")}
              for c in curve]
     return {"routing": routing, "ami": amif, "api": apif, "memory": memory, "scale": scale}
 
 
-def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, Any]
-                 ) -> dict[str, Any]:
+def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, Any],
+                 facts: int | None) -> dict[str, Any]:
     """Polled (the target's figure: pollers every interval_s) and saturation (closed loop),
     each against the bare handler under the same clients."""
     lat, sat, bsat = api["latency_ms"], api["saturation"], base["saturation"]
@@ -129,6 +131,8 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
         "ratio_saturation_p99_to_baseline": _ratio(sat["latency_ms"]["p99"],
                                                    bsat["latency_ms"]["p99"]),
         "snapshot_refresh_ms": snapshot["refresh_ms"],
+        "snapshot_refresh_next_ms": snapshot.get("refresh_next_ms"),
+        "facts_in_the_hour": facts,
         "snapshot_store_reads_at_2350_ms": snapshot["store_reads_at_2350_ms"],
     }
 
@@ -171,6 +175,8 @@ def row(r: dict[str, Any]) -> str:
         f"{me['rss_mb']}" + (f" + {me['figures_rss_mb']}" if me.get("figures_rss_mb")
                              else ""),
         f"{me['redis_bytes_per_waiting_call']} / {me['redis_bytes_per_agent']}",
+        f"{ap.get('snapshot_refresh_ms')} / {ap.get('snapshot_refresh_next_ms')} "
+        f"({ap.get('facts_in_the_hour')})",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -186,7 +192,8 @@ HEADER = ("| mode | date (UTC) | commit | machine | load avg | calls/agents/queu
           "decisions/s | decision ms p50 / p99 / p99.9 @ paced rate | claim Lua p99 ms "
           "(ratio) | AMI events/s | API p99 ms polled; saturation req/s / p99 ms | "
           "push delay ms p50 / p99 | RSS MB (+ figures process) | "
-          "Redis B per call / agent |\n" + "|---" * 14 + "|")
+          "Redis B per call / agent | figures refresh ms, first / next (facts in the "
+          "last hour) |\n" + "|---" * 15 + "|")
 
 
 def update_markdown(path: Path, result: dict[str, Any]) -> None:

@@ -24,6 +24,8 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
                              api_s=1.0, api_interval_s=0.25, own_process=True)
     assert main["burst"]["decisions"] == 4
     assert main["memory"]["figures_rss_mb"] > 0
+    # an hour of facts behind the figures' windows, and a refresh timed with it and after
+    assert main["history"]["facts"] > 0 and main["snapshot"]["refresh_next_ms"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
     # the same decisions timed at the service's edge: each inside its end-to-end time
     edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
@@ -68,6 +70,7 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
                 "p99_ms_routing_idle"):
         assert result["api"][key] is not None
     assert result["api"]["saturation"]["requests_per_s"] > 0
+    assert result["api"]["facts_in_the_hour"] == main["history"]["facts"]
     assert result["api"]["baseline_saturation"]["requests_per_s"] > 0
     json.dumps(result)
     md = tmp_path / "BENCHMARKS.md"
