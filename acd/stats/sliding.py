@@ -7,9 +7,11 @@ that runs all day holds a whole hour of calls there (five or so facts a call), s
 cost O(calls an hour) of reads and CPU each second. `SlidingWindows` adds only the facts that
 are new since the last update and takes off the ones that slid out: O(new + expired facts).
 
-Float sums (waits, talk, wrap-up, EWT errors) are kept in whole microseconds: taking a fact
-off gives back exactly what adding it gave, so the counts equal a recount from scratch in any
-order (a float sum that is added to and taken from drifts). A recount is what `fresh` does.
+Float sums (waits, talk, wrap-up, EWT errors) are kept as integers, in units of 2**-60 s
+(multiplying a float by a power of two is exact; below 2**-60 s nothing is kept): taking a
+fact off gives back exactly what adding it gave, so the counts equal a recount from scratch
+in any order (a float sum that is added to and taken from drifts), and the float handed out
+is the exact sum, correctly rounded. A recount is what `fresh` does.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from sortedcontainers import SortedList
 from acd.core.survey import csat_points, nps_class
 from acd.stats.raw import QueueCounts, SurveyCounts, wait_bucket
 
-MICRO = 1_000_000
-WAIT, TALK, WRAPUP, EWT_ABS, EWT_ERR = range(5)  # the float sums, as microseconds
+UNITS = 2**60  # per second, for the float sums
+_SCALE = float(UNITS)
+WAIT, TALK, WRAPUP, EWT_ABS, EWT_ERR = range(5)  # the float sums, in UNITS
 _FLOAT_FIELDS = ("wait_sum_s", "talk_sum_s", "wrapup_sum_s", "ewt_abs_err_s", "ewt_err_s")
 
 # Facts that only count one: kind -> QueueCounts field.
@@ -34,8 +37,8 @@ _COUNT_KINDS = {"v": "overflowed", "m": "voicemail", "x": "closed", "c": "callba
 Fact = tuple[str, str, float]  # (queue, member, score)
 
 
-def _micros(seconds: float) -> int:
-    return round(seconds * MICRO)
+def _units(seconds: float) -> int:
+    return round(seconds * _SCALE)
 
 
 def _bump(histogram: dict[int, int], bucket: int, sign: int) -> None:
@@ -46,8 +49,8 @@ def _bump(histogram: dict[int, int], bucket: int, sign: int) -> None:
         del histogram[bucket]
 
 
-def apply_fact(c: QueueCounts, micros: list[int], member: str, sign: int = 1) -> None:
-    """Add (sign 1) or take off (sign -1) one recent fact; its float amounts go to `micros`
+def apply_fact(c: QueueCounts, units: list[int], member: str, sign: int = 1) -> None:
+    """Add (sign 1) or take off (sign -1) one recent fact; its float amounts go to `units`
     (indexed WAIT, TALK, ...), not to `c`'s float fields."""
     kind, _, rest = member.partition("|")
     value = rest.rpartition("|")[2]
@@ -58,14 +61,14 @@ def apply_fact(c: QueueCounts, micros: list[int], member: str, sign: int = 1) ->
         if kind == "a":
             c.answered += sign
             _bump(c.answered_waits, wait_bucket(wait), sign)
-            micros[WAIT] += sign * _micros(wait)
+            units[WAIT] += sign * _units(wait)
         else:
             c.abandoned += sign
             _bump(c.abandoned_waits, wait_bucket(wait), sign)
     elif kind == "t":
         c.timed_out += sign
     elif kind == "e":
-        _apply_ewt(c, micros, rest, sign)
+        _apply_ewt(c, units, rest, sign)
     elif kind == "s":
         _apply_survey(c, rest, sign)
     elif kind in _COUNT_KINDS:
@@ -74,22 +77,22 @@ def apply_fact(c: QueueCounts, micros: list[int], member: str, sign: int = 1) ->
     elif kind in ("h", "y"):  # y: a conversation that ended in a transfer out
         c.handled += sign
         c.transferred += sign if kind == "y" else 0
-        micros[TALK] += sign * _micros(float(value))
+        units[TALK] += sign * _units(float(value))
     elif kind == "w":
-        micros[WRAPUP] += sign * _micros(float(value))
+        units[WRAPUP] += sign * _units(float(value))
     elif kind == "r":
         c.repeats += sign
     # any other kind: written by a newer version, ignored
 
 
-def _apply_ewt(c: QueueCounts, micros: list[int], rest: str, sign: int) -> None:
+def _apply_ewt(c: QueueCounts, units: list[int], rest: str, sign: int) -> None:
     """One answered call's predicted and actual wait ("<id>|<predicted>|<actual>"), counted
     as answer.lua counts it."""
     _id, predicted, actual = rest.rsplit("|", 2)
     err = float(predicted) - float(actual)
     c.ewt_n += sign
-    micros[EWT_ABS] += sign * _micros(abs(err))
-    micros[EWT_ERR] += sign * _micros(err)
+    units[EWT_ABS] += sign * _units(abs(err))
+    units[EWT_ERR] += sign * _units(err)
     c.ewt_w30 += sign * (abs(err) <= 30)
     c.ewt_w25 += sign * (abs(err) <= 0.25 * float(actual))
 
@@ -112,7 +115,7 @@ def _apply_survey(c: QueueCounts, rest: str, sign: int) -> None:
         del c.survey_by_agent[agent_id]
 
 
-def _counts_copy(c: QueueCounts, micros: list[int]) -> QueueCounts:
+def _counts_copy(c: QueueCounts, units: list[int]) -> QueueCounts:
     """A QueueCounts of its own (the figures keep what they were given), float sums set."""
     out = QueueCounts(
         **{name: getattr(c, name) for name in _SCALARS},
@@ -122,8 +125,8 @@ def _counts_copy(c: QueueCounts, micros: list[int]) -> QueueCounts:
         survey_by_agent={a: SurveyCounts(s.csat_n, s.csat_points, s.nps_n, s.nps_promoters,
                                          s.nps_detractors)
                          for a, s in c.survey_by_agent.items()})
-    for name, amount in zip(_FLOAT_FIELDS, micros, strict=True):
-        setattr(out, name, amount / MICRO)
+    for name, amount in zip(_FLOAT_FIELDS, units, strict=True):
+        setattr(out, name, amount / UNITS)
     return out
 
 
@@ -139,17 +142,17 @@ class _Window:
 
     facts: SortedList = field(default_factory=SortedList)  # (score, member)
     counts: QueueCounts = field(default_factory=QueueCounts)
-    micros: list[int] = field(default_factory=lambda: [0] * len(_FLOAT_FIELDS))
+    units: list[int] = field(default_factory=lambda: [0] * len(_FLOAT_FIELDS))
     made: QueueCounts | None = None  # the last copy handed out, until the counts change
 
     def add(self, score: float, member: str) -> None:
         self.facts.add((score, member))
-        apply_fact(self.counts, self.micros, member)
+        apply_fact(self.counts, self.units, member)
         self.made = None
 
     def remove(self, score: float, member: str) -> None:
         self.facts.remove((score, member))
-        apply_fact(self.counts, self.micros, member, -1)
+        apply_fact(self.counts, self.units, member, -1)
         self.made = None
 
     def expire(self, low: float) -> list[tuple[float, str]]:
@@ -158,14 +161,14 @@ class _Window:
         gone: list[tuple[float, str]] = []
         while facts and facts[0][0] <= low:
             gone.append(facts.pop(0))
-            apply_fact(self.counts, self.micros, gone[-1][1], -1)
+            apply_fact(self.counts, self.units, gone[-1][1], -1)
         if gone:
             self.made = None
         return gone
 
     def result(self) -> QueueCounts:
         if self.made is None:
-            self.made = _counts_copy(self.counts, self.micros)
+            self.made = _counts_copy(self.counts, self.units)
         return self.made
 
 
