@@ -10,6 +10,7 @@ or no skill at all, are tested) and remembered per agent until its skills or que
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -29,14 +30,20 @@ class QueueMembership:
 
     def __init__(self, queues: Mapping[str, Mapping[str, int]]) -> None:
         self._skills = {q: dict(req) for q, req in queues.items()}
-        self._rank = {q: i for i, q in enumerate(self._skills)}
+        self._names = list(self._skills)  # a queue's index: its place in config order
         self._key = {q: tuple(sorted(req.items())) for q, req in self._skills.items()}
-        self._open = tuple(q for q, req in self._skills.items() if not req)  # anyone serves
-        # skill -> (queue, minimum level) of every queue that requires it
-        self._by_skill: dict[str, list[tuple[str, int]]] = {}
-        for q, req in self._skills.items():
+        self._open = [i for i, req in enumerate(self._skills.values()) if not req]
+        self._need = [len(req) for req in self._skills.values()]
+        # skill -> (minimum levels ascending, the queues' indexes): the queues that require
+        # the skill and no other (served when it is held), then those that require others too
+        # (counted). A held level takes a prefix of each (bisect).
+        single: dict[str, list[tuple[int, int]]] = {}
+        multi: dict[str, list[tuple[int, int]]] = {}
+        for i, req in enumerate(self._skills.values()):
             for skill, level in req.items():
-                self._by_skill.setdefault(skill, []).append((q, level))
+                (single if len(req) == 1 else multi).setdefault(skill, []).append((level, i))
+        self._single = {skill: _by_level(pairs) for skill, pairs in single.items()}
+        self._multi = {skill: _by_level(pairs) for skill, pairs in multi.items()}
         # agent id -> (its skills, its queues, the queues it serves)
         self._known: dict[str, tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]] = {}
 
@@ -80,17 +87,31 @@ class QueueMembership:
         return out
 
     def _find(self, skills: Mapping[str, int], only: tuple[str, ...]) -> tuple[str, ...]:
-        # A queue is served when every skill it requires is held at its level: count, per
-        # queue, the required skills the agent holds well enough.
-        met: dict[str, int] = dict.fromkeys(self._open, 0)
+        # A queue is served when every skill it requires is held at its level (first-login
+        # storms of thousands of agents ask this of a thousand queues: no per-queue loop).
+        served = list(self._open)
+        met: dict[int, int] = {}  # queue requiring several skills -> how many are met
         for skill, held in skills.items():
-            for q, level in self._by_skill.get(skill, ()):
-                if held >= level:
-                    met[q] = met.get(q, 0) + 1
-        served = [q for q, n in met.items() if n == len(self._skills[q])
-                  and (not only or q in only)]
-        served.sort(key=self._rank.__getitem__)
-        return tuple(served)
+            found = self._single.get(skill)
+            if found is not None:
+                served += found[1][:bisect_right(found[0], held)]
+            found = self._multi.get(skill)
+            if found is not None:
+                for i in found[1][:bisect_right(found[0], held)]:
+                    met[i] = met.get(i, 0) + 1
+        need = self._need
+        served += [i for i, n in met.items() if n == need[i]]
+        served.sort()
+        names = self._names
+        if only:
+            return tuple(names[i] for i in served if names[i] in only)
+        return tuple(names[i] for i in served)
+
+
+def _by_level(pairs: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """(level, queue index) pairs as (levels ascending, indexes in the same order)."""
+    pairs.sort()
+    return [level for level, _i in pairs], [i for _level, i in pairs]
 
 
 def membership_of(cfg: Config) -> QueueMembership:
