@@ -16,7 +16,7 @@ The claim itself is done atomically in the store; this module only proposes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import (
@@ -64,16 +64,21 @@ def rank(call: Call, rules: Rules = PLAIN) -> RankKey:
     return ranked_key(_policy_call_key(call, rules), call.queue, rules)
 
 
-def agent_key(agent: Agent, call: Call) -> tuple[int, float, str]:
-    """Sort key of candidate agents for a call: skill match first, then longest idle."""
-    return (-skill_score(agent, call), agent.ready_since, agent.id)
+def agent_sort_key(call: Call) -> Callable[[Agent], tuple[int, float, str]]:
+    """Sort key of candidate agents for a call: skill match (skill_score) first, then longest
+    idle. (A plan sorts thousands: the common one-skill call looks its skill up directly.)"""
+    required = tuple(call.required)
+    if len(required) == 1:
+        skill = required[0]
+        return lambda a: (-a.skills.get(skill, 0), a.ready_since, a.id)
+    return lambda a: (-sum(a.skills.get(s, 0) for s in required), a.ready_since, a.id)
 
 
 def best_agent_for_call(call: Call, agents: Iterable[Agent], now: float | None = None,
                         rules: Rules = PLAIN,
                         all_agents: Mapping[str, Agent] | None = None) -> Agent | None:
     candidates = [a for a in agents if eligible(a, call, now, rules, all_agents)]
-    return min(candidates, key=lambda a: agent_key(a, call)) if candidates else None
+    return min(candidates, key=agent_sort_key(call)) if candidates else None
 
 
 def best_call_for_agent(agent: Agent, calls: Iterable[Call], now: float | None = None,

@@ -11,13 +11,14 @@ offsets) is not walked at all.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from sortedcontainers import SortedList
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import PLAIN, Key, RankKey, Rules, ranked_key
-from acd.core.routing import agent_key, call_key, eligible
+from acd.core.routing import agent_sort_key, call_key, eligible
 
 
 class WaitingIndex:
@@ -100,10 +101,10 @@ def plan_from_index(index: WaitingIndex, calls: Mapping[str, Call], agents: Iter
     """
     rules = index.rules if rules is None else rules
     free = {a.id: a for a in agents if a.state is AgentState.READY}
-    by_queue: dict[str, dict[str, Agent]] = {}
+    by_queue: dict[str, list[Agent]] = {}
     for agent in free.values():
         for queue in queues_of(agent):
-            by_queue.setdefault(queue, {})[agent.id] = agent
+            by_queue.setdefault(queue, []).append(agent)
     heads: list[tuple[RankKey, str, Iterator[Key]]] = []
     for queue in by_queue:
         keys = index.in_order(queue)
@@ -111,31 +112,36 @@ def plan_from_index(index: WaitingIndex, calls: Mapping[str, Call], agents: Iter
         if first is not None:
             heads.append((ranked_key(first, queue, rules), queue, keys))
     heapq.heapify(heads)
-    # The free agents of a queue in agent_key order, per set of skills a call requires (the
+    # The free agents of a queue in agent_sort_key order, per set of skills a call requires (the
     # key depends on those names only): a call takes the first one that is eligible, instead
-    # of every agent of its queue being tested (hundreds per queue in a big centre).
-    ordered: dict[tuple[str, frozenset[str]], list[Agent]] = {}
+    # of every agent of its queue being tested (hundreds per queue in a big centre). Agents
+    # taken meanwhile stay in the line; its start moves past them (no agent is freed during
+    # a plan), and a line with nobody free left means nobody free serves the queue.
+    lines: dict[tuple[str, frozenset[str]], tuple[list[Agent], list[int]]] = {}
     out: list[tuple[Call, Agent]] = []
     while heads and free:
         ranked, queue, keys = heads[0]
         call = calls.get(ranked[3])
-        pool = by_queue[queue]
         best: Agent | None = None
-        if call is not None and pool:
+        served = True
+        if call is not None:
             names = frozenset(call.required)
-            line = ordered.get((queue, names))
+            line = lines.get((queue, names))
             if line is None:
-                first_call = call
-                line = ordered[(queue, names)] = sorted(
-                    pool.values(), key=lambda a: agent_key(a, first_call))
-            best = next((a for a in line if a.id in free
+                line = lines[(queue, names)] = (
+                    sorted(by_queue[queue], key=agent_sort_key(call)), [0])
+            ordered, start = line
+            i = start[0]
+            while i < len(ordered) and ordered[i].id not in free:
+                i += 1
+            start[0] = i
+            served = i < len(ordered)
+            best = next((a for a in itertools.islice(ordered, i, None) if a.id in free
                          and eligible(a, call, now, rules, all_agents)), None)
         if best is not None and call is not None:
             out.append((call, best))
             del free[best.id]
-            for q in queues_of(best):
-                by_queue.get(q, {}).pop(best.id, None)
-        following = next(keys, None) if pool else None  # a queue nobody free serves: done
+        following = next(keys, None) if served else None  # nobody free serves it: done
         if following is None:
             heapq.heappop(heads)
         else:
