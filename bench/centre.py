@@ -4,6 +4,11 @@ Every queue requires one or two skills drawn from S skills (level 1); every agen
 six skills (levels 1-5) and serves every queue whose skills it holds (`queues` empty). Each queue
 has its own dialled number (DNIS `7<queue index>`) whose flow is a single queue node, so a caller
 reaches the queue after one AsyncAGI round (no prompt, no menu).
+
+Beside them, for calls that arrive to ready agents (the call-first decision): a queue of its
+own (ARRIVAL_QUEUE, skill ARRIVAL_SKILL that no other queue or agent has, DNIS ARRIVAL_DNIS)
+and `arrival_agents(sizes)` agents who serve it alone and answer their calls (bench/simproc.py).
+No other call ever waits there, so an arriving call finds an agent ready.
 """
 
 from __future__ import annotations
@@ -49,6 +54,17 @@ def agent_ext(i: int) -> str:
     return f"{20000 + i}"
 
 
+ARRIVAL_QUEUE, ARRIVAL_SKILL, ARRIVAL_DNIS, ARRIVAL_FLOW = "arrive", "arrive", "79999", "arrive"
+
+
+def arrival_agents(sizes: Sizes) -> int:
+    return max(4, sizes.agents // 50)
+
+
+def arrival_ext(i: int) -> str:
+    return f"{90000 + i}"
+
+
 def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
           wrapup_s: float = 0.0, ring_timeout_s: float = 300.0,
           snapshot_interval_s: float = 1.0, own_process: bool = False) -> dict[str, Any]:
@@ -72,11 +88,19 @@ def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
             held.setdefault(s, rnd.randint(1, 5))
         agents[f"a{i:05d}"] = {"interface": f"PJSIP/{agent_ext(i)}", "extension": agent_ext(i),
                                "skills": held, "login_at_start": login_at_start}
+    for i in range(arrival_agents(sizes)):
+        agents[f"arrive{i:03d}"] = {"interface": f"PJSIP/{arrival_ext(i)}",
+                                    "extension": arrival_ext(i), "skills": {ARRIVAL_SKILL: 1},
+                                    "login_at_start": login_at_start}
+    queues[ARRIVAL_QUEUE] = {"skills": {ARRIVAL_SKILL: 1}, "wrapup_s": 0.0,
+                             "ring_timeout_s": ring_timeout_s, "max_wait_s": 7 * 86_400.0}
     flows = {
         f"f{i:04d}": {"dnis": [dnis_of(i)], "start": "q",
                       "nodes": {"q": {"type": "queue", "queue": queue_name(i)}}}
         for i in range(sizes.queues)
     }
+    flows[ARRIVAL_FLOW] = {"dnis": [ARRIVAL_DNIS], "start": "q",
+                           "nodes": {"q": {"type": "queue", "queue": ARRIVAL_QUEUE}}}
     return {
         "pbx": {"name": "bench", "ping_interval_s": 5},
         "http": {"anonymous_read": True, "snapshot_interval_s": snapshot_interval_s,

@@ -40,6 +40,9 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
                                                       1000 / lua["p50"] if lua["p50"] else None,
                                                       3),
         "load_calls_per_s": main["load"]["calls_per_s"],
+        # calls that arrive to ready agents: AsyncAGIStart -> the Originate (call first)
+        "call_first_latency_ms": _call_first(main.get("arrivals")),
+        "call_first_rate_per_s": (main.get("arrivals") or {}).get("rate_target_per_s"),
         # every paced phase, from the heaviest: (rate, p50, p99) each; latency_ms above is the
         # highest rate that keeps up (bench.routing.keeps_up)
         "latency_curve_ms": [
@@ -83,6 +86,13 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
               "snapshot_refresh_next_ms": c["snapshot"].get("refresh_next_ms")}
              for c in curve]
     return {"routing": routing, "ami": amif, "api": apif, "memory": memory, "scale": scale}
+
+
+def _call_first(arrivals: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not arrivals:
+        return None
+    lat = arrivals["latency_ms"]
+    return {k: lat.get(k) for k in ("p50", "p99", "p999", "max", "n")}
 
 
 def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, Any],
@@ -159,7 +169,8 @@ def row(r: dict[str, Any]) -> str:
         f"{s['calls']}/{s['agents']}/{s['queues']}/{s['skills']}",
         f"{rt['decisions_per_s']}",
         f"{rt['latency_ms']['p50']} / {rt['latency_ms']['p99']} / {rt['latency_ms']['p999']}"
-        f" @{rt['paced_rate_per_s']}/s" + _edge(rt.get("service_latency_ms")) + " (curve: "
+        f" @{rt['paced_rate_per_s']}/s" + _edge(rt.get("service_latency_ms"))
+        + _first(rt.get("call_first_latency_ms"), rt.get("call_first_rate_per_s")) + " (curve: "
         + "; ".join(f"{c['p50']} / {c['p99']} @{c['rate_per_s']}/s"
                     for c in rt.get("latency_curve_ms", [])) + ")",
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']}"
@@ -179,6 +190,13 @@ def row(r: dict[str, Any]) -> str:
         f"({ap.get('facts_in_the_hour')})",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _first(first: dict[str, Any] | None, rate: float | None) -> str:
+    """Calls that arrive to ready agents (older result files have none)."""
+    if not first or first.get("p50") is None:
+        return ""
+    return f"; call first {first['p50']} / {first['p99']} / {first['p999']} @{rate}/s"
 
 
 def _edge(edge: dict[str, Any] | None) -> str:

@@ -31,7 +31,7 @@ from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre, history
 from bench.common import LoopLag, RedisSlowLog, percentiles_ms, redis_used_bytes, rss_mb, say
 from bench.probe import EdgeProbe
-from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, ring_only
+from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, bench_phone
 
 log = logging.getLogger("bench.routing")
 
@@ -42,6 +42,9 @@ LADDER = (500.0, 200.0, 100.0, 50.0)
 # Calls an agent answered in the hour before the run (AHT 5 min, fully busy): the facts the
 # figures' 15/60-minute windows hold in a centre that has been running.
 HOUR_CALLS_PER_AGENT = 12
+# Calls a second that arrive to ready agents (the call-first decision): the arrival queue's
+# agents answer and are free again within ~0.2 s, so a few dozen agents keep up.
+ARRIVAL_RATE_PER_S = 20.0
 KEEPS_UP_P50 = 2.0  # a rate keeps up while its p50 is within this many times the lightest's
 
 
@@ -155,6 +158,46 @@ async def reject_all(h: Rig, timeout_s: float = 120.0) -> float:
     return time.perf_counter() - t0
 
 
+def arrival_ids(h: Rig) -> set[str]:
+    return {aid for aid, a in h.cfg.agents.items() if centre.ARRIVAL_SKILL in a.skills}
+
+
+async def arrivals(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
+    """Calls arrive, one every 1/rate s, to agents ready and idle (the arrival queue, which no
+    other call reaches: bench/centre.py): the call-first decision, timed from the event that
+    brings the call (AsyncAGIStart) to the Originate that rings its agent. The agents answer
+    at once and hang up after a short talk (bench/simproc.py)."""
+    await h.sim.call("reset")
+    ids = arrival_ids(h)
+    agents = h.engine.agents
+    codes = {AgentState.LOGGED_OUT: "*51", AgentState.NOT_READY: "*53"}
+    for aid in ids:
+        code = codes.get(agents[aid].state)
+        if code is not None:
+            await h.sim.call("dial", [h.cfg.agents[aid].extension], code)
+    await wait_for(lambda: all(agents[a].state is AgentState.READY for a in ids), 60.0,
+                   "the arrival queue's agents ready")
+    t_start = time.perf_counter()
+    placed = 0
+    while (now := time.perf_counter()) - t_start < duration_s:
+        due = int((now - t_start) * rate_per_s) + 1
+        if due > placed:
+            placed = await h.sim.call("place_arrivals", due - placed)
+        await asyncio.sleep(0.002)
+    seconds = time.perf_counter() - t_start
+    await wait_for_async(lambda: _rung(h, placed), 60.0, "every arrival rung")
+    res = await h.sim.call("results")
+    await wait_for(lambda: all(agents[a].state is AgentState.READY for a in ids), 60.0,
+                   "the arrival queue's agents ready again")
+    return {"rate_target_per_s": rate_per_s, "calls": placed, "seconds": round(seconds, 3),
+            "agents": len(ids), "decisions": len(res["arrival_latencies"]),
+            "latency_ms": percentiles_ms(res["arrival_latencies"])}
+
+
+async def _rung(h: Rig, n: int) -> bool:
+    return bool((await h.sim.call("status"))["arrivals_rung"] >= n)
+
+
 async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     """Free one agent every 1/rate s (*53 unpause) and measure event -> Originate latency.
 
@@ -164,7 +207,8 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     agents = h.engine.agents
     ext_of = {aid: a.extension for aid, a in h.cfg.agents.items()}
     aid_of = {ext: aid for aid, ext in ext_of.items()}
-    idle = [aid for aid, a in agents.items() if a.state is AgentState.NOT_READY]
+    idle = [aid for aid, a in agents.items() if a.state is AgentState.NOT_READY
+            and aid not in arrival_ids(h)]
     returning: set[str] = set()
     lag = LoopLag().start()
     slow = await RedisSlowLog(h.service.redis_url).start()
@@ -339,9 +383,9 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         out["memory"] = {
             "rss_mb": round(rss2, 1),
             "rss_mb_before_service": round(rss0, 1),
-            "redis_bytes_per_agent": round((redis1 - redis0) / sizes.agents),
+            "redis_bytes_per_agent": round((redis1 - redis0) / len(h.cfg.agents)),
             "redis_bytes_per_waiting_call": round((redis2 - redis1) / sizes.calls),
-            "rss_bytes_per_agent": round((rss1 - rss0) * 1e6 / sizes.agents),
+            "rss_bytes_per_agent": round((rss1 - rss0) * 1e6 / len(h.cfg.agents)),
             "rss_bytes_per_waiting_call": round((rss2 - rss1) * 1e6 / sizes.calls),
             "redis_used_mb": round(redis2 / 1e6, 2),
             "figures_rss_mb": figures_rss_mb(h),  # http.own_process: the 2nd process
@@ -358,6 +402,11 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         say(f"burst: {out['burst']['decisions_per_s']} decisions/s "
             f"({out['burst']['decisions']} of {out['burst']['expected']})")
         out["reject_all_s"] = round(await reject_all(h), 3)
+        await settle(h)
+        out["arrivals"] = await arrivals(h, ARRIVAL_RATE_PER_S, paced_s)
+        first = out["arrivals"]["latency_ms"]
+        say(f"calls arriving at {ARRIVAL_RATE_PER_S}/s to ready agents: p50 {first['p50']} ms, "
+            f"p99 {first['p99']} ms")
         top = max(1.0, min(paced_rate, 0.5 * out["burst"]["decisions_per_s"]))
         rates = [top]
         if latency_curve:  # and lighter loads: where queueing behind other work stops
@@ -576,7 +625,7 @@ async def _harness(cfg: dict[str, Any], redis_url: str, attach_timeout_s: float)
 
     harness_mod.wait_for = patient
     try:
-        return await Harness.start(cfg, redis_url, phone=ring_only, prompt_s=0.05,
+        return await Harness.start(cfg, redis_url, phone=bench_phone, prompt_s=0.05,
                                    event_filters=SHIPPED_FILTERS)
     finally:
         harness_mod.wait_for = plain

@@ -12,6 +12,11 @@ Both ends of a decision's latency are taken inside the simulator, on one clock
 Phones only ring: with `auto_reject` the driver hangs a rung leg up at once, which is a
 ring-no-answer to the service (the call goes back to its place, the agent goes not ready).
 
+Calls that arrive to ready agents (the call-first decision, `place_arrivals`) are timed the
+same way: t0 when the sim emits the AsyncAGIStart that brings the call to the service, t1 when
+the Originate naming that caller (its ACD_CALLER variable) arrives. The agents of the arrival
+queue (bench/centre.py) answer at once and hang up soon after: ready again.
+
 The simulator sends only the events our dialplans/manager_acd.conf lets through (its
 `eventfilter` lines), as a PBX set up by the admin guide does: without them the hold loop of
 10,000 waiting callers is ~14,000 events a second the service reads only to drop. The AMI
@@ -28,20 +33,33 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import acd.pbxsim.ami as sim_ami
+from acd.contract import VAR_CALLER
 from acd.gcpauses import GC_PAUSES
 from acd.pbxsim import AgentPhone, CallerSpec, PbxSim
 from acd.pbxsim.eventfilter import manager_conf_filters
 from acd.pbxsim.frames import Headers
 from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 from acd.service.runtime import tune_gc
+from bench.centre import ARRIVAL_DNIS, arrival_ext
 from bench.common import LoopLag, percentiles_ms
 
 SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
 SLOW_S = 0.02  # a decision slower than this is kept with its time (stalls: see stalls())
 
 
+ARRIVAL_TALK_S = 0.1  # an arrival agent's conversation: short, so it is soon ready again
+
+
 def ring_only(iface: str, ext: str) -> AgentPhone:
     return AgentPhone(interface=iface, extension=ext, answer_after_s=None, talk_s=None)
+
+
+def bench_phone(iface: str, ext: str) -> AgentPhone:
+    """Every agent's phone only rings, except the arrival queue's: those answer."""
+    if ext.startswith(arrival_ext(0)[:1]):
+        return AgentPhone(interface=iface, extension=ext, answer_after_s=0.0,
+                          talk_s=ARRIVAL_TALK_S)
+    return ring_only(iface, ext)
 
 
 class SimDriver:
@@ -61,9 +79,13 @@ class SimDriver:
         self.rang: list[str] = []  # extensions rung since the last tick()
         self.auto_reject = False
         self.held_events = 0  # freeing events emitted since the last hold()
+        self.arriving: set[str] = set()  # arrival callers' channels, until their AGI starts
+        self.arrived_at: dict[str, float] = {}  # caller channel -> t0 of its AsyncAGIStart
+        self.arrival_latencies: list[float] = []
+        self.arrivals = 0
         self._orig = sim_ami.ACTIONS["originate"]
         self._tasks: set[asyncio.Task[None]] = set()
-        sim.pbx.listen(self._event, lambda event: event == "UserEvent")
+        sim.pbx.listen(self._event, lambda event: event in ("UserEvent", "AsyncAGIStart"))
         sim_ami.ACTIONS["originate"] = self._originate
 
     def close(self) -> None:
@@ -73,6 +95,13 @@ class SimDriver:
 
     # --- the probe ------------------------------------------------------------------------
     def _event(self, name: str, headers: Headers) -> None:
+        if name == "AsyncAGIStart":
+            if self.arriving:
+                channel = next((v for k, v in headers if k == "Channel"), "")
+                if channel in self.arriving:
+                    self.arriving.discard(channel)
+                    self.arrived_at[channel] = time.perf_counter()
+            return
         if name != "UserEvent":
             return
         d = dict(headers)
@@ -92,6 +121,12 @@ class SimDriver:
             self.latencies.append(t1 - t0)
             if t1 - t0 > SLOW_S:
                 self.slow.append((t0, t1 - t0))
+        elif self.arrived_at:
+            caller = next((v.partition("=")[2] for k, v in a
+                           if k == "Variable" and v.startswith(f"{VAR_CALLER}=")), "")
+            t0 = self.arrived_at.pop(caller, None)
+            if t0 is not None:
+                self.arrival_latencies.append(t1 - t0)
         # The PBX's own work on the action comes after: the actions already read are timed
         # as they arrive, not after the simulator has dialled the ones before them.
         asyncio.get_running_loop().call_soon(self._dial_leg, s, a, iface)
@@ -113,10 +148,23 @@ class SimDriver:
         self.originates = 0
         self.last_originate = 0.0
         self.auto_reject = auto_reject
+        self.arriving.clear()
+        self.arrived_at.clear()
+        self.arrival_latencies.clear()
+        self.arrivals = 0
 
     def place_calls(self, calls: list[tuple[str, str]]) -> None:
         for number, dnis in calls:
             self.sim.place_call(CallerSpec(number=number, dnis=dnis))
+
+    def place_arrivals(self, n: int) -> int:
+        """`n` callers dial the arrival queue's number; how many so far (since reset)."""
+        for _ in range(n):
+            self.arrivals += 1
+            number = f"66{self.arrivals:07d}"
+            self.sim.place_call(CallerSpec(number=number, dnis=ARRIVAL_DNIS))
+            self.arriving.add(self.sim.pbx.customers[number][1].channel)
+        return self.arrivals
 
     def dial(self, extensions: list[str], code: str, chunk: int = 100) -> float:
         """Every phone dials `code`, `chunk` at a time (the loop runs in between); returns
@@ -167,11 +215,13 @@ class SimDriver:
         return {"originates": self.originates, "rang": rang}
 
     def status(self) -> dict[str, Any]:
-        return {"originates": self.originates, "last_originate": self.last_originate}
+        return {"originates": self.originates, "last_originate": self.last_originate,
+                "arrivals_rung": len(self.arrival_latencies)}
 
     def results(self) -> dict[str, Any]:
         return {"originates": self.originates, "last_originate": self.last_originate,
                 "latencies": list(self.latencies), "slow": list(self.slow),
+                "arrivals": self.arrivals, "arrival_latencies": list(self.arrival_latencies),
                 "gc": GC_PAUSES.since(self.gc_mark),
                 "loop_lag_ms": percentiles_ms(self.lag.samples)}
 
@@ -211,7 +261,7 @@ async def _child_main(conn: Connection, secret: str, phones: list[tuple[str, str
                  event_filters=SHIPPED_FILTERS)
     sim.pbx.digit_delay_s = sim.pbx.digit_gap_s = 0.02  # as the harness sets them
     for iface, ext in phones:
-        sim.add_phone(ring_only(iface, ext))
+        sim.add_phone(bench_phone(iface, ext))
     driver = SimDriver(sim)
     conn.send(await sim.start(host="127.0.0.1", port=0))
     # Its collector tuned as the service's: the PBX it stands for (C) never stops to collect,

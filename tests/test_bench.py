@@ -23,6 +23,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
                              api_s=1.0, api_interval_s=0.25, own_process=True)
     assert main["burst"]["decisions"] == 4
+    # calls that arrive to ready agents: each timed from its AsyncAGIStart to its Originate
+    first = main["arrivals"]
+    assert first["calls"] > 0 and first["decisions"] == first["calls"]
+    assert first["latency_ms"]["n"] == first["calls"] and first["latency_ms"]["p50"] > 0
     assert main["memory"]["figures_rss_mb"] > 0
     # an hour of facts behind the figures' windows, and a refresh timed with it and after
     assert main["history"]["facts"] > 0 and main["snapshot"]["refresh_next_ms"] > 0
@@ -57,7 +61,8 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
               "machine": {"nproc": 1, "cpu": "x", "ram_gb": 1}, "load_average_start": [0.0],
               "sizes": sizes.as_dict(),
               **report.summarise(main, [{"factor": 1, **main}], lua, api_base, ami)}
-    for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms", "service_latency_ms"):
+    for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms", "service_latency_ms",
+                "call_first_latency_ms"):
         assert key in result["routing"]
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
@@ -86,6 +91,7 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, sim_in_process=True)
     assert main["sim"] == "in process"
     assert main["burst"]["decisions"] == 3
+    assert main["arrivals"]["decisions"] == main["arrivals"]["calls"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
     # the same decisions timed at the service's edge: each inside its end-to-end time
     edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
