@@ -1,14 +1,21 @@
 """The handle time the caller-facing policies estimate waits with: measured over the last hour
 per queue (talk + wrap-up of the calls handled, as the 60-minute AHT figure), else the queue's
-`assumed_aht_s`. Read from the store's recent facts at most every REFRESH_S: only the facts
-new since the last read (WindowCache), not the whole hour, which in a busy centre is many."""
+`assumed_aht_s`. Read from the store's recent facts at most every REFRESH_S, in a task of its
+own: a caller entering a queue (who asks for the estimate) never waits for the read, nor does
+the engine behind it; the last read's figures serve meanwhile. Each read takes only the facts
+new since the one before (WindowCache); a recount, every 15 minutes, is a whole hour of a
+busy centre's facts (seconds at 300,000)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
 from acd.service.windowcache import WindowCache
+from acd.store import BackendError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -23,15 +30,32 @@ class LiveAht:
         self._at = -math.inf
         self._measured: dict[str, float] = {}
         self._windows = WindowCache((SPAN_S,))
+        self._reading = False
+        self.reads = 0  # reads done (for the tests)
+
+    @property
+    def reading(self) -> bool:
+        return self._reading
 
     async def refresh(self, now: float) -> None:
-        if now - self._at < REFRESH_S:
+        """Start a read if one is due (not waited for)."""
+        if now - self._at < REFRESH_S or self._reading:
             return
         self._at = now
-        queues = list(self.e.cfg.queues)
-        windows = await self._windows.windows(self.e.store, queues, now)
-        self._measured = {q: (c.talk_sum_s + c.wrapup_sum_s) / c.handled
-                          for q, c in windows.get(SPAN_S, {}).items() if c.handled}
+        self._reading = True
+        self.e.spawn(self._read(now), "live-aht")
+
+    async def _read(self, now: float) -> None:
+        try:
+            queues = list(self.e.cfg.queues)
+            windows = await self._windows.windows(self.e.store, queues, now)
+            self._measured = {q: (c.talk_sum_s + c.wrapup_sum_s) / c.handled
+                              for q, c in windows.get(SPAN_S, {}).items() if c.handled}
+            self.reads += 1
+        except BackendError as exc:  # Redis away: the next due refresh tries again
+            log.warning("live AHT not read: %s", exc)
+        finally:
+            self._reading = False
 
     def forget(self) -> None:
         """Read again at the next refresh (after a config reload)."""
