@@ -42,6 +42,7 @@ from acd.service.recording import Recorder
 from acd.service.transfers import Transfers
 from acd.service.wrapups import Wrapups
 from acd.store import ClaimResult, Prepared, StateChange
+from acd.store.callers import LastAnswer
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -132,11 +133,11 @@ class Handlers:
             self.e.want_route(call_id=call.id)
 
     # --- queueing ----------------------------------------------------------------------------
-    async def enqueue(self, call: Call, queue: str, priority: int,
-                      required: dict[str, int], ewt_pred_s: float | None = None) -> None:
+    async def enqueue(self, call: Call, queue: str, priority: int, required: dict[str, int],
+                      ewt_pred_s: float | None, last: LastAnswer | None) -> None:
+        """`last`: the caller's last answered call (store.last_answer), read beforehand."""
         now = self.e.now()
         qcfg = self.e.cfg.queues[queue]
-        last = await self.e.store.last_answer(call.caller_num)
         sticky = qcfg.routing
         if (last is not None and sticky.last_agent_s > 0 and last.agent_id in self.e.cfg.agents
                 and now - last.at <= sticky.last_agent_within_h * 3600):
