@@ -186,6 +186,65 @@ async def test_a_claim_sent_with_a_refused_change_loses_nothing(
     await consistent(h)
 
 
+async def ready_agent(h: Harness, agent_id: str) -> None:
+    agent = h.cfg.agents[agent_id]
+    h.sim.dial_feature(agent.extension, "*51")
+    await wait_for(lambda: h.engine.agents[agent_id].state is AgentState.READY
+                   and h.engine.idle.is_set(), 10, f"{agent_id} ready")
+
+
+async def test_a_call_arriving_to_a_ready_agent_is_queued_and_claimed_in_one_round_trip(
+        lab: Callable[..., Any]) -> None:
+    """The call-first decision: the router picks the ready agent on the mirror while the
+    call's enqueue is on its way, and the enqueue and the claim go to Redis together."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    await ready_agent(h, "a03")
+    trips = counting_round_trips(h)
+    h.sim.place_call(CallerSpec(number="7100", dnis="100"))
+    phone = h.cfg.agents["a03"].interface
+    await wait_for(lambda: h.sim.pbx.phones[phone].channel is not None, 10, "a03 rung")
+    assert trips == [2]  # the enqueue and the claim, in one round trip
+    rung = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    assert [(c.caller_num, c.agent_id) for c in rung] == [("7100", "a03")]
+    assert h.engine.router.decisions == 1
+    await consistent(h)
+    stored = await h.engine.store.get_call(rung[0].id)
+    assert stored is not None and stored.queue == "support" and stored.entered_at is not None
+
+
+async def test_a_claim_sent_with_a_redone_enqueue_loses_nothing(
+        lab: Callable[..., Any]) -> None:
+    """The enqueue that went with the claim was redone (its hint was stale): the claim found
+    the call not yet waiting and changed nothing; the router's ordinary round then gives the
+    call to the agent, and nothing is read again or counted twice."""
+    h: Harness = await lab(centre(), phone=manual_phone)
+    await ready_agent(h, "a03")
+    store = h.engine.store
+    plain = store.prepare_enqueue
+
+    def stale(call_id: str, *args: Any) -> Any:  # a flow hint that is not the call's
+        queue, agent_id, flow = store._call_hints[call_id]
+        store._call_hints[call_id] = (queue, agent_id, f"not-{flow}")
+        try:
+            return plain(call_id, *args)
+        finally:
+            store._call_hints[call_id] = (queue, agent_id, flow)
+
+    store.prepare_enqueue = stale  # type: ignore[method-assign]
+    reads = counting_reads(h)
+    trips = counting_round_trips(h)
+    h.sim.place_call(CallerSpec(number="7100", dnis="100"))
+    phone = h.cfg.agents["a03"].interface
+    await wait_for(lambda: h.sim.pbx.phones[phone].channel is not None, 10, "a03 rung")
+    assert trips == [2, 1]  # the enqueue (redone) with its claim, then the round's claim
+    assert reads == [] and h.engine.router.decisions == 1
+    rung = [c for c in h.engine.calls.values() if c.state is CallState.RINGING]
+    assert [(c.caller_num, c.agent_id) for c in rung] == [("7100", "a03")]
+    await consistent(h)
+    figures = await h.engine.store.queue_windows(["support"], h.engine.now() + 1)
+    assert figures[900]["support"].offered == 1  # offered once, though enqueued twice
+
+
 async def test_ring_no_answer_and_unpause_of_one_agent_arriving_together(
         lab: Callable[..., Any]) -> None:
     """The agent's leg hangs up (a ring-no-answer: the call goes back, the agent pauses) and

@@ -235,7 +235,8 @@ class Engine:
                     self.events_applied += 1
                 except Exception:
                     log.exception("error applying an event")
-            oks = await self.handlers.settle_claims(claims, results[len(steps):], ahead=True)
+            oks = await self.handlers.settle_claims(claims, results[len(steps):],
+                                                    unmade=self.handlers.AGENT_UNMADE)
         finally:
             self.router.release(pairs, oks)
 

@@ -7,9 +7,9 @@ so a replayed or late event (the store answers None) changes nothing and counts 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from acd import contract
 from acd.ami.link import AmiError
@@ -41,7 +41,7 @@ from acd.service.phone import PHONE_ACTIONS, PhoneCommands
 from acd.service.recording import Recorder
 from acd.service.transfers import Transfers
 from acd.service.wrapups import Wrapups
-from acd.store import ClaimResult, Prepared, StateChange
+from acd.store import ClaimReason, ClaimResult, Prepared, StateChange
 from acd.store.callers import LastAnswer
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ _AGENT_AFTER = {"call_claimed": "reserved", "call_answered": "on_call"}
 
 
 class Handlers:
+    # A claim that rode with the change making its agent ready, or its call waiting: refused
+    # for this reason, that change did not happen (settle_claims' `unmade`).
+    AGENT_UNMADE: tuple[ClaimReason, ...] = ("agent_not_ready",)
+    CALL_UNMADE: tuple[ClaimReason, ...] = ("call_not_waiting",)
+
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self.ivr = IvrDriver(engine, self)
@@ -139,21 +144,59 @@ class Handlers:
         now = self.e.now()
         qcfg = self.e.cfg.queues[queue]
         sticky = qcfg.routing
+        last_agent = call.last_agent
         if (last is not None and sticky.last_agent_s > 0 and last.agent_id in self.e.cfg.agents
                 and now - last.at <= sticky.last_agent_within_h * 3600):
             await self.e.store.update_call(call.id, last_agent=last.agent_id)
-        queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now,
-                                            ewt_pred_s)
+            last_agent = last.agent_id
+        # The call as it will wait: if a ready agent is for it, it is claimed for that agent
+        # in the enqueue's own round trip.
+        agent = self.e.router.ahead_of_call(replace(
+            call, state=CallState.WAITING, queue=queue, priority=priority, required=required,
+            entered_at=now, last_agent=last_agent))
+        enqueue = (None if agent is None else self.e.store.prepare_enqueue(
+            call.id, queue, priority, required, now, now, ewt_pred_s))
+        if agent is not None and enqueue is not None:
+            queued = await self._enqueue_claiming(call, agent, enqueue, queue, now)
+        else:
+            if agent is not None:
+                self.e.router.release([(call, agent)], [])
+            queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now,
+                                                ewt_pred_s)
+            if queued is not None:
+                self.put_call(queued)
         if queued is None:
             return
         if last is not None:
             await self.e.store.count_repeat(call.id, call.caller_num, now,
                                             self.e.cfg.repeat_window_h * 3600)
-        self.put_call(queued)
         self.e.set_timer(("maxwait", call.id), qcfg.max_wait_s, MaxWaitReached(call.id))
         log.info("call %s queued in %s priority %d", call.id, queue, priority,
                  extra={"call_id": call.id, "state": "waiting"})
         self.e.want_route(call_id=call.id)
+
+    async def _enqueue_claiming(self, call: Call, agent: Agent,
+                                enqueue: Prepared[Call | None], queue: str, now: float
+                                ) -> Call | None:
+        """The call enqueued and claimed for `agent` (a ready agent no waiting call was for:
+        Router.ahead_of_call) in one round trip, the claim after the enqueue; the mirror
+        updated with both. A claim refused because the call was not waiting after all (the
+        enqueue refused, or redone after a stale hint) changed nothing: the router's ordinary
+        round takes the call."""
+        leg = self.e.new_leg_id(call)
+        claim = self.e.store.prepare_claim_in(call.id, agent.id, leg, now, queue)
+        oks: list[bool | None] = []
+        try:
+            queued, claimed = await self.e.store.run_prepared([enqueue, claim])
+            if isinstance(queued, Exception):
+                raise queued
+            if queued is not None:
+                self.put_call(queued)
+            oks = await self.settle_claims([(call, agent, leg)], [claimed],
+                                           unmade=self.CALL_UNMADE)
+        finally:
+            self.e.router.release([(call, agent)], oks)
+        return cast("Call | None", queued)
 
     async def connect(self, call: Call, agent: Agent) -> bool:
         """Claim the pair in Redis, then ring the agent. False when the claim was lost."""
@@ -184,18 +227,18 @@ class Handlers:
 
     async def settle_claims(self, claims: list[tuple[Call, Agent, str]],
                             results: Sequence[ClaimResult | Exception], *,
-                            ahead: bool = False) -> list[bool | None]:
+                            unmade: Collection[ClaimReason] = ()) -> list[bool | None]:
         """The store's answers to claims: a won one updates the mirror and rings the agent
         (the Originates of the round sent together); a lost one refreshes the pair from the
-        store. `ahead`: claimed in the round trip that made the agent ready (Engine); one lost
-        because the agent was not ready after all (its change refused, or redone after a stale
-        hint) changed nothing and is None: the router's ordinary round takes the agent."""
+        store. `unmade`: refusals that mean the step the claim rode with did not happen (the
+        claim went in the round trip that made the agent ready, or the call waiting, and that
+        change was refused or redone after a stale hint): those changed nothing and are None,
+        and the router's ordinary round takes the agent or the call."""
         rings: list[tuple[str, actions.Action]] = []  # the Originates, sent together
         out: list[bool | None] = []
         for (call, agent, leg_id), result in zip(claims, results, strict=True):
             if isinstance(result, Exception) or not result.ok:
-                if ahead and not isinstance(result, Exception) \
-                        and result.reason == "agent_not_ready":
+                if not isinstance(result, Exception) and result.reason in unmade:
                     out.append(None)
                     continue
                 log.info("claim of %s for %s lost: %s", call.id, agent.id,

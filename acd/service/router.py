@@ -144,6 +144,20 @@ class Router:
                 pairs.append(self._hold(best, agent))
         return pairs
 
+    def ahead_of_call(self, call: Call) -> Agent | None:
+        """The agent a round would give this call once it waits (`call` as it will be when
+        enqueued), decided while the enqueue is on its way, so that the claim goes in the
+        same round trip (Handlers.enqueue). Only when nothing else is pending: then no ready
+        agent has a waiting call it should take first. The agent is held until release()."""
+        if not self.e.routing_enabled or self.pending:
+            return None
+        m = self.e.mirror
+        best = routing.best_agent_for_call(call, m.ready_agents(), self.e.now(), self.e.rules,
+                                           m.agents)
+        if best is not None:
+            m.ready.discard(best.id)
+        return best
+
     def release(self, pairs: list[tuple[Call, Agent]], oks: list[bool | None]) -> None:
         """Held pairs back in the indexes unless the store's answer moved them on (a claim
         that failed with an error leaves the two as they were). `oks`: the claims' outcomes

@@ -97,19 +97,41 @@ class CallSteps(StoreBase):
         """ivr -> waiting in `queue`; None if the call is not in state ivr. `ewt_pred_s`: the
         EWT predicted for the caller now (kept for the accuracy figures)."""
         check_priority(priority)
-        k = self._k
-        start = interval_start(now)
 
         async def run(_queue: str, _agent_id: str, flow: str) -> Any:
-            return await self._lua.enqueue(
-                keys=[k.call(call_id), k.queue(queue), k.events,
-                      k.queue_interval(queue, start), k.queue_recent(queue),
-                      k.funnel_interval(flow, start)],
-                args=[*self._head(now), call_id, queue, priority, codec.enc_json(required),
-                      codec.enc_float(entered_at), flow, self._stats_ttl_s, RECENT_KEEP_S,
-                      codec.enc_opt_float(ewt_pred_s)])
+            script, keys, args = self._enqueue_step(call_id, queue, priority, required,
+                                                    entered_at, now, ewt_pred_s, flow)
+            return await script(keys=keys, args=args)
 
         return self._seen(call_of(await self._hinted(call_id, run)))
+
+    def prepare_enqueue(self, call_id: str, queue: str, priority: int,
+                        required: dict[str, int], entered_at: float, now: float,
+                        ewt_pred_s: float | None = None) -> Prepared[Call | None] | None:
+        """enqueue() prepared for run_prepared (e.g. with the claim of the agent the call
+        will go to: prepare_claim_in); None for a call the store has not seen."""
+        check_priority(priority)
+        hint = self._call_hints.get(call_id)
+        if hint is None:
+            return None
+        return Prepared(
+            self._enqueue_step(call_id, queue, priority, required, entered_at, now, ewt_pred_s,
+                               hint[2]),
+            lambda reply: self._seen(call_of(reply)),
+            lambda: self.enqueue(call_id, queue, priority, required, entered_at, now,
+                                 ewt_pred_s))
+
+    def _enqueue_step(self, call_id: str, queue: str, priority: int, required: dict[str, int],
+                      entered_at: float, now: float, ewt_pred_s: float | None, flow: str
+                      ) -> Step:
+        k = self._k
+        start = interval_start(now)
+        return (self._lua.enqueue,
+                [k.call(call_id), k.queue(queue), k.events, k.queue_interval(queue, start),
+                 k.queue_recent(queue), k.funnel_interval(flow, start)],
+                [*self._head(now), call_id, queue, priority, codec.enc_json(required),
+                 codec.enc_float(entered_at), flow, self._stats_ttl_s, RECENT_KEEP_S,
+                 codec.enc_opt_float(ewt_pred_s)])
 
     async def claim(self, call_id: str, agent_id: str, leg_id: str, now: float) -> ClaimResult:
         """Atomically: waiting call -> ringing and ready agent -> reserved, or nothing."""
@@ -147,15 +169,23 @@ class CallSteps(StoreBase):
         return (self._prepare_claim(call_id, agent_id, leg_id, now)
                 if call_id in self._call_hints else None)
 
-    def _prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float
-                       ) -> Prepared[ClaimResult]:
+    def prepare_claim_in(self, call_id: str, agent_id: str, leg_id: str, now: float,
+                         queue: str) -> Prepared[ClaimResult]:
+        """claim() prepared for a call that will be waiting in `queue` when it runs: after
+        its prepare_enqueue, in the same round trip (a stale enqueue is redone first, then
+        this claim)."""
+        return self._prepare_claim(call_id, agent_id, leg_id, now, queue)
+
+    def _prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float,
+                       queue: str | None = None) -> Prepared[ClaimResult]:
         def decode(reply: Any) -> ClaimResult:
             result = claim_result(reply)
             self._seen(result.call)
             return result
 
         return Prepared(self._claim_step(call_id, agent_id, leg_id, now,
-                                         self._call_hints[call_id][0]),
+                                         self._call_hints[call_id][0] if queue is None
+                                         else queue),
                         decode, lambda: self.claim(call_id, agent_id, leg_id, now))
 
     def _claim_step(self, call_id: str, agent_id: str, leg_id: str, now: float, queue: str
