@@ -111,7 +111,7 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
             # the scale curve compare like with like
             r = await routing.run(small, url, paced_rate=SCALE_RATE, paced_s=plan.paced_s / 2,
                                   sim_in_process=plan.sim_in_process,
-                                  own_process=plan.own_process)
+                                  own_process=plan.own_process, call_first=False)
             curve.append({"factor": factor, **r})
             await _flush(url)
         say("baseline: bare aiohttp handler")
