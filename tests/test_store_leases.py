@@ -81,3 +81,24 @@ async def test_orphaned_calls_are_found_across_scan_steps(redis_url: str,
         assert await store.orphaned_calls(known={"s01": None}) == ids[3::2]
     finally:
         await store.close()
+
+
+async def test_a_leased_create_takes_the_lease_and_the_call_together(redis_url: str) -> None:
+    """The AsyncAGIStart every instance gets: the first takes the lease and creates the call in
+    one round trip; another owner changes nothing; the owner again finds its call (a replay)."""
+    store = await Store.open(redis_url, pbx="leased")
+    try:
+        call = mk_call("x1")
+        assert await store.create_leased_call(call, "me", 60_000) == "created"
+        assert await store.create_leased_call(call, "other", 60_000) == "leased"
+        assert await store.create_leased_call(call, "me", 60_000) == "exists"
+        assert await store.get_call("x1") == call
+        events = [e for _, e in await store.read_events() if e["call"] == "x1"]
+        assert [e["type"] for e in events] == ["call_created"]  # once
+        assert not await store.acquire_lease("x1", "other", 60_000)  # the lease is mine
+        # another owner's lease on a call not yet created: it is not created
+        assert await store.acquire_lease("x2", "other", 60_000)
+        assert await store.create_leased_call(mk_call("x2"), "me", 60_000) == "leased"
+        assert await store.get_call("x2") is None
+    finally:
+        await store.close()

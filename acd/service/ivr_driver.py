@@ -50,13 +50,15 @@ class IvrDriver:
             return  # a replay after a reconnect: the call is already ours
         from acd.service.engine import LEASE_MS
 
-        if not await self.e.store.acquire_lease(ev.uniqueid, self.e.instance_id, LEASE_MS):
-            return  # another instance drives this call
         now = self.e.now()
         call = Call(id=ev.uniqueid, channel=ev.channel, uniqueid=ev.uniqueid,
                     caller_num=ev.caller_num, dnis=ev.dnis, pbx=self.e.cfg.pbx.name,
                     arrived_at=now, language=ev.language)
-        if not await self.e.store.create_call(call):
+        # The lease (one instance drives the call) and the call, in one round trip.
+        created = await self.e.store.create_leased_call(call, self.e.instance_id, LEASE_MS)
+        if created == "leased":
+            return  # another instance drives this call
+        if created == "exists":
             known = await self.e.store.get_call(call.id)  # ours, from an earlier attempt
             if known is not None and known.state is CallState.IVR:
                 self.e.handlers.put_call(known)

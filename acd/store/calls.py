@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from acd.core.model import Agent, AgentState, Call, CallOutcome, CallState
 from acd.store import codec
@@ -15,6 +15,7 @@ from acd.store.base import (
     StoreBase,
     flat,
     interval_start,
+    text,
 )
 from acd.store.results import (
     ClaimResult,
@@ -35,15 +36,28 @@ _C = TypeVar("_C", Call, Call | None)
 class CallSteps(StoreBase):
     async def create_call(self, call: Call) -> bool:
         """Store a new call in state ivr; False if the id exists (a replay)."""
+        return bool(await self._create(call, []) == 1)
+
+    async def create_leased_call(self, call: Call, owner: str, ttl_ms: int
+                                 ) -> Literal["created", "exists", "leased"]:
+        """acquire_lease, then create_call, in one round trip: "leased" (another owner holds
+        the lease: nothing done), else the lease is `owner`'s and the call was "created" or
+        "exists" (a replay)."""
+        done = await self._create(call, [owner, ttl_ms], self._k.lease(call.id))
+        return "leased" if text(done) == "leased" else "created" if done == 1 else "exists"
+
+    async def _create(self, call: Call, lease_args: list[str | int], lease: str | None = None
+                      ) -> Any:
         if call.state is not CallState.IVR:
             raise ValueError(f"a new call starts in state ivr, not {call.state}")
         k = self._k
-        created = await self._lua.create_call(
-            keys=[k.call(call.id), k.live_calls, k.events],
-            args=[*self._head(call.arrived_at), call.id, *flat(codec.encode_call(call))])
-        if created:
+        done = await self._lua.create_call(
+            keys=[k.call(call.id), k.live_calls, k.events, *([lease] if lease else [])],
+            args=[*self._head(call.arrived_at), call.id, *lease_args,
+                  *flat(codec.encode_call(call))])
+        if done == 1:
             self._seen(call)
-        return bool(created)
+        return done
 
     async def update_call(self, call_id: str, **fields: object) -> bool:
         """Change non-state fields of a live call; False if there is no such live call.
