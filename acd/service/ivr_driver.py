@@ -167,25 +167,25 @@ class IvrDriver:
         self.last_command.pop(call.id, None)
         found = {k: state.data[f] for k, f in (("customer_name", "customer_name"),
                                                ("crm_reason", "crm_reason")) if f in state.data}
-        # The IVR's fields stored and the caller's last answered call read (last-agent
-        # routing, repeats) at once: one round trip's wait, not two, while the caller waits.
-        _stored, last = await asyncio.gather(
-            self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
-                                     vip=cmd.vip, account=state.data.get("account", ""),
-                                     flow=state.flow, reason=cmd.reason, **found),
-            self.e.store.last_answer(call.caller_num))
         call.ivr_path, call.language, call.vip = list(state.path), cmd.language, cmd.vip
         call.account = state.data.get("account", "")
         call.customer_name = found.get("customer_name", "")
         call.crm_reason = found.get("crm_reason", "")
         call.reason = cmd.reason
-        # The caller leaves AsyncAGI for the hold loop first, so that an agent leg's Bridge()
-        # always finds it there.
         self.e.send_later(actions.setvar(call.channel, contract.VAR_CALL_ID, call.id))
         # The queue's admission (and the caller's EWT) is decided before the hold loop starts.
         route = await self.e.flow.route_entry(call, cmd.queue, cmd.priority, dict(cmd.skills))
-        if not await self.e.send(actions.redirect(call.channel, contract.CTX_HOLD,
-                                                  contract.HOLD_EXTEN)):
+        # The caller leaves AsyncAGI for the hold loop before it is queued, so that an agent
+        # leg's Bridge() always finds it there. Meanwhile the IVR's fields are stored and the
+        # caller's last answered call is read (last-agent routing, repeats): one wait while
+        # the caller waits, not three.
+        _stored, last, moved = await asyncio.gather(
+            self.e.store.update_call(call.id, ivr_path=list(state.path), language=cmd.language,
+                                     vip=cmd.vip, account=state.data.get("account", ""),
+                                     flow=state.flow, reason=cmd.reason, **found),
+            self.e.store.last_answer(call.caller_num),
+            self.e.send(actions.redirect(call.channel, contract.CTX_HOLD, contract.HOLD_EXTEN)))
+        if not moved:
             return  # the channel is gone: its Hangup event ends the call
         await self.h.enqueue(call, cmd.queue, cmd.priority, dict(cmd.skills),
                              route.hops[0].ewt_s, last)
