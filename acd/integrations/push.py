@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from acd.integrations.stream import IntegrationRedis
+from acd.tasks import cancel_and_wait
 
 log = logging.getLogger("acd.integrations.push")
 
@@ -50,10 +51,7 @@ class AgentPush:
         self._task = asyncio.create_task(self._follow(), name="agent-push")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _follow(self) -> None:
         index = {s: i for i, s in enumerate(self.streams)}

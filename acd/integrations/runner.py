@@ -34,6 +34,7 @@ from acd.config import Config
 from acd.core.model import Agent, Call
 from acd.integrations.stream import IntegrationRedis, IntKeys
 from acd.store import Store
+from acd.tasks import cancel_and_wait
 
 log = logging.getLogger("acd.integrations")
 
@@ -144,14 +145,9 @@ class Runner:
                                                    name=f"integrations-{feed.name}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # Bounded, as Engine.stop: on a loaded box a task cancelled inside its blocking
-            # XREADGROUP was seen never to finish (redis-py), which hung the service's stop.
-            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
-            for task in stuck:
-                log.warning("integrations: task %s did not stop in time", task.get_name())
+        # Bounded, as Engine.stop: on a loaded box a task cancelled inside its blocking
+        # XREADGROUP was seen never to finish (redis-py), which hung the service's stop.
+        await cancel_and_wait(self._tasks, give_up_s=STOP_TIMEOUT_S)
         self._tasks.clear()
         for handler in self.handlers:
             try:

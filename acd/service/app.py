@@ -37,6 +37,7 @@ from acd.service.figures_child import FiguresChild, follow_offsets
 from acd.service.internal_api import create_internal_app
 from acd.service.runtime import start_runtime
 from acd.store import Store, stats_ttl
+from acd.tasks import cancel_and_wait
 
 log = logging.getLogger("acd")
 FIGURES_START_S = 60.0
@@ -189,10 +190,7 @@ class Service:
         self._stopped = True
         if self.figures is not None:
             await self.figures.stop()
-        if self._offsets is not None:
-            self._offsets.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._offsets
+        await cancel_and_wait([self._offsets])
         if self._runner is not None:
             await self._runner.cleanup()
         if self.backend is not None:

@@ -15,7 +15,6 @@ agent or the call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -39,6 +38,7 @@ from acd.stats.jsonparts import encode_steps
 from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
+from acd.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -92,10 +92,7 @@ class ServiceBackend:
         self._task = asyncio.create_task(self._loop(), name="snapshots")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _loop(self) -> None:
         timeout_s = REFRESH_TIMEOUT_S

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from acd.config import Config
 from acd.service.figures_process import READY_LINE, TOKEN_ENV
+from acd.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -118,10 +119,7 @@ class FiguresChild:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
 
 async def follow_offsets(engines: Mapping[str, Engine], every_s: float) -> None:

@@ -4,7 +4,6 @@ process, and the PBXs' readiness as it reports them (polled, so /readyz never wa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -12,6 +11,7 @@ import aiohttp
 
 from acd.api.backend import CommandError
 from acd.service.internal_api import PREFIX
+from acd.tasks import cancel_and_wait
 
 log = logging.getLogger("acd.figures")
 
@@ -80,9 +80,6 @@ class RoutingClient:
         self._task = asyncio.create_task(loop(), name="routing-status")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._session is not None:
             await self._session.close()
