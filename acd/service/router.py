@@ -6,7 +6,9 @@ The claim of each pair is atomic in Redis (store.claim); a lost claim (another i
 quicker) refreshes the two and plans again. An agent made ready by a feature code (login,
 unpause) has its call chosen before its change reaches the store (ahead), and the change and
 the claim go to Redis in one round trip: the claim's script checks the agent is ready, so a
-change the store refuses makes the claim change nothing.
+change the store refuses makes the claim change nothing. Likewise a call that arrives to a
+ready agent has that agent chosen before its enqueue reaches the store (ahead_of_call), and
+the enqueue and the claim go together: the claim's script checks the call is waiting.
 """
 
 from __future__ import annotations
