@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.core.routing import call_key, serves
+from acd.core.policy import call_key
+from acd.core.routing import serves
 from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_s, estimate_wait
 
 
@@ -154,12 +156,13 @@ def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Ag
     if not able:
         return None
     key = call_key(call)
-    ahead = [cache.of(other) for other in calls if other.state is CallState.WAITING
-             and other.id != call.id and call_key(other) < key]
+    # The calls ahead counted by kind, then each kind's share times its count: the same exact
+    # sum as adding a Fraction per call, without 10,000 Fraction additions (35 ms) at the
+    # full bench size.
+    ahead = Counter(cache.of(other) for other in calls if other.state is CallState.WAITING
+                    and other.id != call.id and call_key(other) < key)
     shares = pass_.shares(mine)
-    total = Fraction(0)
-    for kind in ahead:
-        total += shares[kind]
+    total = sum((shares[kind] * n for kind, n in ahead.items()), Fraction(0))
     busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
             if a.state is not AgentState.READY]
     return estimate_wait(1 + _half_up(total), len(able), busy, aht_s)
