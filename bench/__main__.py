@@ -73,9 +73,9 @@ class Plan:
         quick = mode.startswith("quick")
         self.scales = [10, 100]
         self.paced_rate = 1000.0
-        self.paced_s = 4.0 if quick else 15.0
+        self.paced_s = 3.5 if quick else 15.0
         self.api_pollers = 500
-        self.api_s = 5.0 if quick else 20.0
+        self.api_s = 4.0 if quick else 20.0
         self.api_interval_s = 1.0  # each poller asks every so many seconds
         self.ami_blast = 20_000 if quick else 100_000
         self.ami_paced_rate = 20_000.0
