@@ -108,3 +108,13 @@ def test_time_does_not_go_back_and_spans_are_positive() -> None:
         windows.advance(T0 - 1)
     with pytest.raises(ValueError, match="above 0 s"):
         SlidingWindows((0, 900))
+
+
+def test_only_the_kinds_asked_for_are_kept() -> None:
+    facts = [("q", "o|c1", T0), ("q", "h|c1|60.5", T0), ("q", "w|a1|1.0|9.5", T0),
+             ("q", "a|c1|3.0", T0)]
+    windows = SlidingWindows(SPANS, kinds="hw")
+    windows.update(T0, facts)
+    assert len(windows) == 2
+    assert windows.counts(3600, "q") == QueueCounts(handled=1, talk_sum_s=60.5,
+                                                    wrapup_sum_s=9.5)

@@ -2,12 +2,14 @@
 
 Each refresh reads only the facts written since the one before (with a margin for late ones)
 and moves the windows on (acd/stats/sliding.py): O(new facts) per refresh instead of the whole
-last hour, which in a centre that runs all day is most of a refresh's reads and CPU.
+last hour, which in a centre that runs all day is most of a refresh's reads and CPU. The
+price is memory: ~180 bytes per fact kept (52 MB for an hour of 60,000 calls, 290,000 facts).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 from acd.stats.raw import QueueCounts
 from acd.stats.sliding import SlidingWindows
@@ -23,8 +25,11 @@ RECOUNT_S = 900.0
 
 
 class WindowCache:
-    def __init__(self, spans_s: tuple[int, ...] = WINDOW_SPANS_S) -> None:
+    def __init__(self, spans_s: tuple[int, ...] = WINDOW_SPANS_S,
+                 kinds: Collection[str] | None = None) -> None:
+        """`kinds`: only facts of these kinds are kept (SlidingWindows)."""
         self.spans = spans_s
+        self.kinds = kinds
         self._windows: SlidingWindows | None = None
         self._queues: set[str] = set()  # queues whose last hour was read in full
         self._read_upto = 0.0
@@ -38,7 +43,7 @@ class WindowCache:
         async with self._lock:
             w = self._windows
             if w is None or now < w.now - LATE_S or now - self._counted_at > RECOUNT_S:
-                w = self._windows = SlidingWindows(self.spans)
+                w = self._windows = SlidingWindows(self.spans, self.kinds)
                 self._queues.clear()
                 self._counted_at = now
             # (a refresh that took its `now` just before another's: the windows stay put)

@@ -16,7 +16,7 @@ is the exact sum, correctly rounded. A recount is what `fresh` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sortedcontainers import SortedList
@@ -184,7 +184,10 @@ class SlidingWindows:
     a later read overlaps its score.
     """
 
-    def __init__(self, spans_s: Iterable[int]) -> None:
+    def __init__(self, spans_s: Iterable[int], kinds: Collection[str] | None = None) -> None:
+        """`kinds`: the kinds of fact kept (the letter before the first `|`); None: all (the
+        others are not held: each fact kept costs ~180 bytes)."""
+        self.kinds = None if kinds is None else frozenset(kinds)
         self.spans = tuple(sorted(set(spans_s)))
         if not self.spans or self.spans[0] <= 0:
             raise ValueError(f"window spans must be above 0 s: {self.spans}")
@@ -213,8 +216,10 @@ class SlidingWindows:
 
     def add(self, facts: Iterable[Fact]) -> None:
         """Facts as the store holds them (see the class)."""
+        kinds = self.kinds
         for queue, member, score in facts:
-            self._put(queue, member, score)
+            if kinds is None or member.partition("|")[0] in kinds:
+                self._put(queue, member, score)
 
     def forget(self, keep: Iterable[str]) -> None:
         """Drop the queues not in `keep` (removed from the config)."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 REFRESH_S = 15.0
 SPAN_S = 3600
+AHT_FACTS = "hwy"  # handled (talk), wrap-up ended, transferred out (talk): acd/store/stats.py
 
 
 class LiveAht:
@@ -29,7 +30,8 @@ class LiveAht:
         self.e = engine
         self._at = -math.inf
         self._measured: dict[str, float] = {}
-        self._windows = WindowCache((SPAN_S,))
+        # (only what the AHT adds up: talk, wrap-up; the rest is not held in memory)
+        self._windows = WindowCache((SPAN_S,), kinds=AHT_FACTS)
         self._reading = False
         self.reads = 0  # reads done (for the tests)
 
