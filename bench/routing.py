@@ -207,8 +207,9 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     agents = h.engine.agents
     ext_of = {aid: a.extension for aid, a in h.cfg.agents.items()}
     aid_of = {ext: aid for aid, ext in ext_of.items()}
+    arriving = arrival_ids(h)  # (those take arriving calls only: bench/centre.py)
     idle = [aid for aid, a in agents.items() if a.state is AgentState.NOT_READY
-            and aid not in arrival_ids(h)]
+            and aid not in arriving]
     returning: set[str] = set()
     lag = LoopLag().start()
     slow = await RedisSlowLog(h.service.redis_url).start()
