@@ -62,7 +62,14 @@ def arrival_agents(sizes: Sizes) -> int:
 
 
 def arrival_ext(i: int) -> str:
-    return f"{90000 + i}"
+    return f"{ARRIVAL_EXT0 + i}"
+
+
+def is_arrival_ext(ext: str) -> bool:
+    return ext.isdigit() and int(ext) >= ARRIVAL_EXT0
+
+
+ARRIVAL_EXT0 = 90000  # (the other agents' are 20000 + i, below it at every size)
 
 
 def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,

@@ -40,7 +40,7 @@ from acd.pbxsim.eventfilter import manager_conf_filters
 from acd.pbxsim.frames import Headers
 from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 from acd.service.runtime import tune_gc
-from bench.centre import ARRIVAL_DNIS, arrival_ext
+from bench.centre import ARRIVAL_DNIS, is_arrival_ext
 from bench.common import LoopLag, percentiles_ms
 
 SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
@@ -56,7 +56,7 @@ def ring_only(iface: str, ext: str) -> AgentPhone:
 
 def bench_phone(iface: str, ext: str) -> AgentPhone:
     """Every agent's phone only rings, except the arrival queue's: those answer."""
-    if ext.startswith(arrival_ext(0)[:1]):
+    if is_arrival_ext(ext):
         return AgentPhone(interface=iface, extension=ext, answer_after_s=0.0,
                           talk_s=ARRIVAL_TALK_S)
     return ring_only(iface, ext)
