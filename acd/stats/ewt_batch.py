@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.core.policy import call_key
-from acd.core.routing import serves
+from acd.core.policy import call_key, meets
 from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_s, estimate_wait
 
 
@@ -52,6 +51,8 @@ class KindCache:
         self.samples: list[Call] = []  # one call of each kind (serves() needs a call)
         self._takers: dict[int, frozenset[str]] = {}
         self._by_skill: dict[str, list[Agent]] | None = None  # skill -> agents holding it
+        # a requirement -> the agents meeting it (their queues aside)
+        self._meeting: dict[frozenset[tuple[str, int]], list[Agent]] = {}
         # What depends on which agents are working (able to take calls now or later): kept
         # while that set stays the same (agents going ready / on a call / wrap-up keep it).
         self.working: frozenset[str] = frozenset()
@@ -85,9 +86,18 @@ class KindCache:
     def takers(self, kind: int, agents: Sequence[Agent]) -> frozenset[str]:
         found = self._takers.get(kind)
         if found is None:
+            # serves() without `now` is: the agent's queues allow the call's queue, and it
+            # meets the call's own requirement. The second depends on the requirement alone,
+            # which many kinds share (a thousand queues are often a few hundred skill sets).
             sample = self.samples[kind]
+            need = frozenset(sample.required.items())
+            meeting = self._meeting.get(need)
+            if meeting is None:
+                meeting = self._meeting[need] = [
+                    a for a in self._candidates(sample, agents) if meets(a, sample.required)]
+            queue = sample.queue
             found = self._takers[kind] = frozenset(
-                a.id for a in self._candidates(sample, agents) if serves(a, sample))
+                a.id for a in meeting if not a.queues or queue in a.queues)
         return found
 
     def _candidates(self, sample: Call, agents: Sequence[Agent]) -> Sequence[Agent]:
@@ -109,6 +119,7 @@ class KindCache:
     def agents_changed(self) -> None:
         """Agents' skills or queues changed (a config reload), or agents came or went."""
         self._by_skill = None
+        self._meeting.clear()
         self._takers.clear()
         self.working_takers.clear()
         self.shares.clear()
