@@ -117,23 +117,11 @@ def _apply_survey(c: QueueCounts, rest: str, sign: int) -> None:
 
 def _counts_copy(c: QueueCounts, units: list[int]) -> QueueCounts:
     """A QueueCounts of its own (the figures keep what they were given), float sums set."""
-    out = QueueCounts(
-        **{name: getattr(c, name) for name in _SCALARS},
-        answered_waits=dict(c.answered_waits), abandoned_waits=dict(c.abandoned_waits),
-        survey=SurveyCounts(c.survey.csat_n, c.survey.csat_points, c.survey.nps_n,
-                            c.survey.nps_promoters, c.survey.nps_detractors),
-        survey_by_agent={a: SurveyCounts(s.csat_n, s.csat_points, s.nps_n, s.nps_promoters,
-                                         s.nps_detractors)
-                         for a, s in c.survey_by_agent.items()})
+    out = QueueCounts()
+    out.add(c)  # (c's own float fields stay 0: its sums are in `units`)
     for name, amount in zip(_FLOAT_FIELDS, units, strict=True):
         setattr(out, name, amount / UNITS)
     return out
-
-
-_SCALARS = ("offered", "answered", "abandoned", "timed_out", "overflowed", "voicemail",
-            "closed", "callback_requested", "callback_answered", "callback_failed", "handled",
-            "repeats", "ewt_n", "ewt_w30", "ewt_w25", "transferred", "transfers_in",
-            "transfers_in_answered", "transfers_in_lost", "resolved", "unresolved")
 
 
 @dataclass(slots=True)
