@@ -6,15 +6,17 @@ and on every arrival in a big centre. Pure.
 waiting calls and 500 agents, so 3 minutes for all of them. Here:
 - the kind of each call is kept as a small int in a `KindCache` from pass to pass (a Call
   object seen before, unchanged, is not looked at again);
-- who serves which kind, and each kind's share of another kind's calls, is worked out once
-  per pass;
+- who could serve each kind is worked out once per config (`agents_changed`), once per
+  requirement the kinds share, from an index of the agents by skill; who of them is working,
+  and each kind's share of another kind's calls, once per set of working agents;
 - `waiting_placed` walks the waiting calls in routing order once per kind that is asked for,
   adding up for each kind the share of the calls ahead that its agents take, and reads the k-th
   free-up time of the kind's agents from one heap sequence;
-- `entry_ewt` does one walk for a caller about to enter (the IVR's hand-over).
+- `entry_ewt` does one walk for a caller about to enter (the IVR's hand-over), counting the
+  calls ahead by kind.
 
-The answers equal call_ewt's exactly when the calls are given in the same order (same sums in
-the same order); tests/test_flow_units.py checks it on random centres.
+The answers equal call_ewt's exactly (the shares are exact Fractions, so the order of the sum
+does not matter); tests/test_flow_units.py checks it on random centres.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class KindCache:
         self._seen: dict[str, tuple[Call, dict[str, int], str, int]] = {}
         self._index: dict[CallKind, int] = {}
         self.kinds: list[CallKind] = []
-        self.samples: list[Call] = []  # one call of each kind (serves() needs a call)
+        self.samples: list[Call] = []  # one call of each kind (its queue and requirement)
         self._takers: dict[int, frozenset[str]] = {}
         self._by_skill: dict[str, list[Agent]] | None = None  # skill -> agents holding it
         # a requirement -> the agents meeting it (their queues aside)
@@ -102,9 +104,9 @@ class KindCache:
 
     def _candidates(self, sample: Call, agents: Sequence[Agent]) -> Sequence[Agent]:
         """The agents holding the rarest skill the call requires (every agent, for a call that
-        requires none): serves() is then asked of a few hundred, not of every agent for each
-        kind. A first EWT with a thousand kinds waiting asked it 5 million times at the full
-        bench size: 2-3 s of the engine. Skills and queues change only with the config
+        requires none): the requirement is then checked for a few hundred agents, not for
+        every agent and kind. A first EWT with a thousand kinds waiting checked it 5 million
+        times at the full bench size: 2-3 s of the engine. Skills change only with the config
         (agents_changed), so the index by skill is made once."""
         if not sample.required:
             return agents
