@@ -65,7 +65,7 @@ class Router:
             await self._plan_all()
             return
         m = self.e.mirror
-        now, rules = self.e.now(), self.e.rules
+        now = self.e.now()
         pairs: list[tuple[Call, Agent]] = []
         for agent_id in agents:
             agent = m.agents.get(agent_id)
@@ -77,7 +77,7 @@ class Router:
         for call_id in calls:
             call = m.calls.get(call_id)
             if call is not None and call.state is CallState.WAITING and call_id not in taken:
-                best = routing.best_agent_for_call(call, m.ready_agents(), now, rules, m.agents)
+                best = self._best_agent(call, now)
                 if best is not None:
                     pairs.append(self._hold(call, best))
         await self._give(pairs)
@@ -101,6 +101,11 @@ class Router:
         m = self.e.mirror
         return best_call_for_agent(agent, m.index, m.all_calls, self._queues(agent), now,
                                    self.e.rules, agents)
+
+    def _best_agent(self, call: Call, now: float) -> Agent | None:
+        """The ready agent that takes the call now."""
+        m = self.e.mirror
+        return routing.best_agent_for_call(call, m.ready_agents(), now, self.e.rules, m.agents)
 
     def _plan(self, free: Iterable[Agent], now: float, agents: Mapping[str, Agent]
               ) -> list[tuple[Call, Agent]]:
@@ -153,11 +158,9 @@ class Router:
         agent has a waiting call it should take first. The agent is held until release()."""
         if not self.e.routing_enabled or self.pending:
             return None
-        m = self.e.mirror
-        best = routing.best_agent_for_call(call, m.ready_agents(), self.e.now(), self.e.rules,
-                                           m.agents)
+        best = self._best_agent(call, self.e.now())
         if best is not None:
-            m.ready.discard(best.id)
+            self.e.mirror.ready.discard(best.id)
         return best
 
     def release(self, pairs: list[tuple[Call, Agent]], oks: list[bool | None]) -> None:
