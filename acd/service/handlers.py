@@ -150,17 +150,15 @@ class Handlers:
             await self.e.store.update_call(call.id, last_agent=last.agent_id)
             last_agent = last.agent_id
         # The call as it will wait: if a ready agent is for it, it is claimed for that agent
-        # in the enqueue's own round trip.
-        agent = self.e.router.ahead_of_call(replace(
+        # in the enqueue's own round trip (a call the store has no hint for goes the plain way).
+        enqueue = self.e.store.prepare_enqueue(call.id, queue, priority, required, now, now,
+                                               ewt_pred_s)
+        agent = None if enqueue is None else self.e.router.ahead_of_call(replace(
             call, state=CallState.WAITING, queue=queue, priority=priority, required=required,
             entered_at=now, last_agent=last_agent))
-        enqueue = (None if agent is None else self.e.store.prepare_enqueue(
-            call.id, queue, priority, required, now, now, ewt_pred_s))
         if agent is not None and enqueue is not None:
             queued = await self._enqueue_claiming(call, agent, enqueue, queue, now)
         else:
-            if agent is not None:
-                self.e.router.release([(call, agent)], [])
             queued = await self.e.store.enqueue(call.id, queue, priority, required, now, now,
                                                 ewt_pred_s)
             if queued is not None:
