@@ -216,7 +216,9 @@ class AmiServer:
                 self.sessions.remove(session)
             if not writer.is_closing():
                 writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
+            # (cancelled here by the loop's end, the session is over all the same: a task
+            # that ends cancelled is logged by Python 3.11's streams as "Exception in callback")
+            with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
                 await writer.wait_closed()
 
 
