@@ -20,7 +20,7 @@ from acd.core.steps import run_steps
 if TYPE_CHECKING:
     from acd.config import Config
 
-AGENTS_PER_STEP = 64
+AGENTS_PER_STEP = 16  # (an agent of a big centre serves ~65 queues)
 QUEUES_PER_STEP = 64
 
 

@@ -25,6 +25,7 @@ from fractions import Fraction
 
 from acd.core.model import PRIORITY_NORMAL, Agent, AgentState, Call, CallState
 from acd.core.routing import call_key, serves
+from acd.core.steps import ITEMS_PER_STEP
 from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_s, estimate_wait
 from acd.stats.fig_agents import PROBE_ID
 
@@ -47,7 +48,7 @@ def probe_ewts(params: Mapping[str, QueueParams], now: float, calls: Sequence[Ca
             kind = (c.queue, frozenset(c.required.items()))
             counts[kind] = counts.get(kind, 0) + 1
             sample.setdefault(kind, c)
-        if i % 512 == 511:
+        if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
             yield
     takers_of: dict[CallKind, list[str]] = {}
     weight: dict[str, float] = {}

@@ -83,6 +83,13 @@ def agent_counts_view(agents: Iterable[Agent]) -> AgentCountsView:
         not_ready=by_state[AgentState.NOT_READY])
 
 
+def sum_counts(parts: Iterable[AgentCountsView]) -> AgentCountsView:
+    """The counts of several groups of agents added up (agent_counts_view of them all)."""
+    parts = list(parts)
+    return AgentCountsView(**{field: sum(getattr(p, field) for p in parts)
+                              for field in AgentCountsView.model_fields})
+
+
 def agent_figures(queues: Iterable[str], agent: Agent, today: AgentCounts,
                   now: float, pbx: str = "",
                   survey: Mapping[WindowName, SurveyFigures] | None = None) -> AgentFigures:

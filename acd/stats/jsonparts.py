@@ -13,7 +13,8 @@ import json
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-ITEMS_PER_STEP = 32
+from acd.core.steps import ROWS_PER_STEP
+
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -24,14 +25,14 @@ class EncodedSnapshot(dict[str, Any]):
 
 
 def encode_steps(snap: Mapping[str, Any]) -> Generator[None, None, EncodedSnapshot]:
-    """The snapshot with its fragments; yields every ITEMS_PER_STEP list items."""
+    """The snapshot with its fragments; yields every ROWS_PER_STEP list items."""
     fragments: dict[str, bytes] = {}
     for key, value in snap.items():
         if isinstance(value, list):
             items: list[str] = []
             for item in value:
                 items.append(_dumps(item))
-                if len(items) % ITEMS_PER_STEP == 0:
+                if len(items) % ROWS_PER_STEP == 0:
                     yield
             fragments[key] = ("[" + ",".join(items) + "]").encode()
         else:

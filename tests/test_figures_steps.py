@@ -1,0 +1,59 @@
+"""The figures' work is made in steps between which the service's loop runs (slices.py): no
+step may grow with the centre, or a big centre's snapshot holds every API request and push
+behind one long step. The work of a step is counted as the Python and C function calls made
+in it (sys.setprofile): deterministic, unlike a time."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator
+from types import FrameType
+from typing import Any
+
+from acd.service.dismantle import dismantle_steps
+from acd.stats.figures import dump_steps, snapshot_steps
+from acd.stats.jsonparts import encode_steps
+from bench import centre
+from bench.snapshot import make
+
+
+def longest_step(steps: Generator[None, None, Any]) -> tuple[int, Any]:
+    """The most calls made in one step, and the generator's value."""
+    calls = 0
+
+    def count(_frame: FrameType, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    longest = 0
+    while True:
+        calls = 0
+        sys.setprofile(count)
+        try:
+            next(steps)
+        except StopIteration as done:
+            sys.setprofile(None)
+            return max(longest, calls), done.value
+        finally:
+            sys.setprofile(None)
+        longest = max(longest, calls)
+
+
+def step_costs(agents: int, calls: int) -> dict[str, int]:
+    cfg, now, call_list, agent_list = make(centre.Sizes(calls=calls, agents=agents, queues=4))
+    build, snap = longest_step(snapshot_steps(cfg, now, call_list, agent_list, {}, {}, {}))
+    dump, dumped = longest_step(dump_steps(snap))
+    encode, _encoded = longest_step(encode_steps(dumped))
+    free_model, _ = longest_step(dismantle_steps(snap))
+    free_dict, _ = longest_step(dismantle_steps(dumped))
+    return {"build": build, "dump": dump, "encode": encode, "free_model": free_model,
+            "free_dict": free_dict}
+
+
+def test_no_step_of_the_figures_grows_with_the_centre() -> None:
+    small = step_costs(agents=40, calls=80)
+    big = step_costs(agents=320, calls=640)  # 8x the agents and calls
+    for part, cost in small.items():
+        # A loop over every agent or call in one step would make it ~8x longer.
+        assert big[part] <= 2 * cost + 50, (part, small, big)
