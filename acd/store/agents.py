@@ -61,7 +61,7 @@ class AgentSteps(StoreBase):
 
     async def load_agents(self) -> list[Agent]:
         """Every agent, in id order."""
-        return [codec.decode_agent(h) for h in await self._hashes(self._k.agents, self._k.agent)]
+        return await self._hashes(self._k.agents, self._k.agent, codec.decode_agent)
 
     async def set_agent_state(self, agent_id: str, state: AgentState, now: float,
                               reason: str = "",

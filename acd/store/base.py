@@ -34,6 +34,7 @@ PIPELINE_BATCH = 256
 # routing claim) waits behind it. 256 call hashes took 14-17 ms of Redis at the full size
 # (10,000 calls); 64 take a quarter of that, for a few more round trips of a bulk read.
 READ_BATCH = 64
+HANDED_AT_ONCE = 16  # replies a bulk reader decodes between two turns of the event loop
 HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
 STATS_TTL_S = (35 + 1) * 86_400  # interval hashes: config history_days (default 35) + 1 day
 RECENT_KEEP_S = 3600 + 300  # recent facts of a queue: the longest window (60 min) + margin
@@ -291,26 +292,29 @@ class StoreBase:
                 out.append(exc)
         return out
 
-    async def _hashes(self, set_key: str, key_of: Callable[[str], str]) -> list[dict[str, str]]:
-        """HGETALL of every member of a set of ids, in id order, skipping vanished ones."""
+    async def _hashes(self, set_key: str, key_of: Callable[[str], str],
+                      decode: Callable[[dict[str, str]], R]) -> list[R]:
+        """HGETALL of every member of a set of ids, in id order, skipping vanished ones, each
+        decoded as its batch comes (see _hgetall_chunks)."""
         ids = sorted(text(i) for i in await self._r.smembers(set_key))
-        replies = await self._hgetall_batches([key_of(i) for i in ids])
-        return [{text(f): text(v) for f, v in r.items()} for r in replies if r]
-
-    async def _hgetall_batches(self, keys: list[str]) -> list[Mapping[Any, Any]]:
-        """HGETALL of every key ({} for a missing one)."""
-        replies: list[Mapping[Any, Any]] = []
-        async for batch in self._hgetall_chunks(keys):
-            replies += batch
-        return replies
+        out: list[R] = []
+        async for batch in self._hgetall_chunks([key_of(i) for i in ids]):
+            out += [decode({text(f): text(v) for f, v in r.items()}) for r in batch if r]
+        return out
 
     async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[Any, Any]]]:
-        """HGETALL of every key, READ_BATCH keys per round trip (one read_hashes script
-        each: one reply to parse, not one per key), a batch of replies at a time."""
+        """HGETALL of every key ({} for a missing one), in order: READ_BATCH keys per round
+        trip (one read_hashes script each: one reply to parse, not one per key), handed on
+        HANDED_AT_ONCE at a time with the loop let run in between, so that what the reader
+        does with them (decoding a call is ~20 us) never holds it for long."""
         for start in range(0, len(keys), READ_BATCH):
             flat_replies = await self._lua.read_hashes(keys=keys[start:start + READ_BATCH],
                                                        args=[])
-            yield [dict(zip(f[::2], f[1::2], strict=True)) for f in flat_replies]
+            for at in range(0, len(flat_replies), HANDED_AT_ONCE):
+                if at:
+                    await asyncio.sleep(0)
+                yield [dict(zip(f[::2], f[1::2], strict=True))
+                       for f in flat_replies[at:at + HANDED_AT_ONCE]]
 
 
 def interval_start(now: float) -> int:

@@ -103,8 +103,8 @@ class CallSteps(StoreBase):
 
     async def load_live_calls(self) -> list[Call]:
         """Every call not ended, in id order."""
-        hashes = await self._hashes(self._k.live_calls, self._k.call)
-        return [self._seen(codec.decode_call(h)) for h in hashes]
+        return await self._hashes(self._k.live_calls, self._k.call,
+                                  lambda h: self._seen(codec.decode_call(h)))
 
     async def enqueue(self, call_id: str, queue: str, priority: int, required: dict[str, int],
                       entered_at: float, now: float,

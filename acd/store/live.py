@@ -5,8 +5,8 @@ service-objective offsets handed between the two processes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from redis.exceptions import ResponseError
 
@@ -14,18 +14,26 @@ from acd.core.model import Agent, Call
 from acd.store import codec
 from acd.store.base import StoreBase, text
 
+T = TypeVar("T")
+
 
 class LiveReads(StoreBase):
     async def get_calls(self, ids: list[str]) -> dict[str, Call | None]:
         """The calls by id (None: no such call any more); READ_BATCH per round trip."""
-        replies = await self._hgetall_batches([self._k.call(i) for i in ids])
-        return {i: codec.decode_call(_texts(r)) if r else None
-                for i, r in zip(ids, replies, strict=True)}
+        return await self._decoded([self._k.call(i) for i in ids], ids, codec.decode_call)
 
     async def get_agents(self, ids: list[str]) -> dict[str, Agent | None]:
-        replies = await self._hgetall_batches([self._k.agent(i) for i in ids])
-        return {i: codec.decode_agent(_texts(r)) if r else None
-                for i, r in zip(ids, replies, strict=True)}
+        return await self._decoded([self._k.agent(i) for i in ids], ids, codec.decode_agent)
+
+    async def _decoded(self, keys: list[str], ids: list[str],
+                       decode: Callable[[dict[str, str]], T]) -> dict[str, T | None]:
+        """id -> its hash decoded, None for a missing one; decoded batch by batch."""
+        out: dict[str, T | None] = {}
+        async for batch in self._hgetall_chunks(keys):
+            for r in batch:
+                i = ids[len(out)]
+                out[i] = decode(_texts(r)) if r else None
+        return out
 
     async def stream_position(self) -> tuple[str, int]:
         """The newest event's id ("0-0" for no stream) and how many events were ever added:
