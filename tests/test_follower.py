@@ -4,6 +4,8 @@ when events were missed, and the steering offsets handed back."""
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +14,7 @@ import redis.asyncio as aioredis
 from acd.config import parse_config
 from acd.core.model import AgentState, CallOutcome, CallState
 from acd.service import follower
+from acd.service.backend import ServiceBackend
 from acd.service.follower import Follower
 from acd.store import Store
 
@@ -137,3 +140,32 @@ async def test_follows_more_events_than_one_read_takes(stores: tuple[Store, Stor
     assert f.full_reads == 1  # followed in 4 reads, not read again
     assert sorted(f.calls) == sorted(f"m{i}" for i in range(10))
     assert all(c.state is CallState.WAITING for c in f.calls.values())
+
+
+async def test_replaced_snapshots_are_freed_only_once_nobody_holds_them(
+        stores: tuple[Store, Store]) -> None:
+    """The figures free a replaced snapshot (and what a full read replaced) in slices
+    (acd/service/dismantle.py): one a reader still holds is left as it is."""
+    writer, reader = stores
+    await writer.sync_agent(mk_agent("a1", AgentState.READY))
+    await waiting_call(writer, "c1")
+    f = Follower(CFG, reader)
+    backend = ServiceBackend({}, cfg=CFG, sources={"pbx1": f})
+    await backend.refresh()
+    held = backend.snapshot()  # a reader (an SSE stream, say) still has the first one
+    as_it_was = copy.deepcopy(dict(held))
+    await backend.refresh()
+    assert backend.snapshot() is not held
+    await backend.free_retired()
+    assert dict(held) == as_it_was and held["calls"] and held["agents"]
+
+    second = weakref.ref(backend.snapshot())
+    f._full_at = None  # the next catch-up reads everything again
+    await backend.refresh()
+    assert f.retired  # the calls and agents the full read replaced
+    await backend.free_retired()
+    assert f.retired == [] and second() is None
+    del held
+    await backend.free_retired()  # now nobody holds the first either
+    assert backend._retired == []
+    assert backend.snapshot()["calls"][0]["id"] == "c1"  # the current one is whole

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,10 +26,12 @@ _HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
 
 @dataclass(eq=False, slots=True)
 class Encoded:
-    """One part of one snapshot, encoded: `source` is the object it was made from (kept so
-    that a new snapshot, a new object, is never mistaken for it)."""
+    """One part of one snapshot, encoded: `source` names the object it was made from (so
+    that a new snapshot, a new object, is never mistaken for it): a weak reference when the
+    object takes one (a snapshot: the cache must not keep a replaced one alive, see
+    acd/service/dismantle.py), else the object itself."""
 
-    source: object
+    source: Callable[[], object]
     plain: bytes
     tag: str  # the identity body's entity tag, without quotes
     gzipped: bytes | None = None
@@ -68,12 +71,19 @@ class BodyCache:
 
     def get(self, key: str, source: object, build: Callable[[], bytes]) -> Encoded:
         hit = self._entries.get(key)
-        if hit is None or hit.source is not source:
+        if hit is None or hit.source() is not source:
             if len(self._entries) > 256:  # keys are bounded (parts x PBXs); a safety net
                 self._entries.clear()
             body = build()
-            hit = self._entries[key] = Encoded(source, body, entity_tag(body))
+            hit = self._entries[key] = Encoded(_referent(source), body, entity_tag(body))
         return hit
+
+
+def _referent(source: object) -> Callable[[], object]:
+    try:
+        return weakref.ref(source)
+    except TypeError:  # (a plain dict or list takes no weak reference)
+        return lambda: source
 
 
 def accepts_gzip(request: web.BaseRequest) -> bool:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from acd.api.backend import AgentAction, CommandError, Readiness
 from acd.config import Config, ConfigError, load_config
@@ -28,6 +28,7 @@ from acd.core.policy import QueueStanding, objective_offsets
 from acd.core.reasons import NO_REASON
 from acd.core.serving import QueueMembership
 from acd.service.daycache import DayCache
+from acd.service.dismantle import dismantle_steps, sole_holder
 from acd.service.reasons import ReasonReads, live_and_today_steps
 from acd.service.runtime import collector_held
 from acd.service.slices import Sliced
@@ -47,6 +48,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
 MAX_REFRESH_TIMEOUT_S = 60.0
+
+@runtime_checkable
+class Retiring(Protocol):
+    """A source that replaces big things (a Follower's full read): `retired` holds what it
+    replaced, for the backend to free in slices."""
+
+    retired: list[object]
+
 
 class ServiceBackend:
     """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
@@ -82,6 +91,8 @@ class ServiceBackend:
         self._task: asyncio.Task[None] | None = None
         self.snapshots_made = 0
         self._reasons: dict[str, Any] = {}  # figures by reason, made with each snapshot
+        # Snapshots replaced, to be freed in slices once nobody holds them (dismantle.py).
+        self._retired: list[object] = []
         self._reason_reads = ReasonReads()
 
     def _engines_idle(self) -> bool:
@@ -100,8 +111,14 @@ class ServiceBackend:
             busy = self._sliced.busy_s
             try:
                 # The store waits through a Redis outage; readiness must not wait with it.
-                await self.refresh(reads_timeout_s=timeout_s)
+                snap = await self.refresh(reads_timeout_s=timeout_s)
                 self._redis_ok = True
+                # Freed a few rows at a time: at once, a big centre's snapshot and the one
+                # it replaced were each tens of ms of the loop (dismantle.py).
+                if sole_holder(snap, known=1):
+                    await self._sliced.run(dismantle_steps(snap))
+                del snap
+                await self.free_retired()
                 timeout_s = max(REFRESH_TIMEOUT_S, 10 * self.reads_s)
             except Exception as exc:  # Redis away: keep serving the last snapshot
                 if self._redis_ok:
@@ -183,12 +200,32 @@ class ServiceBackend:
         if number < self._published:
             return snap  # a later refresh (an API command's) was published meanwhile
         self._published = number
+        replaced = {id(old): old for old in (self._snapshot, *self._pbx_snapshots.values())}
+        self._retired += replaced.values()
+        del replaced
         self._snapshot, self._pbx_snapshots, self._reasons = merged, per_pbx, by_reason
         self.snapshots_made += 1
         for inbox in list(self._subscribers):
             if inbox.qsize() < 2:  # a slow reader gets the newest, not a backlog
                 inbox.put_nowait(self._snapshot)
         return snap
+
+    async def free_retired(self) -> None:
+        """Free, in slices, the replaced snapshots nobody holds any more; one a slow reader
+        still holds (an SSE stream's) waits for the next time."""
+        for source in self.sources.values():
+            if isinstance(source, Retiring):
+                self._retired += source.retired
+                source.retired.clear()
+        held: list[object] = []
+        while self._retired:
+            old = self._retired.pop()
+            if sole_holder(old, known=1):
+                await self._sliced.run(dismantle_steps(old))
+            else:
+                held.append(old)
+            del old
+        self._retired = held
 
     def _steer(self, snap: Snapshot) -> dict[str, float]:
         """The live figures steer the routing: each engine gets the service-objective offsets
