@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-from acd import eventloop
 from acd.config import Config, ConfigError, load_config
 from acd.logs import setup_logging
 
@@ -42,18 +41,13 @@ def _run(args: argparse.Namespace) -> int:
     from acd.service.app import Service, run_until_signal
 
     try:
-        eventloop.chosen()
-    except ValueError as exc:  # before anything starts
-        print(f"acd run: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
         cfg = _with_overrides(args)
         service = Service(cfg, redis_url=args.redis_url, config_path=Path(args.config))
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{args.config}: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    eventloop.run(run_until_signal(service))
+    asyncio.run(run_until_signal(service))
     return 0
 
 
@@ -107,7 +101,7 @@ def _pbxsim(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from acd import demo
 
-    return eventloop.run(demo.run(args))
+    return asyncio.run(demo.run(args))
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ a bare aiohttp handler) so every figure is also given as a ratio that carries ac
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import gc
 import json
@@ -24,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from acd import eventloop
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
 from bench.common import load_average, rss_mb, say
@@ -90,7 +90,6 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(), **git_commit(), "load_average_start": load_average(),
         "sizes": plan.sizes.as_dict(), "http_own_process": plan.own_process,
-        "event_loop": eventloop.name(),  # the service's (ACD_EVENT_LOOP); the figures' too
     }
     with RedisServer() as redis_server:
         url = redis_server.url
@@ -234,13 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         mode += "-one-process"
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
-        eventloop.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,
+        asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,
                          not args.one_process, args.soak_rate))
         print(out)
         return 0
     plan = Plan(mode, sizes, args.sim_in_process, not args.one_process)
     plan.api_interval_s = args.api_poll_interval
-    result = eventloop.run(run(plan, out))
+    result = asyncio.run(run(plan, out))
     if not args.no_md:
         report.update_markdown(ROOT / "BENCHMARKS.md", result)
     print(json.dumps({k: v for k, v in result.items() if k != "detail"}, indent=1))

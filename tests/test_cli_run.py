@@ -49,8 +49,8 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
                 p.wait()
 
 
-def acd(*args: str, log: Path, loop: str = "uvloop") -> subprocess.Popen[str]:
-    env = {**os.environ, "ACD_AMI_SECRET": SECRET, "ACD_EVENT_LOOP": loop}
+def acd(*args: str, log: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "ACD_AMI_SECRET": SECRET}
     with log.open("w") as err:
         return subprocess.Popen([sys.executable, "-m", "acd", "--log-json", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err, text=True)
@@ -133,7 +133,6 @@ async def test_run_example_config_against_pbxsim_matches_truth(
         assert answered > 0
     log = (tmp_path / "acd.log").read_text()
     assert SECRET not in log and SECRET not in (tmp_path / "pbxsim.log").read_text()
-    assert "event loop: uvloop" in log  # the product's loop (acd/eventloop.py)
     assert service.poll() is None, log[-2000:]  # still running, reconnecting to the PBX
 
 
@@ -153,9 +152,8 @@ async def test_run_with_the_api_in_its_own_process(
     data = tomllib.loads(EXAMPLE.read_text())
     data["http"].update(port=free_port(), own_process=True, anonymous_read=True)
     config.write_text(tomli_w.dumps(data))
-    # (on the standard loop: ACD_EVENT_LOOP=asyncio must keep working, both processes)
     service = acd("run", "-c", str(config), "--redis-url", redis_url,
-                  "--pbx", f"127.0.0.1:{port}", log=tmp_path / "acd.log", loop="asyncio")
+                  "--pbx", f"127.0.0.1:{port}", log=tmp_path / "acd.log")
     procs.append(service)
     base = f"http://127.0.0.1:{data['http']['port']}"
 
@@ -185,4 +183,3 @@ async def test_run_with_the_api_in_its_own_process(
         os.kill(int(children[0]), 0)
     log = (tmp_path / "acd.log").read_text()
     assert SECRET not in log and "figures process" in log
-    assert "event loop: asyncio" in log and "event loop: uvloop" not in log

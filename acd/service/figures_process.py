@@ -26,7 +26,6 @@ from typing import Any
 
 from aiohttp import web
 
-from acd import eventloop
 from acd.api.app import create_app
 from acd.api.backend import AgentAction, CommandError
 from acd.config import Config, ConfigError, load_config
@@ -217,5 +216,5 @@ def main(config: str | None, redis_url: str | None, routing_url: str, instance: 
     service = FiguresService(cfg, redis_url=url, routing_url=routing_url, token=token,
                              instance=instance,
                              config_path=Path(config) if config is not None else None)
-    eventloop.run(serve(service))
+    asyncio.run(serve(service))
     return 0

@@ -36,7 +36,6 @@ import logging
 import time
 from collections.abc import Iterator
 
-from acd import eventloop
 from acd.gcpauses import GC_PAUSES
 from acd.looplag import LOOP_LAG
 
@@ -81,7 +80,6 @@ def start_runtime() -> None:
     and the event loop's lag measured (acd/looplag.py)."""
     tune_gc()
     LOOP_LAG.start()
-    log.info("event loop: %s", eventloop.name())
 
 
 def reset_runtime() -> None:
