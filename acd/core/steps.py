@@ -14,6 +14,7 @@ T = TypeVar("T")
 # its dump, or its JSON) is ~20 us; a plain pass over a call or an agent, ~1-3 us.
 ROWS_PER_STEP = 8
 ITEMS_PER_STEP = 128
+QUEUES_PER_STEP = 32  # a queue's counts (histograms) added to a total: ~7 us
 
 
 def run_steps(steps: Generator[None, None, T]) -> T:

@@ -11,10 +11,11 @@ Definitions: METRICS.md. How the per-second wait histograms (raw.py) are read:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
-from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts, summed
+from acd.core.steps import QUEUES_PER_STEP, run_steps
+from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts
 from acd.stats.schema import (
     CallbackFigures,
     EwtAccuracy,
@@ -155,15 +156,27 @@ def centre_window_figures(parts: Sequence[tuple[QueueCounts, SlaConfig]],
     answered_within). The formula is the queues' common one, else short_abandons_excluded;
     threshold_s is the common threshold, else 0; the target is the common one, else the
     offered-weighted mean. `by_threshold` stays empty: thresholds differ between queues."""
-    total = summed(c for c, _ in parts)
+    return run_steps(centre_window_steps(parts, short_abandon_s))
+
+
+def centre_window_steps(parts: Sequence[tuple[QueueCounts, SlaConfig]], short_abandon_s: int
+                        ) -> Generator[None, None, WindowFigures]:
+    """centre_window_figures in steps of QUEUES_PER_STEP queues (adding up a thousand queues'
+    histograms was one step of 7-18 ms)."""
+    slas = [sla for _, sla in parts]
+    formula = common_formula(slas)
+    total = QueueCounts()
+    answered_within = num = 0
+    for at in range(0, len(parts), QUEUES_PER_STEP):
+        for c, s in parts[at:at + QUEUES_PER_STEP]:
+            total.add(c)
+            answered_within += within(c.answered_waits, s.threshold_s)
+            num += sl_numerator(c, formula, s.threshold_s)
+        yield
     # Each call once (issue 9): a conversation that ended in a transfer goes on elsewhere, so
     # the centre's handled calls are the last conversations only (AHT: all the effort of a
     # call over one call). offered / answered / abandoned count first offers only already.
     total.handled -= total.transferred
-    slas = [sla for _, sla in parts]
-    formula = common_formula(slas)
-    answered_within = sum(within(c.answered_waits, s.threshold_s) for c, s in parts)
-    num = sum(sl_numerator(c, formula, s.threshold_s) for c, s in parts)
     short = within(total.abandoned_waits, short_abandon_s)
     target = blended_target_pct(slas, [c.offered for c, _ in parts])
     sl = ServiceLevel(value=ratio(num, sl_denominator(total, formula, short)),

@@ -35,7 +35,7 @@ from acd.stats.fig_agents import (
 )
 from acd.stats.fig_window import (
     blended_target_pct,
-    centre_window_figures,
+    centre_window_steps,
     common_threshold,
     survey_figures,
     window_figures,
@@ -77,18 +77,20 @@ def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Age
             queues: Sequence[QueueFigures]) -> Generator[None, None, QueueFigures]:
     slas = [q.sla for q in cfg.queues.values()]
     figs: dict[WindowName, WindowFigures] = {}
-    for w in WINDOWS:  # a step each: with a thousand queues one window is a few ms
-        figs[w] = centre_window_figures([(_counts(windows, w, name), q.sla)
-                                         for name, q in cfg.queues.items()], cfg.short_abandon_s)
-        yield
+    for w in WINDOWS:
+        figs[w] = yield from centre_window_steps(
+            [(_counts(windows, w, name), q.sla) for name, q in cfg.queues.items()],
+            cfg.short_abandon_s)
     waiting: list[Call] = []
     for i, c in enumerate(calls):
         if c.state is CallState.WAITING:
             waiting.append(c)
         if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
             yield
-    longest = _longest_wait_s(waiting, now)
-    yield
+    longest = 0.0
+    for i in range(0, len(waiting), ITEMS_PER_STEP):
+        longest = max(longest, _longest_wait_s(waiting[i:i + ITEMS_PER_STEP], now))
+        yield
     counts: list[AgentCountsView] = []
     loads: list[tuple[float, float]] = []
     for i in range(0, len(agents), ITEMS_PER_STEP):
@@ -182,6 +184,22 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
                                     funnel_today, agent_pbx=agent_pbx, membership=membership))
 
 
+def _waiting_steps(calls: Sequence[Call]
+                   ) -> Generator[None, None, tuple[dict[str, list[Call]], dict[str, int]]]:
+    """The calls waiting by queue, and the callbacks keeping a place (waiting or between
+    attempts) by queue."""
+    waiting_by_queue: dict[str, list[Call]] = {}
+    callbacks: dict[str, int] = {}
+    for i, call in enumerate(calls):
+        if call.state is CallState.WAITING:
+            waiting_by_queue.setdefault(call.queue, []).append(call)
+        if call.callback and call.state in (CallState.WAITING, CallState.SCHEDULED):
+            callbacks[call.queue] = callbacks.get(call.queue, 0) + 1
+        if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
+            yield
+    return waiting_by_queue, callbacks
+
+
 def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
                    windows: Mapping[WindowName, Mapping[str, QueueCounts]],
                    agents_today: Mapping[str, AgentCounts],
@@ -202,15 +220,7 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
         yield
     serving = yield from member.by_queue_steps(agents)
     yield
-    waiting_by_queue: dict[str, list[Call]] = {}
-    callbacks: dict[str, int] = {}  # callbacks keeping a place (waiting or between attempts)
-    for i, call in enumerate(calls):
-        if call.state is CallState.WAITING:
-            waiting_by_queue.setdefault(call.queue, []).append(call)
-        if call.callback and call.state in (CallState.WAITING, CallState.SCHEDULED):
-            callbacks[call.queue] = callbacks.get(call.queue, 0) + 1
-        if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
-            yield
+    waiting_by_queue, callbacks = yield from _waiting_steps(calls)
     figs: dict[str, dict[WindowName, WindowFigures]] = {}
     for name, qcfg in cfg.queues.items():
         figs[name] = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
@@ -219,8 +229,11 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
     ewts = yield from probe_ewts(
         {name: (qcfg.skills, figs[name]["today"].aht_s, qcfg.wrapup_s)
          for name, qcfg in cfg.queues.items()}, now, calls, agents, serving)
-    loads = {aid: load(counts) for aid, counts in today.items()}
-    yield
+    loads: dict[str, tuple[float, float]] = {}
+    for i, (aid, spans) in enumerate(today.items()):
+        loads[aid] = load(spans)
+        if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
+            yield
     queues: list[QueueFigures] = []
     # what depends only on the serving agents, once per list (by_queue shares equal lists)
     of_group: dict[int, tuple[AgentCountsView, float | None]] = {}
@@ -268,9 +281,11 @@ def dump_steps(snap: Snapshot) -> Generator[None, None, dict[str, Any]]:
     yield
     head["centre"] = snap.centre.model_dump(mode="json")
     yield
-    head["ivr_funnel"] = {flow: {node: n.model_dump(mode="json") for node, n in nodes.items()}
-                          for flow, nodes in snap.ivr_funnel.items()}
-    yield
+    funnel: dict[str, dict[str, Any]] = {}
+    for flow, nodes in snap.ivr_funnel.items():  # (a flow per queue, in a big centre)
+        funnel[flow] = {node: n.model_dump(mode="json") for node, n in nodes.items()}
+        yield
+    head["ivr_funnel"] = funnel
     parts: dict[str, list[dict[str, Any]]] = {}
     for name in _LISTS:
         items: list[BaseModel] = getattr(snap, name)

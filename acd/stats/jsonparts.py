@@ -29,12 +29,18 @@ def encode_steps(snap: Mapping[str, Any]) -> Generator[None, None, EncodedSnapsh
     fragments: dict[str, bytes] = {}
     for key, value in snap.items():
         if isinstance(value, list):
-            items: list[str] = []
+            # Each item as bytes as it comes, and the list made by one join of them and
+            # their commas: joining the items as text and encoding the whole was one step
+            # of 5-16 ms for the 7 MB of a big centre's agents.
+            parts: list[bytes] = [b"["]
             for item in value:
-                items.append(_dumps(item))
-                if len(items) % ROWS_PER_STEP == 0:
+                if len(parts) > 1:
+                    parts.append(b",")
+                parts.append(_dumps(item).encode())
+                if len(parts) % (2 * ROWS_PER_STEP) == 0:
                     yield
-            fragments[key] = ("[" + ",".join(items) + "]").encode()
+            parts.append(b"]")
+            fragments[key] = b"".join(parts)
         else:
             fragments[key] = _dumps(value).encode()
         yield
