@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from acd.config import parse_config
 from acd.core.model import AgentState, CallOutcome, CallState
+from acd.service import backend as backend_module
 from acd.service import follower
 from acd.service.backend import ServiceBackend
 from acd.service.follower import Follower
@@ -169,3 +170,17 @@ async def test_replaced_snapshots_are_freed_only_once_nobody_holds_them(
     await backend.free_retired()  # now nobody holds the first either
     assert backend._retired == []
     assert backend.snapshot()["calls"][0]["id"] == "c1"  # the current one is whole
+
+
+async def test_what_nobody_frees_is_not_kept_without_end(stores: tuple[Store, Store]) -> None:
+    """Refreshes asked for directly (no backend loop freeing what they replace) and full
+    reads keep a few of what they replaced, not all."""
+    writer, reader = stores
+    await waiting_call(writer, "c1")
+    f = Follower(CFG, reader)
+    backend = ServiceBackend({}, cfg=CFG, sources={"pbx1": f})
+    for _ in range(3 * backend_module.MAX_RETIRED):
+        f._full_at = None
+        await backend.refresh()
+    assert 0 < len(backend._retired) <= backend_module.MAX_RETIRED
+    assert 0 < len(f.retired) <= follower.MAX_RETIRED

@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
 MAX_REFRESH_TIMEOUT_S = 60.0
+# Replaced snapshots kept for free_retired at most: a backend whose loop is not running (a
+# refresh asked for directly) must not keep every one it replaced.
+MAX_RETIRED = 8
+
 
 @runtime_checkable
 class Retiring(Protocol):
@@ -202,7 +206,7 @@ class ServiceBackend:
         self._published = number
         replaced = {id(old): old for old in (self._snapshot, *self._pbx_snapshots.values())}
         self._retired += replaced.values()
-        del replaced
+        del replaced, self._retired[:-MAX_RETIRED]  # (the oldest are freed at once)
         self._snapshot, self._pbx_snapshots, self._reasons = merged, per_pbx, by_reason
         self.snapshots_made += 1
         for inbox in list(self._subscribers):

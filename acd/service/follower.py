@@ -29,6 +29,7 @@ FULL_READ_S = 60.0
 # wait behind it: 5,000 entries held Redis for 12-14 ms at the full size; 500 about a tenth.
 EVENTS_PER_READ = 500
 NOT_KNOWN = (False, "routing process not heard from yet")
+MAX_RETIRED = 4  # what full reads replaced, kept for the figures to free in slices
 
 
 class Follower:
@@ -104,6 +105,7 @@ class Follower:
         calls = await self.store.load_live_calls()
         agents = await self.store.load_agents()
         self.retired += (self.calls, self.agents)
+        del self.retired[:-MAX_RETIRED]  # (nobody freeing them: the oldest go at once)
         self.calls = {c.id: c for c in calls if c.state is not CallState.ENDED}
         self.agents = {a.id: a for a in agents}
         self._full_at = time.monotonic()

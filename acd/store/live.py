@@ -29,10 +29,11 @@ class LiveReads(StoreBase):
                        decode: Callable[[dict[str, str]], T]) -> dict[str, T | None]:
         """id -> its hash decoded, None for a missing one; decoded batch by batch."""
         out: dict[str, T | None] = {}
+        done = 0  # (replies come in the keys' order)
         async for batch in self._hgetall_chunks(keys):
             for r in batch:
-                i = ids[len(out)]
-                out[i] = decode(_texts(r)) if r else None
+                out[ids[done]] = decode(_texts(r)) if r else None
+                done += 1
         return out
 
     async def stream_position(self) -> tuple[str, int]:
