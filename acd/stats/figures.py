@@ -72,45 +72,42 @@ def _longest_wait_s(waiting: Sequence[Call], now: float) -> float:
                default=0.0)
 
 
-def _centre(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
-            windows: Windows, today: Mapping[str, AgentCounts],
+def _centre(cfg: Config, now: float, agents: Sequence[Agent], windows: Windows,
+            loads: Mapping[str, tuple[float, float]],
+            waiting_by_queue: Mapping[str, Sequence[Call]],
             queues: Sequence[QueueFigures]) -> Generator[None, None, QueueFigures]:
+    """Every configured queue's counts added up; the calls waiting in any queue; every agent
+    (`loads`: each agent's load(), as the queues' figures used them)."""
     slas = [q.sla for q in cfg.queues.values()]
     figs: dict[WindowName, WindowFigures] = {}
     for w in WINDOWS:
         figs[w] = yield from centre_window_steps(
             [(_counts(windows, w, name), q.sla) for name, q in cfg.queues.items()],
             cfg.short_abandon_s)
-    waiting: list[Call] = []
-    for i, c in enumerate(calls):
-        if c.state is CallState.WAITING:
-            waiting.append(c)
-        if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
+    waiting, longest = 0, 0.0
+    for group in waiting_by_queue.values():
+        waiting += len(group)
+        for i in range(0, len(group), ITEMS_PER_STEP):
+            longest = max(longest, _longest_wait_s(group[i:i + ITEMS_PER_STEP], now))
             yield
-    longest = 0.0
-    for i in range(0, len(waiting), ITEMS_PER_STEP):
-        longest = max(longest, _longest_wait_s(waiting[i:i + ITEMS_PER_STEP], now))
-        yield
     counts: list[AgentCountsView] = []
-    loads: list[tuple[float, float]] = []
+    busy = idle = 0.0
     for i in range(0, len(agents), ITEMS_PER_STEP):
         part = agents[i:i + ITEMS_PER_STEP]
         counts.append(agent_counts_view(part))
-        busy = idle = 0.0
         for a in part:
-            b, i_ = load(today[a.id])
+            b, i_ = loads[a.id]
             busy, idle = busy + b, idle + i_
-        loads.append((busy, idle))
         yield
     ewts = [q.ewt_s for q in queues if q.ewt_s is not None]
     offered_today = [_counts(windows, "today", name).offered for name in cfg.queues]
     return QueueFigures(
-        name="*", waiting=len(waiting),
+        name="*", waiting=waiting,
         callbacks_waiting=sum(q.callbacks_waiting for q in queues),
         longest_wait_s=longest,
         ewt_s=max(ewts, default=None), agents=sum_counts(counts),
         target_pct=blended_target_pct(slas, offered_today), threshold_s=common_threshold(slas),
-        windows=figs, occupancy=occupancy_of_loads(loads))
+        windows=figs, occupancy=occupancy_of_loads([(busy, idle)]))
 
 
 def call_views(calls: Sequence[Call], now: float) -> list[CallView]:
@@ -255,7 +252,7 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
             occupancy=occupancy,
             agents_needed_now=needed, agents_short_now=agents_short_now(needed, counts.logged_in)))
         yield
-    centre = yield from _centre(cfg, now, calls, agents, windows, today, queues)
+    centre = yield from _centre(cfg, now, agents, windows, loads, waiting_by_queue, queues)
     rows: list[AgentFigures] = []
     surveys = survey_by_agent_index(windows)
     yield
