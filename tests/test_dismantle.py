@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from acd.api.conditional import BodyCache
 from acd.core.steps import run_steps
-from acd.service.dismantle import ITEMS_PER_STEP, dismantle_steps, sole_holder
+from acd.service.dismantle import ROWS_FREED_PER_STEP, dismantle_steps, sole_holder
 
 
 class Row:
@@ -45,7 +45,7 @@ def test_a_list_is_freed_a_few_rows_a_step() -> None:
     rows = [Row(i) for i in range(100)]
     per_step = steps_of(rows)
     assert rows == [] and sum(per_step) == 100
-    assert max(per_step) == ITEMS_PER_STEP
+    assert max(per_step) == ROWS_FREED_PER_STEP
     assert sorted(Row.freed) == list(range(100))
 
 
@@ -54,7 +54,7 @@ def test_a_dict_snapshot_is_emptied_and_its_lists_freed_in_steps() -> None:
                             "calls": [Row(100 + i) for i in range(40)], "generated_at": 1.0}
     per_step = steps_of(snap)
     assert snap == {} and sum(per_step) == 80
-    assert max(per_step) <= ITEMS_PER_STEP
+    assert max(per_step) <= ROWS_FREED_PER_STEP
 
 
 def test_a_list_someone_else_holds_is_left_whole() -> None:
@@ -75,7 +75,7 @@ def test_a_models_lists_are_freed_in_steps() -> None:
     model = Model(rows=[Row(i) for i in range(50)], name="x")
     per_step = steps_of(model)
     assert model.rows == [] and sum(per_step) == 50
-    assert max(per_step) <= ITEMS_PER_STEP
+    assert max(per_step) <= ROWS_FREED_PER_STEP
 
 
 def test_sole_holder_counts_the_callers_references() -> None:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Generator
 from typing import Any
 
-ITEMS_PER_STEP = 16  # a step frees this many rows (an agent's row is ~5-20 us to free)
+ROWS_FREED_PER_STEP = 16  # a step frees this many rows (an agent's row is ~5-20 us to free)
 
 
 def sole_holder(obj: object, known: int) -> bool:
@@ -36,7 +36,7 @@ def dismantle_steps(root: Any) -> Generator[None, None, None]:
         yield from _emptied(root)
     elif isinstance(root, dict):
         while root:
-            for _ in range(min(ITEMS_PER_STEP, len(root))):
+            for _ in range(min(ROWS_FREED_PER_STEP, len(root))):
                 _key, value = root.popitem()
                 if isinstance(value, list) and sole_holder(value, known=1):
                     yield from _emptied(value)
@@ -53,5 +53,5 @@ def dismantle_steps(root: Any) -> Generator[None, None, None]:
 
 def _emptied(items: list[Any]) -> Generator[None, None, None]:
     while items:
-        del items[-ITEMS_PER_STEP:]
+        del items[-ROWS_FREED_PER_STEP:]
         yield
