@@ -4,7 +4,7 @@ its return value is the result. `run_steps` runs one to its end at once."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Sequence
 from typing import TypeVar, cast
 
 T = TypeVar("T")
@@ -24,3 +24,9 @@ def run_steps(steps: Generator[None, None, T]) -> T:
             next(steps)
         except StopIteration as done:
             return cast(T, done.value)
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` a `size` at a time (the last one shorter): the work of a step."""
+    for at in range(0, len(items), size):
+        yield items[at:at + size]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 
 from acd.config import SlaConfig, SlaFormula
-from acd.core.steps import QUEUES_PER_STEP, run_steps
+from acd.core.steps import QUEUES_PER_STEP, chunks, run_steps
 from acd.stats.raw import WAIT_CAP_S, QueueCounts, SurveyCounts
 from acd.stats.schema import (
     CallbackFigures,
@@ -167,8 +167,8 @@ def centre_window_steps(parts: Sequence[tuple[QueueCounts, SlaConfig]], short_ab
     formula = common_formula(slas)
     total = QueueCounts()
     answered_within = num = 0
-    for at in range(0, len(parts), QUEUES_PER_STEP):
-        for c, s in parts[at:at + QUEUES_PER_STEP]:
+    for part in chunks(parts, QUEUES_PER_STEP):
+        for c, s in part:
             total.add(c)
             answered_within += within(c.answered_waits, s.threshold_s)
             num += sl_numerator(c, formula, s.threshold_s)

@@ -13,6 +13,7 @@ caller may get). Queues that are not in the config (any more) are left out, of t
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ from acd.config import Config, QueueConfig
 from acd.core.model import Agent, Call, CallState
 from acd.core.routing import call_key
 from acd.core.serving import QueueMembership, membership_of
-from acd.core.steps import ITEMS_PER_STEP, ROWS_PER_STEP, run_steps
+from acd.core.steps import ITEMS_PER_STEP, ROWS_PER_STEP, chunks, run_steps
 from acd.stats.ewt_queues import probe_ewts
 from acd.stats.fig_agents import (
     agent_counts_view,
@@ -67,15 +68,12 @@ def _counts(windows: Windows, window: WindowName, queue: str) -> QueueCounts:
     return windows.get(window, {}).get(queue) or QueueCounts()
 
 
-def _longest_wait_s(waiting: Sequence[Call], now: float) -> float:
-    return max((max(0.0, now - c.entered_at) for c in waiting if c.entered_at is not None),
-               default=0.0)
 
 
-def _centre(cfg: Config, now: float, agents: Sequence[Agent], windows: Windows,
+def _centre(cfg: Config, agents: Sequence[Agent], windows: Windows,
             loads: Mapping[str, tuple[float, float]],
-            waiting_by_queue: Mapping[str, Sequence[Call]],
-            queues: Sequence[QueueFigures]) -> Generator[None, None, QueueFigures]:
+            waiting: Waiting, queues: Sequence[QueueFigures]
+            ) -> Generator[None, None, QueueFigures]:
     """Every configured queue's counts added up; the calls waiting in any queue; every agent
     (`loads`: each agent's load(), as the queues' figures used them)."""
     slas = [q.sla for q in cfg.queues.values()]
@@ -84,27 +82,20 @@ def _centre(cfg: Config, now: float, agents: Sequence[Agent], windows: Windows,
         figs[w] = yield from centre_window_steps(
             [(_counts(windows, w, name), q.sla) for name, q in cfg.queues.items()],
             cfg.short_abandon_s)
-    waiting, longest = 0, 0.0
-    for group in waiting_by_queue.values():
-        waiting += len(group)
-        for i in range(0, len(group), ITEMS_PER_STEP):
-            longest = max(longest, _longest_wait_s(group[i:i + ITEMS_PER_STEP], now))
-            yield
     counts: list[AgentCountsView] = []
     busy = idle = 0.0
-    for i in range(0, len(agents), ITEMS_PER_STEP):
-        part = agents[i:i + ITEMS_PER_STEP]
+    for part in chunks(agents, ITEMS_PER_STEP):
         counts.append(agent_counts_view(part))
         for a in part:
-            b, i_ = loads[a.id]
-            busy, idle = busy + b, idle + i_
+            a_busy, a_idle = loads[a.id]
+            busy, idle = busy + a_busy, idle + a_idle
         yield
     ewts = [q.ewt_s for q in queues if q.ewt_s is not None]
     offered_today = [_counts(windows, "today", name).offered for name in cfg.queues]
     return QueueFigures(
-        name="*", waiting=waiting,
+        name="*", waiting=sum(len(calls) for calls in waiting.by_queue.values()),
         callbacks_waiting=sum(q.callbacks_waiting for q in queues),
-        longest_wait_s=longest,
+        longest_wait_s=max(waiting.longest_s.values(), default=0.0),
         ewt_s=max(ewts, default=None), agents=sum_counts(counts),
         target_pct=blended_target_pct(slas, offered_today), threshold_s=common_threshold(slas),
         windows=figs, occupancy=occupancy_of_loads([(busy, idle)]))
@@ -181,20 +172,30 @@ def build_snapshot(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
                                     funnel_today, agent_pbx=agent_pbx, membership=membership))
 
 
-def _waiting_steps(calls: Sequence[Call]
-                   ) -> Generator[None, None, tuple[dict[str, list[Call]], dict[str, int]]]:
-    """The calls waiting by queue, and the callbacks keeping a place (waiting or between
+@dataclass
+class Waiting:
+    """The calls waiting, by queue (any queue, configured or not), with the longest wait now
+    of each queue that has one; and the callbacks keeping a place (waiting or between
     attempts) by queue."""
-    waiting_by_queue: dict[str, list[Call]] = {}
-    callbacks: dict[str, int] = {}
+
+    by_queue: dict[str, list[Call]] = field(default_factory=dict)
+    longest_s: dict[str, float] = field(default_factory=dict)
+    callbacks: dict[str, int] = field(default_factory=dict)
+
+
+def _waiting_steps(calls: Sequence[Call], now: float) -> Generator[None, None, Waiting]:
+    out = Waiting()
     for i, call in enumerate(calls):
+        q = call.queue
         if call.state is CallState.WAITING:
-            waiting_by_queue.setdefault(call.queue, []).append(call)
+            out.by_queue.setdefault(q, []).append(call)
+            if call.entered_at is not None:
+                out.longest_s[q] = max(out.longest_s.get(q, 0.0), now - call.entered_at)
         if call.callback and call.state in (CallState.WAITING, CallState.SCHEDULED):
-            callbacks[call.queue] = callbacks.get(call.queue, 0) + 1
+            out.callbacks[q] = out.callbacks.get(q, 0) + 1
         if i % ITEMS_PER_STEP == ITEMS_PER_STEP - 1:
             yield
-    return waiting_by_queue, callbacks
+    return out
 
 
 def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Sequence[Agent],
@@ -212,12 +213,12 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
     member = membership if membership is not None else membership_of(cfg)
     midnight = local_midnight(now, cfg.timezone)
     today: dict[str, AgentCounts] = {}
-    for i in range(0, len(agents), ITEMS_PER_STEP):
-        today.update(todays(agents[i:i + ITEMS_PER_STEP], agents_today, now, midnight))
+    for part in chunks(agents, ITEMS_PER_STEP):
+        today.update(todays(part, agents_today, now, midnight))
         yield
     serving = yield from member.by_queue_steps(agents)
     yield
-    waiting_by_queue, callbacks = yield from _waiting_steps(calls)
+    waiting = yield from _waiting_steps(calls, now)
     figs: dict[str, dict[WindowName, WindowFigures]] = {}
     for name, qcfg in cfg.queues.items():
         figs[name] = {w: window_figures(_counts(windows, w, name), qcfg.sla, cfg.short_abandon_s)
@@ -235,7 +236,6 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
     # what depends only on the serving agents, once per list (by_queue shares equal lists)
     of_group: dict[int, tuple[AgentCountsView, float | None]] = {}
     for name, qcfg in cfg.queues.items():
-        waiting = waiting_by_queue.get(name, [])
         group = serving[name]
         known = of_group.get(id(group))
         if known is None:
@@ -244,15 +244,16 @@ def snapshot_steps(cfg: Config, now: float, calls: Sequence[Call], agents: Seque
         counts, occupancy = known
         needed = agents_needed_now(qcfg.sla, figs[name]["60m"], figs[name]["today"])
         queues.append(QueueFigures(
-            name=name, waiting=len(waiting), callbacks_waiting=callbacks.get(name, 0),
-            longest_wait_s=_longest_wait_s(waiting, now),
+            name=name, waiting=len(waiting.by_queue.get(name, ())),
+            callbacks_waiting=waiting.callbacks.get(name, 0),
+            longest_wait_s=waiting.longest_s.get(name, 0.0),
             ewt_s=ewts[name], agents=counts,
             target_pct=qcfg.sla.target_pct, threshold_s=qcfg.sla.threshold_s,
             windows=figs[name],
             occupancy=occupancy,
             agents_needed_now=needed, agents_short_now=agents_short_now(needed, counts.logged_in)))
         yield
-    centre = yield from _centre(cfg, now, agents, windows, loads, waiting_by_queue, queues)
+    centre = yield from _centre(cfg, agents, windows, loads, waiting, queues)
     rows: list[AgentFigures] = []
     surveys = survey_by_agent_index(windows)
     yield
