@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import hashlib
 import json
+import threading
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -162,3 +163,91 @@ def test_accept_encoding_parsing() -> None:
     assert not takes("") and not takes("identity") and not takes("br, deflate")
     assert not takes("gzip;q=0") and not takes("gzip;q=0.0, *") and not takes("gzip;q=oops")
     assert not takes("*;q=0") and takes("identity;q=1, *;q=0.1")
+
+
+async def test_the_next_snapshots_bodies_are_made_before_it_is_published(
+        service: tuple[Harness, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pollers never wait for a compression: while the next snapshot's gzip body is being
+    made they get the current one's, and once it is published its bodies are ready."""
+    h, base = service
+    backend = h.service.backend
+    assert backend is not None
+    queues, agents, reasons = (base + p for p in ("/api/v1/queues", "/api/v1/agents",
+                                                  "/api/v1/reasons"))
+    compressing = threading.Event()
+    release = threading.Event()
+    compressed: list[int] = []
+    plain_compress = conditional._compress
+
+    def held(body: bytes) -> bytes:
+        compressed.append(len(body))
+        compressing.set()
+        assert release.wait(10)
+        return plain_compress(body)
+
+    await get(queues, GZIP)  # gzip asked of this snapshot's queues, not of its agents
+    _, old_headers, _ = await get(agents, PLAIN)
+    await get(reasons, PLAIN)
+    monkeypatch.setattr(conditional, "_compress", held)
+    old = backend.snapshot()
+    await asyncio.sleep(0.01)  # generated_at is wall time: let it move
+    refresh = asyncio.create_task(backend.refresh())
+    try:
+        await wait_for(compressing.is_set, 10, "the next snapshot's gzip body being made")
+        # meanwhile the published snapshot is served, at once
+        status, headers, raw = await asyncio.wait_for(get(queues, GZIP), 5)
+        assert status == 200
+        assert json.loads(gzip.decompress(raw))["generated_at"] == old["generated_at"]
+        assert backend.snapshot() is old
+    finally:
+        release.set()
+    await refresh
+    new = backend.snapshot()
+    assert new is not old
+    made_ahead = len(compressed)
+    assert made_ahead == 1  # the queues' gzip body only: nobody asked the agents' in gzip
+    status, headers, raw = await get(queues, GZIP)
+    assert json.loads(gzip.decompress(raw))["generated_at"] == new["generated_at"]
+    assert len(compressed) == made_ahead  # it was ready: no compression when it was asked
+    status, headers, body = await get(agents, PLAIN)
+    assert json.loads(body)["generated_at"] == new["generated_at"]
+    assert tag(headers) == f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    assert tag(headers) != tag(old_headers)
+    # the reasons' figures made ahead are the new ones' (the same JSON as a fresh encoding)
+    _, _, fresh_reasons = await get(reasons, PLAIN)
+    assert json.loads(fresh_reasons) == backend.reasons()
+
+
+async def test_made_ahead_from_the_successor_while_the_source_is_served() -> None:
+    cache = conditional.BodyCache()
+    old, new = {"n": 1}, {"n": 2}
+
+    def encode(source: object) -> bytes:
+        return json.dumps(source).encode()
+
+    def not_again(_source: object) -> bytes:
+        raise AssertionError("made ahead: not made again")
+
+    cache.get("r", old, encode)
+    await cache.prepare({id(old): new, id({}): {"n": 3}})
+    assert cache.get("r", old, not_again).plain == b'{"n": 1}'  # still served until published
+    ahead = cache.get("r", new, not_again)
+    assert ahead.plain == b'{"n": 2}' and ahead.gzipped is None  # nobody asked it gzipped
+    assert cache.get("r", new, not_again) is ahead
+    assert cache.get("r", {"n": 4}, encode).plain == b'{"n": 4}'  # a source not foreseen
+
+
+async def test_a_failing_hook_does_not_stop_the_publication(
+        service: tuple[Harness, str]) -> None:
+    h, _ = service
+    backend = h.service.backend
+    assert backend is not None
+
+    async def broken(_successors: object) -> None:
+        raise RuntimeError("boom")
+
+    backend.before_publish.insert(0, broken)
+    try:
+        await new_snapshot(h)  # (asserts a new snapshot was published)
+    finally:
+        backend.before_publish.remove(broken)

@@ -94,17 +94,17 @@ def test_the_body_cache_does_not_keep_a_snapshot_alive() -> None:
 
     cache = BodyCache()
     snap = Snap(queues=[1, 2])
-    first = cache.get("queues", snap, lambda: b"[1,2]")
-    assert cache.get("queues", snap, lambda: b"other") is first  # the same snapshot: a hit
+    first = cache.get("queues", snap, lambda _: b"[1,2]")
+    assert cache.get("queues", snap, lambda _: b"other") is first  # the same snapshot: a hit
     gone = weakref.ref(snap)
     assert sole_holder(snap, known=1)  # the cache is not a holder ...
     del snap
     gc.collect()
     assert gone() is None  # ... so a replaced snapshot can be freed
     fresh = Snap(queues=[3])
-    assert cache.get("queues", fresh, lambda: b"[3]").plain == b"[3]"
+    assert cache.get("queues", fresh, lambda _: b"[3]").plain == b"[3]"
     # A source that takes no weak reference is held, and still told apart.
     plain = {"queues": []}
-    assert cache.get("p", plain, lambda: b"[]").plain == b"[]"
-    assert cache.get("p", {"queues": []}, lambda: b"new").plain == b"new"
+    assert cache.get("p", plain, lambda _: b"[]").plain == b"[]"
+    assert cache.get("p", {"queues": []}, lambda _: b"new").plain == b"new"
     assert run_steps(dismantle_steps([])) is None

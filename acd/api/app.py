@@ -6,12 +6,15 @@ described by the OpenAPI document from the same row.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import cast
+
 from aiohttp import web
 
 from acd.api import commands, erlang, handlers, reasons
 from acd.api.agent_stream import PUSH, PushSource, agent_stream
 from acd.api.auth import PRINCIPAL, AuthLimiter, TokenTable
-from acd.api.backend import Backend
+from acd.api.backend import Backend, Publishing
 from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
 from acd.api.conditional import BodyCache
 from acd.api.errors import Handler, error_middleware
@@ -196,6 +199,16 @@ def check_table(table: list[Route]) -> None:
                              f"or admin access, not {route.access}")
 
 
+async def _bodies_made_ahead(app: web.Application) -> AsyncIterator[None]:
+    """The figures bodies pollers read are made before each snapshot is published
+    (conditional.py), while the app runs."""
+    hooks = cast(Publishing, app[BACKEND]).before_publish
+    hook = app[handlers.BODIES].prepare
+    hooks.append(hook)
+    yield
+    hooks.remove(hook)
+
+
 def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
                auth_limiter: AuthLimiter | None = None,
                records: handlers.RecordsSource | None = None,
@@ -221,6 +234,8 @@ def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
     for route in table:
         app.router.add_route(route.method, route.path, route.handler)
     app.cleanup_ctx.append(hub_ctx)
+    if isinstance(backend, Publishing):
+        app.cleanup_ctx.append(_bodies_made_ahead)
     app.on_shutdown.append(close_streams)
     app.on_response_prepare.append(_common_headers)
     return app

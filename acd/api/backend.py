@@ -7,14 +7,14 @@ the service to carry out supervisor commands.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from acd.core.agent_actions import AgentAction
 from acd.stats.reason_schema import HistoryStep
 
-__all__ = ["AgentAction", "Backend", "CommandError", "Readiness"]
+__all__ = ["AgentAction", "Backend", "CommandError", "PublishHook", "Publishing", "Readiness"]
 
 
 class CommandError(Exception):
@@ -33,6 +33,18 @@ class Readiness:
     ami: bool
     redis: bool
     reason: str  # empty when ready; else what is missing, for /readyz
+
+
+# Called with {id(replaced object): its successor} (the snapshot, each PBX's, the reasons'
+# figures) before a refresh is published, so that what readers are served can be made ahead.
+PublishHook = Callable[[Mapping[int, object]], Awaitable[None]]
+
+
+@runtime_checkable
+class Publishing(Protocol):
+    """A backend that calls its `before_publish` hooks with each refresh."""
+
+    before_publish: list[PublishHook]
 
 
 class Backend(Protocol):

@@ -6,7 +6,6 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -62,17 +61,21 @@ def current(request: web.Request) -> dict[str, Any]:
 BODIES = web.AppKey("bodies", BodyCache)
 
 
-def cached_body(request: web.Request, key: str, source: object,
-                build: Callable[[], Any]) -> Encoded:
-    return request.app[BODIES].get(
-        key, source, lambda: json.dumps(build(), separators=(",", ":")).encode())
+def cached_body(request: web.Request, key: str, source: object) -> Encoded:
+    """`source` encoded as JSON, once per source object."""
+    return request.app[BODIES].get(key, source, _json_body)
+
+
+def _json_body(source: object) -> bytes:
+    return json.dumps(source, separators=(",", ":")).encode()
 
 
 async def snapshot_part(request: web.Request, *keys: str) -> web.Response:
     snap = current(request)
     key = ",".join(keys) + "?pbx=" + (request.query.get("pbx") or "")
+    parts = ("generated_at", *keys)
     body = request.app[BODIES].get(  # (from the snapshot's own JSON fragments: no encoding)
-        key, snap, lambda: jsonparts.body(snap, ("generated_at", *keys)))
+        key, snap, lambda source: jsonparts.body(source, parts))
     return await respond(request, body)
 
 

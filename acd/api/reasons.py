@@ -33,7 +33,7 @@ async def get_reasons(request: web.Request) -> web.Response:
         raise ApiError(503, "not_ready", "no figures yet: the service is starting")
     # made with each snapshot: conditional and compressed like the figures (the wallboard
     # polls it, and its browser revalidates by itself)
-    return await respond(request, cached_body(request, "reasons", out, lambda: out))
+    return await respond(request, cached_body(request, "reasons", out))
 
 
 async def get_reason_history(request: web.Request) -> web.Response:

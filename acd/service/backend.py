@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from acd.api.backend import AgentAction, CommandError, Readiness
+from acd.api.backend import AgentAction, CommandError, PublishHook, Readiness
 from acd.config import Config, ConfigError, load_config
 from acd.core.agent_actions import ACTIONS
 from acd.core.model import Agent, AgentState, Call, CallState
@@ -98,6 +98,8 @@ class ServiceBackend:
         # Snapshots replaced, to be freed in slices once nobody holds them (dismantle.py).
         self._retired: list[object] = []
         self._reason_reads = ReasonReads()
+        # What the API makes ahead of each publication (acd/api/conditional.py).
+        self.before_publish: list[PublishHook] = []
 
     def _engines_idle(self) -> bool:
         return all(source.idle.is_set() for source in self.sources.values())
@@ -201,6 +203,7 @@ class ServiceBackend:
             for name, engine in self.sources.items():
                 one = _with_offsets(await build(engine.cfg, [name], raws[name]), offsets)
                 per_pbx[name] = await self._sliced.run(dump_steps(one))
+        await self._prepare_readers(merged, per_pbx, by_reason)
         if number < self._published:
             return snap  # a later refresh (an API command's) was published meanwhile
         self._published = number
@@ -213,6 +216,20 @@ class ServiceBackend:
             if inbox.qsize() < 2:  # a slow reader gets the newest, not a backlog
                 inbox.put_nowait(self._snapshot)
         return snap
+
+    async def _prepare_readers(self, merged: dict[str, Any], per_pbx: dict[str, dict[str, Any]],
+                               by_reason: dict[str, Any]) -> None:
+        """The hooks make what readers will ask of the new figures while the old are still
+        served; a hook that fails costs its readers that, never the publication."""
+        successors: dict[int, object] = {id(self._snapshot): merged, id(self._reasons): by_reason}
+        for name, old in self._pbx_snapshots.items():
+            if name in per_pbx:
+                successors[id(old)] = per_pbx[name]
+        for hook in list(self.before_publish):
+            try:
+                await hook(successors)
+            except Exception:
+                log.exception("making the readers' bodies ahead failed")
 
     async def free_retired(self) -> None:
         """Free, in slices, the replaced snapshots nobody holds any more; one a slow reader
