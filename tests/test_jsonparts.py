@@ -29,6 +29,8 @@ def test_fragments_join_into_the_json_of_any_part(snap: dict[str, Any], data: st
     keys = data.draw(st.lists(st.sampled_from(sorted(snap)), unique=True))
     want = json.dumps({k: snap[k] for k in keys}, separators=(",", ":")).encode()
     assert body(encoded, keys) == want
+    assert body(encoded, keys, b"data: ", b"\n\n") == b"data: " + want + b"\n\n"
+    assert body(snap, keys, b"<", b">") == b"<" + want + b">"  # (no fragments)
     assert body(encoded, encoded) == json.dumps(snap, separators=(",", ":")).encode()
 
 

@@ -77,8 +77,8 @@ class StreamHub:
         data = events.get(parts)
         if data is None:
             keys = snapshot if parts is None else [k for k in parts if k in snapshot]
-            data = events[parts] = (b"event: snapshot\ndata: " + jsonparts.body(snapshot, keys)
-                                    + b"\n\n")
+            data = events[parts] = jsonparts.body(snapshot, keys, b"event: snapshot\ndata: ",
+                                                  b"\n\n")
         return data
 
     @contextlib.contextmanager
