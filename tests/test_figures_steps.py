@@ -12,8 +12,10 @@ from types import FrameType
 from typing import Any
 
 from acd.service.dismantle import dismantle_steps
+from acd.service.reasons import live_and_today_steps
 from acd.stats.figures import dump_steps, membership_of, snapshot_steps
 from acd.stats.jsonparts import encode_steps
+from acd.stats.raw import QueueCounts
 from bench import centre
 from bench.snapshot import make
 
@@ -51,8 +53,10 @@ def step_costs(agents: int, calls: int, queues: int) -> dict[str, int]:
     encode, _encoded = longest_step(encode_steps(dumped))
     free_model, _ = longest_step(dismantle_steps(snap))
     free_dict, _ = longest_step(dismantle_steps(dumped))
+    by_reason, _ = longest_step(live_and_today_steps(
+        cfg, now, call_list, {q: QueueCounts(offered=1) for q in cfg.queues}))
     return {"build": build, "dump": dump, "encode": encode, "free_model": free_model,
-            "free_dict": free_dict}
+            "free_dict": free_dict, "by_reason": by_reason}
 
 
 def test_no_step_of_the_figures_grows_with_the_centre() -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from acd.config import Config, parse_config
 from acd.core.model import Agent, AgentState, Call, CallOutcome
-from acd.service.reasons import day_period, live_and_today
+from acd.core.steps import ITEMS_PER_STEP, QUEUES_PER_STEP
+from acd.service.reasons import day_period, live_and_today, live_and_today_steps
 from acd.stats import reasons
 from acd.stats.fig_window import centre_window_figures, window_figures
 from acd.stats.raw import QueueCounts
@@ -172,6 +173,20 @@ async def test_live_and_today_lists_every_reason(store: Store) -> None:
     assert (refund["label"], refund["waiting"], refund["connected"]) == ("Refund", 1, 0)
     assert refund["today"]["offered"] == 3
     assert out["reasons"][2]["today"]["offered"] == 0  # configured, nothing yet
+    # The refresh's steps give the same figures, across many steps' worth of calls and queues
+    calls = [waiting] * (2 * ITEMS_PER_STEP + 1)
+    many = {f"{q}-{i}": counts for i in range(2 * QUEUES_PER_STEP + 1)
+            for q, counts in today.items()}
+    stepped = live_and_today_steps(cfg, B + 400, calls, many)
+    steps = 0
+    while True:
+        try:
+            next(stepped)
+            steps += 1
+        except StopIteration as done:
+            assert done.value == live_and_today(cfg, B + 400, calls, many)
+            break
+    assert steps > 6  # (not one step)
 
 
 def counts(offered: int, **reason_parts: int) -> QueueCounts:

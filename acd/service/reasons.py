@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from acd.config import Config
 from acd.core.model import Call
+from acd.core.steps import ITEMS_PER_STEP, QUEUES_PER_STEP, ROWS_PER_STEP, chunks
 from acd.stats import reasons
 from acd.stats.fig_merge import add_intervals
 from acd.stats.raw import INTERVAL_S, QueueCounts
@@ -36,9 +37,23 @@ def live_and_today(cfg: Config, now: float, calls: Sequence[Call],
 
 def live_and_today_steps(cfg: Config, now: float, calls: Sequence[Call],
                          today: Mapping[str, QueueCounts]) -> Generator[None, None, dict[str, Any]]:
-    """live_and_today as a step of the sliced refresh (acd/service/slices.py)."""
-    yield
-    return live_and_today(cfg, now, calls, today)
+    """live_and_today in steps of the sliced refresh (acd/service/slices.py): at once, it
+    was one step of ~20 ms at 10,000 calls and 1,000 queues (session 11's trace)."""
+    live = reasons.LiveByReason()
+    for some in chunks(calls, ITEMS_PER_STEP):
+        live.count(some)
+        yield
+    counted: dict[str, QueueCounts] = {}
+    for queues in chunks(list(today.values()), QUEUES_PER_STEP):
+        reasons.by_reason(queues, into=counted)
+        yield
+    rows: list[dict[str, Any]] = []
+    for names in chunks(reasons.listed(cfg, live, counted), ROWS_PER_STEP):
+        rows += [reasons.reason_row(cfg, name, live, counted).model_dump(mode="json")
+                 for name in names]
+        yield
+    # (the ReasonsOut shape; its rows dumped one step at a time)
+    return {"generated_at": now, "reasons": rows}
 
 
 def day_period(tz: str) -> Any:

@@ -18,6 +18,7 @@ defaults (80/20, short abandons excluded).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from acd.config import Config, SlaConfig
 from acd.core.model import Call, CallState
@@ -36,9 +37,10 @@ WEEK_S = 7 * 86_400
 _LIVE = (CallState.RINGING, CallState.CONNECTED)
 
 
-def by_reason(per_queue: Iterable[QueueCounts]) -> dict[str, QueueCounts]:
-    """reason -> its counts over the given queue counts."""
-    out: dict[str, QueueCounts] = {}
+def by_reason(per_queue: Iterable[QueueCounts],
+              into: dict[str, QueueCounts] | None = None) -> dict[str, QueueCounts]:
+    """reason -> its counts over the given queue counts (added to `into` when given)."""
+    out: dict[str, QueueCounts] = {} if into is None else into
     for counts in per_queue:
         for reason, part in counts.by_reason.items():
             out.setdefault(reason, QueueCounts()).add(part)
@@ -72,21 +74,42 @@ def names(cfg: Config, counted: Iterable[str]) -> list[str]:
     return order + sorted(r for r in set(counted) if r not in order)
 
 
+@dataclass(slots=True)
+class LiveByReason:
+    """The live calls per reason: waiting, and ringing or connected."""
+
+    waiting: dict[str, int] = field(default_factory=dict)
+    connected: dict[str, int] = field(default_factory=dict)
+
+    def count(self, calls: Iterable[Call]) -> None:
+        waiting, connected = self.waiting, self.connected
+        for call in calls:
+            name = figures_name(call.reason)
+            if call.state is CallState.WAITING:
+                waiting[name] = waiting.get(name, 0) + 1
+            elif call.state in _LIVE:
+                connected[name] = connected.get(name, 0) + 1
+
+
 def reason_figures(cfg: Config, calls: Sequence[Call],
                    today: Mapping[str, QueueCounts]) -> list[ReasonFigures]:
     """Live calls and today's figures per reason (`today`: reason -> counts since midnight)."""
-    waiting: dict[str, int] = {}
-    connected: dict[str, int] = {}
-    for call in calls:
-        name = figures_name(call.reason)
-        if call.state is CallState.WAITING:
-            waiting[name] = waiting.get(name, 0) + 1
-        elif call.state in _LIVE:
-            connected[name] = connected.get(name, 0) + 1
-    return [ReasonFigures(name=r, label=label_of(cfg, r), waiting=waiting.get(r, 0),
-                          connected=connected.get(r, 0),
-                          today=reason_window(cfg, r, today.get(r) or QueueCounts()))
-            for r in names(cfg, [*today, *waiting, *connected])]
+    live = LiveByReason()
+    live.count(calls)
+    return [reason_row(cfg, r, live, today) for r in listed(cfg, live, today)]
+
+
+def listed(cfg: Config, live: LiveByReason, today: Mapping[str, QueueCounts]) -> list[str]:
+    """The reasons shown (`names` order)."""
+    return names(cfg, [*today, *live.waiting, *live.connected])
+
+
+def reason_row(cfg: Config, reason: str, live: LiveByReason,
+               today: Mapping[str, QueueCounts]) -> ReasonFigures:
+    return ReasonFigures(name=reason, label=label_of(cfg, reason),
+                         waiting=live.waiting.get(reason, 0),
+                         connected=live.connected.get(reason, 0),
+                         today=reason_window(cfg, reason, today.get(reason) or QueueCounts()))
 
 
 def history(cfg: Config, per_interval: Mapping[int, Mapping[str, QueueCounts]],
