@@ -5,7 +5,8 @@
   the schedule is open-loop (a request is due at each tick, a late answer does not shift it);
   a request still outstanding at its client's next tick makes that tick *late* (counted, and
   that tick is not sent: a client has one request in flight, as a screen would). Each client
-  has its own keep-alive connection and behaves like a browser: `Accept-Encoding: gzip` and
+  has its own keep-alive connection, opened by an untimed first request before the phase (a
+  screen has been polling before), and behaves like a browser: `Accept-Encoding: gzip` and
   `If-None-Match` with the last ETag (the share of 304s is reported; bodies are not
   decompressed: that is the client's CPU).
 - *saturation* (what the service can serve): each client sends its next request the moment
@@ -24,8 +25,10 @@ process that returns a JSON body of the same size (no figures, no routing, no ET
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing as mp
+import re
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -50,6 +53,11 @@ def poll_seconds(seconds: float, interval_s: float) -> float:
 
 # ---- clients (child process) ----------------------------------------------------------------
 def _child(conn: Connection, job: dict[str, Any]) -> None:
+    # No collector in the clients' process: its pauses would be timed as the server's
+    # latency (a 55 ms one in the pollers' process, session 11's trace). What is made before
+    # the phase is frozen; what the phase makes is freed by reference counts, or at exit.
+    gc.freeze()
+    gc.disable()
     conn.send(asyncio.run(_child_main(job)))
 
 
@@ -76,14 +84,30 @@ class _Polling:
         self.url, self.clients, self.interval_s = url, clients, interval_s
         self.browser_like = browser_like
         self.out = _blank()
-        self.start = time.perf_counter() + 0.2  # time to open the sessions first
-        self.deadline = self.start + seconds
+        self.start = self.deadline = 0.0  # set when every client's connection is open
 
-    async def one(self, session: aiohttp.ClientSession, due: float, etag: list[str]) -> None:
-        out = self.out
+    def _headers(self, etag: list[str]) -> dict[str, str]:
         headers = {"Accept-Encoding": "gzip" if self.browser_like else "identity"}
         if etag and self.browser_like:
             headers["If-None-Match"] = etag[0]
+        return headers
+
+    async def open(self, session: aiohttp.ClientSession, etag: list[str]) -> None:
+        """The client's first request, untimed: it opens the keep-alive connection (a screen
+        has been polling before the phase) and gets the current tag. Timed, the first round
+        was 500 connections opened in one second: a quarter of a 4 s phase's requests."""
+        try:
+            async with session.get(self.url, headers=self._headers(etag)) as resp:
+                await resp.read()
+                tag = resp.headers.get("ETag")
+        except aiohttp.ClientError:
+            return  # (the timed requests will count the errors)
+        if tag:
+            etag[:] = [tag]
+
+    async def one(self, session: aiohttp.ClientSession, due: float, etag: list[str]) -> None:
+        out = self.out
+        headers = self._headers(etag)
         t0 = time.perf_counter()
         out["send_lag"].append(t0 - due)
         try:
@@ -103,40 +127,47 @@ class _Polling:
         if tag:
             etag[:] = [tag]
 
-    async def client(self, i: int) -> None:
-        etag: list[str] = []
+    async def client(self, i: int, session: aiohttp.ClientSession, etag: list[str]) -> None:
         due = self.start + i * self.interval_s / self.clients
         inflight: asyncio.Task[None] | None = None
-        # one keep-alive connection per client, as 500 screens would have
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),
-                                         auto_decompress=False) as session:
-            try:
-                while due < self.deadline:
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    if inflight is not None and not inflight.done():
-                        self.out["late"] += 1  # the last answer has not come: skip this tick
-                    else:
-                        inflight = asyncio.create_task(self.one(session, due, etag))
-                    due += self.interval_s
-                if inflight is not None:
-                    await inflight
-            except asyncio.CancelledError:  # the phase is over: an answer that never came
+        try:
+            while due < self.deadline:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 if inflight is not None and not inflight.done():
-                    inflight.cancel()
-                    self.out["unanswered"] += 1
-                raise
+                    self.out["late"] += 1  # the last answer has not come: skip this tick
+                else:
+                    inflight = asyncio.create_task(self.one(session, due, etag))
+                due += self.interval_s
+            if inflight is not None:
+                await inflight
+        except asyncio.CancelledError:  # the phase is over: an answer that never came
+            if inflight is not None and not inflight.done():
+                inflight.cancel()
+                self.out["unanswered"] += 1
+            raise
 
 
 async def _poll(url: str, clients: int, seconds: float, interval_s: float,
                 browser_like: bool) -> dict[str, Any]:
     run = _Polling(url, clients, seconds, interval_s, browser_like)
-    tasks = [asyncio.create_task(run.client(i)) for i in range(clients)]
-    _done, pending = await asyncio.wait(tasks, timeout=seconds + 0.2 + max(5.0, interval_s))
-    for t in pending:
-        t.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    # one keep-alive connection per client, as 500 screens would have
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),
+                                      auto_decompress=False) for _ in range(clients)]
+    etags: list[list[str]] = [[] for _ in range(clients)]
+    try:
+        await asyncio.gather(*(run.open(s, tag) for s, tag in zip(sessions, etags, strict=True)))
+        run.start = time.perf_counter() + 0.05
+        run.deadline = run.start + seconds
+        tasks = [asyncio.create_task(run.client(i, sessions[i], etags[i]))
+                 for i in range(clients)]
+        _done, pending = await asyncio.wait(tasks, timeout=seconds + 0.2 + max(5.0, interval_s))
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
     return run.out
 
 
@@ -178,6 +209,7 @@ async def _listen(stream_url: str, listeners: int, seconds: float) -> dict[str, 
     deadline = time.perf_counter() + seconds
 
     async def listen(session: aiohttp.ClientSession) -> None:
+        checked = False
         try:
             # A snapshot is one SSE data line, over 512 kB with a few thousand agents.
             async with session.get(stream_url, timeout=aiohttp.ClientTimeout(total=None),
@@ -187,8 +219,8 @@ async def _listen(stream_url: str, listeners: int, seconds: float) -> dict[str, 
                         return
                     if line.startswith(b"data: "):
                         received = time.time()
-                        snap = json.loads(line[6:])
-                        out["push"].append(received - float(snap["generated_at"]))
+                        out["push"].append(received - _generated_at(line, checked))
+                        checked = True
                         out["push_bytes_max"] = max(out["push_bytes_max"], len(line))
         except Exception as exc:  # reported, never fatal to the pollers
             out["stream_errors"].append(repr(exc)[:200])
@@ -200,6 +232,21 @@ async def _listen(stream_url: str, listeners: int, seconds: float) -> dict[str, 
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     return out
+
+
+_GENERATED_AT = re.compile(rb'data: \{"generated_at":([-+.0-9eE]+)[,}]')
+
+
+def _generated_at(line: bytes, checked: bool) -> float:
+    """A push's generated_at, read from its head: the whole JSON (megabytes at the full size,
+    five listeners) is parsed for a listener's first push only. Parsing every push was the
+    clients' CPU, taken from the service's two cores (session 11's trace: 50 ms a push)."""
+    if not checked:
+        return float(json.loads(line[6:])["generated_at"])
+    found = _GENERATED_AT.match(line)
+    if found is None or not line.rstrip().endswith(b"}"):
+        raise ValueError(f"not a snapshot push: {line[:80]!r}")
+    return float(found.group(1))
 
 
 Clients = list[tuple[Any, Connection]]

@@ -487,7 +487,8 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
         gzip_bytes = len(await resp.read())
 
     async def phase(stream: str | None, span: float, every: float | None) -> dict[str, Any]:
-        routing_task = asyncio.create_task(paced(h, rate, span + 1.5))
+        # (+3 s: the clients' process starts and opens its connections before it times)
+        routing_task = asyncio.create_task(paced(h, rate, span + 3.0))
         out = await api_load.measure(f"{base}/queues", stream, pollers, span, every)
         out["routing_during"] = await routing_task
         return out
