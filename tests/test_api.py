@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from acd.api import create_app
+from acd.api import stream as stream_module
 from acd.api.auth import AuthLimiter
 from acd.api.backend import CommandError, Readiness
 from acd.api.metrics import REGISTRY
@@ -491,6 +492,32 @@ async def test_stream_pushes_snapshots_and_heartbeats() -> None:
         name, data = await asyncio.wait_for(read_event(resp), 1)
         assert name == "snapshot" and json.loads(data)["queues"][0]["waiting"] == 7
         assert await asyncio.wait_for(read_event(resp), 1) == ("comment", ": heartbeat")
+        resp.close()
+
+
+async def test_a_big_push_is_written_in_pieces_and_read_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_module, "PUSH_PIECE", 97)  # (a big centre's push: megabytes)
+    writes: list[int] = []
+    real_write = web.StreamResponse.write
+
+    async def counted(self: web.StreamResponse, data: Any) -> None:
+        writes.append(len(data))
+        await real_write(self, data)
+
+    monkeypatch.setattr(web.StreamResponse, "write", counted)
+    backend = FakeBackend(figures())
+    app = create_app(backend, http_config(), heartbeat_s=60)
+    async with serving(app) as url, aiohttp.ClientSession() as session:
+        resp = await session.get(f"{url}/api/v1/stream", headers=auth("viewer"))
+        name, data = await asyncio.wait_for(read_event(resp), 2)
+        assert name == "snapshot" and json.loads(data) == backend.snapshot()
+        assert max(writes) <= 97 and len(writes) > 5  # in pieces, none bigger than a piece
+        await wait_for(lambda: backend.subscribers == 1)
+        newer = snapshot([queue("sales", waiting=7)])
+        backend.publish(newer)
+        name, data = await asyncio.wait_for(read_event(resp), 2)
+        assert json.loads(data) == newer
         resp.close()
 
 

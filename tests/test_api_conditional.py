@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -17,6 +18,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from acd.api import conditional
+from acd.api import stream as stream_module
 from acd.api.conditional import accepts_gzip
 from acd.pbxsim import AgentPhone
 from acd.testing.harness import Harness, wait_for
@@ -251,3 +253,37 @@ async def test_a_failing_hook_does_not_stop_the_publication(
         await new_snapshot(h)  # (asserts a new snapshot was published)
     finally:
         backend.before_publish.remove(broken)
+
+
+async def test_the_next_push_is_made_before_the_snapshot_is_published(
+        service: tuple[Harness, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event a stream pushes of a new snapshot is made ahead, off the event loop."""
+    h, base = service
+    backend = h.service.backend
+    assert backend is not None
+    made_in: list[str] = []
+    real_event = stream_module._event
+
+    def recorded(snapshot: Any, parts: Any) -> bytes:
+        made_in.append(threading.current_thread().name)
+        return real_event(snapshot, parts)
+
+    monkeypatch.setattr(stream_module, "_event", recorded)
+    async with aiohttp.ClientSession() as session, session.get(
+            base + "/api/v1/stream?parts=queues", headers=VIEW) as resp:
+        first = await asyncio.wait_for(next_snapshot(resp), 5)
+        assert made_in == [threading.main_thread().name]  # (the stream's first: on demand)
+        await new_snapshot(h)
+        second = await asyncio.wait_for(next_snapshot(resp), 5)
+        assert second["generated_at"] == backend.snapshot()["generated_at"] \
+            != first["generated_at"]
+        assert second["queues"] == json.loads(json.dumps(backend.snapshot()["queues"]))
+        assert len(made_in) == 2 and made_in[1] != threading.main_thread().name
+
+
+async def next_snapshot(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    while True:
+        line = await resp.content.readline()
+        if line.startswith(b"data: "):
+            parsed: dict[str, Any] = json.loads(line[6:])
+            return parsed

@@ -200,13 +200,14 @@ def check_table(table: list[Route]) -> None:
 
 
 async def _bodies_made_ahead(app: web.Application) -> AsyncIterator[None]:
-    """The figures bodies pollers read are made before each snapshot is published
-    (conditional.py), while the app runs."""
+    """The figures bodies pollers read, and the events the streams push, are made before
+    each snapshot is published (conditional.py, stream.py), while the app runs."""
     hooks = cast(Publishing, app[BACKEND]).before_publish
-    hook = app[handlers.BODIES].prepare
-    hooks.append(hook)
+    mine = [app[handlers.BODIES].prepare, app[STREAMS].prepare]
+    hooks += mine
     yield
-    hooks.remove(hook)
+    for hook in mine:
+        hooks.remove(hook)
 
 
 def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,

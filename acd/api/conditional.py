@@ -98,8 +98,8 @@ class BodyCache:
     async def prepare(self, successors: Mapping[int, object]) -> None:
         """Make ahead, for every body asked of a source about to be replaced (`successors`:
         the id of each such source -> the object that replaces it), the same body of its
-        successor: plain on the loop (a join of the snapshot's fragments), tag and gzip (if
-        a client took the gzip one) in a worker thread. The old bodies are served meanwhile."""
+        successor, in a worker thread: plain (a join of the snapshot's fragments), tag, and
+        gzip if a client took the gzip one. The old bodies are served meanwhile."""
         self._next = {}
         loop = asyncio.get_running_loop()
         for key, hit in list(self._entries.items()):
@@ -108,15 +108,19 @@ class BodyCache:
             del old
             if new is None:
                 continue
-            plain = hit.make(new)
-            tag, zipped = await loop.run_in_executor(None, _finish, plain, hit.gzip_asked)
+            plain, tag, zipped = await loop.run_in_executor(None, _made, hit.make, new,
+                                                            hit.gzip_asked)
             self._next[key] = Encoded(_referent(new), plain, tag, hit.make, zipped,
                                       hit.gzip_asked)
 
 
-def _finish(plain: bytes, zipped: bool) -> tuple[str, bytes | None]:
-    """(hashlib and zlib let go of the GIL for big buffers: the loop runs meanwhile)"""
-    return entity_tag(plain), (_compress(plain) if zipped else None)
+def _made(make: Callable[[Any], bytes], source: object, zipped: bool
+          ) -> tuple[bytes, str, bytes | None]:
+    """A body, its tag and its gzip form, in a worker thread: bytes.join, hashlib and zlib
+    let go of the GIL for big buffers, so the loop runs meanwhile (the snapshot is never
+    changed once made)."""
+    plain = make(source)
+    return plain, entity_tag(plain), (_compress(plain) if zipped else None)
 
 
 def _referent(source: object) -> Callable[[], object]:

@@ -27,7 +27,8 @@ T = TypeVar("T")
 FULL_READ_S = 60.0
 # Stream entries per XRANGE. Redis runs one command at a time and the routing process's claims
 # wait behind it: 5,000 entries held Redis for 12-14 ms at the full size; 500 about a tenth.
-EVENTS_PER_READ = 500
+# And their decoding is a step of the figures loop: 500 were ~3.5 ms of it (session 11).
+EVENTS_PER_READ = 128
 NOT_KNOWN = (False, "routing process not heard from yet")
 MAX_RETIRED = 4  # what full reads replaced, kept for the figures to free in slices
 
