@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from acd.stats.fig_merge import add_agent_counts, add_funnels, add_queue_counts
+from acd.stats.fig_merge import add_agent_counts, add_funnel_counts, add_funnels, add_queue_counts
 from acd.stats.raw import INTERVAL_S, AgentCounts, FunnelCounts, QueueCounts
 from acd.store import Store
 
@@ -47,6 +47,20 @@ async def _summed(parts: list[dict[str, C]], new: Callable[[], C]) -> dict[str, 
     return out
 
 
+async def _funnels_summed(parts: list[dict[str, FunnelCounts]]) -> dict[str, FunnelCounts]:
+    """add_funnels, pausing every STEP flows (a flow per queue in a big centre: 1,000 flows
+    added at once were a step of several ms)."""
+    out: dict[str, FunnelCounts] = {}
+    n = 0
+    for part in parts:
+        for flow, counts in part.items():
+            add_funnel_counts(out.setdefault(flow, FunnelCounts()), counts)
+            n += 1
+            if n % STEP == 0:
+                await asyncio.sleep(0)
+    return out
+
+
 class DayCache:
     def __init__(self) -> None:
         self._closed: _Closed | None = None
@@ -66,7 +80,8 @@ class DayCache:
         open_a = await store.agent_intervals(agents, closed_upto, now + 1)
         open_f = await store.funnel(flows, closed_upto, now + 1)
         return (await _summed([c.queues, open_q], QueueCounts),
-                await _summed([c.agents, open_a], AgentCounts), add_funnels([c.funnel, open_f]))
+                await _summed([c.agents, open_a], AgentCounts),
+                await _funnels_summed([c.funnel, open_f]))
 
     @staticmethod
     async def _add(c: _Closed, store: Store, queues: list[str], agents: list[str],

@@ -59,15 +59,19 @@ def add_funnels(parts: Iterable[Mapping[str, FunnelCounts]]) -> dict[str, Funnel
     out: dict[str, FunnelCounts] = {}
     for part in parts:
         for flow, counts in part.items():
-            mine = out.setdefault(flow, FunnelCounts())
-            for node, n in counts.reached.items():
-                mine.reached[node] = mine.reached.get(node, 0) + n
-            for mine_part, theirs in ((mine.left, counts.left), (mine.lookups, counts.lookups)):
-                for node, exits in theirs.items():
-                    left = mine_part.setdefault(node, {})
-                    for exit_, n in exits.items():
-                        left[exit_] = left.get(exit_, 0) + n
+            add_funnel_counts(out.setdefault(flow, FunnelCounts()), counts)
     return out
+
+
+def add_funnel_counts(mine: FunnelCounts, counts: FunnelCounts) -> None:
+    """One flow's funnel added to another's."""
+    for node, n in counts.reached.items():
+        mine.reached[node] = mine.reached.get(node, 0) + n
+    for mine_part, theirs in ((mine.left, counts.left), (mine.lookups, counts.lookups)):
+        for node, exits in theirs.items():
+            left = mine_part.setdefault(node, {})
+            for exit_, n in exits.items():
+                left[exit_] = left.get(exit_, 0) + n
 
 
 def merge_raw(parts: Iterable[RawFigures]) -> RawFigures:

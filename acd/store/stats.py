@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from acd.stats.raw import (
     INTERVAL_S,
@@ -153,6 +153,18 @@ def survey_counts_of(h: Mapping[str, str]) -> SurveyCounts:
     return SurveyCounts(**{name: int(h.get(name) or 0) for name in SURVEY_FIELDS})
 
 
+_C = TypeVar("_C", QueueCounts, AgentCounts)
+
+
+def _added(out: dict[str, _C], owner: str, counts: _C) -> None:
+    """`counts` added to `out[owner]`, which it becomes if there is none yet."""
+    mine = out.get(owner)
+    if mine is None:
+        out[owner] = counts
+    else:
+        mine.add(counts)
+
+
 def add_funnel(into: FunnelCounts, h: Mapping[str, str]) -> None:
     """Add one funnel hash (`r:<node>`, `l:<node>:<exit>`, `x:<node>:<lookup outcome>`) to
     `into`."""
@@ -232,22 +244,28 @@ class StatsReader(StoreBase):
         """queue -> counts summed over the intervals overlapping [start, end) (raw.summed of
         queue_intervals, added up batch by batch as the replies come)."""
         starts = interval_starts(start, end)
-        out = {q: QueueCounts() for q in queues}
+        if not starts:
+            return {q: QueueCounts() for q in queues}
+        # (each queue's counts made as its first reply comes, batch by batch: made all at
+        # once before the reads, a big centre's were a step of several ms)
+        out: dict[str, QueueCounts] = {}
         owners = [q for q in queues for _ in starts]
         async for i, h in self._each_hash(
                 [self._k.queue_interval(q, s) for q in queues for s in starts]):
-            out[owners[i]].add(queue_counts_of(h))
+            _added(out, owners[i], queue_counts_of(h))
         return out
 
     async def agent_intervals(self, agent_ids: list[str], start: float, end: float,
                               ) -> dict[str, AgentCounts]:
         """agent -> counts summed over the intervals overlapping [start, end)."""
         starts = interval_starts(start, end)
-        out = {a: AgentCounts() for a in agent_ids}
+        if not starts:
+            return {a: AgentCounts() for a in agent_ids}
+        out: dict[str, AgentCounts] = {}  # (made as the replies come: see queue_totals)
         owners = [a for a in agent_ids for _ in starts]
         async for i, h in self._each_hash(
                 [self._k.agent_interval(a, s) for a in agent_ids for s in starts]):
-            out[owners[i]].add(agent_counts_of(h))
+            _added(out, owners[i], agent_counts_of(h))
         return out
 
     async def funnel(self, flows: list[str], start: float, end: float,
