@@ -203,7 +203,8 @@ class ServiceBackend:
             for name, engine in self.sources.items():
                 one = _with_offsets(await build(engine.cfg, [name], raws[name]), offsets)
                 per_pbx[name] = await self._sliced.run(dump_steps(one))
-        await self._prepare_readers(merged, per_pbx, by_reason)
+        if number > self._published:  # (not for a refresh a later one has overtaken)
+            await self._prepare_readers(merged, per_pbx, by_reason)
         if number < self._published:
             return snap  # a later refresh (an API command's) was published meanwhile
         self._published = number
