@@ -19,6 +19,7 @@ from acd.service.reasons import day_period, live_and_today, live_and_today_steps
 from acd.stats import reasons
 from acd.stats.fig_window import centre_window_figures, window_figures
 from acd.stats.raw import QueueCounts
+from acd.stats.reason_schema import ReasonsOut
 from acd.store import Store, stats_ttl
 
 B = 1_699_999_200.0  # an interval start (a multiple of 900)
@@ -173,10 +174,11 @@ async def test_live_and_today_lists_every_reason(store: Store) -> None:
     assert (refund["label"], refund["waiting"], refund["connected"]) == ("Refund", 1, 0)
     assert refund["today"]["offered"] == 3
     assert out["reasons"][2]["today"]["offered"] == 0  # configured, nothing yet
-    # The refresh's steps give the same figures, across many steps' worth of calls and queues
+    # In the refresh's steps, across many steps' worth of calls and queues: every call and
+    # queue counted once, in the ReasonsOut shape
+    copies = 2 * QUEUES_PER_STEP + 1
     calls = [waiting] * (2 * ITEMS_PER_STEP + 1)
-    many = {f"{q}-{i}": counts for i in range(2 * QUEUES_PER_STEP + 1)
-            for q, counts in today.items()}
+    many = {f"{q}-{i}": counts for i in range(copies) for q, counts in today.items()}
     stepped = live_and_today_steps(cfg, B + 400, calls, many)
     steps = 0
     while True:
@@ -184,9 +186,14 @@ async def test_live_and_today_lists_every_reason(store: Store) -> None:
             next(stepped)
             steps += 1
         except StopIteration as done:
-            assert done.value == live_and_today(cfg, B + 400, calls, many)
+            big: dict[str, Any] = done.value
             break
     assert steps > 6  # (not one step)
+    assert ReasonsOut.model_validate(big).model_dump(mode="json") == big
+    assert [r["name"] for r in big["reasons"]] == names
+    refund = big["reasons"][0]
+    assert refund["waiting"] == len(calls)
+    assert refund["today"]["offered"] == 3 * copies
 
 
 def counts(offered: int, **reason_parts: int) -> QueueCounts:

@@ -30,31 +30,19 @@ class _Closed:
     funnel: dict[str, FunnelCounts] = field(default_factory=dict)
 
 
-C = TypeVar("C", QueueCounts, AgentCounts)
+C = TypeVar("C", QueueCounts, AgentCounts, FunnelCounts)
 
 
-async def _summed(parts: list[dict[str, C]], new: Callable[[], C]) -> dict[str, C]:
-    """add_queue_counts / add_agent_counts, pausing every STEP counts: thousands of agents
-    are milliseconds of adding, which must not hold a routing decision up."""
+async def _summed(parts: list[dict[str, C]], new: Callable[[], C],
+                  add: Callable[[C, C], None]) -> dict[str, C]:
+    """add_queue_counts / add_agent_counts / add_funnels, pausing every STEP counts:
+    thousands of agents (or a flow per queue) are milliseconds of adding, which must not
+    hold a routing decision up."""
     out: dict[str, C] = {}
     n = 0
     for part in parts:
         for key, counts in part.items():
-            out.setdefault(key, new()).add(counts)
-            n += 1
-            if n % STEP == 0:
-                await asyncio.sleep(0)
-    return out
-
-
-async def _funnels_summed(parts: list[dict[str, FunnelCounts]]) -> dict[str, FunnelCounts]:
-    """add_funnels, pausing every STEP flows (a flow per queue in a big centre: 1,000 flows
-    added at once were a step of several ms)."""
-    out: dict[str, FunnelCounts] = {}
-    n = 0
-    for part in parts:
-        for flow, counts in part.items():
-            add_funnel_counts(out.setdefault(flow, FunnelCounts()), counts)
+            add(out.setdefault(key, new()), counts)
             n += 1
             if n % STEP == 0:
                 await asyncio.sleep(0)
@@ -79,9 +67,9 @@ class DayCache:
         open_q = await store.queue_totals(queues, closed_upto, now + 1)
         open_a = await store.agent_intervals(agents, closed_upto, now + 1)
         open_f = await store.funnel(flows, closed_upto, now + 1)
-        return (await _summed([c.queues, open_q], QueueCounts),
-                await _summed([c.agents, open_a], AgentCounts),
-                await _funnels_summed([c.funnel, open_f]))
+        return (await _summed([c.queues, open_q], QueueCounts, QueueCounts.add),
+                await _summed([c.agents, open_a], AgentCounts, AgentCounts.add),
+                await _summed([c.funnel, open_f], FunnelCounts, add_funnel_counts))
 
     @staticmethod
     async def _add(c: _Closed, store: Store, queues: list[str], agents: list[str],

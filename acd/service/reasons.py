@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from acd.config import Config
 from acd.core.model import Call
-from acd.core.steps import ITEMS_PER_STEP, QUEUES_PER_STEP, ROWS_PER_STEP, chunks
+from acd.core.steps import ITEMS_PER_STEP, QUEUES_PER_STEP, ROWS_PER_STEP, chunks, run_steps
 from acd.stats import reasons
 from acd.stats.fig_merge import add_intervals
 from acd.stats.raw import INTERVAL_S, QueueCounts
-from acd.stats.reason_schema import HistoryStep, ReasonsOut
+from acd.stats.reason_schema import HistoryStep
 from acd.stats.timewin import local_midnight
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ CLOSED_AFTER_S = 60.0  # as the day cache: an interval this long past its end ta
 def live_and_today(cfg: Config, now: float, calls: Sequence[Call],
                    today: Mapping[str, QueueCounts]) -> dict[str, Any]:
     """The ReasonsOut shape: `today` is queue -> counts since midnight (every PBX)."""
-    figures = reasons.reason_figures(cfg, calls, reasons.by_reason(today.values()))
-    return ReasonsOut(generated_at=now, reasons=figures).model_dump(mode="json")
+    return run_steps(live_and_today_steps(cfg, now, calls, today))
 
 
 def live_and_today_steps(cfg: Config, now: float, calls: Sequence[Call],
@@ -52,7 +51,7 @@ def live_and_today_steps(cfg: Config, now: float, calls: Sequence[Call],
         rows += [reasons.reason_row(cfg, name, live, counted).model_dump(mode="json")
                  for name in names]
         yield
-    # (the ReasonsOut shape; its rows dumped one step at a time)
+    # (ReasonsOut(generated_at=now, reasons=...).model_dump(mode="json"), a row a time)
     return {"generated_at": now, "reasons": rows}
 
 

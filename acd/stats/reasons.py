@@ -17,7 +17,7 @@ defaults (80/20, short abandons excluded).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from acd.config import Config, SlaConfig
@@ -89,14 +89,6 @@ class LiveByReason:
                 waiting[name] = waiting.get(name, 0) + 1
             elif call.state in _LIVE:
                 connected[name] = connected.get(name, 0) + 1
-
-
-def reason_figures(cfg: Config, calls: Sequence[Call],
-                   today: Mapping[str, QueueCounts]) -> list[ReasonFigures]:
-    """Live calls and today's figures per reason (`today`: reason -> counts since midnight)."""
-    live = LiveByReason()
-    live.count(calls)
-    return [reason_row(cfg, r, live, today) for r in listed(cfg, live, today)]
 
 
 def listed(cfg: Config, live: LiveByReason, today: Mapping[str, QueueCounts]) -> list[str]:
