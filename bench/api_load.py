@@ -84,7 +84,12 @@ class _Polling:
         self.url, self.clients, self.interval_s = url, clients, interval_s
         self.browser_like = browser_like
         self.out = _blank()
-        self.start = self.deadline = 0.0  # set when every client's connection is open
+        self.seconds = seconds
+        self.start = self.deadline = 0.0  # (begin: once every client's connection is open)
+
+    def begin(self) -> None:
+        self.start = time.perf_counter() + 0.05
+        self.deadline = self.start + self.seconds
 
     def _headers(self, etag: list[str]) -> dict[str, str]:
         headers = {"Accept-Encoding": "gzip" if self.browser_like else "identity"}
@@ -158,8 +163,7 @@ async def _poll(url: str, clients: int, seconds: float, interval_s: float,
     etags: list[list[str]] = [[] for _ in range(clients)]
     try:
         await asyncio.gather(*(run.open(s, tag) for s, tag in zip(sessions, etags, strict=True)))
-        run.start = time.perf_counter() + 0.05
-        run.deadline = run.start + seconds
+        run.begin()
         tasks = [asyncio.create_task(run.client(i, sessions[i], etags[i]))
                  for i in range(clients)]
         _done, pending = await asyncio.wait(tasks, timeout=seconds + 0.2 + max(5.0, interval_s))
