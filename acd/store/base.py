@@ -299,10 +299,19 @@ class StoreBase:
         ids = sorted(text(i) for i in await self._r.smembers(set_key))
         out: list[R] = []
         async for batch in self._hgetall_chunks([key_of(i) for i in ids]):
-            out += [decode({text(f): text(v) for f, v in r.items()}) for r in batch if r]
+            out += [decode(r) for r in batch if r]
         return out
 
-    async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[Any, Any]]]:
+    async def _each_hash(self, keys: list[str]) -> AsyncIterator[tuple[int, dict[str, str]]]:
+        """(index in keys, HGETALL of it), a batch at a time: each batch's replies are used
+        before the next is read, so a read of a whole day never holds the loop for long."""
+        done = 0  # (the replies come in the keys' order)
+        async for batch in self._hgetall_chunks(keys):
+            for h in batch:
+                yield done, h
+                done += 1
+
+    async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[str, str]]]:
         """HGETALL of every key ({} for a missing one), in order: READ_BATCH keys per round
         trip (one read_hashes script each: one reply to parse, not one per key), handed on
         HANDED_AT_ONCE at a time with the loop let run in between, so that what the reader
@@ -313,7 +322,7 @@ class StoreBase:
             for at in range(0, len(flat_replies), HANDED_AT_ONCE):
                 if at:
                     await asyncio.sleep(0)
-                yield [dict(zip(f[::2], f[1::2], strict=True))
+                yield [dict(zip(map(text, f[::2]), map(text, f[1::2]), strict=True))
                        for f in flat_replies[at:at + HANDED_AT_ONCE]]
 
 

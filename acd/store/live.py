@@ -29,11 +29,8 @@ class LiveReads(StoreBase):
                        decode: Callable[[dict[str, str]], T]) -> dict[str, T | None]:
         """id -> its hash decoded, None for a missing one; decoded batch by batch."""
         out: dict[str, T | None] = {}
-        done = 0  # (replies come in the keys' order)
-        async for batch in self._hgetall_chunks(keys):
-            for r in batch:
-                out[ids[done]] = decode(_texts(r)) if r else None
-                done += 1
+        async for i, h in self._each_hash(keys):
+            out[ids[i]] = decode(h) if h else None
         return out
 
     async def stream_position(self) -> tuple[str, int]:
@@ -77,7 +74,3 @@ class LiveReads(StoreBase):
         if not isinstance(data, dict):
             return None
         return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
-
-
-def _texts(reply: Mapping[Any, Any]) -> dict[str, str]:
-    return {text(f): text(v) for f, v in reply.items()}

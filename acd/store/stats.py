@@ -105,10 +105,6 @@ def _ceil_interval(t: float) -> int:
     return first if first == t else first + INTERVAL_S
 
 
-def _strs(reply: Mapping[Any, Any]) -> dict[str, str]:
-    return {text(f): text(v) for f, v in reply.items()}
-
-
 def queue_counts_of(h: Mapping[str, str]) -> QueueCounts:
     """One interval hash as QueueCounts; its `r:<reason>:<field>` fields (issue 9) as the
     counts of each reason (`by_reason`)."""
@@ -278,13 +274,3 @@ class StatsReader(StoreBase):
                 [self._k.funnel_interval(f, s) for f in flows for s in starts]):
             add_funnel(out[owners[i]], h)
         return out
-
-    async def _each_hash(self, keys: list[str]) -> AsyncIterator[tuple[int, dict[str, str]]]:
-        """(index in keys, HGETALL of it), a batch at a time: each batch's replies are used
-        before the next is read, so a read of a whole day never holds the loop for long."""
-        done = 0
-        async for batch in self._hgetall_chunks(keys):
-            for h in batch:
-                yield done, _strs(h)
-                done += 1
-
