@@ -207,12 +207,25 @@ class SimDriver:
         return t0
 
     def tick(self, free: list[str]) -> dict[str, Any]:
-        """The paced phase's step: these phones dial *53 (unpause); what happened since."""
+        """These phones dial *53 (unpause) now; what happened since the last tick."""
         for ext in free:
-            if self.sim.pbx.phones[self.iface_of_ext[ext]].channel is None:
-                self.sim.dial_feature(ext, "*53")
+            self._unpause(ext)
         rang, self.rang = self.rang, []
         return {"originates": self.originates, "rang": rang}
+
+    def plan(self, frees: list[tuple[str, float]]) -> dict[str, Any]:
+        """The paced phase's step: each phone dials *53 at its time (perf_counter, the same
+        clock in every process), by the simulator's own timers, so the bench need not ask
+        for each one as it falls due; what happened since the last call (as tick)."""
+        loop = asyncio.get_running_loop()
+        now = time.perf_counter()
+        for ext, at in frees:
+            loop.call_later(max(0.0, at - now), self._unpause, ext)
+        return self.tick([])
+
+    def _unpause(self, ext: str) -> None:
+        if self.sim.pbx.phones[self.iface_of_ext[ext]].channel is None:
+            self.sim.dial_feature(ext, "*53")
 
     def status(self) -> dict[str, Any]:
         return {"originates": self.originates, "last_originate": self.last_originate,
