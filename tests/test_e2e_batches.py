@@ -321,6 +321,43 @@ async def test_one_failing_step_does_not_hide_the_others(redis_url: str) -> None
         await store.close()
 
 
+async def test_steps_go_to_redis_as_one_script_call(redis_url: str) -> None:
+    """Prepared steps of one round trip are one call of steps.lua (one reply to parse), up to
+    STEPS_PER_CALL each; each step still gets its own answer, in order."""
+    import redis.asyncio as aioredis
+
+    from acd.core.model import Agent
+    from acd.store import StateChange, Store
+    from acd.store.base import STEPS_PER_CALL
+
+    store = await Store.open(redis_url)
+    plain = aioredis.from_url(redis_url)
+    try:
+        now = 1000.0
+        ids = [f"s{i}" for i in range(STEPS_PER_CALL + 1)]
+        for aid in ids:
+            await store.sync_agent(Agent(id=aid, interface=f"PJSIP/{aid}", skills={"s": 1},
+                                         state=AgentState.LOGGED_OUT, state_since=now))
+
+        async def evalsha_calls() -> int:
+            stats = await plain.info("commandstats")
+            return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+        steps = [store.prepare_state(StateChange(aid, AgentState.READY), now) for aid in ids]
+        await store.run_prepared(steps[:2])  # (loads steps.lua)
+        before = await evalsha_calls()
+        steps = [store.prepare_state(StateChange(aid, AgentState.NOT_READY, reason="lunch"),
+                                     now + 1) for aid in ids]
+        results = await store.run_prepared(steps)
+        # STEPS_PER_CALL joined, and the one left over alone: two calls, not five
+        assert await evalsha_calls() - before == 2
+        assert [r.id for r in results] == ids
+        assert all(r.state is AgentState.NOT_READY and r.reason == "lunch" for r in results)
+    finally:
+        await plain.aclose()
+        await store.close()
+
+
 async def test_the_link_stays_up_through_a_long_hold(lab: Callable[..., Any]) -> None:
     """Pings are answered while the sim holds its output (a big burst takes it seconds to
     prepare): the service keeps its link, and the held burst reaches it afterwards."""

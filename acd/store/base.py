@@ -49,6 +49,11 @@ Run = Callable[..., Awaitable[Any]]  # called with the hinted field values, in o
 
 # Prepended to every script: Redis scripts cannot import each other.
 _LIB = "_lib.lua"
+# The scripts of prepared steps (Prepared): several of them in one run_prepared go to Redis as
+# one call of steps.lua (one reply for the client to parse, not one per step), this many at
+# most per call (each step is short, but Redis serves no one else during a call).
+STEP_SCRIPTS = ("set_agent_state", "enqueue", "claim", "requeue")
+STEPS_PER_CALL = 4
 
 
 def _source(name: str) -> str:
@@ -123,6 +128,7 @@ class Scripts:
     transfer_queue: AsyncScript
     transfer_agent: AsyncScript
     consult: AsyncScript
+    steps: AsyncScript  # several of the STEP_SCRIPTS in one call (steps.lua)
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
@@ -130,9 +136,21 @@ class Scripts:
         lib = _source(_LIB)
         loaded = {
             name: client.register_script(lib + "\n" + _source(f"{name}.lua"))
-            for name in cls.__dataclass_fields__
+            for name in cls.__dataclass_fields__ if name != "steps"
         }
-        return cls(**loaded)
+        # Each step script's body as a function of its own KEYS and ARGV (the library inside
+        # it: its helpers read ARGV too), then the loop that runs them.
+        bodies = "\n".join(f"STEPS['{name}'] = function(KEYS, ARGV)\n{lib}\n"
+                           f"{_source(f'{name}.lua')}\nend" for name in STEP_SCRIPTS)
+        steps = f"local STEPS = {{}}\n{bodies}\n{_source('steps.lua')}"
+        return cls(**loaded, steps=client.register_script(steps))
+
+    def step_name(self, script: AsyncScript) -> str | None:
+        """The name of one of the STEP_SCRIPTS; None for any other script."""
+        for name in STEP_SCRIPTS:
+            if getattr(self, name) is script:
+                return name
+        return None
 
 
 Step = tuple[AsyncScript, list[str], list[Any]]  # one script call: script, KEYS, ARGV
@@ -262,12 +280,59 @@ class StoreBase:
             hint = None
         raise StoreError(f"{key} kept changing under {HINT_TRIES} tries")
 
-    async def _eval_batch(self, calls: list[tuple[AsyncScript, list[str], list[Any]]]
-                          ) -> list[Any]:
-        """Several script calls in one round trip (a pipeline, not a transaction: each script
-        is atomic on its own). A reply is the script's, or the exception it raised (one bad
-        step must not hide what the others did). A script not yet loaded is run again alone,
-        which loads it."""
+    async def _eval_batch(self, calls: list[Step]) -> list[Any]:
+        """Several script calls in one round trip (each script atomic on its own), with runs
+        of step scripts joined into calls of steps.lua (_joined). A reply is the script's, or
+        the exception it raised (one bad step must not hide what the others did)."""
+        joined = self._joined(calls)
+        replies = await self._eval_each([call for call, _n in joined])
+        out: list[Any] = []
+        for (_call, n), reply in zip(joined, replies, strict=True):
+            if n == 0:
+                out.append(reply)
+            elif isinstance(reply, list) and len(reply) == n:
+                out += reply
+            else:  # the call failed as a whole: none of its steps ran
+                out += [reply if isinstance(reply, Exception)
+                        else StoreError(f"steps.lua answered {reply!r}")] * n
+        return out
+
+    def _joined(self, calls: list[Step]) -> list[tuple[Step, int]]:
+        """The calls in order, each run of STEP_SCRIPTS calls joined into one call of
+        steps.lua of up to STEPS_PER_CALL steps: (call, 0) for a call as it was, (call, n)
+        for n steps joined."""
+        out: list[tuple[Step, int]] = []
+        run: list[tuple[str, Step]] = []
+
+        def flush() -> None:
+            if len(run) == 1:
+                out.append((run[0][1], 0))
+            elif run:
+                head: list[Any] = [len(run)]
+                keys: list[str] = []
+                args: list[Any] = []
+                for name, (_script, k, a) in run:
+                    head += [name, len(k), len(a)]
+                    keys += k
+                    args += a
+                out.append(((self._lua.steps, keys, head + args), len(run)))
+            run.clear()
+
+        for call in calls:
+            name = self._lua.step_name(call[0])
+            if name is None:
+                flush()
+                out.append((call, 0))
+                continue
+            run.append((name, call))
+            if len(run) == STEPS_PER_CALL:
+                flush()
+        flush()
+        return out
+
+    async def _eval_each(self, calls: list[Step]) -> list[Any]:
+        """Script calls in one round trip (a pipeline, not a transaction). A script not yet
+        loaded is run again alone, which loads it."""
         if len(calls) == 1:  # no pipeline object for one call
             script, keys, args = calls[0]
             try:
