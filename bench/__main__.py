@@ -28,6 +28,8 @@ from typing import Any
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
 from bench.common import load_average, rss_mb, say
+from bench.loaded import RATE_PER_S as LOADED_RATE_PER_S
+from bench.loaded import LoadedClaims
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -96,12 +98,19 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         say("baseline: claim Lua round trip")
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
+        say("the claim script beside the load: seeding its process")
+        loaded = await LoadedClaims.start(url, int(LOADED_RATE_PER_S * plan.paced_s
+                                                   * len(routing.LADDER)) + 100)
         say(f"routing at {plan.sizes}")
-        main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
-                                 paced_s=plan.paced_s, api_pollers=plan.api_pollers,
-                                 api_s=plan.api_s, api_interval_s=plan.api_interval_s,
-                                 sim_in_process=plan.sim_in_process,
-                                 own_process=plan.own_process, latency_curve=True)
+        try:
+            main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
+                                     paced_s=plan.paced_s, api_pollers=plan.api_pollers,
+                                     api_s=plan.api_s, api_interval_s=plan.api_interval_s,
+                                     sim_in_process=plan.sim_in_process,
+                                     own_process=plan.own_process, latency_curve=True,
+                                     loaded=loaded)
+        finally:
+            await loaded.close()
         body = main["api"].pop("_body")
         await _flush(url)
         curve = []

@@ -21,6 +21,7 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
     burst, paced = main["burst"], main["paced"]
     lat = paced["latency_ms"]
     edge = paced.get("service_latency_ms", {})
+    loaded = paced.get("baseline_lua_loaded_ms", {})
     api = main["api"]
     mem = main["memory"]
     routing = {
@@ -35,6 +36,11 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
         # itself takes, without the simulator's loop and the two socket hops
         "service_latency_ms": {k: edge.get(k) for k in ("p50", "p99", "p999", "max", "n")},
         "ratio_service_p99_to_lua_p99": _ratio(edge.get("p99"), lua["p99"], 1),
+        # the same claim timed beside this phase, in a process of its own (bench/loaded.py):
+        # what the round trip costs on the loaded machine (beside the idle baseline above)
+        "baseline_lua_rtt_loaded_ms": {k: loaded.get(k) for k in ("p50", "p99", "p999", "n")},
+        "ratio_p99_to_loaded_lua_p99": _ratio(lat["p99"], loaded.get("p99"), 1),
+        "ratio_service_p99_to_loaded_lua_p99": _ratio(edge.get("p99"), loaded.get("p99"), 1),
         # decisions/s against the claims/s one Python client can make back to back
         "ratio_decisions_to_lua_claims_per_s": _ratio(burst["decisions_per_s"],
                                                       1000 / lua["p50"] if lua["p50"] else None,
@@ -175,7 +181,8 @@ def row(r: dict[str, Any]) -> str:
                     for c in rt.get("latency_curve_ms", [])) + ")",
         f"{rt['baseline_lua_rtt_ms']['p99']} (x{rt['ratio_p99_to_lua_p99']}"
         + (f"; service edge x{rt['ratio_service_p99_to_lua_p99']}"
-           if rt.get("ratio_service_p99_to_lua_p99") is not None else "") + ")",
+           if rt.get("ratio_service_p99_to_lua_p99") is not None else "") + ")"
+        + _loaded(rt),
         f"{am['events_per_s']} (parse {am['baseline_parse_per_s']}, x{am['ratio_to_parse']})",
         f"{ap['p99_ms']} @{ap['pollers']} every {ap['interval_s']} s (routing idle "
         f"{ap.get('p99_ms_routing_idle')}; bare {ap['baseline_p99_ms']}); saturation "
@@ -197,6 +204,15 @@ def _first(first: dict[str, Any] | None, rate: float | None) -> str:
     if not first or first.get("p50") is None:
         return ""
     return f"; call first {first['p50']} / {first['p99']} / {first['p999']} @{rate}/s"
+
+
+def _loaded(rt: dict[str, Any]) -> str:
+    """The claim script timed beside the load (older result files have none)."""
+    loaded = rt.get("baseline_lua_rtt_loaded_ms") or {}
+    if loaded.get("p99") is None:
+        return ""
+    return (f"; beside the load {loaded['p99']} (x{rt['ratio_p99_to_loaded_lua_p99']}; "
+            f"service edge x{rt['ratio_service_p99_to_loaded_lua_p99']})")
 
 
 def _edge(edge: dict[str, Any] | None) -> str:

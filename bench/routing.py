@@ -30,6 +30,7 @@ from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre, history
 from bench.common import LoopLag, RedisSlowLog, percentiles_ms, redis_used_bytes, rss_mb, say
+from bench.loaded import LoadedClaims, seed_pairs
 from bench.probe import EdgeProbe
 from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, bench_phone
 
@@ -338,19 +339,10 @@ async def settle(h: Rig, timeout_s: float = 120.0) -> None:
 async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
     """The bare round trip of the claim script from Python: Store.claim on pairs seeded in a
     separate key prefix of the same Redis (one EVALSHA each; the hint is cached)."""
-    from acd.core.model import Agent, Call
-
     store = await Store.open(redis_url, prefix="benchbase", pbx="base")
     try:
         now = time.time()
-        for i in range(n):
-            cid = f"b{i}"
-            await store.create_call(Call(id=cid, channel=f"PJSIP/x-{i}", uniqueid=cid,
-                                         caller_num="1", dnis="1", pbx="base", arrived_at=now))
-            await store.enqueue(cid, "q", 0, {"s00": 1}, now, now)
-            await store.sync_agent(Agent(id=f"g{i}", interface=f"PJSIP/g{i}",
-                                         skills={"s00": 3}, state=AgentState.READY,
-                                         state_since=now, ready_since=now))
+        await seed_pairs(store, n, now)
         samples = []
         for i in range(n):
             t0 = time.perf_counter()
@@ -366,13 +358,14 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
               api_pollers: int = 0, api_s: float = 0.0, api_interval_s: float = 1.0,
               snapshot_interval_s: float = 1.0, own_process: bool = False,
               sim_in_process: bool = False, latency_curve: bool = False,
-              call_first: bool = True) -> dict[str, Any]:
+              call_first: bool = True, loaded: LoadedClaims | None = None) -> dict[str, Any]:
     """The routing scenario at `sizes`; with api_pollers, then the API under routing load.
 
     paced_rate: agents freed per second in the paced phase, capped at half the burst rate
     measured just before (so the latency is that of a service that keeps up). call_first:
     calls arriving to ready agents too, for `paced_s` (arrivals; the scale curve leaves it
-    out, for the quick run's time)."""
+    out, for the quick run's time). loaded: the claim script timed beside each paced phase
+    too, in a process of its own (bench/loaded.py)."""
     out: dict[str, Any] = {"sizes": sizes.as_dict()}
     cfg = centre.build(sizes, snapshot_interval_s=snapshot_interval_s,
                        own_process=own_process)
@@ -425,7 +418,11 @@ async def run(sizes: centre.Sizes, redis_url: str, *, paced_rate: float, paced_s
         for rate in rates:
             await settle(h)  # (the first too: the burst's aftermath is not a steady state)
             pauses = GC_PAUSES.copy()
+            if loaded is not None:
+                loaded.begin()
             ladder.append(await paced(h, rate, paced_s))
+            if loaded is not None:
+                ladder[-1]["baseline_lua_loaded_ms"] = await loaded.end()
             # the collector's pauses in the service's process meanwhile: a stall, not a queue
             ladder[-1]["gc"] = GC_PAUSES.since(pauses)
             say(f"paced at {rate}/s: p50 {ladder[-1]['latency_ms']['p50']} ms, "

@@ -12,6 +12,7 @@ from pathlib import Path
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, centre, report, routing
 from bench.api_load import baseline
+from bench.loaded import LoadedClaims
 
 
 async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_url: str,
@@ -19,9 +20,17 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     sizes = centre.Sizes(calls=6, agents=4, queues=2, skills=5)
     lua = await routing.lua_baseline(redis_url, 20)
     assert lua["n"] == 20 and lua["p99"] is not None
-    # (the API and figures in a process of their own, as the benchmark runs by default)
-    main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
-                             api_s=1.0, api_interval_s=0.25, own_process=True)
+    # the claim script timed beside the paced phase too, by a process of its own
+    loaded = await LoadedClaims.start(redis_url, 30)
+    try:
+        # (the API and figures in a process of their own, as the benchmark runs by default)
+        main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, api_pollers=5,
+                                 api_s=1.0, api_interval_s=0.25, own_process=True,
+                                 loaded=loaded)
+    finally:
+        await loaded.close()
+    beside = main["paced"]["baseline_lua_loaded_ms"]
+    assert 0 < beside["n"] <= 30 and beside["p99"] > 0
     assert main["burst"]["decisions"] == 4
     # calls that arrive to ready agents: each timed from its AsyncAGIStart to its Originate
     first = main["arrivals"]
@@ -64,6 +73,8 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     for key in ("decisions_per_s", "latency_ms", "baseline_lua_rtt_ms", "service_latency_ms",
                 "call_first_latency_ms"):
         assert key in result["routing"]
+    assert result["routing"]["ratio_p99_to_loaded_lua_p99"] > 0
+    assert "beside the load" in report.row(result)
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
     # and the figures process's collections and loop lag meanwhile, read from its /metrics
