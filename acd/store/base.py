@@ -32,10 +32,10 @@ HINT_TRIES = 8
 PIPELINE_BATCH = 256
 # Keys per read_hashes script: Redis runs one script at a time, and every client's command (a
 # routing claim) waits behind it. 256 call hashes took 14-17 ms of Redis at the full size
-# (10,000 calls); 64 took 0.4-1.4 ms beside routing at 200 decisions a second, the tail of the
-# decisions queued behind them (a decision's own round trip is ~0.3 ms); 32 halve that, for a
-# few more round trips of a bulk read.
-READ_BATCH = 32
+# (10,000 calls); 64 take a quarter of that, for a few more round trips of a bulk read. (32
+# halved the scripts, 0.4-1.4 ms beside routing at 200 decisions a second, but the figures
+# process's extra round trips cost the API's p99 ~1.5 ms at 500 pollers: BENCHMARKS.md.)
+READ_BATCH = 64
 HANDED_AT_ONCE = 16  # replies a bulk reader decodes between two turns of the event loop
 HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
 STATS_TTL_S = (35 + 1) * 86_400  # interval hashes: config history_days (default 35) + 1 day
