@@ -7,7 +7,7 @@ the event to its AMI server reading the Originate. It also holds the simulator's
 it busy) and the two socket hops. This probe, in the service's process, takes out those: the
 difference between the two is what the PBX side and the transport add.
 
-Installed from outside (the link's sink and send_many wrapped on the instance), so the service
+Installed from outside (the link's sink and start_many wrapped on the instance), so the service
 carries no bench code. perf_counter is CLOCK_MONOTONIC, the simulator's clock too.
 """
 
@@ -28,13 +28,13 @@ class EdgeProbe:
         self.arrived: dict[str, float] = {}  # interface -> when its freeing event was parsed
         self.latencies: list[float] = []
         self._sink = self.link.sink
-        self._send_many = self.link.send_many
+        self._start_many = self.link.start_many
         self.link.sink = self._on_frame
-        self.link.send_many = self._on_send_many  # type: ignore[method-assign]
+        self.link.start_many = self._on_start_many  # type: ignore[method-assign]
 
     def close(self) -> None:
         self.link.sink = self._sink
-        self.link.send_many = self._send_many  # type: ignore[method-assign]
+        self.link.start_many = self._start_many  # type: ignore[method-assign]
 
     def _on_frame(self, frame: Frame) -> None:
         if frame.get("Event") == "UserEvent" and frame.get("UserEvent") == "AcdAgent":
@@ -43,11 +43,11 @@ class EdgeProbe:
                 self.arrived[iface] = time.perf_counter()
         self._sink(frame)
 
-    async def _on_send_many(self, actions: list[Mapping[str, Any]], **kw: Any) -> Any:
+    def _on_start_many(self, actions: list[Mapping[str, Any]], **kw: Any) -> Any:
         now = time.perf_counter()
         for action in actions:
             if action.get("Action") == "Originate":
                 t0 = self.arrived.pop(str(action.get("Channel", "")), None)
                 if t0 is not None:
                     self.latencies.append(now - t0)
-        return await self._send_many(actions, **kw)
+        return self._start_many(actions, **kw)

@@ -112,6 +112,34 @@ async def test_each_action_gets_its_own_answer(attached: tuple[Asterisk, AmiLink
     assert isinstance(out[3], list) and out[3][0]["Message"] == "Originate successfully queued"
 
 
+async def test_start_many_writes_in_the_call(attached: tuple[Asterisk, AmiLink]) -> None:
+    """start_many writes its actions before it returns (a routing decision's Originate does
+    not wait for a later turn of the loop); the answers come when awaited."""
+    _pbx, link = attached
+    manager = link._manager
+    assert manager is not None and manager.protocol is not None
+    transport = manager.protocol.transport
+    written: list[bytes] = []
+    write = transport.write
+
+    def recorded(data: bytes) -> None:
+        written.append(data)
+        write(data)
+
+    transport.write = recorded
+    try:
+        answers = link.start_many([originate(1), originate(2)])
+        assert [b"PJSIP/1" in w for w in written] == [True, False]  # nothing awaited yet
+        assert b"PJSIP/2" in written[1]
+        out = await answers
+    finally:
+        transport.write = write
+    assert all(isinstance(r, list) and r[0]["Response"] == "Success" for r in out)
+    # not attached: the errors, with nothing written
+    assert all(isinstance(r, AmiDisconnected) for r in await AmiLink(
+        host="127.0.0.1", port=9, username="acd", secret=SECRET).start_many([originate(3)]))
+
+
 async def test_a_dropped_link_fails_the_waiting_actions_at_once(
         attached: tuple[Asterisk, AmiLink]) -> None:
     pbx, link = attached

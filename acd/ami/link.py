@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -361,11 +361,20 @@ class AmiLink:
                         ) -> list[list[Frame] | AmiError]:
         """send() of several actions at once (a routing round rings many agents): written one
         after the other, their answers awaited together. Each gets its frames or its error."""
+        return await self.start_many(actions, timeout_s=timeout_s, as_list=as_list)
+
+    def start_many(self, actions: list[Mapping[str, str | list[str]]], *,
+                   timeout_s: float | None = None, as_list: bool = False
+                   ) -> Coroutine[Any, Any, list[list[Frame] | AmiError]]:
+        """send_many(), its actions written now, in this call: the returned coroutine (to be
+        awaited, or run as a task) gives their answers. A task that wrote them would start
+        at the next turn of the loop, after whatever else is ready there (the engine may go
+        on with the next events first): a decision's Originate waited for that."""
         manager = self._manager
         lost = self._lost_future
         if manager is None or not self.connected.is_set() or manager.protocol is None \
                 or lost is None or lost.done():
-            return [AmiDisconnected(f"not attached to {self.name}") for _ in actions]
+            return _at_once([AmiDisconnected(f"not attached to {self.name}") for _ in actions])
         # as_list False (a bool, not None): the answer is the Response alone (panoramisk would
         # otherwise wait for an async Originate's OriginateResponse, which must reach the
         # engine as an event). A list action goes as None: panoramisk then takes the list
@@ -374,6 +383,11 @@ class AmiLink:
         # the time-out (a resync then failed 30 s later instead of at once).
         futures = [manager.send_action(dict(action), as_list=None if as_list else False)
                    for action in actions]
+        return self._answers(actions, futures, lost, timeout_s or self._action_timeout_s)
+
+    async def _answers(self, actions: list[Mapping[str, str | list[str]]],
+                       futures: list[asyncio.Future[Any]], lost: asyncio.Future[None],
+                       timeout_s: float) -> list[list[Frame] | AmiError]:
         answered = asyncio.get_running_loop().create_future()
         waiting = len(futures)
 
@@ -385,8 +399,9 @@ class AmiLink:
 
         for future in futures:
             future.add_done_callback(one_more)
-        await asyncio.wait({answered, lost}, timeout=timeout_s or self._action_timeout_s,
-                           return_when=asyncio.FIRST_COMPLETED)
+        if futures:
+            await asyncio.wait({answered, lost}, timeout=timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)
         out: list[list[Frame] | AmiError] = []
         for action, future in zip(actions, futures, strict=True):
             if not future.done():
@@ -398,3 +413,7 @@ class AmiLink:
             except AmiError as exc:
                 out.append(exc)
         return out
+
+
+async def _at_once(answers: list[list[Frame] | AmiError]) -> list[list[Frame] | AmiError]:
+    return answers

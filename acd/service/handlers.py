@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from acd import contract
-from acd.ami.link import AmiError
+from acd.ami.link import AmiError, Frame
 from acd.core import policy, wrapup
 from acd.core.agent_actions import ACTIONS, FEATURE_ACTIONS
 from acd.core.events import (
@@ -247,7 +247,7 @@ class Handlers:
                 self._claimed(result, agent, leg_id, rings)
                 out.append(True)
         if rings:
-            self.e.spawn(self.originate(rings), "originate")
+            self.originate(rings)
         return out
 
     def _claimed(self, result: ClaimResult, agent: Agent, leg_id: str,
@@ -272,11 +272,16 @@ class Handlers:
         tag = phone_tag(qcfg.phone_tag, qcfg.phone_tag_max, call) if qcfg is not None else None
         return leg_id, actions.ring_agent(call, agent, leg_id, ring_s, tag)
 
-    async def originate(self, rings: list[tuple[str, actions.Action]]) -> None:
-        """The Originates of one routing round, sent together; a failed one requeues its call
-        (as the OriginateResponse of a leg that never rang would)."""
-        answers = await self.e.link.send_many([action for _leg, action in rings])
-        for (leg_id, action), answer in zip(rings, answers, strict=True):
+    def originate(self, rings: list[tuple[str, actions.Action]]) -> None:
+        """The Originates of one routing round, written together now (AmiLink.start_many:
+        not by a task, which would start after whatever else the loop has ready); a failed
+        one requeues its call (as the OriginateResponse of a leg that never rang would)."""
+        answers = self.e.link.start_many([action for _leg, action in rings])
+        self.e.spawn(self._originated(rings, answers), "originate")
+
+    async def _originated(self, rings: list[tuple[str, actions.Action]],
+                          answers: Awaitable[list[list[Frame] | AmiError]]) -> None:
+        for (leg_id, action), answer in zip(rings, await answers, strict=True):
             if isinstance(answer, AmiError):
                 log.warning("%s failed: %s", action.get("Action"), answer)
                 self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))

@@ -149,7 +149,7 @@ class Transfers:
         agent = self.e.agents[call.agent_id]
         ring_s = self.ring_timer(call, leg_id)
         h = self.e.handlers
-        self.e.spawn(h.originate([h.ring_action(call, agent, leg_id, ring_s)]), "originate")
+        h.originate([h.ring_action(call, agent, leg_id, ring_s)])
 
     def ring_timer(self, call: Call, leg_id: str) -> float:
         """The ring of `leg_id` is given up after the queue's ring time (and a grace)."""
