@@ -99,8 +99,9 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
         say("the claim script beside the load: seeding its process")
+        # (enough pairs for every paced phase: the top rate and the ladder below it)
         loaded = await LoadedClaims.start(url, int(LOADED_RATE_PER_S * plan.paced_s
-                                                   * len(routing.LADDER)) + 100)
+                                                   * (len(routing.LADDER) + 1)) + 100)
         say(f"routing at {plan.sizes}")
         try:
             main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,
