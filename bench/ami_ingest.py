@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import multiprocessing as mp
 import re
 import time
 from multiprocessing.connection import Connection
@@ -27,7 +26,7 @@ from acd.config import parse_config
 from acd.service.app import Service
 from acd.testing.harness import wait_for
 from bench import centre
-from bench.common import LoopLag, say
+from bench.common import LoopLag, say, spawn_child
 
 TRACES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "traces"
 _UID = re.compile(r"\b(\d{10})\.(\d+)\b")
@@ -189,10 +188,7 @@ async def run(redis_url: str, *, blast: int, paced_rate: float, paced_s: float
     frames = passes(raw, blast + paced_n)
     out: dict[str, Any] = {"trace_frames": len(raw), "mix": event_mix(raw)}
     out["baseline_parse"] = parse_baseline(raw)
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_feeder, args=(child, frames), daemon=True)
-    proc.start()
+    proc, parent = spawn_child(_feeder, frames)
     try:
         port = parent.recv()
         cfg = parse_config({**centre.build(centre.Sizes(calls=0, agents=10, queues=5)),

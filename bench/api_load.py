@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import multiprocessing as mp
 import re
 import time
 from multiprocessing.connection import Connection
@@ -36,7 +35,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import percentiles_ms
+from bench.common import percentiles_ms, spawn_child
 
 STREAM_LISTENERS = 5
 # Pollers send Accept-Encoding: gzip and If-None-Match, as a browser does; False (`python -m
@@ -260,7 +259,6 @@ def start_clients(url: str, stream_url: str | None, clients: int, seconds: float
                   interval_s: float | None) -> Clients:
     """`clients` clients of `url` in one child process: polling every `interval_s` seconds,
     or with None in a closed loop; with `stream_url`, SSE listeners in another process."""
-    ctx = mp.get_context("spawn")
     jobs: list[dict[str, Any]] = [
         {"kind": "closed", "url": url, "clients": clients, "seconds": seconds}
         if interval_s is None else
@@ -271,11 +269,7 @@ def start_clients(url: str, stream_url: str | None, clients: int, seconds: float
                      "seconds": seconds})
     out: Clients = []
     for job in jobs:
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(child, job), daemon=True)
-        proc.start()
-        child.close()  # so that a dead child reads as EOFError here, not as a silent wait
-        out.append((proc, parent))
+        out.append(spawn_child(_child, job))
     return out
 
 

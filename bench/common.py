@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import Connection
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,6 +27,18 @@ def percentiles_ms(samples_s: Sequence[float]) -> dict[str, float | int | None]:
 
     return {"n": n, "p50": rank(0.50), "p99": rank(0.99), "p999": rank(0.999),
             "max": round(xs[-1] * 1000, 3), "mean": round(sum(xs) / n * 1000, 3)}
+
+
+def spawn_child(target: Callable[..., None], *args: Any) -> tuple[Any, Connection]:
+    """target(its end of a pipe, *args) in a spawned process (a fresh interpreter, none of
+    this process's state); returns the process and this end. The child's end is closed here,
+    so a dead child reads as EOFError, not as a silent wait."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
+    proc.start()
+    child.close()
+    return proc, parent
 
 
 def rss_mb(pid: int | None = None) -> float:

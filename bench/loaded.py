@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.common import percentiles_ms
+from bench.common import percentiles_ms, spawn_child
 
 RATE_PER_S = 100.0
 PREFIX = "benchloaded"
@@ -52,12 +51,7 @@ class LoadedClaims:
 
     @classmethod
     async def start(cls, redis_url: str, n: int) -> LoadedClaims:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(child, redis_url, n), daemon=True)
-        proc.start()
-        child.close()
-        probe = cls(proc, parent)
+        probe = cls(*spawn_child(_child, redis_url, n))
         await probe._recv()  # seeded
         return probe
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -41,7 +40,7 @@ from acd.pbxsim.frames import Headers
 from acd.pbxsim.sim import SHIPPED_MANAGER_CONF
 from acd.service.runtime import tune_gc
 from bench.centre import ARRIVAL_DNIS, is_arrival_ext
-from bench.common import LoopLag, percentiles_ms
+from bench.common import LoopLag, percentiles_ms, spawn_child
 
 SHIPPED_FILTERS = manager_conf_filters(SHIPPED_MANAGER_CONF)
 SLOW_S = 0.02  # a decision slower than this is kept with its time (stalls: see stalls())
@@ -317,12 +316,7 @@ class RemoteSim:
 
     @classmethod
     async def start(cls, secret: str, phones: list[tuple[str, str]]) -> tuple[RemoteSim, int]:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(child, secret, phones), daemon=True)
-        proc.start()
-        child.close()
-        remote = cls(proc, parent)
+        remote = cls(*spawn_child(_child, secret, phones))
         port: int = await remote._recv(60.0)
         return remote, port
 
