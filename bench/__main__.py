@@ -28,8 +28,7 @@ from typing import Any
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
 from bench.common import load_average, rss_mb, say
-from bench.loaded import RATE_PER_S as LOADED_RATE_PER_S
-from bench.loaded import LoadedClaims
+from bench.loaded import LoadedClaims, pairs_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,9 +98,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
         say("the claim script beside the load: seeding its process")
-        # (enough pairs for every paced phase: the top rate and the ladder below it)
-        loaded = await LoadedClaims.start(url, int(LOADED_RATE_PER_S * plan.paced_s
-                                                   * (len(routing.LADDER) + 1)) + 100)
+        loaded = await LoadedClaims.start(url, pairs_for(routing.paced_seconds(
+            plan.paced_s, latency_curve=True)))
         say(f"routing at {plan.sizes}")
         try:
             main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,

@@ -17,16 +17,24 @@ import contextlib
 import gc
 import time
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import percentiles_ms, spawn_child
+
+if TYPE_CHECKING:
+    from acd.store import Store
 
 RATE_PER_S = 100.0
 PREFIX = "benchloaded"
 SEED_AT_ONCE = 32  # pairs seeded side by side (each its own three round trips)
 
 
-async def seed_pairs(store: Any, n: int, now: float) -> None:
+def pairs_for(seconds: float) -> int:
+    """The pairs the probe claims in `seconds` of phases (each claim uses one up)."""
+    return int(RATE_PER_S * seconds) + 100
+
+
+async def seed_pairs(store: Store, n: int, now: float) -> None:
     """n waiting calls b<i> and ready agents g<i> (one skill each) for Store.claim."""
     from acd.core.model import Agent, AgentState, Call
 
