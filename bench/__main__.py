@@ -98,8 +98,8 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
         say("the claim script beside the load: seeding its process")
-        loaded = await LoadedClaims.start(url, pairs_for(routing.paced_seconds(
-            plan.paced_s, latency_curve=True)))
+        loaded = await LoadedClaims.start(
+            url, pairs_for(routing.paced_phases(latency_curve=True), plan.paced_s))
         say(f"routing at {plan.sizes}")
         try:
             main = await routing.run(plan.sizes, url, paced_rate=plan.paced_rate,

@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 
 RATE_PER_S = 100.0
 PREFIX = "benchloaded"
+PHASE_EXTRA_S = 1.0  # (0.5-0.7 s seen at the quick size)
 SEED_AT_ONCE = 32  # pairs seeded side by side (each its own three round trips)
 
 
-def pairs_for(seconds: float) -> int:
-    """The pairs the probe claims in `seconds` of phases (each claim uses one up)."""
-    return int(RATE_PER_S * seconds) + 100
+def pairs_for(phases: int, phase_s: float) -> int:
+    """The pairs the probe claims beside `phases` paced phases of `phase_s` each (a claim
+    uses one up). A phase is timed from before its pacing to after its last decisions are
+    in: PHASE_EXTRA_S more."""
+    return int(RATE_PER_S * phases * (phase_s + PHASE_EXTRA_S)) + 100
 
 
 async def seed_pairs(store: Store, n: int, now: float) -> None:

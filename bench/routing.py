@@ -51,10 +51,10 @@ PLAN_AHEAD_S = 0.02
 KEEPS_UP_P50 = 2.0  # a rate keeps up while its p50 is within this many times the lightest's
 
 
-def paced_seconds(paced_s: float, latency_curve: bool) -> float:
-    """At most how long run() paces in all (the top rate, and the ladder below it): what a
-    probe beside every paced phase (bench/loaded.py) must last."""
-    return paced_s * (1 + len(LADDER) if latency_curve else 1)
+def paced_phases(latency_curve: bool) -> int:
+    """At most how many paced phases run() has (the top rate, and the ladder below it): what
+    a probe beside every paced phase (bench/loaded.py) must last."""
+    return 1 + len(LADDER) if latency_curve else 1
 
 
 @dataclass
