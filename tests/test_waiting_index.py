@@ -23,6 +23,8 @@ def test_index_agrees_with_the_plain_core(calls: list[Call], agents: list[Agent]
     for call in calls[::3]:
         call.state = CallState.RINGING
         index.put(call)
+    # The heads a decision compares are each queue's first key, after every put and discard.
+    assert index.heads == {q: next(index.in_order(q)) for q in index.queues()}
     by_id = {c.id: c for c in calls}
     for agent in agents:
         got = best_call_for_agent(agent, index, by_id, index.queues())
