@@ -62,17 +62,22 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
 
 async def _child_main(job: dict[str, Any]) -> dict[str, Any]:
     kind = job["kind"]
+    cpu0 = time.process_time()
     if kind == "poll":
-        return await _poll(job["url"], job["clients"], job["seconds"], job["interval_s"],
-                           job["browser_like"])
-    if kind == "closed":
-        return await _closed(job["url"], job["clients"], job["seconds"])
-    return await _listen(job["url"], job["clients"], job["seconds"])
+        out = await _poll(job["url"], job["clients"], job["seconds"], job["interval_s"],
+                          job["browser_like"])
+    elif kind == "closed":
+        out = await _closed(job["url"], job["clients"], job["seconds"])
+    else:
+        out = await _listen(job["url"], job["clients"], job["seconds"])
+    # the CPU the clients took from the cores the service runs on
+    out["cpu"] = {kind: time.process_time() - cpu0}
+    return out
 
 
 def _blank() -> dict[str, Any]:
     return {**dict.fromkeys(_COUNTS, 0), "lat": [], "send_lag": [], "push": [],
-            "push_bytes_max": 0, "stream_errors": []}
+            "push_bytes_max": 0, "stream_errors": [], "cpu": {}}
 
 
 class _Polling:
@@ -293,6 +298,7 @@ async def collect(clients: Clients, seconds: float, interval_s: float | None
         for key in ("lat", "send_lag", "push", "stream_errors"):
             raw[key] += part[key]
         raw["push_bytes_max"] = max(raw["push_bytes_max"], part["push_bytes_max"])
+        raw["cpu"].update(part["cpu"])
     answered = raw["requests"]
     out: dict[str, Any] = {
         "mode": "saturation" if interval_s is None else "poll",
@@ -303,6 +309,9 @@ async def collect(clients: Clients, seconds: float, interval_s: float | None
         "latency_ms": percentiles_ms(raw["lat"]),
         "not_modified_share": round(raw["not_modified"] / answered, 3) if answered else None,
         "wire_bytes_per_answer": round(raw["wire_bytes"] / answered) if answered else None,
+        # each client process's CPU over the phase, as a share of one core
+        "clients_cpu_share": {kind: round(cpu_s / max(1e-9, seconds), 3)
+                              for kind, cpu_s in raw["cpu"].items()},
     }
     if interval_s is not None:
         out["browser_like"] = BROWSER_LIKE

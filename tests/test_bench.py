@@ -61,6 +61,10 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     assert api["mode"] == "poll" and api["not_modified"] > 0
     assert api["latency_ms"]["n"] == api["requests"] and api["push_delay_ms"]["n"] > 0
     assert 0 < api["gzip_bytes"] < api["body_bytes"]
+    # the CPU each client process took from the cores the service runs on
+    assert set(api["clients_cpu_share"]) == {"poll", "listen"}
+    assert set(api["saturation"]["clients_cpu_share"]) == {"closed"}
+    assert all(share > 0 for share in api["clients_cpu_share"].values())
     body = api.pop("_body")
     api_base = await baseline(body, 5, 0.5, 0.25)
     assert api_base["requests"] > 0 and api_base["saturation"]["requests"] > 0
