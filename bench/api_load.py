@@ -222,14 +222,23 @@ async def _listen(stream_url: str, listeners: int, seconds: float) -> dict[str, 
             # A snapshot is one SSE data line, over 512 kB with a few thousand agents.
             async with session.get(stream_url, timeout=aiohttp.ClientTimeout(total=None),
                                    read_bufsize=2**24) as r:
-                async for line in r.content:
+                # Lines cut from the chunks as they come: aiohttp's readline took ~70 ms of
+                # CPU for a full-size push (8.3 MB), five listeners on the service's cores.
+                buf = bytearray()
+                async for chunk in r.content.iter_any():
                     if time.perf_counter() > deadline:
                         return
-                    if line.startswith(b"data: "):
-                        received = time.time()
-                        out["push"].append(received - _generated_at(line, checked))
-                        checked = True
-                        out["push_bytes_max"] = max(out["push_bytes_max"], len(line))
+                    searched = len(buf)
+                    buf += chunk
+                    while (end := buf.find(b"\n", searched)) >= 0:
+                        line = bytes(buf[:end + 1])
+                        del buf[:end + 1]
+                        searched = 0
+                        if line.startswith(b"data: "):
+                            received = time.time()
+                            out["push"].append(received - _generated_at(line, checked))
+                            checked = True
+                            out["push_bytes_max"] = max(out["push_bytes_max"], len(line))
         except Exception as exc:  # reported, never fatal to the pollers
             out["stream_errors"].append(repr(exc)[:200])
 
