@@ -124,6 +124,8 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
         "wire_bytes_per_answer": api["wire_bytes_per_answer"],
         "body_bytes": api["body_bytes"], "gzip_bytes": api.get("gzip_bytes"),
         "client_send_lag_p99_ms": api["send_lag_ms"]["p99"],
+        # the bench's own client processes' CPU, a share of one core (since session 13)
+        "clients_cpu_share": api.get("clients_cpu_share"),
         "baseline_requests_per_s": base["requests_per_s"],
         "baseline_p99_ms": base["latency_ms"]["p99"],
         "baseline_p999_ms": base["latency_ms"]["p999"],
@@ -139,7 +141,8 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
             "clients": api["pollers"], "requests_per_s": sat["requests_per_s"],
             "p50_ms": sat["latency_ms"]["p50"], "p99_ms": sat["latency_ms"]["p99"],
             "errors": sat["errors"], "routing_p99_ms_during": sat["routing_during"][
-                "latency_ms"]["p99"], "routing_during": routing(sat)},
+                "latency_ms"]["p99"], "routing_during": routing(sat),
+            "clients_cpu_share": sat.get("clients_cpu_share")},
         "baseline_saturation": {
             "requests_per_s": bsat["requests_per_s"], "p50_ms": bsat["latency_ms"]["p50"],
             "p99_ms": bsat["latency_ms"]["p99"]},

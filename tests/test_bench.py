@@ -90,6 +90,8 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
                 "p99_ms_routing_idle"):
         assert result["api"][key] is not None
     assert result["api"]["saturation"]["requests_per_s"] > 0
+    assert result["api"]["clients_cpu_share"] == api["clients_cpu_share"]
+    assert result["api"]["saturation"]["clients_cpu_share"]["closed"] > 0
     assert result["api"]["facts_in_the_hour"] == main["history"]["facts"]
     assert result["api"]["baseline_saturation"]["requests_per_s"] > 0
     json.dumps(result)
