@@ -36,8 +36,8 @@ class Router:
         self._calls: set[str] = set()
         self._agents: set[str] = set()
         self._full = False
-        self._queues_of: dict[str, list[str]] = {}
-        self._queue_sets: dict[str, frozenset[str]] = {}
+        # agent id -> its _queues, as a list (in config order) and as a set
+        self._queues_of: dict[str, tuple[list[str], frozenset[str]]] = {}
         self._members: _Membership | None = None
         self.decisions = 0
 
@@ -55,7 +55,6 @@ class Router:
 
     def config_changed(self) -> None:
         self._queues_of.clear()
-        self._queue_sets.clear()
         self._full = True
 
     async def route(self) -> None:
@@ -192,21 +191,22 @@ class Router:
     def _queues(self, agent: Agent) -> list[str]:
         """Queues whose own skills, or the skills of one of their expansion steps, the agent
         holds (a call may add skills, and steps depend on the wait: checked per call)."""
+        return self._queues_known(agent)[0]
+
+    def _queue_set(self, agent: Agent) -> frozenset[str]:
+        """_queues as a set (does the agent serve a queue?)."""
+        return self._queues_known(agent)[1]
+
+    def _queues_known(self, agent: Agent) -> tuple[list[str], frozenset[str]]:
         known = self._queues_of.get(agent.id)
         if known is None:
             members = self._membership()
-            known = list(members.serving.queues_of(agent))
+            queues = list(members.serving.queues_of(agent))
             # skill expansion: a queue whose expansion step the agent meets, too
-            known += [q for q, steps in members.expanding
-                      if q not in known and (not agent.queues or q in agent.queues)
-                      and any(meets(agent, step.skills) for step in steps)]
-            self._queues_of[agent.id] = known
-        return known
-
-    def _queue_set(self, agent: Agent) -> frozenset[str]:
-        known = self._queue_sets.get(agent.id)
-        if known is None:
-            known = self._queue_sets[agent.id] = frozenset(self._queues(agent))
+            queues += [q for q, steps in members.expanding
+                       if q not in queues and (not agent.queues or q in agent.queues)
+                       and any(meets(agent, step.skills) for step in steps)]
+            known = self._queues_of[agent.id] = (queues, frozenset(queues))
         return known
 
     def _membership(self) -> _Membership:
