@@ -318,7 +318,8 @@ async def collect(clients: Clients, seconds: float, interval_s: float | None
         "latency_ms": percentiles_ms(raw["lat"]),
         "not_modified_share": round(raw["not_modified"] / answered, 3) if answered else None,
         "wire_bytes_per_answer": round(raw["wire_bytes"] / answered) if answered else None,
-        # each client process's CPU over the phase, as a share of one core
+        # each client process's CPU (its connections' set-up included) over the phase's
+        # length, as a share of one core
         "clients_cpu_share": {kind: round(cpu_s / max(1e-9, seconds), 3)
                               for kind, cpu_s in raw["cpu"].items()},
     }

@@ -25,8 +25,9 @@ class WaitingIndex:
     def __init__(self, rules: Rules = PLAIN) -> None:
         self._queues: dict[str, SortedList] = {}
         self._where: dict[str, tuple[str, Key]] = {}  # call id -> (queue, key)
-        # queue -> its first key, for every queue with a call: a decision compares the heads
-        # of every queue the agent serves (~70 in a big centre) and walks one or two.
+        # queue -> its first key, for every queue with a call (read only: put and discard keep
+        # it): a decision compares the heads of every queue the agent serves (~70 in a big
+        # centre) and walks one or two.
         self.heads: dict[str, Key] = {}
         self.rules = rules
 
