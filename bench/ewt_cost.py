@@ -2,18 +2,22 @@
 
 Centres shaped like bench/centre.py (every queue needs one or two of 50 skills, agents hold 4-6
 and serve every queue they are skilled for, three quarters of them busy); for each size: the
-EWT of one caller entering a queue (acd.stats.ewt_batch.entry_ewt, with the KindCache the
-engine keeps) against acd.stats.ewt.call_ewt, and one tick for the callers of three queues.
+EWT of one caller entering a queue as the engine works it out (acd.stats.ewt_batch.
+counted_entry_ewt, from the census of waiting calls and the KindCache it keeps), by a walk over
+the waiting calls (entry_ewt) and by acd.stats.ewt.call_ewt, and one tick for the callers of
+three queues. Between the counted callers one agent pauses or comes back, as in a live centre.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 
 from acd.core.model import Agent, AgentState, Call, CallState
+from acd.stats.census import WaitingCensus
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import KindCache, entry_ewt, waiting_placed
+from acd.stats.ewt_batch import KindCache, counted_entry_ewt, entry_ewt, waiting_placed
 
 SIZES = ((1000, 500, 100), (3000, 1500, 300), (10_000, 5000, 1000))
 
@@ -50,6 +54,22 @@ def main() -> None:
         for _ in range(5):
             assert entry_ewt(newcomer, now, calls, agents, 240.0, 10.0, cache) == first
         entry_ms = (time.perf_counter() - t0) / 5 * 1000
+        census, by_id = WaitingCensus(), {a.id: a for a in agents}
+        for call in calls:
+            census.put(call)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            assert counted_entry_ewt(newcomer, now, census, by_id, 240.0, 10.0, cache) == first
+        counted_ms = (time.perf_counter() - t0) / 5 * 1000
+        # As in a live centre: between two callers an agent pauses (after a ring-no-answer,
+        # say) or comes back, which changes who is working.
+        t0 = time.perf_counter()
+        for i in range(10):
+            agent = by_id[f"a{i}"]
+            by_id[agent.id] = dataclasses.replace(agent, state=AgentState.NOT_READY)
+            counted_entry_ewt(newcomer, now, census, by_id, 240.0, 10.0, cache)
+            by_id[agent.id] = agent
+        moved_ms = (time.perf_counter() - t0) / 10 * 1000
         t0 = time.perf_counter()
         assert call_ewt(newcomer, now, calls, agents, 240.0, 10.0) == first
         plain_ms = (time.perf_counter() - t0) * 1000
@@ -59,8 +79,9 @@ def main() -> None:
                        cache=cache)
         tick_ms = (time.perf_counter() - t0) * 1000
         print(f"{n_calls} waiting / {n_agents} agents / {n_queues} queues: a new caller's EWT "
-              f"{entry_ms:.1f} ms (call_ewt {plain_ms:.0f} ms); a tick for the "
-              f"{len(three)} callers of 3 queues {tick_ms:.0f} ms")
+              f"{counted_ms:.2f} ms, {moved_ms:.2f} ms after an agent paused (walked "
+              f"{entry_ms:.1f} ms, call_ewt {plain_ms:.0f} ms); a "
+              f"tick for the {len(three)} callers of 3 queues {tick_ms:.0f} ms")
 
 
 if __name__ == "__main__":

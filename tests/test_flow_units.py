@@ -30,8 +30,10 @@ from acd.pbxsim.core import PbxCore
 from acd.pbxsim.customer import number_of as customer_number_of
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.model import Channel
+from acd.stats import ewt_batch
+from acd.stats.census import WaitingCensus
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import KindCache, entry_ewt, waiting_placed
+from acd.stats.ewt_batch import KindCache, counted_entry_ewt, entry_ewt, waiting_placed
 from tests.flowkit import centre
 
 
@@ -156,17 +158,23 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
     got = waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q], cache=cache)
     ordered = sorted(calls, key=call_key)
     waiting = [c for c in ordered if c.state is CallState.WAITING]
+    census, by_id = WaitingCensus(), {a.id: a for a in agents}
+    for c in calls:
+        census.put(c)
     assert set(got) == {c.id for c in waiting}
     for c in waiting:
         expected = call_ewt(c, now, ordered, agents, aht, wrapup[c.queue])
         assert got[c.id].ewt_s == expected, c.id
         assert entry_ewt(c, now, ordered, agents, aht, wrapup[c.queue], cache) == expected
+        assert counted_entry_ewt(c, now, census, by_id, aht, wrapup[c.queue], cache) == \
+            expected
         same_queue = [o for o in waiting if o.queue == c.queue]
         assert got[c.id].position == same_queue.index(c) + 1
     newcomer = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
                     state=CallState.WAITING, queue="q2", required={"s1": 1}, entered_at=now)
     assert entry_ewt(newcomer, now, calls, agents, aht, 10.0, cache) == \
-        call_ewt(newcomer, now, calls, agents, aht, 10.0)
+        call_ewt(newcomer, now, calls, agents, aht, 10.0) == \
+        counted_entry_ewt(newcomer, now, census, by_id, aht, 10.0, cache)
     only = {c.id: c for c in waiting[::2]}
     assert set(waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q],
                               only=only)) == set(only)
@@ -333,6 +341,50 @@ def test_which_queues_need_a_new_callers_ewt() -> None:
     assert not needs_ewt(q(announce={"ewt": False}))
     assert needs_ewt(q(callback={"dial": "PJSIP/{number}@trunk"}))
     assert not needs_ewt(q(callback={"dial": "PJSIP/{number}@trunk", "offer": False}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_centres(), st.lists(st.lists(st.tuples(st.integers(0, 6),
+                                               st.sampled_from(list(AgentState))),
+                                     max_size=40), max_size=6),
+       st.sampled_from([1, 3, ewt_batch.RECOUNT_OVER]))
+def test_kind_cache_counts_follow_agents_changing_state(
+        centre_: tuple[list[Call], list[Agent], float],
+        passes: list[list[tuple[int, AgentState]]], recount_over: int) -> None:
+    """One cache over many passes, agents changing state between them: a few at a time (the
+    counts follow agent by agent) or many (more than RECOUNT_OVER: counted afresh)."""
+    kept = ewt_batch.RECOUNT_OVER
+    ewt_batch.RECOUNT_OVER = recount_over  # the centres have at most 7 agents
+    try:
+        _passes_agree(*centre_, passes)
+    finally:
+        ewt_batch.RECOUNT_OVER = kept
+
+
+def _passes_agree(calls: list[Call], agents: list[Agent], now: float,
+                  passes: list[list[tuple[int, AgentState]]]) -> None:
+    cache, census = KindCache(), WaitingCensus()
+    for c in calls:
+        census.put(c)
+    newcomer = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                    state=CallState.WAITING, queue="q2", required={"s1": 1}, entered_at=now)
+    ids = [c.id for c in calls if c.state is CallState.WAITING]
+    for changes in [[], *passes]:
+        for i, state in changes:
+            if agents:
+                a = agents[i % len(agents)]
+                agents[i % len(agents)] = Agent(id=a.id, interface=a.interface,
+                                                skills=a.skills, queues=a.queues, state=state,
+                                                state_since=a.state_since)
+        by_id = {a.id: a for a in agents}
+        for probe in [newcomer, *(c for c in calls if c.id in ids[:3])]:
+            assert counted_entry_ewt(probe, now, census, by_id, 60.0, 10.0, cache) == \
+                call_ewt(probe, now, calls, agents, 60.0, 10.0), probe.id
+        placed = waiting_placed(calls, agents, now, lambda q: 60.0, lambda q: 10.0,
+                                cache=cache)
+        for c in calls:
+            if c.id in placed:
+                assert placed[c.id].ewt_s == call_ewt(c, now, calls, agents, 60.0, 10.0)
 
 
 def test_kind_cache_follows_agents_leaving_and_config_changes() -> None:

@@ -11,6 +11,7 @@ from collections import ChainMap
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import PLAIN, Rules
 from acd.core.waiting import WaitingIndex
+from acd.stats.census import WaitingCensus
 
 
 class Mirror:
@@ -20,6 +21,9 @@ class Mirror:
         self.agents: dict[str, Agent] = {}
         self.leg_to_call: dict[str, str] = {}
         self.index = WaitingIndex(rules)  # own and foreign waiting calls, in routing order
+        # The same calls counted by priority and kind, for a new caller's EWT. Unlike the
+        # index it keeps the calls a pending claim holds: they wait until the store says not.
+        self.census = WaitingCensus()
         # Own waiting calls by the agent that took the caller's previous call (last-agent
         # routing): when that agent stops being about to be free, they are routed again.
         self.by_last_agent: dict[str, set[str]] = {}
@@ -45,6 +49,7 @@ class Mirror:
             self.leg_to_call.pop(old.leg_id, None)
         self.calls[call.id] = call
         self._held(call)
+        self.census.put(call)
         if call.leg_id:
             if call.state in (CallState.RINGING, CallState.CONNECTED):
                 self.leg_to_call[call.leg_id] = call.id
@@ -53,12 +58,15 @@ class Mirror:
         self.index.put(call)
 
     def drop_call(self, call_id: str) -> Call | None:
+        """The call is gone from this picture, own or foreign (the own one is returned)."""
+        self.foreign.pop(call_id, None)  # else it would stay listed but not indexed
         call = self.calls.pop(call_id, None)
         if call is not None and call.leg_id:
             self.leg_to_call.pop(call.leg_id, None)
         if call is not None and call.last_agent:
             self.by_last_agent.get(call.last_agent, set()).discard(call_id)
         self.index.discard(call_id)
+        self.census.discard(call_id)
         return call
 
     def _held(self, call: Call) -> None:
@@ -80,12 +88,14 @@ class Mirror:
         if call.state is CallState.WAITING:
             self.foreign[call.id] = call
             self.index.put(call)
+            self.census.put(call)
         else:
             self.drop_foreign(call.id)
 
     def drop_foreign(self, call_id: str) -> None:
         if self.foreign.pop(call_id, None) is not None:
             self.index.discard(call_id)
+            self.census.discard(call_id)
 
     def replace_foreign(self, calls: list[Call]) -> None:
         for call_id in list(self.foreign):

@@ -13,7 +13,8 @@ waiting calls and 500 agents, so 3 minutes for all of them. Here:
   adding up for each kind the share of the calls ahead that its agents take, and reads the k-th
   free-up time of the kind's agents from one heap sequence;
 - `entry_ewt` does one walk for a caller about to enter (the IVR's hand-over), counting the
-  calls ahead by kind.
+  calls ahead by kind; `counted_entry_ewt` reads those counts from the `WaitingCensus` the
+  engine keeps (acd/stats/census.py), with no walk.
 
 The answers equal call_ewt's exactly (the shares are exact Fractions, so the order of the sum
 does not matter); tests/test_flow_units.py checks it on random centres.
@@ -21,15 +22,17 @@ does not matter); tests/test_flow_units.py checks it on random centres.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import call_key, meets
+from acd.stats.census import WaitingCensus
 from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_s, estimate_wait
 
 
@@ -44,45 +47,89 @@ class Placed:
 class KindCache:
     """Each call's kind as a small int, remembered while the Call object stays the same, and
     who could ever take each kind (any agent state: `serves` depends only on the agents'
-    skills and queues, which change with the config: call `agents_changed` then)."""
+    skills and queues, which change with the config: call `agents_changed` then).
+
+    Also, kept from pass to pass, how many working agents (able to take calls now or later)
+    serve each kind, and each pair of kinds. Those counts follow the working set agent by
+    agent: at the full bench size one agent paused after a ring-no-answer made the next
+    caller's EWT count 1,000 kinds afresh (35 ms in the engine's serial loop); now it changes
+    the counts of the ~70 kinds that agent serves."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[Call, dict[str, int], str, int]] = {}
         self._index: dict[CallKind, int] = {}
         self.kinds: list[CallKind] = []
-        self.samples: list[Call] = []  # one call of each kind (its queue and requirement)
         self._takers: dict[int, frozenset[str]] = {}
         self._by_skill: dict[str, list[Agent]] | None = None  # skill -> agents holding it
         # a requirement -> the agents meeting it (their queues aside)
         self._meeting: dict[frozenset[tuple[str, int]], list[Agent]] = {}
-        # What depends on which agents are working (able to take calls now or later): kept
-        # while that set stays the same (agents going ready / on a call / wrap-up keep it).
         self.working: frozenset[str] = frozenset()
-        self.working_takers: dict[int, set[str]] = {}
-        self.shares: dict[int, _ShareOf] = {}
+        self._served: dict[str, list[int]] = {}  # agent id -> the kinds with known takers it serves
+        self._size: dict[int, int] = {}  # kind -> working agents serving it
+        self._overlap: dict[int, dict[int, int]] = {}  # kind -> kind -> working serving both
 
     def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
         working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
         if working != self.working:
+            moved = working.symmetric_difference(self.working)
+            if len(moved) > RECOUNT_OVER:
+                self._size.clear()
+                self._overlap.clear()
+            else:
+                for agent_id in moved:
+                    self._moved(agent_id, 1 if agent_id in working else -1)
             self.working = working
-            self.working_takers.clear()
-            self.shares.clear()
-        return self.working
+        return working
+
+    def _moved(self, agent_id: str, step: int) -> None:
+        """An agent started (+1) or stopped (-1) working: the counts of the kinds it serves."""
+        kinds = self._served.get(agent_id)
+        if not kinds:
+            return
+        size = self._size
+        for kind in kinds:
+            if kind in size:
+                size[kind] += step
+            pairs = self._overlap.get(kind)
+            if pairs is not None:
+                for other in kinds:
+                    if other in pairs:
+                        pairs[other] += step
+
+    def size(self, kind: int, agents: Sequence[Agent]) -> int:
+        """Working agents serving `kind` (working_now called first, in the same pass)."""
+        found = self._size.get(kind)
+        if found is None:
+            found = self._size[kind] = len(self.working.intersection(self.takers(kind, agents)))
+        return found
+
+    def overlap(self, kind: int, ours: frozenset[str], other: int,
+                agents: Sequence[Agent]) -> int:
+        """Working agents serving both kinds; `ours`: the working agents serving `kind`."""
+        pairs = self._overlap.get(kind)
+        if pairs is None:
+            pairs = self._overlap[kind] = {}
+        found = pairs.get(other)
+        if found is None:
+            found = pairs[other] = len(ours.intersection(self.takers(other, agents)))
+        return found
 
     def of(self, call: Call) -> int:
         seen = self._seen.get(call.id)
         if seen is not None and seen[0] is call and seen[1] is call.required \
                 and seen[2] == call.queue:
             return seen[3]
-        kind: CallKind = (call.queue, frozenset(call.required.items()))
+        index = self.index_of((call.queue, frozenset(call.required.items())))
+        if len(self._seen) > 4 * 65_536:  # ended calls pile up: start afresh now and then
+            self._seen.clear()
+        self._seen[call.id] = (call, call.required, call.queue, index)
+        return index
+
+    def index_of(self, kind: CallKind) -> int:
         index = self._index.get(kind)
         if index is None:
             index = self._index[kind] = len(self.kinds)
             self.kinds.append(kind)
-            self.samples.append(call)
-        if len(self._seen) > 4 * 65_536:  # ended calls pile up: start afresh now and then
-            self._seen.clear()
-        self._seen[call.id] = (call, call.required, call.queue, index)
         return index
 
     def takers(self, kind: int, agents: Sequence[Agent]) -> frozenset[str]:
@@ -91,24 +138,26 @@ class KindCache:
             # serves() without `now` is: the agent's queues allow the call's queue, and it
             # meets the call's own requirement. The second depends on the requirement alone,
             # which many kinds share (a thousand queues are often a few hundred skill sets).
-            sample = self.samples[kind]
-            need = frozenset(sample.required.items())
+            queue, need = self.kinds[kind]
             meeting = self._meeting.get(need)
             if meeting is None:
+                required = dict(need)
                 meeting = self._meeting[need] = [
-                    a for a in self._candidates(sample, agents) if meets(a, sample.required)]
-            queue = sample.queue
+                    a for a in self._candidates(required, agents) if meets(a, required)]
             found = self._takers[kind] = frozenset(
                 a.id for a in meeting if not a.queues or queue in a.queues)
+            for agent_id in found:
+                self._served.setdefault(agent_id, []).append(kind)
         return found
 
-    def _candidates(self, sample: Call, agents: Sequence[Agent]) -> Sequence[Agent]:
+    def _candidates(self, required: Mapping[str, int],
+                    agents: Sequence[Agent]) -> Sequence[Agent]:
         """The agents holding the rarest skill the call requires (every agent, for a call that
         requires none): the requirement is then checked for a few hundred agents, not for
         every agent and kind. A first EWT with a thousand kinds waiting checked it 5 million
         times at the full bench size: 2-3 s of the engine. Skills change only with the config
         (agents_changed), so the index by skill is made once."""
-        if not sample.required:
+        if not required:
             return agents
         if self._by_skill is None:
             self._by_skill = {}
@@ -116,63 +165,78 @@ class KindCache:
                 for skill in agent.skills:
                     self._by_skill.setdefault(skill, []).append(agent)
         by_skill = self._by_skill
-        return min((by_skill.get(skill, []) for skill in sample.required), key=len)
+        return min((by_skill.get(skill, []) for skill in required), key=len)
 
     def agents_changed(self) -> None:
         """Agents' skills or queues changed (a config reload), or agents came or went."""
         self._by_skill = None
         self._meeting.clear()
         self._takers.clear()
-        self.working_takers.clear()
-        self.shares.clear()
+        self._served.clear()
+        self._size.clear()
+        self._overlap.clear()
+
+
+# More agents than this starting or stopping work between two passes (a shift logging in):
+# the counts are made afresh as they are asked for, not followed agent by agent.
+RECOUNT_OVER = 32
 
 
 class _Shares:
     """For one pass: the working agents, who serves each kind, and kind-to-kind shares."""
 
-    def __init__(self, agents: Sequence[Agent], cache: KindCache) -> None:
+    def __init__(self, agents: Sequence[Agent], cache: KindCache,
+                 by_id: Mapping[str, Agent] | None = None) -> None:
         self.agents = agents
-        self.by_id = {a.id: a for a in agents}
+        self._by_id = by_id
         self.working = cache.working_now(agents)
         self.cache = cache
+        self._takers: dict[int, frozenset[str]] = {}
 
-    def takers(self, kind: int) -> set[str]:
+    def takers(self, kind: int) -> frozenset[str]:
         """The working agents (able to take calls now or after their call) serving `kind`."""
-        found = self.cache.working_takers.get(kind)
+        found = self._takers.get(kind)
         if found is None:
-            found = self.cache.working_takers[kind] = set(self.working.intersection(
-                self.cache.takers(kind, self.agents)))
+            found = self._takers[kind] = self.working.intersection(
+                self.cache.takers(kind, self.agents))
         return found
 
     def able(self, kind: int) -> list[Agent]:
-        return [self.by_id[i] for i in self.takers(kind)]
+        if self._by_id is None:
+            self._by_id = {a.id: a for a in self.agents}
+        by_id = self._by_id
+        return [by_id[i] for i in self.takers(kind)]
+
+    def share(self, kind: int, other: int) -> tuple[int, int]:
+        """The share of `other`'s calls the agents of `kind` are expected to take, as
+        (numerator, denominator), not reduced; (0, 1) for none."""
+        mine = self.cache.overlap(kind, self.takers(kind), other, self.agents)
+        if not mine:
+            return 0, 1
+        return mine, self.cache.size(other, self.agents)
 
     def shares(self, kind: int) -> _ShareOf:
         """Share of each kind's calls that the agents of `kind` are expected to take, worked
-        out for a kind when first asked."""
-        found = self.cache.shares.get(kind)
-        if found is None:
-            found = self.cache.shares[kind] = _ShareOf(self, self.takers(kind))
-        found.bind(self)
-        return found
+        out for a kind when first asked in this pass."""
+        return _ShareOf(self, kind)
 
 
 class _ShareOf(dict[int, Fraction]):
-    def __init__(self, pass_: _Shares, ours: set[str]) -> None:
+    def __init__(self, pass_: _Shares, kind: int) -> None:
         super().__init__()
         self._pass = pass_
-        self._ours = ours
+        self._kind = kind
 
-    def bind(self, pass_: _Shares) -> None:
-        self._pass = pass_  # the pass that asks now (its agent list, for new kinds)
-
-    def __missing__(self, kind: int) -> Fraction:
+    def __missing__(self, other: int) -> Fraction:
         # Exact fractions, rounded half up as ewt._ahead does: a float sum of shares (15 x
         # 1/6) can fall just under x.5 and round the other way.
-        other = self._pass.takers(kind)
-        mine = len(other & self._ours) if other else 0
-        share = self[kind] = Fraction(mine, len(other)) if mine else Fraction(0)
+        share = self[other] = _fraction(*self._pass.share(self._kind, other))
         return share
+
+
+@functools.lru_cache(maxsize=65_536)
+def _fraction(numerator: int, denominator: int) -> Fraction:
+    return Fraction(numerator, denominator)
 
 
 def _half_up(total: Fraction) -> int:
@@ -182,19 +246,45 @@ def _half_up(total: Fraction) -> int:
 def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],
               aht_s: float | None, wrapup_s: float, cache: KindCache) -> float | None:
     """call_ewt for a caller about to enter a queue (or any one call), in one cheap walk."""
-    pass_ = _Shares(agents, cache)
+    def ahead() -> Iterable[tuple[int, int]]:
+        key = call_key(call)
+        return Counter(cache.of(other) for other in calls if other.state is CallState.WAITING
+                       and other.id != call.id and call_key(other) < key).items()
+
+    return _ewt_behind(call, now, ahead, _Shares(agents, cache), aht_s, wrapup_s, cache)
+
+
+def counted_entry_ewt(call: Call, now: float, census: WaitingCensus,
+                      agents: Mapping[str, Agent], aht_s: float | None, wrapup_s: float,
+                      cache: KindCache) -> float | None:
+    """entry_ewt with the calls ahead counted by the census the engine keeps, not walked.
+    `agents`: every agent by id."""
+    def ahead() -> Iterable[tuple[int, int]]:
+        return ((cache.index_of(kind), n)
+                for kind, n in census.ahead(call.priority, call.entered_at, call.id))
+
+    return _ewt_behind(call, now, ahead, _Shares(list(agents.values()), cache, agents),
+                       aht_s, wrapup_s, cache)
+
+
+def _ewt_behind(call: Call, now: float, ahead: Callable[[], Iterable[tuple[int, int]]],
+                pass_: _Shares, aht_s: float | None, wrapup_s: float,
+                cache: KindCache) -> float | None:
+    """The call's EWT behind the calls `ahead()` gives as (kind, count) pairs (asked only if
+    some agent could take the call)."""
     mine = cache.of(call)
     able = pass_.able(mine)
     if not able:
         return None
-    key = call_key(call)
-    # The calls ahead counted by kind, then each kind's share times its count: the same exact
-    # sum as adding a Fraction per call, without 10,000 Fraction additions (35 ms) at the
-    # full bench size.
-    ahead = Counter(cache.of(other) for other in calls if other.state is CallState.WAITING
-                    and other.id != call.id and call_key(other) < key)
-    shares = pass_.shares(mine)
-    total = sum((shares[kind] * n for kind, n in ahead.items()), Fraction(0))
+    # Each kind's share times its count, added up as integers per denominator: the same
+    # exact sum as a Fraction per call (10,000 Fraction additions took 35 ms at the full
+    # bench size) or per kind.
+    by_denominator: dict[int, int] = {}
+    for kind, n in ahead():
+        num, den = pass_.share(mine, kind)
+        if num:
+            by_denominator[den] = by_denominator.get(den, 0) + num * n
+    total = sum((Fraction(num, den) for den, num in by_denominator.items()), Fraction(0))
     busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
             if a.state is not AgentState.READY]
     return estimate_wait(1 + _half_up(total), len(able), busy, aht_s)

@@ -12,7 +12,6 @@ The decisions are acd/core/admission.py's; here they become store steps and AMI 
 
 from __future__ import annotations
 
-import functools
 import logging
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,10 +28,10 @@ from acd.core.admission import (
     someone_logged_in,
 )
 from acd.core.events import MaxWaitReached
-from acd.core.model import Agent, Call, CallOutcome, CallState
+from acd.core.model import Call, CallOutcome, CallState
 from acd.core.routing import call_key
 from acd.service import actions
-from acd.stats.ewt_batch import KindCache, Placed, entry_ewt
+from acd.stats.ewt_batch import KindCache, Placed, counted_entry_ewt
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
@@ -40,9 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.flow")
 
-# A caller's EWT at entry costs a walk over every waiting call. In centres with more than this
-# many waiting, a queue whose policies do not use it gets it for a sample of its callers only
-# (1 in ceil(waiting / SAMPLE_OVER)): the accuracy figures are then over that sample.
+# A caller's EWT at entry costs a pass over the kinds of calls waiting (the mirror's census)
+# and the agents. In centres with more than this many waiting, a queue whose policies do not
+# use it gets it for a sample of its callers only (1 in ceil(waiting / SAMPLE_OVER)): the
+# accuracy figures are then over that sample.
 SAMPLE_OVER = 500
 
 
@@ -87,12 +87,6 @@ class AdmissionDriver:
                      caller_num=call.caller_num, dnis=call.dnis, pbx=call.pbx,
                      state=CallState.WAITING, queue=queue, priority=priority,
                      required=dict(required), entered_at=now)
-        @functools.cache
-        def everyone() -> tuple[list[Call], list[Agent]]:
-            # Listed only when a policy needs them (each listing walks every call or agent),
-            # and once per caller.
-            return self.e.mirror.every_call(), list(self.e.agents.values())
-
         self._arrivals += 1
         sampled = self._arrivals % max(1, -(-len(self.e.mirror.index) // SAMPLE_OVER)) == 0
 
@@ -104,14 +98,15 @@ class AdmissionDriver:
             ann = qcfg.announce if qcfg is not None else None
             ewt = None
             if sampled or needs_ewt(qcfg):
-                calls, agents = everyone()
-                ewt = entry_ewt(c, now, calls, agents, self.aht.aht_s(c.queue),
-                                self.aht.wrapup_s(c.queue), self.kinds)
+                ewt = counted_entry_ewt(c, now, self.e.mirror.census, self.e.agents,
+                                        self.aht.aht_s(c.queue), self.aht.wrapup_s(c.queue),
+                                        self.kinds)
             length, position = 0, 1
             if (adm is not None and adm.max_waiting is not None) or (
                     ann is not None and ann.position and ann.on_entry):
                 length, position = self._place(c)
-            logged_in = adm is None or not adm.no_agents or someone_logged_in(c, everyone()[1])
+            logged_in = adm is None or not adm.no_agents \
+                or someone_logged_in(c, self.e.agents.values())
             return ewt, logged_in, length, position
 
         return entry_route(self.e.cfg, probe, assess)
@@ -161,11 +156,10 @@ class AdmissionDriver:
             current = self.e.calls.get(call.id)
             if refused is not None and current is not None \
                     and current.state is CallState.WAITING:
-                await self.refuse(current, refused, agents)
+                await self.refuse(current, refused)
 
     # --- effects -----------------------------------------------------------------------------
-    async def refuse(self, call: Call, refused: Refusal,
-                     agents: list[Agent] | None = None) -> None:
+    async def refuse(self, call: Call, refused: Refusal) -> None:
         qcfg = self.e.cfg.queues[call.queue]
         adm = qcfg.admission
         log.info("call %s refused by queue %s (%s): %s", call.id, call.queue, refused.reason,
@@ -175,7 +169,7 @@ class AdmissionDriver:
             if target in call.overflow_path or target not in self.e.cfg.queues:
                 return  # never back to a queue it came from: it waits here
             required = overflow_skills(self.e.cfg, call, target)
-            await self.move(call, target, required, self._ewt_in(call, target, required, agents),
+            await self.move(call, target, required, self._ewt_in(call, target, required),
                             refused.reason)
             return
         if refused.action == "callback":
@@ -189,16 +183,14 @@ class AdmissionDriver:
                 and await self.e.send(actions.redirect(call.channel, context)):
             await self.e.handlers.end(call, outcome)
 
-    def _ewt_in(self, call: Call, queue: str, required: dict[str, int],
-                agents: list[Agent] | None) -> float | None:
+    def _ewt_in(self, call: Call, queue: str, required: dict[str, int]) -> float | None:
         now = self.e.now()
         probe = Call(id=call.id, channel=call.channel, uniqueid=call.uniqueid,
                      caller_num=call.caller_num, dnis=call.dnis, pbx=call.pbx,
                      state=CallState.WAITING, queue=queue, priority=call.priority,
                      required=required, entered_at=call.entered_at)
-        return entry_ewt(probe, now, self.e.mirror.every_call(),
-                         agents if agents is not None else list(self.e.agents.values()),
-                         self.aht.aht_s(queue), self.aht.wrapup_s(queue), self.kinds)
+        return counted_entry_ewt(probe, now, self.e.mirror.census, self.e.agents,
+                                 self.aht.aht_s(queue), self.aht.wrapup_s(queue), self.kinds)
 
     async def move(self, call: Call, target: str, required: dict[str, int],
                    ewt_s: float | None, why: str) -> Call | None:
