@@ -26,6 +26,7 @@ class WaitingCensus:
         # priority -> (entered, id) in order: the calls of a priority that are not ahead of a
         # caller (entered with it or after it) are the few at the end.
         self._times: dict[int, SortedList] = {}
+        self._kinds: dict[CallKind, CallKind] = {}  # one object per kind, not one per call
 
     def __len__(self) -> int:
         return len(self._of)
@@ -37,6 +38,7 @@ class WaitingCensus:
             return
         entered = call.entered_at if call.entered_at is not None else math.inf
         kind: CallKind = (call.queue, frozenset(call.required.items()))
+        kind = self._kinds.setdefault(kind, kind)
         self._of[call.id] = (call.priority, kind, entered)
         self._counts.setdefault(call.priority, Counter())[kind] += 1
         self._times.setdefault(call.priority, SortedList()).add((entered, call.id))
