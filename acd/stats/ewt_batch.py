@@ -66,6 +66,7 @@ class KindCache:
         self._served: dict[str, list[int]] = {}  # agent id -> the kinds with known takers it serves
         self._size: dict[int, int] = {}  # kind -> working agents serving it
         self._overlap: dict[int, dict[int, int]] = {}  # kind -> kind -> working serving both
+        self._pairs = 0  # entries in _overlap
 
     def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
         working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
@@ -73,7 +74,7 @@ class KindCache:
             moved = working.symmetric_difference(self.working)
             if len(moved) > RECOUNT_OVER:
                 self._size.clear()
-                self._overlap.clear()
+                self._forget_pairs()
             else:
                 for agent_id in moved:
                     self._moved(agent_id, 1 if agent_id in working else -1)
@@ -106,12 +107,18 @@ class KindCache:
                 agents: Sequence[Agent]) -> int:
         """Working agents serving both kinds; `ours`: the working agents serving `kind`."""
         pairs = self._overlap.get(kind)
-        if pairs is None:
-            pairs = self._overlap[kind] = {}
-        found = pairs.get(other)
+        found = None if pairs is None else pairs.get(other)
         if found is None:
+            if self._pairs >= PAIRS_KEPT:
+                self._forget_pairs()
+            pairs = self._overlap.setdefault(kind, {})
             found = pairs[other] = len(ours.intersection(self.takers(other, agents)))
+            self._pairs += 1
         return found
+
+    def _forget_pairs(self) -> None:
+        self._overlap.clear()
+        self._pairs = 0
 
     def of(self, call: Call) -> int:
         seen = self._seen.get(call.id)
@@ -173,12 +180,15 @@ class KindCache:
         self._takers.clear()
         self._served.clear()
         self._size.clear()
-        self._overlap.clear()
+        self._forget_pairs()
 
 
 # More agents than this starting or stopping work between two passes (a shift logging in):
 # the counts are made afresh as they are asked for, not followed agent by agent.
 RECOUNT_OVER = 32
+# Pairs of kinds counted at most (a thousand queues' callers each told their EWT would count a
+# million): past it the counts start afresh, as they are asked for. ~10 MB.
+PAIRS_KEPT = 250_000
 
 
 class _Shares:
