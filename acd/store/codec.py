@@ -98,6 +98,9 @@ def _encode_call(call: Call) -> Fields:
     }
 
 
+_SURVEY = (("csat", "survey_csat"), ("nps", "survey_nps"))
+
+
 def decode_call(h: Mapping[str, str]) -> Call:
     outcome = h.get("outcome", "")
     return Call(
@@ -122,7 +125,7 @@ def decode_call(h: Mapping[str, str]) -> Call:
         ewt_pred_at=_opt_float(h.get("ewt_pred_at", "")),
         overflow_path=list(_strs(h.get("overflow_path", ""))),
         # written by survey.lua only (never by encode_call)
-        survey={q: int(h[f"survey_{q}"]) for q in ("csat", "nps") if h.get(f"survey_{q}")},
+        survey={q: int(h[field]) for q, field in _SURVEY if h.get(field)},
         callback=h.get("callback", ""), callback_at=_opt_float(h.get("callback_at", "")),
         cb_attempts=int(h.get("cb_attempts") or 0), retry_at=_opt_float(h.get("retry_at", "")),
         reason=h.get("reason", ""), leg_channel=h.get("leg_channel", ""),
@@ -135,11 +138,15 @@ def decode_call(h: Mapping[str, str]) -> Call:
 
 
 def _pauses(raw: str) -> list[list[float]]:
-    return [[float(t) for t in pause] for pause in json.loads(raw or "[]")]
+    if not raw or raw == "[]":  # (most calls: no JSON parse on every claim)
+        return []
+    return [[float(t) for t in pause] for pause in json.loads(raw)]
 
 
 def _dicts(raw: str) -> list[dict[str, object]]:
     """A JSON list of objects (the transfer and wrap-up histories); anything else: empty."""
+    if not raw or raw == "[]":  # (most calls: left out of the hash while empty)
+        return []
     try:
         value = json.loads(raw or "[]")
     except ValueError:
