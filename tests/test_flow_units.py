@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -388,6 +390,22 @@ def _passes_agree(calls: list[Call], agents: list[Agent], now: float,
         for c in calls:
             if c.id in placed:
                 assert placed[c.id].ewt_s == call_ewt(c, now, calls, agents, 60.0, 10.0)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.integers(1, 60), st.integers(0, 10**6), max_size=6),
+       st.integers(0, 5))
+def test_shares_summed_per_denominator_round_half_up_exactly(
+        by_denominator: dict[int, int], extra: int) -> None:
+    """The float sum with its exact fallback near x.5 rounds as the exact sum does, x.5 up
+    (the numerators are made to land on x.5 exactly when `extra` is even)."""
+    exact = sum((Fraction(n, d) for d, n in by_denominator.items()), Fraction(0))
+    if extra % 2 == 0:  # land on x.5: add the missing part as sixths
+        need = (Fraction(1, 2) - exact) % 1
+        if (need * 6).denominator == 1:
+            by_denominator = {**by_denominator, 6: by_denominator.get(6, 0) + int(need * 6)}
+            exact = sum((Fraction(n, d) for d, n in by_denominator.items()), Fraction(0))
+    assert ewt_batch._half_up_sum(by_denominator) == math.floor(exact + Fraction(1, 2))
 
 
 def test_kind_cache_follows_agents_leaving_and_config_changes() -> None:

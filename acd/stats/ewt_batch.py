@@ -7,17 +7,19 @@ waiting calls and 500 agents, so 3 minutes for all of them. Here:
 - the kind of each call is kept as a small int in a `KindCache` from pass to pass (a Call
   object seen before, unchanged, is not looked at again);
 - who could serve each kind is worked out once per config (`agents_changed`), once per
-  requirement the kinds share, from an index of the agents by skill; who of them is working,
-  and each kind's share of another kind's calls, once per set of working agents;
-- `waiting_placed` walks the waiting calls in routing order once per kind that is asked for,
-  adding up for each kind the share of the calls ahead that its agents take, and reads the k-th
-  free-up time of the kind's agents from one heap sequence;
+  requirement the kinds share, from an index of the agents by skill; how many working agents
+  serve each kind and each pair of kinds is kept from pass to pass, and follows the agents
+  that start or stop working one by one;
+- `waiting_placed` walks the waiting calls in routing order once for all the kinds asked for,
+  each call adding its share to the running sum of each asked kind whose agents take part of
+  it, and reads the k-th free-up time of each kind's agents from one heap sequence;
 - `entry_ewt` does one walk for a caller about to enter (the IVR's hand-over), counting the
   calls ahead by kind; `counted_entry_ewt` reads those counts from the `WaitingCensus` the
   engine keeps (acd/stats/census.py), with no walk.
 
-The answers equal call_ewt's exactly (the shares are exact Fractions, so the order of the sum
-does not matter); tests/test_flow_units.py checks it on random centres.
+The answers equal call_ewt's exactly: the shares are added as integers per denominator, and a
+sum that lands near x.5 is made exact before it is rounded; tests/test_flow_units.py checks it
+on random centres.
 """
 
 from __future__ import annotations
@@ -109,11 +111,10 @@ class KindCache:
         pairs = self._overlap.get(kind)
         found = None if pairs is None else pairs.get(other)
         if found is None:
-            if self._pairs >= PAIRS_KEPT:
-                self._forget_pairs()
-            pairs = self._overlap.setdefault(kind, {})
-            found = pairs[other] = len(ours.intersection(self.takers(other, agents)))
-            self._pairs += 1
+            found = len(ours.intersection(self.takers(other, agents)))
+            if self._pairs < PAIRS_KEPT:  # (past it, the pairs kept are still followed)
+                self._overlap.setdefault(kind, {})[other] = found
+                self._pairs += 1
         return found
 
     def _forget_pairs(self) -> None:
@@ -186,8 +187,8 @@ class KindCache:
 # More agents than this starting or stopping work between two passes (a shift logging in):
 # the counts are made afresh as they are asked for, not followed agent by agent.
 RECOUNT_OVER = 32
-# Pairs of kinds counted at most (a thousand queues' callers each told their EWT would count a
-# million): past it the counts start afresh, as they are asked for. ~10 MB.
+# Pairs of kinds whose counts are kept and followed at most (a thousand queues' callers each
+# told their EWT would ask for a million), ~10 MB: others are counted each time they are asked.
 PAIRS_KEPT = 250_000
 
 
@@ -225,15 +226,15 @@ class _Shares:
         return mine, self.cache.size(other, self.agents)
 
 
-def _total(by_denominator: Mapping[int, int]) -> Fraction:
-    """The exact sum of numerators kept per denominator. Exact, rounded half up after as
-    ewt._ahead does: a float sum of shares (15 x 1/6) can fall just under x.5 and round the
-    other way."""
-    return sum((Fraction(num, den) for den, num in by_denominator.items()), Fraction(0))
-
-
-def _half_up(total: Fraction) -> int:
-    return math.floor(total + Fraction(1, 2))
+def _half_up_sum(by_denominator: Mapping[int, int]) -> int:
+    """The sum of numerators kept per denominator, rounded half up as ewt._ahead does. A float
+    sum of shares (15 x 1/6) can fall just under x.5 and round the other way: near x.5 the sum
+    is made exact (Fractions, ~1 us an addition, only then)."""
+    total = math.fsum(num / den for den, num in by_denominator.items())
+    if abs(total - math.floor(total) - 0.5) > 1e-6:
+        return math.floor(total + 0.5)
+    exact = sum((Fraction(num, den) for den, num in by_denominator.items()), Fraction(0))
+    return math.floor(exact + Fraction(1, 2))
 
 
 def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],
@@ -277,10 +278,10 @@ def _ewt_behind(call: Call, now: float, ahead: Callable[[], Iterable[tuple[int, 
         num, den = pass_.share(mine, kind)
         if num:
             by_denominator[den] = by_denominator.get(den, 0) + num * n
-    total = _total(by_denominator)
+    ahead_n = _half_up_sum(by_denominator)
     busy = [busy_remaining_s(a, now, aht_s, wrapup_s) for a in able
             if a.state is not AgentState.READY]
-    return estimate_wait(1 + _half_up(total), len(able), busy, aht_s)
+    return estimate_wait(1 + ahead_n, len(able), busy, aht_s)
 
 
 def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
@@ -299,33 +300,46 @@ def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
         if only is None or c.id in only:
             groups.setdefault(kinds[i], []).append(i)
     positions = _positions(waiting)
+    ahead = _shares_ahead(kinds, groups, pass_)
     out: dict[str, Placed] = {}
     for kind, members in groups.items():
-        sample = waiting[members[0]]
-        able = pass_.able(kind)
-        # The shares of the calls ahead, added up as integers per denominator (as in
-        # _ewt_behind): a Fraction addition per call took ~30 ms a kind at 10,000 waiting.
-        parts: dict[int, tuple[int, int]] = {}  # other kind -> its share, (num, den)
-        by_denominator: dict[int, int] = {}
-        ahead: list[int] = []
-        wanted = iter(members)
-        next_member = next(wanted)
-        for i, other_kind in enumerate(kinds):
-            if i == next_member:
-                ahead.append(_half_up(_total(by_denominator)))
-                next_member = next(wanted, -1)
-                if next_member < 0:
-                    break
-            part = parts.get(other_kind)
-            if part is None:
-                part = parts[other_kind] = pass_.share(kind, other_kind)
-            num, den = part
-            if num:
-                by_denominator[den] = by_denominator.get(den, 0) + num
-        queue = sample.queue
-        ewts = _kind_ewts(able, [1 + a for a in ahead], now, aht_s(queue), wrapup_s(queue))
+        queue = waiting[members[0]].queue
+        ewts = _kind_ewts(pass_.able(kind), [1 + ahead[i] for i in members], now,
+                          aht_s(queue), wrapup_s(queue))
         for i, ewt in zip(members, ewts, strict=True):
             out[waiting[i].id] = Placed(ewt, positions[waiting[i].id])
+    return out
+
+
+def _shares_ahead(kinds: Sequence[int], groups: Mapping[int, Sequence[int]],
+                  pass_: _Shares) -> dict[int, int]:
+    """For each call asked for (its index in `kinds`, the waiting calls' kinds in routing
+    order; `groups`: kind -> the indexes asked for), the calls ahead of it its agents are
+    expected to take, rounded half up.
+
+    One walk for all the kinds asked for: each call adds its share to the running sum of each
+    asked kind whose agents take part of its kind (a few), kept as integers per denominator.
+    A walk per kind asked, with a Fraction per call, took ~30 ms a kind at 10,000 waiting."""
+    sums: dict[int, dict[int, int]] = {kind: {} for kind in groups}  # kind -> den -> num
+    # kind of a call -> (the sum of an asked kind, numerator, denominator) it adds to
+    fan: dict[int, list[tuple[dict[int, int], int, int]]] = {}
+    asked = {i for members in groups.values() for i in members}
+    last = max(asked, default=-1)
+    out: dict[int, int] = {}
+    for i, kind in enumerate(kinds):
+        if i in asked:
+            out[i] = _half_up_sum(sums[kind])
+            if i == last:
+                break
+        adds = fan.get(kind)
+        if adds is None:
+            adds = fan[kind] = []
+            for mine, into in sums.items():
+                num, den = pass_.share(mine, kind)
+                if num:
+                    adds.append((into, num, den))
+        for into, num, den in adds:
+            into[den] = into.get(den, 0) + num
     return out
 
 
