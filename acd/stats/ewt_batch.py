@@ -239,7 +239,9 @@ def _half_up_sum(by_denominator: Mapping[int, int]) -> int:
 
 def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Agent],
               aht_s: float | None, wrapup_s: float, cache: KindCache) -> float | None:
-    """call_ewt for a caller about to enter a queue (or any one call), in one cheap walk."""
+    """call_ewt for a caller about to enter a queue (or any one call), in one walk over
+    `calls`. The engine uses counted_entry_ewt; this walk is what the tests check the census
+    against, and what bench/ewt_cost.py times it against."""
     def ahead() -> Iterable[tuple[int, int]]:
         key = call_key(call)
         return Counter(cache.of(other) for other in calls if other.state is CallState.WAITING
