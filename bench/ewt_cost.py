@@ -18,7 +18,8 @@ import time
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.stats.census import WaitingCensus
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import KindCache, counted_entry_ewt, entry_ewt, waiting_placed
+from acd.stats.ewt_batch import counted_entry_ewt, entry_ewt, waiting_placed
+from acd.stats.kinds import KindCache
 
 SIZES = ((1000, 500, 100), (3000, 1500, 300), (10_000, 5000, 1000))
 

@@ -32,10 +32,11 @@ from acd.pbxsim.core import PbxCore
 from acd.pbxsim.customer import number_of as customer_number_of
 from acd.pbxsim.dialplan import Dialplan
 from acd.pbxsim.model import Channel
-from acd.stats import ewt_batch
+from acd.stats import ewt_batch, kinds
 from acd.stats.census import WaitingCensus
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import KindCache, counted_entry_ewt, entry_ewt, waiting_placed
+from acd.stats.ewt_batch import counted_entry_ewt, entry_ewt, waiting_placed
+from acd.stats.kinds import KindCache
 from tests.flowkit import centre
 
 
@@ -349,21 +350,21 @@ def test_which_queues_need_a_new_callers_ewt() -> None:
 @given(_centres(), st.lists(st.lists(st.tuples(st.integers(0, 6),
                                                st.sampled_from(list(AgentState))),
                                      max_size=40), max_size=6),
-       st.sampled_from([1, 3, ewt_batch.RECOUNT_OVER]),
-       st.sampled_from([1, 4, ewt_batch.PAIRS_KEPT]))
+       st.sampled_from([1, 3, kinds.RECOUNT_OVER]),
+       st.sampled_from([1, 4, kinds.PAIRS_KEPT]))
 def test_kind_cache_counts_follow_agents_changing_state(
         centre_: tuple[list[Call], list[Agent], float],
         passes: list[list[tuple[int, AgentState]]], recount_over: int, pairs_kept: int) -> None:
     """One cache over many passes, agents changing state between them: a few at a time (the
     counts follow agent by agent) or many (more than RECOUNT_OVER: counted afresh); and the
     pairs of kinds counted forgotten past PAIRS_KEPT, in the middle of a pass too."""
-    kept = ewt_batch.RECOUNT_OVER, ewt_batch.PAIRS_KEPT
+    kept = kinds.RECOUNT_OVER, kinds.PAIRS_KEPT
     # (the centres have at most 7 agents and 18 kinds)
-    ewt_batch.RECOUNT_OVER, ewt_batch.PAIRS_KEPT = recount_over, pairs_kept
+    kinds.RECOUNT_OVER, kinds.PAIRS_KEPT = recount_over, pairs_kept
     try:
         _passes_agree(*centre_, passes)
     finally:
-        ewt_batch.RECOUNT_OVER, ewt_batch.PAIRS_KEPT = kept
+        kinds.RECOUNT_OVER, kinds.PAIRS_KEPT = kept
 
 
 def _passes_agree(calls: list[Call], agents: list[Agent], now: float,

@@ -1,7 +1,8 @@
 """The engine's in-memory picture of live calls and agents (Redis holds the truth).
 
 Every change goes through these methods, so the indexes routing relies on (waiting calls per
-queue in routing order, ready agents, agent legs) can never disagree with the dicts.
+queue in routing order, ready agents, agent legs) and the census of waiting calls a new
+caller's EWT counts can never disagree with the dicts.
 """
 
 from __future__ import annotations

@@ -4,12 +4,9 @@ and on every arrival in a big centre. Pure.
 `call_ewt` answers for one call by walking every waiting call and working out each one's kind
 (queue + required skills, a frozenset per call): about 36 ms for one caller among 5,000
 waiting calls and 500 agents, so 3 minutes for all of them. Here:
-- the kind of each call is kept as a small int in a `KindCache` from pass to pass (a Call
-  object seen before, unchanged, is not looked at again);
-- who could serve each kind is worked out once per config (`agents_changed`), once per
-  requirement the kinds share, from an index of the agents by skill; how many working agents
-  serve each kind and each pair of kinds is kept from pass to pass, and follows the agents
-  that start or stop working one by one;
+- who serves each kind of call (queue + required skills), and the share of one kind's calls
+  another kind's agents take, come from the `KindCache` the engine keeps from pass to pass
+  (acd/stats/kinds.py);
 - `waiting_placed` walks the waiting calls in routing order once for all the kinds asked for,
   each call adding its share to the running sum of each asked kind whose agents take part of
   it, and reads the k-th free-up time of each kind's agents from one heap sequence;
@@ -32,9 +29,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.core.policy import call_key, meets
+from acd.core.policy import call_key
 from acd.stats.census import WaitingCensus
-from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_s, estimate_wait
+from acd.stats.ewt import busy_remaining_s, estimate_wait
+from acd.stats.kinds import KindCache, Shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,187 +41,6 @@ class Placed:
 
     ewt_s: float | None
     position: int
-
-
-class KindCache:
-    """Each call's kind as a small int, remembered while the Call object stays the same, and
-    who could ever take each kind (any agent state: `serves` depends only on the agents'
-    skills and queues, which change with the config: call `agents_changed` then).
-
-    Also, kept from pass to pass, how many working agents (able to take calls now or later)
-    serve each kind, and each pair of kinds. Those counts follow the working set agent by
-    agent: at the full bench size one agent paused after a ring-no-answer made the next
-    caller's EWT count 1,000 kinds afresh (35 ms in the engine's serial loop); now it changes
-    the counts of the ~70 kinds that agent serves."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[Call, dict[str, int], str, int]] = {}
-        self._index: dict[CallKind, int] = {}
-        self.kinds: list[CallKind] = []
-        self._takers: dict[int, frozenset[str]] = {}
-        self._by_skill: dict[str, list[Agent]] | None = None  # skill -> agents holding it
-        # a requirement -> the agents meeting it (their queues aside)
-        self._meeting: dict[frozenset[tuple[str, int]], list[Agent]] = {}
-        self.working: frozenset[str] = frozenset()
-        self._served: dict[str, list[int]] = {}  # agent id -> the kinds with known takers it serves
-        self._size: dict[int, int] = {}  # kind -> working agents serving it
-        self._overlap: dict[int, dict[int, int]] = {}  # kind -> kind -> working serving both
-        self._pairs = 0  # entries in _overlap
-
-    def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
-        working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
-        if working != self.working:
-            moved = working.symmetric_difference(self.working)
-            if len(moved) > RECOUNT_OVER:
-                self._size.clear()
-                self._forget_pairs()
-            else:
-                for agent_id in moved:
-                    self._moved(agent_id, 1 if agent_id in working else -1)
-            self.working = working
-        return working
-
-    def _moved(self, agent_id: str, step: int) -> None:
-        """An agent started (+1) or stopped (-1) working: the counts of the kinds it serves."""
-        kinds = self._served.get(agent_id)
-        if not kinds:
-            return
-        size = self._size
-        for kind in kinds:
-            if kind in size:
-                size[kind] += step
-            pairs = self._overlap.get(kind)
-            if pairs is not None:
-                for other in kinds:
-                    if other in pairs:
-                        pairs[other] += step
-
-    def size(self, kind: int, agents: Sequence[Agent]) -> int:
-        """Working agents serving `kind` (working_now called first, in the same pass)."""
-        found = self._size.get(kind)
-        if found is None:
-            found = self._size[kind] = len(self.working.intersection(self.takers(kind, agents)))
-        return found
-
-    def overlap(self, kind: int, ours: frozenset[str], other: int,
-                agents: Sequence[Agent]) -> int:
-        """Working agents serving both kinds; `ours`: the working agents serving `kind`."""
-        pairs = self._overlap.get(kind)
-        found = None if pairs is None else pairs.get(other)
-        if found is None:
-            found = len(ours.intersection(self.takers(other, agents)))
-            if self._pairs < PAIRS_KEPT:  # (past it, the pairs kept are still followed)
-                self._overlap.setdefault(kind, {})[other] = found
-                self._pairs += 1
-        return found
-
-    def _forget_pairs(self) -> None:
-        self._overlap.clear()
-        self._pairs = 0
-
-    def of(self, call: Call) -> int:
-        seen = self._seen.get(call.id)
-        if seen is not None and seen[0] is call and seen[1] is call.required \
-                and seen[2] == call.queue:
-            return seen[3]
-        index = self.index_of((call.queue, frozenset(call.required.items())))
-        if len(self._seen) > 4 * 65_536:  # ended calls pile up: start afresh now and then
-            self._seen.clear()
-        self._seen[call.id] = (call, call.required, call.queue, index)
-        return index
-
-    def index_of(self, kind: CallKind) -> int:
-        index = self._index.get(kind)
-        if index is None:
-            index = self._index[kind] = len(self.kinds)
-            self.kinds.append(kind)
-        return index
-
-    def takers(self, kind: int, agents: Sequence[Agent]) -> frozenset[str]:
-        found = self._takers.get(kind)
-        if found is None:
-            # serves() without `now` is: the agent's queues allow the call's queue, and it
-            # meets the call's own requirement. The second depends on the requirement alone,
-            # which many kinds share (a thousand queues are often a few hundred skill sets).
-            queue, need = self.kinds[kind]
-            meeting = self._meeting.get(need)
-            if meeting is None:
-                required = dict(need)
-                meeting = self._meeting[need] = [
-                    a for a in self._candidates(required, agents) if meets(a, required)]
-            found = self._takers[kind] = frozenset(
-                a.id for a in meeting if not a.queues or queue in a.queues)
-            for agent_id in found:
-                self._served.setdefault(agent_id, []).append(kind)
-        return found
-
-    def _candidates(self, required: Mapping[str, int],
-                    agents: Sequence[Agent]) -> Sequence[Agent]:
-        """The agents holding the rarest skill the call requires (every agent, for a call that
-        requires none): the requirement is then checked for a few hundred agents, not for
-        every agent and kind. A first EWT with a thousand kinds waiting checked it 5 million
-        times at the full bench size: 2-3 s of the engine. Skills change only with the config
-        (agents_changed), so the index by skill is made once."""
-        if not required:
-            return agents
-        if self._by_skill is None:
-            self._by_skill = {}
-            for agent in agents:
-                for skill in agent.skills:
-                    self._by_skill.setdefault(skill, []).append(agent)
-        by_skill = self._by_skill
-        return min((by_skill.get(skill, []) for skill in required), key=len)
-
-    def agents_changed(self) -> None:
-        """Agents' skills or queues changed (a config reload), or agents came or went."""
-        self._by_skill = None
-        self._meeting.clear()
-        self._takers.clear()
-        self._served.clear()
-        self._size.clear()
-        self._forget_pairs()
-
-
-# More agents than this starting or stopping work between two passes (a shift logging in):
-# the counts are made afresh as they are asked for, not followed agent by agent.
-RECOUNT_OVER = 32
-# Pairs of kinds whose counts are kept and followed at most (a thousand queues' callers each
-# told their EWT would ask for a million), ~10 MB: others are counted each time they are asked.
-PAIRS_KEPT = 250_000
-
-
-class _Shares:
-    """For one pass: the working agents, who serves each kind, and kind-to-kind shares."""
-
-    def __init__(self, agents: Sequence[Agent], cache: KindCache,
-                 by_id: Mapping[str, Agent] | None = None) -> None:
-        self.agents = agents
-        self._by_id = by_id
-        self.working = cache.working_now(agents)
-        self.cache = cache
-        self._takers: dict[int, frozenset[str]] = {}
-
-    def takers(self, kind: int) -> frozenset[str]:
-        """The working agents (able to take calls now or after their call) serving `kind`."""
-        found = self._takers.get(kind)
-        if found is None:
-            found = self._takers[kind] = self.working.intersection(
-                self.cache.takers(kind, self.agents))
-        return found
-
-    def able(self, kind: int) -> list[Agent]:
-        if self._by_id is None:
-            self._by_id = {a.id: a for a in self.agents}
-        by_id = self._by_id
-        return [by_id[i] for i in self.takers(kind)]
-
-    def share(self, kind: int, other: int) -> tuple[int, int]:
-        """The share of `other`'s calls the agents of `kind` are expected to take, as
-        (numerator, denominator), not reduced; (0, 1) for none."""
-        mine = self.cache.overlap(kind, self.takers(kind), other, self.agents)
-        if not mine:
-            return 0, 1
-        return mine, self.cache.size(other, self.agents)
 
 
 def _half_up_sum(by_denominator: Mapping[int, int]) -> int:
@@ -247,7 +64,7 @@ def entry_ewt(call: Call, now: float, calls: Sequence[Call], agents: Sequence[Ag
         return Counter(cache.of(other) for other in calls if other.state is CallState.WAITING
                        and other.id != call.id and call_key(other) < key).items()
 
-    return _ewt_behind(call, now, ahead, _Shares(agents, cache), aht_s, wrapup_s, cache)
+    return _ewt_behind(call, now, ahead, Shares(agents, cache), aht_s, wrapup_s, cache)
 
 
 def counted_entry_ewt(call: Call, now: float, census: WaitingCensus,
@@ -259,12 +76,12 @@ def counted_entry_ewt(call: Call, now: float, census: WaitingCensus,
         return ((cache.index_of(kind), n)
                 for kind, n in census.ahead(call.priority, call.entered_at, call.id))
 
-    return _ewt_behind(call, now, ahead, _Shares(list(agents.values()), cache, agents),
+    return _ewt_behind(call, now, ahead, Shares(list(agents.values()), cache, agents),
                        aht_s, wrapup_s, cache)
 
 
 def _ewt_behind(call: Call, now: float, ahead: Callable[[], Iterable[tuple[int, int]]],
-                pass_: _Shares, aht_s: float | None, wrapup_s: float,
+                pass_: Shares, aht_s: float | None, wrapup_s: float,
                 cache: KindCache) -> float | None:
     """The call's EWT behind the calls `ahead()` gives as (kind, count) pairs (asked only if
     some agent could take the call)."""
@@ -296,7 +113,7 @@ def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
     cache = cache if cache is not None else KindCache()
     waiting = sorted((c for c in calls if c.state is CallState.WAITING), key=call_key)
     kinds = [cache.of(c) for c in waiting]
-    pass_ = _Shares(agents, cache)
+    pass_ = Shares(agents, cache)
     groups: dict[int, list[int]] = {}  # kind -> indexes (in `waiting`) of the calls asked for
     for i, c in enumerate(waiting):
         if only is None or c.id in only:
@@ -314,7 +131,7 @@ def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
 
 
 def _shares_ahead(kinds: Sequence[int], groups: Mapping[int, Sequence[int]],
-                  pass_: _Shares) -> dict[int, int]:
+                  pass_: Shares) -> dict[int, int]:
     """For each call asked for (its index in `kinds`, the waiting calls' kinds in routing
     order; `groups`: kind -> the indexes asked for), the calls ahead of it its agents are
     expected to take, rounded half up.

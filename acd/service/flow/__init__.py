@@ -33,7 +33,8 @@ from acd.service.flow.announce import Announcer
 from acd.service.flow.callback import Callbacks
 from acd.service.flow.live_aht import LiveAht
 from acd.service.flow.survey import Surveys
-from acd.stats.ewt_batch import KindCache, waiting_placed
+from acd.stats.ewt_batch import waiting_placed
+from acd.stats.kinds import KindCache
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine

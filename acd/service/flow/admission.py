@@ -31,7 +31,8 @@ from acd.core.events import MaxWaitReached
 from acd.core.model import Call, CallOutcome, CallState
 from acd.core.routing import call_key
 from acd.service import actions
-from acd.stats.ewt_batch import KindCache, Placed, counted_entry_ewt
+from acd.stats.ewt_batch import Placed, counted_entry_ewt
+from acd.stats.kinds import KindCache
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
