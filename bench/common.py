@@ -92,6 +92,60 @@ class RedisSlowLog:
                            "command": shown(e["command"])} for e in worst]}
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (every thread of it), this one by default."""
+    with open(f"/proc/{pid or os.getpid()}/stat", encoding="ascii") as f:
+        # (after the command's closing parenthesis: state is field 3; utime 14, stime 15)
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the machine's cores spent not idle since boot, all cores added up."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait (guest time is already in user)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShares:
+    """Where the cores went over a phase: each named process's CPU time per second of the
+    phase (1.0 = one core busy), the machine's, and `others` (the machine's minus the named
+    ones: the bench's other children, the kernel, anything else running). A process that
+    ends meanwhile reads None."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self._t0 = 0.0
+        self._cpu0: dict[str, float | None] = {}
+        self._machine0 = 0.0
+
+    @staticmethod
+    def _read(pid: int) -> float | None:
+        try:
+            return cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def start(self) -> CpuShares:
+        self._cpu0 = {name: self._read(pid) for name, pid in self.pids.items()}
+        self._machine0 = machine_busy_seconds()
+        self._t0 = time.perf_counter()
+        return self
+
+    def stop(self) -> dict[str, float | None]:
+        wall = max(1e-9, time.perf_counter() - self._t0)
+        out: dict[str, float | None] = {}
+        for name, pid in self.pids.items():
+            now, then = self._read(pid), self._cpu0.get(name)
+            out[name] = None if now is None or then is None else round((now - then) / wall, 3)
+        machine = (machine_busy_seconds() - self._machine0) / wall
+        named = sum(v for v in out.values() if v is not None)
+        out["machine"] = round(machine, 3)
+        out["others"] = round(machine - named, 3)
+        return out
+
+
 class LoopLag(looplag.LoopLag):
     """The service's loop-lag probe (acd/looplag.py), every 5 ms, keeping every sample too:
     the bench gives percentiles, not the histogram's buckets."""

@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from acd.config import Config, parse_config
 from acd.core.model import AgentState, Call, CallState
@@ -29,7 +32,15 @@ from acd.service.runtime import reset_runtime, start_runtime
 from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre, history
-from bench.common import LoopLag, RedisSlowLog, percentiles_ms, redis_used_bytes, rss_mb, say
+from bench.common import (
+    CpuShares,
+    LoopLag,
+    RedisSlowLog,
+    percentiles_ms,
+    redis_used_bytes,
+    rss_mb,
+    say,
+)
 from bench.loaded import LoadedClaims, seed_pairs
 from bench.probe import EdgeProbe
 from bench.simproc import SHIPPED_FILTERS, LocalSim, RemoteSim, bench_phone
@@ -223,6 +234,7 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
     lag = LoopLag().start()
     slow = await RedisSlowLog(h.service.redis_url).start()
     edge = EdgeProbe(h.engine, {a.extension: a.interface for a in h.cfg.agents.values()})
+    cpu = CpuShares(await process_ids(h)).start()
     t_start = time.perf_counter()
     sent = 0
     starved = 0
@@ -251,6 +263,7 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
         originates = tick["originates"]
         await asyncio.sleep(PLAN_AHEAD_S / 2)
     t_end = time.perf_counter()
+    cores = cpu.stop()
     deadline = time.monotonic() + 60
     while originates < sent and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
@@ -269,7 +282,30 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             # the same decisions timed at the service's edge (bench/probe.py)
             "service_latency_ms": percentiles_ms(edge.latencies),
             "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"],
-            "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow}
+            "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow,
+            "cpu_cores": cores, "service_cpu_ms_per_decision": _per_decision(cores, sent)}
+
+
+async def process_ids(h: Rig) -> dict[str, int | None]:
+    """The processes whose CPU a phase reports (CpuShares): this one (the service's routing,
+    with the bench's own driving loop), the figures process, the simulator (None in this
+    process) and redis-server."""
+    client = aioredis.from_url(h.service.redis_url)
+    try:
+        redis_pid = int((await client.info("server"))["process_id"])
+    finally:
+        await client.aclose()
+    figures = h.service.figures
+    return {"service": os.getpid(), "figures": figures.pid if figures is not None else None,
+            "sim": h.sim.proc.pid if isinstance(h.sim, RemoteSim) else None,
+            "redis": redis_pid}
+
+
+def _per_decision(cores: dict[str, float | None], freed: int) -> float | None:
+    """The routing process's CPU ms per agent freed in the phase (its seconds are paced, so
+    cores x seconds / freed = cores / rate)."""
+    service = cores.get("service")
+    return None if service is None or not freed else round(1000 * service / freed, 3)
 
 
 STALL_GAP_S = 0.25
