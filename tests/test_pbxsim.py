@@ -251,6 +251,12 @@ def test_dialplan_and_expressions() -> None:
     assert not pattern_matches("_Z", "0")
     assert evaluate('"a" = "a" & 2 + 3 * 2 >= 8') == "1"
     assert substitute("${X:1:2}-$[${X} / 2]", {"X": "1234"}.get) == "23-617"  # type: ignore[arg-type]
+    values = {"X": "1234", "CUT(X,:,2)": "cut"}
+    for text, expected in [("${X:-2}", "34"), ("${X:1}", "234"), ("${X:0:-1}", "123"),
+                           ("${X:-3:2}", "23"), ("${CUT(X,:,2)}", "cut"), ("${Y:1}", ""),
+                           ("${X}${X:2:1}", "12343")]:
+        for _ in range(2):  # (the second time from the parsed spec)
+            assert substitute(text, lambda n: values.get(n, "")) == expected, text
     text = "[a]\nexten => _X.,1(x),NoOp(hi ; a comment)\n same => n,Hangup()\n"
     plan = Dialplan.from_text(text)
     ext = plan.find("a", "55")

@@ -88,3 +88,15 @@ def test_a_channel_event_no_listener_wants_is_not_built_and_still_counted_as_dro
     sim.pbx.listeners.append(lambda event, _h: other.append(event))  # no interest: all
     sim.pbx.chan_event("VarSet", ch, [("Variable", "X"), ("Value", "1")])
     assert other == ["VarSet"] and sim.ami.filter.dropped == {"Newexten": 2, "VarSet": 1}
+    # A name answered "nobody" before is asked again once listeners come or change their mind.
+    sim.pbx.listeners.pop()
+    sim.pbx.chan_event("Newexten", ch)
+    assert len(built) == 3 and sim.ami.filter.dropped["Newexten"] == 3
+    sim.pbx.chan_event("Newexten", ch)
+    assert len(built) == 3 and sim.ami.filter.dropped["Newexten"] == 4  # (answered "nobody")
+    sim.pbx.listeners.append(lambda event, _h: other.append(event))
+    sim.pbx.chan_event("Newexten", ch)
+    assert other == ["VarSet", "Newexten"] and len(built) == 4
+    sim.record_events = True
+    sim.pbx.chan_event("Newexten", ch)
+    assert [e for e, _h in sim.events] == ["Newexten", "Newexten"]

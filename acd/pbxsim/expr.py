@@ -72,18 +72,27 @@ def _matching(text: str, start: int, opener: str, closer: str) -> int:
 
 
 def _variable(expr: str, resolve: Resolver) -> str:
-    m = re.fullmatch(r"([^:]+?)(?::(-?\d+)(?::(-?\d+))?)?", expr)
-    if m is None or "(" in expr:
-        return resolve(expr)
-    value = resolve(m.group(1))
-    if m.group(2) is None:
+    name, off, length = _variable_spec(expr)
+    value = resolve(name)
+    if off is None:
         return value
-    off = int(m.group(2))
     value = value[off:]
-    if m.group(3) is not None:
-        length = int(m.group(3))
-        value = value[:length]
-    return value
+    return value if length is None else value[:length]
+
+
+_SPEC = re.compile(r"([^:]+?)(?::(-?\d+)(?::(-?\d+))?)?")
+
+
+@functools.lru_cache(maxsize=4096)
+def _variable_spec(expr: str) -> tuple[str, int | None, int | None]:
+    """``NAME[:offset[:length]]`` taken apart once per text (the hold loop asks the same
+    few names of every waiting caller every 5 s); a function call's text is a name."""
+    m = _SPEC.fullmatch(expr)
+    if m is None or "(" in expr:
+        return expr, None, None
+    off, length = m.group(2), m.group(3)
+    return (m.group(1), None if off is None else int(off),
+            None if length is None else int(length))
 
 
 _TOKEN = re.compile(r'\s*("(?:[^"]*)"|<=|>=|!=|=~|[-+*/%()=<>&|!]|[^\s()=<>&|!+*/%-]+)')

@@ -60,8 +60,18 @@ class PbxSim:
         self._caller_seq = itertools.count(1)
         self.events: list[tuple[str, Headers]] = []
         self._by_extension: dict[str, AgentPhone] = {}
-        self.record_events = False
-        self.pbx.listen(self._record, lambda _event: self.record_events)
+        self._record_events = False
+        self.pbx.listen(self._record, lambda _event: self._record_events)
+
+    @property
+    def record_events(self) -> bool:
+        """Keep every event in `events` (tests look at them)."""
+        return self._record_events
+
+    @record_events.setter
+    def record_events(self, on: bool) -> None:
+        self._record_events = on
+        self.pbx.interests_changed()  # (its listener's interest is this flag)
 
     def _record(self, event: str, headers: Headers) -> None:
         if self.record_events:
