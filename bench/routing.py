@@ -283,7 +283,8 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             "service_latency_ms": percentiles_ms(edge.latencies),
             "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"],
             "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow,
-            "cpu_cores": cores, "service_cpu_ms_per_decision": _per_decision(cores, sent, t_end - t_start)}
+            "cpu_cores": cores,
+            "service_cpu_ms_per_decision": _per_decision(cores, sent, t_end - t_start)}
 
 
 async def process_ids(h: Rig) -> dict[str, int | None]:
