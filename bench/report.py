@@ -46,6 +46,10 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
                                                       1000 / lua["p50"] if lua["p50"] else None,
                                                       3),
         "load_calls_per_s": main["load"]["calls_per_s"],
+        # where the cores went in that phase (1.0 = one core busy): the service's routing
+        # process, the figures process, the simulator, redis-server, the machine, the rest
+        "cpu_cores": paced.get("cpu_cores"),
+        "service_cpu_ms_per_decision": paced.get("service_cpu_ms_per_decision"),
         # calls that arrive to ready agents: AsyncAGIStart -> the Originate (call first)
         "call_first_latency_ms": _call_first(main.get("arrivals")),
         "call_first_rate_per_s": (main.get("arrivals") or {}).get("rate_target_per_s"),
@@ -56,6 +60,7 @@ def summarise(main: dict[str, Any], curve: list[dict[str, Any]], lua: dict[str, 
              "p99": c["latency_ms"]["p99"], "p999": c["latency_ms"]["p999"],
              "service_p50": c.get("service_latency_ms", {}).get("p50"),
              "service_p99": c.get("service_latency_ms", {}).get("p99"),
+             "machine_cores": (c.get("cpu_cores") or {}).get("machine"),
              "keeps_up": c is paced}
             for c in main.get("paced_ladder", [paced])],
     }

@@ -48,6 +48,13 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     for part in (main["burst"]["gc"], main["paced"]["gc"], main["paced"]["sim_gc"]):
         assert sorted(part) == ["gen0", "gen1", "gen2"]
     assert main["paced"]["stalls"]["slow_decisions"] <= main["paced"]["latency_ms"]["n"]
+    # where the cores went: every process of the run named (none ended meanwhile); the
+    # machine's busy time (/proc/stat) holds the service's own (/proc/PID/stat), to a tick
+    cores = main["paced"]["cpu_cores"]
+    assert sorted(cores) == ["figures", "machine", "others", "redis", "service", "sim"]
+    assert all(v is not None and v >= 0 for k, v in cores.items() if k != "others")
+    assert cores["service"] > 0 and cores["machine"] + 0.05 >= cores["service"]
+    assert main["paced"]["service_cpu_ms_per_decision"] > 0
     # how late the simulator's loop ran, and Redis's slow log over the phase
     assert main["paced"]["sim_loop_lag_ms"]["n"] > 0
     slowlog = main["paced"]["redis_slowlog"]
@@ -107,6 +114,7 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     sizes = centre.Sizes(calls=4, agents=3, queues=2, skills=5)
     main = await routing.run(sizes, redis_url, paced_rate=20, paced_s=0.5, sim_in_process=True)
     assert main["sim"] == "in process"
+    assert "sim" not in main["paced"]["cpu_cores"]  # (its CPU is the service's process's)
     assert main["burst"]["decisions"] == 3
     assert main["arrivals"]["decisions"] == main["arrivals"]["calls"] > 0
     assert main["paced"]["latency_ms"]["n"] > 0
