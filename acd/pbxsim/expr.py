@@ -9,8 +9,9 @@ from collections.abc import Callable
 Resolver = Callable[[str], str]
 
 
-# A template, parsed once: literal text, or a ${...} / $[...] whose inside is a template too.
-Part = str | tuple[str, "Template"]
+# A template, parsed once: literal text, or a ${...} / $[...] whose inside is a template too
+# (or, for a ${...} with nothing to expand inside, "=" and its text: most are plain names).
+Part = str | tuple[str, "Template | str"]
 Template = tuple[Part, ...]
 
 
@@ -28,6 +29,9 @@ def _render(template: Template, resolve: Resolver) -> str:
             out.append(part)
         else:
             opener, inner = part
+            if isinstance(inner, str):  # ("=", a plain name): nothing inside to expand
+                out.append(_variable(inner, resolve))
+                continue
             text = _render(inner, resolve)
             out.append(_variable(text, resolve) if opener == "{" else evaluate(text))
     return "".join(out)
@@ -51,7 +55,11 @@ def _parse(text: str) -> Template:
             if end < 0:
                 out.append(text[j:])
                 break
-            out.append((opener, _parse(text[j + 2 : end])))
+            inner = _parse(text[j + 2 : end])
+            if opener == "{" and len(inner) == 1 and isinstance(inner[0], str):
+                out.append(("=", inner[0]))
+            else:
+                out.append((opener, inner))
             i = end + 1
         else:
             out.append(text[i : j + 1])
