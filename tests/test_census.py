@@ -70,6 +70,10 @@ def test_census_counts_what_a_walk_finds_ahead(steps: list[tuple[str, Call]],
             m.index.discard(call.id)
     waiting = [c for c in m.every_call() if c.state is CallState.WAITING]
     assert len(m.census) == len(waiting)
+    # in routing order, each as the mirror holds it now (what the tick's EWT walks)
+    in_order = m.census.in_order()
+    assert [c.id for c in in_order] == [c.id for c in sorted(waiting, key=call_key)]
+    assert all(c is m.all_calls[c.id] for c in in_order)
     probes = [_call(data.draw, data.draw(st.sampled_from([*_IDS, "new"]))) for _ in range(4)]
     probes += [dataclasses.replace(c, priority=p) for c in waiting[:2] for p in (0, 10)]
     for probe in probes:

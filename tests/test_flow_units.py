@@ -181,6 +181,9 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
     only = {c.id: c for c in waiting[::2]}
     assert set(waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q],
                               only=only)) == set(only)
+    # the engine's tick: the waiting calls as the census orders them, not sorted again
+    assert waiting_placed(census.in_order(), agents, now, lambda q: aht, lambda q: wrapup[q],
+                          cache=cache, in_order=True) == got
 
 
 # --- the simulated PBX --------------------------------------------------------------------------

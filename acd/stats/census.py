@@ -4,7 +4,9 @@ picture of the calls changes (acd/service/mirror.py). Pure.
 A new caller's EWT needs the calls ahead of it, by kind. Walking every waiting call for that
 took ~23 ms at 10,000 waiting, in the engine's serial loop, for every caller of a queue whose
 policies act on the EWT (and for a sample of the others). `ahead` gives the same counts from
-one number per kind waiting at each priority.
+one number per kind waiting at each priority. The tick's EWT of the callers due an
+announcement or an offer (acd.stats.ewt_batch.waiting_placed) takes the waiting calls from it
+in routing order (`in_order`) instead of sorting them all (~10 ms at 10,000 waiting).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from acd.stats.ewt import CallKind
 
 class WaitingCensus:
     def __init__(self) -> None:
-        self._of: dict[str, tuple[int, CallKind, float]] = {}  # id -> priority, kind, entered
+        # id -> priority, kind, entered, the call as last put
+        self._of: dict[str, tuple[int, CallKind, float, Call]] = {}
         self._counts: dict[int, Counter[CallKind]] = {}  # priority -> kind -> waiting calls
         # priority -> (entered, id) in order: the calls of a priority that are not ahead of a
         # caller (entered with it or after it) are the few at the end.
@@ -39,7 +42,7 @@ class WaitingCensus:
         entered = call.entered_at if call.entered_at is not None else math.inf
         kind: CallKind = (call.queue, frozenset(call.required.items()))
         kind = self._kinds.setdefault(kind, kind)
-        self._of[call.id] = (call.priority, kind, entered)
+        self._of[call.id] = (call.priority, kind, entered, call)
         self._counts.setdefault(call.priority, Counter())[kind] += 1
         self._times.setdefault(call.priority, SortedList()).add((entered, call.id))
 
@@ -47,7 +50,7 @@ class WaitingCensus:
         found = self._of.pop(call_id, None)
         if found is None:
             return
-        priority, kind, entered = found
+        priority, kind, entered, _call = found
         counts = self._counts[priority]
         counts[kind] -= 1
         if not counts[kind]:
@@ -75,3 +78,10 @@ class WaitingCensus:
         counted = self._of.get(call_id)  # the call itself, waiting under other terms
         if counted is not None and (-counted[0], counted[2]) < (-priority, entered):
             yield counted[1], -1
+
+    def in_order(self) -> list[Call]:
+        """The waiting calls in routing order as acd.core.policy.call_key puts them without a
+        queue's rules (PLAIN): priority down, then entry time, then id."""
+        of = self._of
+        return [of[call_id][3] for p in sorted(self._times, reverse=True)
+                for _entered, call_id in self._times[p]]

@@ -107,11 +107,15 @@ def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
                    aht_s: Callable[[str], float | None],
                    wrapup_s: Callable[[str], float],
                    only: Mapping[str, object] | None = None,
-                   cache: KindCache | None = None) -> dict[str, Placed]:
+                   cache: KindCache | None = None, *, in_order: bool = False
+                   ) -> dict[str, Placed]:
     """EWT and queue position of every waiting call (or only of those whose id is in `only`).
-    `aht_s(queue)` and `wrapup_s(queue)`: the handle and wrap-up time used for the queue."""
+    `aht_s(queue)` and `wrapup_s(queue)`: the handle and wrap-up time used for the queue.
+    `in_order`: `calls` are the waiting calls already in routing order (call_key), as the
+    census gives them (WaitingCensus.in_order): not sorted again."""
     cache = cache if cache is not None else KindCache()
-    waiting = sorted((c for c in calls if c.state is CallState.WAITING), key=call_key)
+    waiting = (list(calls) if in_order else
+               sorted((c for c in calls if c.state is CallState.WAITING), key=call_key))
     kinds = [cache.of(c) for c in waiting]
     pass_ = Shares(agents, cache)
     groups: dict[int, list[int]] = {}  # kind -> indexes (in `waiting`) of the calls asked for

@@ -124,11 +124,11 @@ class CallerFlow:
         if not checked and not told and not offered:
             return
         await self.aht.refresh(now)
-        placed = waiting_placed(self.e.mirror.every_call(),
+        placed = waiting_placed(self.e.mirror.census.in_order(),
                                 list(self.e.agents.values()), now, self.aht.aht_s,
                                 self.aht.wrapup_s,
                                 only={c.id: c for c in checked + told + offered},
-                                cache=self.kinds)
+                                cache=self.kinds, in_order=True)
         await self.admission.check_waiting(checked, placed)
         # Admission may have moved some: the rest only for callers still where they were.
         def still(calls: list[Call]) -> list[Call]:
