@@ -140,31 +140,32 @@ def _shares_ahead(kinds: Sequence[int], groups: Mapping[int, Sequence[int]],
     order; `groups`: kind -> the indexes asked for), the calls ahead of it its agents are
     expected to take, rounded half up.
 
-    One walk for all the kinds asked for: each call adds its share to the running sum of each
-    asked kind whose agents take part of its kind (a few), kept as integers per denominator.
-    A walk per kind asked, with a Fraction per call, took ~30 ms a kind at 10,000 waiting."""
+    One walk, counting the calls by kind (in C, a stretch at a time); at each call asked for,
+    each kind counted so far adds count x share to the sum, kept as integers per denominator.
+    So the walk costs the calls plus the callers asked for x the kinds waiting, not the calls x
+    the kinds asked for: with every 60th of 10,000 callers asked for (an announcement a
+    minute), a walk adding each call's shares to the sums of the ~160 kinds asked took 1-1.3 s."""
     if not groups:
         return {}
-    sums: dict[int, dict[int, int]] = {kind: {} for kind in groups}  # kind -> den -> num
-    # kind of a call -> (the sum of an asked kind, numerator, denominator) it adds to
-    fan: dict[int, list[tuple[dict[int, int], int, int]]] = {}
-    asked = {i for members in groups.values() for i in members}
-    last = max(asked, default=-1)
+    asked = sorted(i for members in groups.values() for i in members)
+    counts: Counter[int] = Counter()
+    rows: dict[int, dict[int, tuple[int, int]]] = {kind: {} for kind in groups}
     out: dict[int, int] = {}
-    for i, kind in enumerate(kinds):
-        if i in asked:
-            out[i] = _half_up_sum(sums[kind])
-            if i == last:
-                break
-        adds = fan.get(kind)
-        if adds is None:
-            adds = fan[kind] = []
-            for mine, into in sums.items():
-                num, den = pass_.share(mine, kind)
-                if num:
-                    adds.append((into, num, den))
-        for into, num, den in adds:
-            into[den] = into.get(den, 0) + num
+    start = 0
+    for i in asked:
+        counts.update(kinds[start:i])
+        start = i  # (the call asked for is ahead of the next ones)
+        mine = kinds[i]
+        row = rows[mine]  # kind -> the share of its calls the agents of `mine` take
+        sums: dict[int, int] = {}  # denominator -> numerator
+        for kind, n in counts.items():
+            share = row.get(kind)
+            if share is None:
+                share = row[kind] = pass_.share(mine, kind)
+            num, den = share
+            if num:
+                sums[den] = sums.get(den, 0) + n * num
+        out[i] = _half_up_sum(sums)
     return out
 
 
