@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 from typing import Any
@@ -386,6 +387,11 @@ def _passes_agree(calls: list[Call], agents: list[Agent], now: float,
                 agents[i % len(agents)] = Agent(id=a.id, interface=a.interface,
                                                 skills=a.skills, queues=a.queues, state=state,
                                                 state_since=a.state_since)
+        if len(changes) % 4 == 2 and agents:  # a config reload: the last agent loses a skill
+            last = agents[-1]
+            agents[-1] = dataclasses.replace(last, skills=dict(list(last.skills.items())[1:]))
+            agents.insert(0, agents.pop())  # (and is met first from now on)
+            cache.agents_changed()
         by_id = {a.id: a for a in agents}
         for probe in [newcomer, *(c for c in calls if c.id in ids[:3])]:
             assert counted_entry_ewt(probe, now, census, by_id, 60.0, 10.0, cache) == \

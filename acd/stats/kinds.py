@@ -14,7 +14,7 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from acd.core.model import Agent, Call
 from acd.core.policy import meets
@@ -45,6 +45,12 @@ class KindCache:
         self._size: dict[int, int] = {}  # kind -> working agents serving it
         self._overlap: dict[int, dict[int, int]] = {}  # kind -> kind -> working serving both
         self._pairs = 0  # entries in _overlap
+        # The same sets as bit masks (an agent's bit: _bits), for the counts not kept:
+        # (a & b).bit_count() is ~0.2 us where a frozenset intersection of a few hundred
+        # agents was ~7 us, and a tick of a big centre asks for 150,000 of them.
+        self._bits: dict[str, int] = {}
+        self._masks: dict[int, int] = {}  # kind -> who could ever take it
+        self._working_mask: int | None = None  # the working agents (None: to be made)
 
     def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
         working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
@@ -53,11 +59,35 @@ class KindCache:
             if len(moved) > RECOUNT_OVER:
                 self._size.clear()
                 self._forget_pairs()
+                self._working_mask = None
             else:
                 for agent_id in moved:
                     self._moved(agent_id, 1 if agent_id in working else -1)
+                    if self._working_mask is not None:
+                        self._working_mask ^= 1 << self._bit(agent_id)
             self.working = working
+        if self._working_mask is None:
+            self._working_mask = _mask(self._bit(agent_id) for agent_id in working)
         return working
+
+    @property
+    def working_mask(self) -> int:
+        """The working agents as a bit mask (working_now called first, in the same pass)."""
+        assert self._working_mask is not None, "working_now first"
+        return self._working_mask
+
+    def _bit(self, agent_id: str) -> int:
+        bit = self._bits.get(agent_id)
+        if bit is None:
+            bit = self._bits[agent_id] = len(self._bits)
+        return bit
+
+    def mask(self, kind: int, agents: Sequence[Agent]) -> int:
+        """Who could ever take `kind`, as a bit mask."""
+        found = self._masks.get(kind)
+        if found is None:
+            found = self._masks[kind] = _mask(self._bit(a) for a in self.takers(kind, agents))
+        return found
 
     def _moved(self, agent_id: str, step: int) -> None:
         """An agent started (+1) or stopped (-1) working: the counts of the kinds it serves."""
@@ -78,16 +108,16 @@ class KindCache:
         """Working agents serving `kind` (working_now called first, in the same pass)."""
         found = self._size.get(kind)
         if found is None:
-            found = self._size[kind] = len(self.working.intersection(self.takers(kind, agents)))
+            found = self._size[kind] = (self.working_mask & self.mask(kind, agents)).bit_count()
         return found
 
-    def overlap(self, kind: int, ours: frozenset[str], other: int,
-                agents: Sequence[Agent]) -> int:
-        """Working agents serving both kinds; `ours`: the working agents serving `kind`."""
+    def overlap(self, kind: int, ours: int, other: int, agents: Sequence[Agent]) -> int:
+        """Working agents serving both kinds; `ours`: the working agents serving `kind`, as a
+        bit mask (Shares.takers_mask)."""
         pairs = self._overlap.get(kind)
         found = None if pairs is None else pairs.get(other)
         if found is None:
-            found = len(ours.intersection(self.takers(other, agents)))
+            found = (ours & self.mask(other, agents)).bit_count()
             if self._pairs < PAIRS_KEPT:  # (past it, the pairs kept are still followed)
                 self._overlap.setdefault(kind, {})[other] = found
                 self._pairs += 1
@@ -158,6 +188,21 @@ class KindCache:
         self._served.clear()
         self._size.clear()
         self._forget_pairs()
+        self._bits.clear()
+        self._masks.clear()
+        self._working_mask = None
+
+
+def _mask(bits: Iterable[int]) -> int:
+    """The bits as one int (a byte array first: OR-ing big ints one bit at a time copies them
+    each time)."""
+    found = list(bits)
+    if not found:
+        return 0
+    buf = bytearray((max(found) >> 3) + 1)
+    for bit in found:
+        buf[bit >> 3] |= 1 << (bit & 7)
+    return int.from_bytes(buf, "little")
 
 
 # More agents than this starting or stopping work between two passes (a shift logging in):
@@ -178,6 +223,7 @@ class Shares:
         self.working = cache.working_now(agents)
         self.cache = cache
         self._takers: dict[int, frozenset[str]] = {}
+        self._masks: dict[int, int] = {}
 
     def takers(self, kind: int) -> frozenset[str]:
         """The working agents (able to take calls now or after their call) serving `kind`."""
@@ -185,6 +231,14 @@ class Shares:
         if found is None:
             found = self._takers[kind] = self.working.intersection(
                 self.cache.takers(kind, self.agents))
+        return found
+
+    def takers_mask(self, kind: int) -> int:
+        """takers(kind) as a bit mask (KindCache's bits)."""
+        found = self._masks.get(kind)
+        if found is None:
+            found = self._masks[kind] = (self.cache.working_mask
+                                         & self.cache.mask(kind, self.agents))
         return found
 
     def able(self, kind: int) -> list[Agent]:
@@ -196,7 +250,7 @@ class Shares:
     def share(self, kind: int, other: int) -> tuple[int, int]:
         """The share of `other`'s calls the agents of `kind` are expected to take, as
         (numerator, denominator), not reduced; (0, 1) for none."""
-        mine = self.cache.overlap(kind, self.takers(kind), other, self.agents)
+        mine = self.cache.overlap(kind, self.takers_mask(kind), other, self.agents)
         if not mine:
             return 0, 1
         return mine, self.cache.size(other, self.agents)
