@@ -148,22 +148,24 @@ def _shares_ahead(kinds: Sequence[int], groups: Mapping[int, Sequence[int]],
     if not groups:
         return {}
     asked = sorted(i for members in groups.values() for i in members)
+    columns = pass_.columns(set(kinds[:asked[-1]]))  # (the kinds that can be ahead)
     counts: Counter[int] = Counter()
-    rows: dict[int, dict[int, tuple[int, int]]] = {kind: {} for kind in groups}
+    # asked kind -> kind -> the share of its calls the asked kind's agents take (not 0)
+    rows: dict[int, dict[int, tuple[int, int]]] = {}
     out: dict[int, int] = {}
     start = 0
     for i in asked:
         counts.update(kinds[start:i])
         start = i  # (the call asked for is ahead of the next ones)
         mine = kinds[i]
-        row = rows[mine]  # kind -> the share of its calls the agents of `mine` take
+        row = rows.get(mine)
+        if row is None:
+            row = rows[mine] = pass_.row(mine, columns)
         sums: dict[int, int] = {}  # denominator -> numerator
         for kind, n in counts.items():
             share = row.get(kind)
-            if share is None:
-                share = row[kind] = pass_.share(mine, kind)
-            num, den = share
-            if num:
+            if share is not None:
+                num, den = share
                 sums[den] = sums.get(den, 0) + n * num
         out[i] = _half_up_sum(sums)
     return out
