@@ -7,9 +7,10 @@ waiting calls and 500 agents, so 3 minutes for all of them. Here:
 - who serves each kind of call (queue + required skills), and the share of one kind's calls
   another kind's agents take, come from the `KindCache` the engine keeps from pass to pass
   (acd/stats/kinds.py);
-- `waiting_placed` walks the waiting calls in routing order once for all the kinds asked for,
-  each call adding its share to the running sum of each asked kind whose agents take part of
-  it, and reads the k-th free-up time of each kind's agents from one heap sequence;
+- `waiting_placed` walks the waiting calls in routing order once (the census gives them in
+  that order), counting them by kind; at each call asked for it adds count x share over the
+  kinds counted, the shares of its kind being one row from the agents' bit masks; and it
+  reads the k-th free-up time of each kind's agents from one heap sequence;
 - `entry_ewt` does one walk for a caller about to enter (the IVR's hand-over), counting the
   calls ahead by kind; `counted_entry_ewt` reads those counts from the `WaitingCensus` the
   engine keeps (acd/stats/census.py), with no walk.

@@ -8,8 +8,11 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
 - How many working agents (able to take calls now or later) serve each kind and each pair of
   kinds is kept from pass to pass, and follows the agents that start or stop working one by
   one.
+- The working agents and each kind's takers are bit masks too (an agent's bit: `_bits`): a
+  count not kept is an AND and a popcount.
 - `Shares` is one pass's view: the working agents of each kind, and the share of one kind's
-  calls that another kind's agents take.
+  calls that another kind's agents take, pair by pair (`share`, with the counts kept) or one
+  kind against every kind waiting (`row`, from the masks).
 """
 
 from __future__ import annotations
