@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acd.core.model import CallState
 from acd.testing.harness import Harness, wait_for
 from tests.flowkit import (
@@ -61,7 +63,18 @@ async def test_entry_announcement_says_place_and_minutes(lab: Any) -> None:
     assert announced(h, "6004")[4] == "SayNumber(2)"
 
 
-async def test_announcements_repeat_with_the_new_place(lab: Any) -> None:
+async def test_announcements_repeat_with_the_new_place(
+        lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The place said alone: the tick works out places, never an EWT pass (docs/admin-guide.md).
+    from acd.stats import ewt_batch
+
+    passes: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, ewt_batch.Placed]:
+        passes.append(1)
+        return ewt_batch.waiting_placed(*args, **kwargs)
+
+    monkeypatch.setattr("acd.service.flow.waiting_placed", counted)
     h: Harness = await lab(centre(support={"announce": {"ewt": False, "every_s": 1}}))
     ahead = place(h, "6101", "2")
     await until_waiting(h, "6101")
@@ -73,6 +86,7 @@ async def test_announcements_repeat_with_the_new_place(lab: Any) -> None:
                    "the caller to hear it is next")
     # No EWT is said: ewt = false.
     assert "Playback(queue-holdtime)" not in announced(h, "6102")
+    assert passes == []
 
 
 async def test_a_connect_during_an_announcement_is_not_delayed(lab: Any) -> None:

@@ -36,7 +36,13 @@ from acd.pbxsim.model import Channel
 from acd.stats import ewt_batch, kinds
 from acd.stats.census import WaitingCensus
 from acd.stats.ewt import call_ewt
-from acd.stats.ewt_batch import counted_entry_ewt, entry_ewt, waiting_placed
+from acd.stats.ewt_batch import (
+    Placed,
+    counted_entry_ewt,
+    entry_ewt,
+    places_only,
+    waiting_placed,
+)
 from acd.stats.kinds import KindCache
 from tests.flowkit import centre
 
@@ -186,6 +192,9 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
     # the engine's tick: the waiting calls as the census orders them, not sorted again
     assert waiting_placed(census.in_order(), agents, now, lambda q: aht, lambda q: wrapup[q],
                           cache=cache, in_order=True) == got
+    # the place alone (a position-only announcement), with no EWT
+    assert places_only(census.in_order(), only) == {
+        i: Placed(None, got[i].position) for i in only}
 
 
 # --- the simulated PBX --------------------------------------------------------------------------
