@@ -145,7 +145,7 @@ def _shares_ahead(kinds: Sequence[int], groups: Mapping[int, Sequence[int]],
     each kind counted so far adds count x share to the sum, kept as integers per denominator.
     So the walk costs the calls plus the callers asked for x the kinds waiting, not the calls x
     the kinds asked for: with every 60th of 10,000 callers asked for (an announcement a
-    minute), a walk adding each call's shares to the sums of the ~160 kinds asked took 1-1.3 s."""
+    minute), a walk adding each call's shares to the sums of the ~160 kinds asked took 1-2 s."""
     if not groups:
         return {}
     asked = sorted(i for members in groups.values() for i in members)
