@@ -52,13 +52,22 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-async def redis_used_bytes(url: str) -> int:
+async def _redis_info(url: str, section: str) -> dict[str, Any]:
     client = aioredis.from_url(url)
     try:
-        info = await client.info("memory")
-        return int(info["used_memory"])
+        info: dict[str, Any] = await client.info(section)
+        return info
     finally:
         await client.aclose()
+
+
+async def redis_used_bytes(url: str) -> int:
+    return int((await _redis_info(url, "memory"))["used_memory"])
+
+
+async def redis_pid(url: str) -> int:
+    """The redis-server's process id (its CPU is read from /proc: CpuShares)."""
+    return int((await _redis_info(url, "server"))["process_id"])
 
 
 class RedisSlowLog:

@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from acd.config import Config, parse_config
 from acd.core.model import AgentState, Call, CallState
 from acd.durations import Durations
@@ -37,6 +35,7 @@ from bench.common import (
     LoopLag,
     RedisSlowLog,
     percentiles_ms,
+    redis_pid,
     redis_used_bytes,
     rss_mb,
     say,
@@ -291,15 +290,10 @@ async def process_ids(h: Rig) -> dict[str, int | None]:
     """The processes whose CPU a phase reports (CpuShares): this one (the service's routing,
     with the bench's own driving loop), the figures process, the simulator (None in this
     process) and redis-server."""
-    client = aioredis.from_url(h.service.redis_url)
-    try:
-        redis_pid = int((await client.info("server"))["process_id"])
-    finally:
-        await client.aclose()
     figures = h.service.figures
     return {"service": os.getpid(), "figures": figures.pid if figures is not None else None,
             "sim": h.sim.proc.pid if isinstance(h.sim, RemoteSim) else None,
-            "redis": redis_pid}
+            "redis": await redis_pid(h.service.redis_url)}
 
 
 def _per_decision(cores: dict[str, float | None], freed: int, seconds: float) -> float | None:
