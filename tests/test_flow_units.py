@@ -40,6 +40,7 @@ from acd.stats.ewt_batch import (
     Placed,
     counted_entry_ewt,
     entry_ewt,
+    in_routing_order,
     places_only,
     waiting_placed,
 )
@@ -165,7 +166,8 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
     calls, agents, now = centre_
     wrapup = {"q1": 0.0, "q2": 10.0, "q3": 30.0}
     cache = KindCache()  # shared by every pass below, as the engine shares it
-    got = waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q], cache=cache)
+    got = waiting_placed(in_routing_order(calls), agents, now, lambda q: aht,
+                         lambda q: wrapup[q], cache=cache)
     ordered = sorted(calls, key=call_key)
     waiting = [c for c in ordered if c.state is CallState.WAITING]
     census, by_id = WaitingCensus(), {a.id: a for a in agents}
@@ -187,11 +189,11 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
         counted_entry_ewt(newcomer, now, census, by_id, aht, 10.0, cache)
     for only in ({c.id: c for c in waiting[::2]}, {c.id: c for c in waiting[1::3]}):
         # some asked for: each gets what it gets with every call asked for
-        assert waiting_placed(calls, agents, now, lambda q: aht, lambda q: wrapup[q],
-                              only=only) == {i: got[i] for i in only}
+        assert waiting_placed(in_routing_order(calls), agents, now, lambda q: aht,
+                              lambda q: wrapup[q], only=only) == {i: got[i] for i in only}
     # the engine's tick: the waiting calls as the census orders them, not sorted again
     assert waiting_placed(census.in_order(), agents, now, lambda q: aht, lambda q: wrapup[q],
-                          cache=cache, in_order=True) == got
+                          cache=cache) == got
     # the place alone (a position-only announcement), with no EWT
     assert places_only(census.in_order(), only) == {
         i: Placed(None, got[i].position) for i in only}
@@ -405,8 +407,8 @@ def _passes_agree(calls: list[Call], agents: list[Agent], now: float,
         for probe in [newcomer, *(c for c in calls if c.id in ids[:3])]:
             assert counted_entry_ewt(probe, now, census, by_id, 60.0, 10.0, cache) == \
                 call_ewt(probe, now, calls, agents, 60.0, 10.0), probe.id
-        placed = waiting_placed(calls, agents, now, lambda q: 60.0, lambda q: 10.0,
-                                cache=cache)
+        placed = waiting_placed(in_routing_order(calls), agents, now, lambda q: 60.0,
+                                lambda q: 10.0, cache=cache)
         for c in calls:
             if c.id in placed:
                 assert placed[c.id].ewt_s == call_ewt(c, now, calls, agents, 60.0, 10.0)

@@ -104,19 +104,22 @@ def _ewt_behind(call: Call, now: float, ahead: Callable[[], Iterable[tuple[int, 
     return estimate_wait(1 + ahead_n, len(able), busy, aht_s)
 
 
-def waiting_placed(calls: Sequence[Call], agents: Sequence[Agent], now: float,
+def in_routing_order(calls: Iterable[Call]) -> list[Call]:
+    """The waiting calls among `calls` in routing order (call_key without a queue's rules),
+    as the engine's WaitingCensus.in_order keeps them without sorting."""
+    return sorted((c for c in calls if c.state is CallState.WAITING), key=call_key)
+
+
+def waiting_placed(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
                    aht_s: Callable[[str], float | None],
                    wrapup_s: Callable[[str], float],
                    only: Mapping[str, object] | None = None,
-                   cache: KindCache | None = None, *, in_order: bool = False
-                   ) -> dict[str, Placed]:
+                   cache: KindCache | None = None) -> dict[str, Placed]:
     """EWT and queue position of every waiting call (or only of those whose id is in `only`).
-    `aht_s(queue)` and `wrapup_s(queue)`: the handle and wrap-up time used for the queue.
-    `in_order`: `calls` are the waiting calls already in routing order (call_key), as the
-    census gives them (WaitingCensus.in_order): not sorted again."""
+    `waiting`: the waiting calls in routing order (WaitingCensus.in_order, or
+    in_routing_order). `aht_s(queue)` and `wrapup_s(queue)`: the handle and wrap-up time
+    used for the queue."""
     cache = cache if cache is not None else KindCache()
-    waiting = (list(calls) if in_order else
-               sorted((c for c in calls if c.state is CallState.WAITING), key=call_key))
     kinds = [cache.of(c) for c in waiting]
     pass_ = Shares(agents, cache)
     groups: dict[int, list[int]] = {}  # kind -> indexes (in `waiting`) of the calls asked for

@@ -137,7 +137,7 @@ class CallerFlow:
                 estimated[c.id] = c
         placed = waiting_placed(waiting_now, list(self.e.agents.values()), now,
                                 self.aht.aht_s, self.aht.wrapup_s, only=estimated,
-                                cache=self.kinds, in_order=True) if estimated else {}
+                                cache=self.kinds) if estimated else {}
         if placed_alone:
             placed.update((call_id, here) for call_id, here
                           in places_only(waiting_now, placed_alone).items()
