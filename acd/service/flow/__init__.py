@@ -130,18 +130,15 @@ class CallerFlow:
         estimated = {c.id: c for c in checked + offered}
         placed_alone: dict[str, Call] = {}
         for c in told:
-            cfg = self.announcer.config(c.queue)
-            if cfg is not None and not cfg.ewt:
-                placed_alone[c.id] = c
-            else:
-                estimated[c.id] = c
+            if c.id not in estimated:  # (one checked or offered on has its EWT anyway)
+                cfg = self.announcer.config(c.queue)
+                alone = cfg is not None and not cfg.ewt
+                (placed_alone if alone else estimated)[c.id] = c
         placed = waiting_placed(waiting_now, list(self.e.agents.values()), now,
                                 self.aht.aht_s, self.aht.wrapup_s, only=estimated,
                                 cache=self.kinds) if estimated else {}
         if placed_alone:
-            placed.update((call_id, here) for call_id, here
-                          in places_only(waiting_now, placed_alone).items()
-                          if call_id not in placed)
+            placed.update(places_only(waiting_now, placed_alone))
         await self.admission.check_waiting(checked, placed)
         # Admission may have moved some: the rest only for callers still where they were.
         def still(calls: list[Call]) -> list[Call]:
