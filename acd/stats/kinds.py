@@ -85,8 +85,8 @@ class KindCache:
             bit = self._bits[agent_id] = len(self._bits)
         return bit
 
-    def mask(self, kind: int, agents: Sequence[Agent]) -> int:
-        """Who could ever take `kind`, as a bit mask."""
+    def takers_mask(self, kind: int, agents: Sequence[Agent]) -> int:
+        """takers(kind) (who could ever take it) as a bit mask."""
         found = self._masks.get(kind)
         if found is None:
             found = self._masks[kind] = _mask(self._bit(a) for a in self.takers(kind, agents))
@@ -111,7 +111,8 @@ class KindCache:
         """Working agents serving `kind` (working_now called first, in the same pass)."""
         found = self._size.get(kind)
         if found is None:
-            found = self._size[kind] = (self.working_mask & self.mask(kind, agents)).bit_count()
+            found = self._size[kind] = (self.working_mask
+                                        & self.takers_mask(kind, agents)).bit_count()
         return found
 
     def overlap(self, kind: int, ours: int, other: int, agents: Sequence[Agent]) -> int:
@@ -120,7 +121,7 @@ class KindCache:
         pairs = self._overlap.get(kind)
         found = None if pairs is None else pairs.get(other)
         if found is None:
-            found = (ours & self.mask(other, agents)).bit_count()
+            found = (ours & self.takers_mask(other, agents)).bit_count()
             if self._pairs < PAIRS_KEPT:  # (past it, the pairs kept are still followed)
                 self._overlap.setdefault(kind, {})[other] = found
                 self._pairs += 1
@@ -241,7 +242,7 @@ class Shares:
         found = self._masks.get(kind)
         if found is None:
             found = self._masks[kind] = (self.cache.working_mask
-                                         & self.cache.mask(kind, self.agents))
+                                         & self.cache.takers_mask(kind, self.agents))
         return found
 
     def able(self, kind: int) -> list[Agent]:
@@ -254,7 +255,8 @@ class Shares:
         """Each kind with who could ever take it (a bit mask) and how many of them work: what
         `row` goes through, made once for every row of a pass."""
         cache, agents = self.cache, self.agents
-        return [(kind, cache.mask(kind, agents), cache.size(kind, agents)) for kind in kinds]
+        return [(kind, cache.takers_mask(kind, agents), cache.size(kind, agents))
+                for kind in kinds]
 
     def row(self, kind: int, columns: Iterable[tuple[int, int, int]]
             ) -> dict[int, tuple[int, int]]:
@@ -263,10 +265,10 @@ class Shares:
         pairs at once, more than are worth keeping, and each through share() cost ~5 us."""
         ours = self.takers_mask(kind)
         out: dict[int, tuple[int, int]] = {}
-        for other, theirs, working in columns:
+        for other, theirs, size in columns:
             mine = (ours & theirs).bit_count()
             if mine:
-                out[other] = (mine, working)
+                out[other] = (mine, size)
         return out
 
     def share(self, kind: int, other: int) -> tuple[int, int]:
