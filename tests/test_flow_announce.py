@@ -6,6 +6,7 @@ checked word by word against values worked out by hand from the EWT model."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,13 @@ async def test_announcements_repeat_with_the_new_place(
     from acd.stats import ewt_batch
 
     passes: list[int] = []
+    walk = ewt_batch._asked_into  # (the EWT pass's walk: each waiting call's kind)
 
-    def counted(*args: Any, **kwargs: Any) -> dict[str, ewt_batch.Placed]:
+    def counted(*args: Any, **kwargs: Any) -> Iterator[None]:
         passes.append(1)
-        return ewt_batch.waiting_placed(*args, **kwargs)
+        return walk(*args, **kwargs)
 
-    monkeypatch.setattr("acd.service.flow.waiting_placed", counted)
+    monkeypatch.setattr(ewt_batch, "_asked_into", counted)
     h: Harness = await lab(centre(support={"announce": {"ewt": False, "every_s": 1}}))
     ahead = place(h, "6101", "2")
     await until_waiting(h, "6101")
@@ -87,6 +89,47 @@ async def test_announcements_repeat_with_the_new_place(
     # No EWT is said: ewt = false.
     assert "Playback(queue-holdtime)" not in announced(h, "6102")
     assert passes == []
+
+
+async def test_a_tick_run_in_slices_lets_calls_go_on_and_then_acts(
+        lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A big centre's tick takes a large part of a second (docs/admin-guide.md): it runs a
+    # slice at a time, the engine's events in between. Here every tick runs in slices
+    # (slice_s = 0) and the first one holds until a second caller has come through the IVR
+    # into the queue meanwhile, which a tick holding the engine would not let happen.
+    from acd.service import flow
+    from acd.stats import ewt_batch
+
+    h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
+    h.engine.flow.slice_s = 0.0
+    held: list[bool] = []
+
+    def holding(*args: Any, **kwargs: Any) -> Any:
+        def steps() -> Any:
+            if not held:
+                for _ in range(1_000_000):  # (bounded: one a turn of the event loop)
+                    queued = call_of(h, "6202")
+                    if queued is not None and queued.state is CallState.WAITING:
+                        break
+                    yield
+                held.append(call_of(h, "6202") is not None)
+            return (yield from ewt_batch.placed_steps(*args, **kwargs))
+        return steps()
+
+    monkeypatch.setattr(flow, "placed_steps", holding)
+    place(h, "6201", "2")
+    await until_waiting(h, "6201")
+    sent = h.engine.flow.announcer.sent
+    await wait_for(lambda: h.engine.flow._running, 10, "a tick in slices")
+    place(h, "6202", "2")
+    await until_waiting(h, "6202")  # (while that tick is still being worked out)
+    await wait_for(lambda: held, 10, "the held tick to go on")
+    await wait_for(lambda: h.engine.flow.announcer.sent > sent, 10, "the tick to announce")
+    assert held == [True]
+    assert h.engine.flow.sliced >= 1
+    # The callers are told their places as usual afterwards: 1 and 2.
+    await wait_for(lambda: "Playback(queue-youarenext)" in announced(h, "6201"), 10, "6201")
+    await wait_for(lambda: "SayNumber(2)" in announced(h, "6202"), 10, "6202 second")
 
 
 async def test_a_connect_during_an_announcement_is_not_delayed(lab: Any) -> None:

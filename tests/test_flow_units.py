@@ -199,6 +199,55 @@ def test_batch_ewt_equals_call_ewt(centre_: tuple[list[Call], list[Agent], float
         i: Placed(None, got[i].position) for i in only}
 
 
+@settings(max_examples=300, deadline=None)
+@given(_centres(), st.data())
+def test_a_pass_in_steps_answers_for_its_first_steps_picture(
+        centre_: tuple[list[Call], list[Agent], float], data: st.DataObject) -> None:
+    # The engine runs a big tick a slice at a time and goes on between the slices: agents
+    # change state (the cache follows them, for the new callers' EWT) and the config may be
+    # reloaded. The pass answers for the agents of its first step, or a reload ends it
+    # before it asks the cache about the new config with the old agents.
+    calls, agents, now = centre_
+    waiting = in_routing_order(calls)
+    aht_s, wrapup_s = (lambda q: 60.0), (lambda q: 10.0)
+    only = {c.id: c for c in waiting[::2]}
+    places = [c.id for c in waiting[1::2]] + ["gone"]
+    cache = KindCache()
+    waiting_placed(waiting, agents, now, aht_s, wrapup_s, cache=cache)  # (a warm cache)
+    expected = waiting_placed(waiting, agents, now, aht_s, wrapup_s, only=only)
+    expected |= {i: p for i, p in places_only(waiting, dict.fromkeys(places)).items()
+                 if i not in expected}
+    moved = [dataclasses.replace(a, state=data.draw(st.sampled_from(list(AgentState))))
+             for a in agents]
+    reloaded = [dataclasses.replace(a, skills={s: data.draw(st.integers(0, 3))
+                                               for s in _SKILLS}) for a in moved]
+    reload_at = data.draw(st.one_of(st.none(), st.integers(0, 40)))
+    steps = ewt_batch.placed_steps(waiting, agents, now, aht_s, wrapup_s, only=only,
+                                   cache=cache, places=places)
+    next(steps)  # (the first step: the working agents are read)
+    now_agents, got, stale, n = moved, None, False, 0
+    while got is None and not stale:
+        # between two steps: a new caller's EWT with the agents as they are then
+        waiting_placed(waiting[:1], now_agents, now, aht_s, wrapup_s, cache=cache)
+        if n == reload_at:
+            cache.agents_changed()
+            now_agents = reloaded
+        n += 1
+        try:
+            next(steps)
+        except StopIteration as stop:
+            got = stop.value
+        except ewt_batch.StalePass:
+            stale = True
+    assert got == expected or stale
+    assert not stale or reload_at is not None
+    if reload_at == 0 and only:
+        assert stale  # (every pass with calls asked for asks who takes their kinds)
+    # The cache answers for the agents as they are now, as a cache made afresh does.
+    assert waiting_placed(waiting, now_agents, now, aht_s, wrapup_s, cache=cache) == \
+        waiting_placed(waiting, now_agents, now, aht_s, wrapup_s)
+
+
 # --- the simulated PBX --------------------------------------------------------------------------
 
 def test_cut_function_as_func_cut() -> None:

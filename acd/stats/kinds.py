@@ -12,7 +12,7 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
   count not kept is an AND and a popcount.
 - `Shares` is one pass's view: the working agents of each kind, and the share of one kind's
   calls that another kind's agents take, pair by pair (`share`, with the counts kept) or one
-  kind against every kind waiting (`row`, from the masks).
+  kind against every kind waiting (`share_row`, from the masks).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class KindCache:
         self._bits: dict[str, int] = {}
         self._masks: dict[int, int] = {}  # kind -> who could ever take it
         self._working_mask: int | None = None  # the working agents (None: to be made)
+        self.generation = 0  # one more at each agents_changed
 
     def working_now(self, agents: Sequence[Agent]) -> frozenset[str]:
         working = frozenset(a.id for a in agents if a.state in ABLE_STATES)
@@ -186,6 +187,7 @@ class KindCache:
 
     def agents_changed(self) -> None:
         """Agents' skills or queues changed (a config reload), or agents came or went."""
+        self.generation += 1
         self._by_skill = None
         self._meeting.clear()
         self._takers.clear()
@@ -253,23 +255,10 @@ class Shares:
 
     def columns(self, kinds: Iterable[int]) -> list[tuple[int, int, int]]:
         """Each kind with who could ever take it (a bit mask) and how many of them work: what
-        `row` goes through, made once for every row of a pass."""
+        `share_row` goes through, made once for every row of a pass."""
         cache, agents = self.cache, self.agents
         return [(kind, cache.takers_mask(kind, agents), cache.size(kind, agents))
                 for kind in kinds]
-
-    def row(self, kind: int, columns: Iterable[tuple[int, int, int]]
-            ) -> dict[int, tuple[int, int]]:
-        """share(kind, other) for each kind of `columns` (Shares.columns) it is not (0, 1)
-        for, counted from the masks and not kept: the tick of a big centre asks for 150,000
-        pairs at once, more than are worth keeping, and each through share() cost ~5 us."""
-        ours = self.takers_mask(kind)
-        out: dict[int, tuple[int, int]] = {}
-        for other, theirs, size in columns:
-            mine = (ours & theirs).bit_count()
-            if mine:
-                out[other] = (mine, size)
-        return out
 
     def share(self, kind: int, other: int) -> tuple[int, int]:
         """The share of `other`'s calls the agents of `kind` are expected to take, as
@@ -278,3 +267,16 @@ class Shares:
         if not mine:
             return 0, 1
         return mine, self.cache.size(other, self.agents)
+
+
+def share_row(ours: int, columns: Iterable[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+    """The share of each column kind's calls (Shares.columns) that the working agents `ours`
+    (a bit mask: Shares.takers_mask of one kind) take, for the kinds it is not (0, 1) for:
+    counted from the masks and not kept. The tick of a big centre asks for 150,000 pairs at
+    once, more than are worth keeping, and each through Shares.share cost ~5 us."""
+    out: dict[int, tuple[int, int]] = {}
+    for other, theirs, size in columns:
+        mine = (ours & theirs).bit_count()
+        if mine:
+            out[other] = (mine, size)
+    return out

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
+from acd.config import QueueConfig
 from acd.service.windowcache import WindowCache
 from acd.store import BackendError
 
@@ -63,13 +66,28 @@ class LiveAht:
         """Read again at the next refresh (after a config reload)."""
         self._at = -math.inf
 
+    def frozen(self) -> tuple[Callable[[str], float | None], Callable[[str], float]]:
+        """aht_s and wrapup_s as they are now, whatever is read or reloaded later (for a tick
+        worked out in slices): the figures and the config are replaced, never changed."""
+        return partial(_aht_s, self._measured, self.e.cfg.queues), \
+            partial(_wrapup_s, self.e.cfg.queues)
+
     def aht_s(self, queue: str) -> float | None:
-        measured = self._measured.get(queue)
-        if measured is not None:
-            return measured
-        qcfg = self.e.cfg.queues.get(queue)
-        return qcfg.assumed_aht_s if qcfg is not None else None
+        return _aht_s(self._measured, self.e.cfg.queues, queue)
 
     def wrapup_s(self, queue: str) -> float:
-        qcfg = self.e.cfg.queues.get(queue)
-        return qcfg.wrapup_s if qcfg is not None else 0.0
+        return _wrapup_s(self.e.cfg.queues, queue)
+
+
+def _aht_s(measured: Mapping[str, float], queues: Mapping[str, QueueConfig],
+           queue: str) -> float | None:
+    found = measured.get(queue)
+    if found is not None:
+        return found
+    qcfg = queues.get(queue)
+    return qcfg.assumed_aht_s if qcfg is not None else None
+
+
+def _wrapup_s(queues: Mapping[str, QueueConfig], queue: str) -> float:
+    qcfg = queues.get(queue)
+    return qcfg.wrapup_s if qcfg is not None else 0.0
