@@ -218,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="each of the API's 500 pollers asks every S seconds (default 1)")
     ap.add_argument("--api-plain-pollers", action="store_true",
                     help="the pollers send neither Accept-Encoding: gzip nor If-None-Match")
+    ap.add_argument("--announce-every", type=float, default=0.0, metavar="S",
+                    help="every queue's callers told their place and EWT every S seconds "
+                         "(the policies' tick at work; default: no announcements)")
     args = ap.parse_args(argv)
     api_load.BROWSER_LIKE = not args.api_plain_pollers
     if args.api_poll_interval <= 0:
         ap.error("--api-poll-interval: seconds above 0")
+    if args.announce_every < 0:
+        ap.error("--announce-every: seconds, 0 or above")
+    centre.ANNOUNCE_EVERY_S = args.announce_every
     if args.soak_rate is not None and not args.soak_rate > 0:
         ap.error("--soak-rate: freed agents per second above 0")
     # Killed (SIGTERM) as if interrupted: the runs' clean-up then stops the service, the
@@ -239,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         mode += "-sim-in-process"
     if args.one_process:
         mode += "-one-process"
+    if args.announce_every:
+        mode += f"-announce-{args.announce_every:g}s"
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
         asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,

@@ -72,6 +72,11 @@ def is_arrival_ext(ext: str) -> bool:
 ARRIVAL_EXT0 = 90000  # (the other agents' are 20000 + i, below it at every size)
 
 
+# Every queue's callers told their place and EWT every this many seconds (0: never; the
+# default, as the runs in BENCHMARKS.md's table): `python -m bench --announce-every S`.
+ANNOUNCE_EVERY_S = 0.0
+
+
 def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
           wrapup_s: float = 0.0, ring_timeout_s: float = 300.0,
           snapshot_interval_s: float = 1.0, own_process: bool = False) -> dict[str, Any]:
@@ -87,6 +92,9 @@ def build(sizes: Sizes, *, seed: int = 7, login_at_start: bool = False,
                         "max_wait_s": 7 * 86_400.0}
         for i, req in enumerate(queue_skills)
     }
+    if ANNOUNCE_EVERY_S > 0:
+        for q in queues.values():
+            q["announce"] = {"every_s": ANNOUNCE_EVERY_S, "on_entry": False}
     agents: dict[str, Any] = {}
     for i in range(sizes.agents):
         # Start from one queue's requirements, so no agent is useless, then add skills.
