@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from acd.core.admission import EntryRoute
@@ -38,7 +39,7 @@ from acd.service.flow.announce import Announcer
 from acd.service.flow.callback import Callbacks
 from acd.service.flow.live_aht import LiveAht
 from acd.service.flow.survey import Surveys
-from acd.stats.ewt_batch import Placed, StalePass, placed_steps
+from acd.stats.ewt_batch import STEP_CALLS, Placed, StalePass, placed_steps
 from acd.stats.kinds import KindCache
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 TICK_S = 1.0
 SLICE_S = 0.002
+ACT_PART = 100  # callers acted on at once, for a tick run in slices
 T = TypeVar("T")
 _TICK_KEY = ("flow", "tick")
 
@@ -123,80 +125,121 @@ class CallerFlow:
     async def _tick(self) -> None:
         self.ticks += 1
         now = self.e.now()
-        # Callers on the line (a callback waits without one: nothing to tell it).
-        waiting = [c for c in self.e.calls.values()
-                   if c.state is CallState.WAITING and not c.callback]
-        live = {c.id for c in waiting}
-        self.announcer.forget(live)
-        self.callbacks.forget(live)
-        queues = self.admission.due(now)
-        checked = [c for c in waiting if c.queue in queues]
-        told = self.announcer.candidates(waiting, now)
-        offered = self.callbacks.candidates(waiting)
-        if not checked and not told and not offered:
-            return
         await self.aht.refresh(now)
+        # The tick works on the picture of now: the calls are replaced, never changed in place.
+        steps = self._plan(list(self.e.calls.values()), now, self.admission.due(now))
+        plan = _run_for(steps, self.slice_s)
+        if plan is not None:
+            await self._act(plan)
+            return
+        # Not done within a slice (a big centre): the rest runs between the engine's events,
+        # a slice at a time, and the plan is acted on in order with the events after it.
+        self._running = True
+        self.e.spawn(self._finish(steps), "policy tick")
+
+    def _plan(self, calls: list[Call], now: float, queues: set[str]
+              ) -> Generator[None, None, _Plan]:
+        """Who is due a check, an announcement or an offer, with their places and EWTs, in
+        steps of STEP_CALLS calls (and ewt_batch.placed_steps's)."""
+        # Callers on the line (a callback waits without one: nothing to tell it).
+        waiting: list[Call] = []
+        for start in range(0, len(calls), STEP_CALLS):
+            waiting.extend(c for c in calls[start:start + STEP_CALLS]
+                           if c.state is CallState.WAITING and not c.callback)
+            yield
+        live = {c.id for c in waiting}
+        plan = _Plan(now, gone=[i for known in (self.announcer.known(), self.callbacks.known())
+                                for i in known if i not in live])
+        yield
+        for start in range(0, len(waiting), STEP_CALLS):
+            part = waiting[start:start + STEP_CALLS]
+            plan.checked.extend(c for c in part if c.queue in queues)
+            plan.told.extend(self.announcer.candidates(part, now))
+            plan.offered.extend(self.callbacks.candidates(part))
+            yield
+        if not plan.checked and not plan.told and not plan.offered:
+            return plan
         # A position said alone needs no EWT: at 10,000 waiting the EWT pass can be a large
         # part of a second (docs/admin-guide.md), the places alone are ~20 ms.
-        estimated = {c.id: c for c in checked + offered}
+        estimated = {c.id: c for c in plan.checked + plan.offered}
         placed_alone: dict[str, Call] = {}
-        for c in told:
+        for c in plan.told:
             if c.id not in estimated:  # (one checked or offered on has its EWT anyway)
                 cfg = self.announcer.config(c.queue)
                 alone = cfg is not None and not cfg.ewt
                 (placed_alone if alone else estimated)[c.id] = c
-        steps = self._placed(self.e.mirror.census.in_order(), now, estimated, placed_alone)
-        placed = _run_for(steps, self.slice_s)
-        if placed is not None:
-            await self._act(now, checked, told, offered, placed)
-            return
-        # Not done within a slice (a big centre): the rest runs between the engine's events,
-        # a slice at a time, and the answers are acted on in order with the events after it.
-        self._running = True
-        self.e.spawn(self._finish(steps, now, checked, told, offered), "policy tick")
+        yield
+        waiting_now = self.e.mirror.census.in_order()
+        yield
+        aht_s, wrapup_s = self.aht.frozen()  # (the handle times as last read)
+        plan.placed = yield from placed_steps(
+            waiting_now, list(self.e.agents.values()), now, aht_s, wrapup_s, only=estimated,
+            cache=self.kinds, places=placed_alone)
+        return plan
 
-    def _placed(self, waiting_now: list[Call], now: float, estimated: dict[str, Call],
-                placed_alone: dict[str, Call]) -> Generator[None, None, dict[str, Placed]]:
-        """The places (and EWTs) the tick needs, in steps (ewt_batch.placed_steps), on the
-        picture of now: the calls and agents as they are (replaced, never changed in place),
-        the handle times as last read."""
-        aht_s, wrapup_s = self.aht.frozen()
-        return placed_steps(waiting_now, list(self.e.agents.values()), now, aht_s, wrapup_s,
-                            only=estimated, cache=self.kinds, places=placed_alone)
-
-    async def _finish(self, steps: Generator[None, None, dict[str, Placed]], now: float,
-                      checked: list[Call], told: list[Call], offered: list[Call]) -> None:
+    async def _finish(self, steps: Generator[None, None, _Plan]) -> None:
         try:
             while True:
                 await asyncio.sleep(0)  # (the engine's events first)
                 try:
-                    placed = _run_for(steps, self.slice_s)
+                    plan = _run_for(steps, self.slice_s)
                 except StalePass:  # a reload: the next tick works them out afresh
                     return
-                if placed is not None:
+                if plan is not None:
                     break
             self.sliced += 1
+            # Acted on a part at a time too: hundreds of announcements are ~10 ms.
+            for part in plan.parts(ACT_PART):
+                async def act(part: _Plan = part) -> None:
+                    if self.e.routing_enabled:
+                        await self._act(part)
 
-            async def act() -> None:
-                if self.e.routing_enabled:
-                    await self._act(now, checked, told, offered, placed)
-
-            await self.e.run_in_order(act)
+                await self.e.run_in_order(act)
         finally:
             self._running = False
             self._arm()
 
-    async def _act(self, now: float, checked: list[Call], told: list[Call],
-                   offered: list[Call], placed: dict[str, Placed]) -> None:
+    async def _act(self, plan: _Plan) -> None:
+        # Forgotten: callers gone from the queues (not waiting now either).
+        gone = {i for i in plan.gone if not _on_the_line(self.e.calls.get(i))}
+        self.announcer.forget(gone)
+        self.callbacks.forget(gone)
+
         # Only for callers still where they were when their places were worked out (admission
         # may move some; a tick run in slices sees the calls of its start).
         def still(calls: list[Call]) -> list[Call]:
             return [c for c in calls if (now_c := self.e.calls.get(c.id)) is not None
                     and now_c.state is CallState.WAITING and now_c.queue == c.queue]
 
-        await self.admission.check_waiting(still(checked), placed)
-        self.callbacks.tick(still(offered), placed)
-        self.announcer.tick(still(told), placed, now)
+        await self.admission.check_waiting(still(plan.checked), plan.placed)
+        self.callbacks.tick(still(plan.offered), plan.placed)
+        self.announcer.tick(still(plan.told), plan.placed, plan.now)
+
+
+def _on_the_line(call: Call | None) -> bool:
+    return call is not None and call.state is CallState.WAITING and not call.callback
+
+
+@dataclass
+class _Plan:
+    """What a tick acts on: the callers due a waiting check, an announcement or a callback
+    offer, their places (and EWTs), and who the policies may forget."""
+
+    now: float
+    checked: list[Call] = field(default_factory=list)
+    told: list[Call] = field(default_factory=list)
+    offered: list[Call] = field(default_factory=list)
+    placed: dict[str, Placed] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
+
+    def parts(self, size: int) -> Iterator[_Plan]:
+        """The plan in parts of at most `size` callers of each kind (the places shared)."""
+        longest = max(len(self.checked), len(self.told), len(self.offered), 1)
+        for start in range(0, longest, size):
+            end = start + size
+            yield _Plan(self.now, self.checked[start:end], self.told[start:end],
+                        self.offered[start:end], self.placed,
+                        self.gone if start == 0 else [])
 
 
 def _run_for(steps: Generator[None, None, T], slice_s: float) -> T | None:

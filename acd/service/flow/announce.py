@@ -86,6 +86,10 @@ class Announcer:
                   what.minutes, extra={"call_id": call.id})
         return actions.setvar(call.channel, contract.VAR_ANNOUNCE, pack(seq, what))
 
-    def forget(self, live: set[str]) -> None:
-        for call_id in [c for c in self._told if c not in live]:
-            del self._told[call_id]
+    def known(self) -> list[str]:
+        """The calls told something (to be forgotten when gone: `forget`)."""
+        return list(self._told)
+
+    def forget(self, gone: Iterable[str]) -> None:
+        for call_id in gone:
+            self._told.pop(call_id, None)

@@ -100,8 +100,12 @@ class Callbacks:
         return actions.setvar(call.channel, contract.VAR_OFFER,
                               pack_offer(int(self.e.now() * 1000), cfg))
 
-    def forget(self, live: set[str]) -> None:
-        self._offered &= live
+    def known(self) -> list[str]:
+        """The calls offered a callback (to be forgotten when gone: `forget`)."""
+        return list(self._offered)
+
+    def forget(self, gone: Iterable[str]) -> None:
+        self._offered.difference_update(gone)
 
     # --- 2. the caller takes it ----------------------------------------------------------------
     async def request(self, ev: CallbackRequested) -> None:
