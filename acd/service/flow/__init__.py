@@ -19,6 +19,7 @@ are already waiting at the next tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 TICK_S = 1.0
 SLICE_S = 0.002
+STARVE_S = 0.05
 ACT_PART = 100  # callers acted on at once, for a tick run in slices
 T = TypeVar("T")
 _TICK_KEY = ("flow", "tick")
@@ -180,7 +182,7 @@ class CallerFlow:
     async def _finish(self, steps: Generator[None, None, _Plan]) -> None:
         try:
             while True:
-                await asyncio.sleep(0)  # (the engine's events first)
+                await self._engine_quiet()
                 try:
                     plan = _run_for(steps, self.slice_s)
                 except StalePass:  # a reload: the next tick works them out afresh
@@ -198,6 +200,14 @@ class CallerFlow:
         finally:
             self._running = False
             self._arm()
+
+    async def _engine_quiet(self) -> None:
+        """Until the engine has nothing to do (a decision under way is not slowed by a slice
+        at each of its round trips), or STARVE_S at most: a busy engine's tick goes on too."""
+        await asyncio.sleep(0)
+        if not self.e.idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.e.idle.wait(), STARVE_S)
 
     async def _act(self, plan: _Plan) -> None:
         # Forgotten: callers gone from the queues (not waiting now either).
