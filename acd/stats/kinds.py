@@ -269,14 +269,22 @@ class Shares:
         return mine, self.cache.size(other, self.agents)
 
 
-def share_row(ours: int, columns: Iterable[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
-    """The share of each column kind's calls (Shares.columns) that the working agents `ours`
-    (a bit mask: Shares.takers_mask of one kind) take, for the kinds it is not (0, 1) for:
-    counted from the masks and not kept. The tick of a big centre asks for 150,000 pairs at
-    once, more than are worth keeping, and each through Shares.share cost ~5 us."""
+def share_row(ours: int, columns: Sequence[tuple[int, int, int]]
+              ) -> dict[int, tuple[int, int]]:
+    """The share of each column's kind's calls (Shares.columns) that the working agents `ours`
+    (a bit mask: Shares.takers_mask of one kind) take, as (numerator, denominator) by column
+    index, for the columns it is not (0, 1) for: counted from the masks and not kept. The tick
+    of a big centre asks for 150,000 pairs at once, more than are worth keeping, and each
+    through Shares.share cost ~5 us."""
     out: dict[int, tuple[int, int]] = {}
-    for other, theirs, size in columns:
+    for j, (_other, theirs, size) in enumerate(columns):
         mine = (ours & theirs).bit_count()
         if mine:
-            out[other] = (mine, size)
+            out[j] = (mine, size)
     return out
+
+
+def share_weights(ours: int, columns: Sequence[tuple[int, int, int]]) -> list[float]:
+    """share_row as a float for every column (0.0 for none), to be multiplied by counts."""
+    return [(ours & theirs).bit_count() / size if size else 0.0
+            for _other, theirs, size in columns]
