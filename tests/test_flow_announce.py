@@ -6,6 +6,7 @@ checked word by word against values worked out by hand from the EWT model."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,24 @@ async def test_a_tick_run_in_slices_lets_calls_go_on_and_then_acts(
     # The callers are told their places as usual afterwards: 1 and 2.
     await wait_for(lambda: "Playback(queue-youarenext)" in announced(h, "6201"), 10, "6201")
     await wait_for(lambda: "SayNumber(2)" in announced(h, "6202"), 10, "6202 second")
+
+
+async def test_a_tick_in_slices_goes_on_when_the_engine_is_never_idle(lab: Any) -> None:
+    # Slices are taken while the engine is idle, or after flow.STARVE_S without an idle
+    # moment: a busy engine still gets its callers told.
+    h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
+
+    class NeverIdle(asyncio.Event):
+        def set(self) -> None:  # (the engine says it is busy, always)
+            pass
+
+    h.engine.idle = NeverIdle()
+    h.engine.flow.slice_s = 0.0
+    place(h, "6301", "2")
+    await until_waiting(h, "6301")
+    sent, sliced = h.engine.flow.announcer.sent, h.engine.flow.sliced
+    await wait_for(lambda: h.engine.flow.sliced >= sliced + 2, 10, "two ticks run in slices")
+    assert h.engine.flow.announcer.sent > sent
 
 
 async def test_a_connect_during_an_announcement_is_not_delayed(lab: Any) -> None:
