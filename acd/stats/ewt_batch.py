@@ -151,7 +151,7 @@ def placed_steps(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
     asked = sorted(i for members in groups.values() for i in members)
     positions: dict[str, int] = {}
     yield from _positions_into(waiting, positions)
-    columns = []  # Shares.columns of the kinds that can be ahead of a call asked for
+    columns = []  # the kinds that can be ahead of a call asked for, with their takers
     for kind in set(kinds[:asked[-1]]) if asked else ():
         columns.append(picture.column(kind))
         yield
@@ -182,7 +182,7 @@ class _Picture:
 
     def __init__(self, agents: Sequence[Agent], cache: KindCache) -> None:
         self.agents, self.cache = agents, cache
-        self.working = Shares(agents, cache).working
+        self.working = cache.working_now(agents)
         self.working_mask, self.generation = cache.working_mask, cache.generation
         self._by_id: dict[str, Agent] | None = None
 
@@ -191,7 +191,8 @@ class _Picture:
             raise StalePass("the agents changed (a reload) during the pass")
 
     def column(self, kind: int) -> tuple[int, int, int]:
-        """The kind, who could ever take it and how many of them work (Shares.columns)."""
+        """The kind, who could ever take it (a bit mask) and how many of them work: a column
+        of share_row and share_weights."""
         self._fresh()
         mask = self.cache.takers_mask(kind, self.agents)
         return kind, mask, (self.working_mask & mask).bit_count()
@@ -247,8 +248,8 @@ def _shares_ahead(kinds: Sequence[int], asked: Sequence[int], ours: Mapping[int,
                   ) -> Iterator[None]:
     """For each call asked for (`asked`: its index in `kinds`, the waiting calls' kinds in
     routing order, ascending), into `out`: the calls ahead of it its agents are expected to
-    take, rounded half up. `ours`: each asked kind's working takers (Shares.takers_mask);
-    `columns`: Shares.columns of the kinds ahead. Stops after each row and each sum.
+    take, rounded half up. `ours`: each asked kind's working takers (a bit mask);
+    `columns`: the kinds ahead (_Picture.column). Stops after each row and each sum.
 
     One walk, counting the calls by kind, a column each; at each call asked for, the counts
     times its kind's row of shares (floats, in C: ~30 us for 1,000 kinds, where a sum per

@@ -11,8 +11,9 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
 - The working agents and each kind's takers are bit masks too (an agent's bit: `_bits`): a
   count not kept is an AND and a popcount.
 - `Shares` is one pass's view: the working agents of each kind, and the share of one kind's
-  calls that another kind's agents take, pair by pair (`share`, with the counts kept) or one
-  kind against every kind waiting (`share_row`, from the masks).
+  calls that another kind's agents take, pair by pair (`share`, with the counts kept).
+  `share_row` and `share_weights` give one kind's shares of every kind waiting (the columns:
+  each kind with its takers' mask and how many of them work), from the masks.
 """
 
 from __future__ import annotations
@@ -253,13 +254,6 @@ class Shares:
         by_id = self._by_id
         return [by_id[i] for i in self.takers(kind)]
 
-    def columns(self, kinds: Iterable[int]) -> list[tuple[int, int, int]]:
-        """Each kind with who could ever take it (a bit mask) and how many of them work: what
-        `share_row` goes through, made once for every row of a pass."""
-        cache, agents = self.cache, self.agents
-        return [(kind, cache.takers_mask(kind, agents), cache.size(kind, agents))
-                for kind in kinds]
-
     def share(self, kind: int, other: int) -> tuple[int, int]:
         """The share of `other`'s calls the agents of `kind` are expected to take, as
         (numerator, denominator), not reduced; (0, 1) for none."""
@@ -271,7 +265,7 @@ class Shares:
 
 def share_row(ours: int, columns: Sequence[tuple[int, int, int]]
               ) -> dict[int, tuple[int, int]]:
-    """The share of each column's kind's calls (Shares.columns) that the working agents `ours`
+    """The share of each column's kind's calls that the working agents `ours`
     (a bit mask: Shares.takers_mask of one kind) take, as (numerator, denominator) by column
     index, for the columns it is not (0, 1) for: counted from the masks and not kept. The tick
     of a big centre asks for 150,000 pairs at once, more than are worth keeping, and each

@@ -8,9 +8,9 @@ One `CallerFlow` per engine. Two entry points from the call path:
 - `tick`: a PolicyTick event every TICK_S while some queue has a policy that watches waiting
   callers. It runs in the engine's consumer like every event, so it never races the call path;
   every caller's EWT comes from one pass (acd/stats/ewt_batch.py), whatever their number. A
-  pass that takes more than a slice (SLICE_S: a big centre) goes on between the engine's
-  events, on the picture of the tick's start, and its answers are acted on in the consumer,
-  in order with the events, for the callers still where they were.
+  tick that takes more than a slice (SLICE_S: a big centre) goes on in slices taken while the
+  engine is idle, on the picture of the tick's start, and its plan is acted on in the
+  consumer, in order with the events, for the callers still where they were.
 
 Policies read the config when they act, so a reload (`config_changed`) reaches callers who
 are already waiting at the next tick.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from acd.stats.kinds import KindCache
 if TYPE_CHECKING:
     from acd.service.engine import Engine
 
+log = logging.getLogger(__name__)
+
 TICK_S = 1.0
 SLICE_S = 0.002
 STARVE_S = 0.05
@@ -68,7 +71,7 @@ class CallerFlow:
         self.ticks = 0
         self.sliced = 0  # ticks that ran in slices
         # How long the tick may hold the engine's serial loop at once (its EWT pass at 10,000
-        # waiting is 0.3-0.6 s of CPU): a decision waits for one slice at most.
+        # waiting, 166 callers due, is ~0.15 s): a decision waits for one slice at most.
         self.slice_s = SLICE_S
 
     def handlers(self) -> dict[type, Callable[[Any], Awaitable[None]]]:
@@ -161,8 +164,8 @@ class CallerFlow:
             yield
         if not plan.checked and not plan.told and not plan.offered:
             return plan
-        # A position said alone needs no EWT: at 10,000 waiting the EWT pass can be a large
-        # part of a second (docs/admin-guide.md), the places alone are ~20 ms.
+        # A position said alone needs no EWT: at 10,000 waiting the EWT pass is ~0.15 s a
+        # second or more (docs/admin-guide.md), the places alone ~10 ms.
         estimated = {c.id: c for c in plan.checked + plan.offered}
         placed_alone: dict[str, Call] = {}
         for c in plan.told:
@@ -186,6 +189,9 @@ class CallerFlow:
                 try:
                     plan = _run_for(steps, self.slice_s)
                 except StalePass:  # a reload: the next tick works them out afresh
+                    return
+                except Exception:  # (a task's error is nobody's: the next tick tries again)
+                    log.exception("policy tick failed")
                     return
                 if plan is not None:
                     break
@@ -253,7 +259,7 @@ class _Plan:
 
 
 def _run_for(steps: Generator[None, None, T], slice_s: float) -> T | None:
-    """Run steps for about `slice_s` of CPU time at most: their answer, or None if not done."""
+    """Run steps for about `slice_s` (wall clock) at most: their answer, or None if not done."""
     end = time.perf_counter() + slice_s
     while True:
         try:
