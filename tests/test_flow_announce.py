@@ -156,6 +156,33 @@ async def test_a_tick_in_slices_goes_on_when_the_engine_is_never_idle(lab: Any) 
     assert h.engine.flow.announcer.sent > sent
 
 
+async def test_an_error_in_a_tick_run_in_slices_is_logged_and_the_ticks_go_on(
+        lab: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from acd.service import flow
+    from acd.stats import ewt_batch
+
+    h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
+    h.engine.flow.slice_s = 0.0
+    failed: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        def steps() -> Any:
+            if not failed:
+                failed.append(1)
+                yield
+                raise RuntimeError("a bug in the pass")
+            return (yield from ewt_batch.placed_steps(*args, **kwargs))
+        return steps()
+
+    monkeypatch.setattr(flow, "placed_steps", failing)
+    place(h, "6401", "2")
+    await until_waiting(h, "6401")
+    await wait_for(lambda: failed, 10, "the failing tick")
+    sliced = h.engine.flow.sliced
+    await wait_for(lambda: h.engine.flow.sliced > sliced, 10, "a next tick, run in slices")
+    assert "policy tick failed" in caplog.text
+
+
 async def test_a_connect_during_an_announcement_is_not_delayed(lab: Any) -> None:
     # "You are next" lasts 30 s here: the agent's Bridge() must take the caller out of it at
     # once, and after the call the caller must not hear the rest of the announcement.

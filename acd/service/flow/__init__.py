@@ -184,28 +184,31 @@ class CallerFlow:
 
     async def _finish(self, steps: Generator[None, None, _Plan]) -> None:
         try:
-            while True:
-                await self._engine_quiet()
-                try:
-                    plan = _run_for(steps, self.slice_s)
-                except StalePass:  # a reload: the next tick works them out afresh
-                    return
-                except Exception:  # (a task's error is nobody's: the next tick tries again)
-                    log.exception("policy tick failed")
-                    return
-                if plan is not None:
-                    break
-            self.sliced += 1
-            # Acted on a part at a time too: hundreds of announcements are ~10 ms.
-            for part in plan.parts(ACT_PART):
-                async def act(part: _Plan = part) -> None:
-                    if self.e.routing_enabled:
-                        await self._act(part)
-
-                await self.e.run_in_order(act)
-        finally:
+            await self._finish_plan(steps)
+        except asyncio.CancelledError:  # the engine stops: no next tick
             self._running = False
-            self._arm()
+            raise
+        except StalePass:  # a reload: the next tick works them out afresh
+            pass
+        except Exception:  # (a task's error is nobody's: logged, and the next tick runs)
+            log.exception("policy tick failed")
+        self._running = False
+        self._arm()
+
+    async def _finish_plan(self, steps: Generator[None, None, _Plan]) -> None:
+        while True:
+            await self._engine_quiet()  # (the tick's first slice has just run)
+            plan = _run_for(steps, self.slice_s)
+            if plan is not None:
+                break
+        self.sliced += 1
+        # Acted on a part at a time too: hundreds of announcements are ~10 ms.
+        for part in plan.parts(ACT_PART):
+            async def act(part: _Plan = part) -> None:
+                if self.e.routing_enabled:
+                    await self._act(part)
+
+            await self.e.run_in_order(act)
 
     async def _engine_quiet(self) -> None:
         """Until the engine has nothing to do (a decision under way is not slowed by a slice
