@@ -64,6 +64,7 @@ class Announcer:
         return out
 
     def tick(self, calls: Iterable[Call], placed: dict[str, Placed], now: float) -> None:
+        due_now: list[actions.Action] = []
         for call in calls:
             cfg, here = self.config(call.queue), placed.get(call.id)
             if cfg is None or here is None:
@@ -72,9 +73,10 @@ class Announcer:
             told = self._told.get(call.id)
             if due(cfg, now, told[0] if told else None, call.entered_at or now,
                    told[2] if told else None, what):
-                self.e.send_later(self._setvar(call, what), quiet=True)
+                due_now.append(self._setvar(call, what))
             elif told is not None and cfg.only_changes:
                 self._told[call.id] = (now, told[1], told[2])  # unchanged: next look later
+        self.e.send_all_later(due_now, quiet=True)
 
     def _setvar(self, call: Call, what: Announcement) -> dict[str, str | list[str]]:
         now = self.e.now()

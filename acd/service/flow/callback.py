@@ -79,10 +79,10 @@ class Callbacks:
                 and callback_number(c.caller_num) is not None]
 
     def tick(self, calls: Iterable[Call], placed: dict[str, Placed]) -> None:
-        for call in calls:
-            here = placed.get(call.id)
-            if here is not None and should_offer(self.config(call.queue), here.ewt_s):
-                self.e.send_later(self._offer(call), quiet=True)
+        self.e.send_all_later([self._offer(call) for call in calls
+                               if (here := placed.get(call.id)) is not None
+                               and should_offer(self.config(call.queue), here.ewt_s)],
+                              quiet=True)
 
     async def offer_now(self, call: Call, queue: str) -> None:
         """Admission's action = callback: the offer at once (awaited: at entry it must be set
