@@ -139,7 +139,7 @@ async def test_a_tick_run_in_slices_lets_calls_go_on_and_then_acts(
 
 
 async def test_a_tick_in_slices_goes_on_when_the_engine_is_never_idle(lab: Any) -> None:
-    # Slices are taken while the engine is idle, or after flow.STARVE_S without an idle
+    # Slices are taken while the engine is idle, or after slices.GATE_MAX_WAIT_S without an idle
     # moment: a busy engine still gets its callers told.
     h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
 

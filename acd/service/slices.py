@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Generator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 SLICE_S = 0.001
@@ -45,14 +45,22 @@ class Sliced:
                 give_up = clock() + GATE_MAX_WAIT_S
                 while not self._gate() and clock() < give_up:
                     await asyncio.sleep(GATE_POLL_S)
-            started = clock()
-            try:
-                next(steps)  # at least one step a slice, however short the slice
-                while clock() - started < self.slice_s:
-                    next(steps)
-            except StopIteration as done:
-                self.busy_s += clock() - started
-                result: T = done.value
-                return result
-            self.busy_s += clock() - started
+            done, result = self.run_slice(steps)
+            if done:
+                return cast(T, result)
             await asyncio.sleep(0)
+
+    def run_slice(self, steps: Generator[None, None, T]) -> tuple[bool, T | None]:
+        """One slice of the steps, now, in this call: (True, their result) if they end in it,
+        else (False, None)."""
+        clock = time.perf_counter
+        started = clock()
+        try:
+            next(steps)  # at least one step a slice, however short the slice
+            while clock() - started < self.slice_s:
+                next(steps)
+        except StopIteration as done:
+            return True, done.value
+        finally:
+            self.busy_s += clock() - started
+        return False, None

@@ -29,10 +29,10 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar, cast
 
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import call_key
+from acd.core.steps import ITEMS_PER_STEP, chunks, run_steps
 from acd.stats.census import WaitingCensus
 from acd.stats.ewt import busy_remaining_s, estimate_wait
 from acd.stats.kinds import KindCache, Shares, share_row, share_weights
@@ -121,7 +121,7 @@ def waiting_placed(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
     `waiting`: the waiting calls in routing order (WaitingCensus.in_order, or
     in_routing_order). `aht_s(queue)` and `wrapup_s(queue)`: the handle and wrap-up time
     used for the queue."""
-    return run_through(placed_steps(waiting, agents, now, aht_s, wrapup_s, only, cache))
+    return run_steps(placed_steps(waiting, agents, now, aht_s, wrapup_s, only, cache))
 
 
 def placed_steps(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
@@ -213,35 +213,19 @@ class _Picture:
 def _asked_into(waiting: Sequence[Call], only: Mapping[str, object] | None, cache: KindCache,
                 kinds: list[int], groups: dict[int, list[int]]) -> Iterator[None]:
     """Each waiting call's kind into `kinds`, and the indexes of the calls asked for by kind
-    into `groups`, STEP_CALLS calls a step (a kind's index never changes: KindCache.of)."""
-    for start in range(0, len(waiting), STEP_CALLS):
-        kinds.extend(cache.of(c) for c in waiting[start:start + STEP_CALLS])
+    into `groups`, ITEMS_PER_STEP calls a step (a kind's index never changes: KindCache.of)."""
+    for part in chunks(waiting, ITEMS_PER_STEP):
+        kinds.extend(cache.of(c) for c in part)
         yield
-    for start in range(0, len(waiting), STEP_CALLS):
-        for i in range(start, min(start + STEP_CALLS, len(waiting))):
+    for start in range(0, len(waiting), ITEMS_PER_STEP):
+        for i in range(start, min(start + ITEMS_PER_STEP, len(waiting))):
             if only is None or waiting[i].id in only:
                 groups.setdefault(kinds[i], []).append(i)
         yield
 
 
-# Calls a step of placed_steps goes through (~0.5 ms at most).
-STEP_CALLS = 500
-
-
 class StalePass(Exception):
     """placed_steps was overtaken by a new config: its answer would mix two."""
-
-
-T = TypeVar("T")
-
-
-def run_through(steps: Generator[None, None, T]) -> T:
-    """The answer of a generator of steps, all of them run at once."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return cast(T, stop.value)
 
 
 def _shares_ahead(kinds: Sequence[int], asked: Sequence[int], ours: Mapping[int, int],
@@ -297,15 +281,15 @@ def _positions(waiting: Sequence[Call]) -> dict[str, int]:
     """1-based place of each waiting call among the waiting calls of its queue (routing
     order), as the snapshot's call views count it."""
     out: dict[str, int] = {}
-    run_through(_positions_into(waiting, out))
+    run_steps(_positions_into(waiting, out))
     return out
 
 
 def _positions_into(waiting: Sequence[Call], out: dict[str, int]) -> Generator[None, None, None]:
-    """_positions into `out`, STEP_CALLS calls a step."""
+    """_positions into `out`, ITEMS_PER_STEP calls a step."""
     seen: dict[str, int] = {}
-    for start in range(0, len(waiting), STEP_CALLS):
-        for c in waiting[start:start + STEP_CALLS]:
+    for part in chunks(waiting, ITEMS_PER_STEP):
+        for c in part:
             seen[c.queue] = seen.get(c.queue, 0) + 1
             out[c.id] = seen[c.queue]
         yield

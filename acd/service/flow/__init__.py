@@ -19,12 +19,10 @@ are already waiting at the next tick.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from acd.core.admission import EntryRoute
 from acd.core.callback import should_offer
@@ -36,12 +34,14 @@ from acd.core.events import (
     SurveyAnswered,
 )
 from acd.core.model import Call, CallState
+from acd.core.steps import ITEMS_PER_STEP, chunks
 from acd.service.flow.admission import AdmissionDriver
 from acd.service.flow.announce import Announcer
 from acd.service.flow.callback import Callbacks
 from acd.service.flow.live_aht import LiveAht
 from acd.service.flow.survey import Surveys
-from acd.stats.ewt_batch import STEP_CALLS, Placed, StalePass, placed_steps
+from acd.service.slices import Sliced
+from acd.stats.ewt_batch import Placed, StalePass, placed_steps
 from acd.stats.kinds import KindCache
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 SLICE_S = 0.002
-STARVE_S = 0.05
 ACT_PART = 100  # callers acted on at once, for a tick run in slices
-T = TypeVar("T")
 _TICK_KEY = ("flow", "tick")
 
 
@@ -133,8 +131,8 @@ class CallerFlow:
         await self.aht.refresh(now)
         # The tick works on the picture of now: the calls are replaced, never changed in place.
         steps = self._plan(list(self.e.calls.values()), now, self.admission.due(now))
-        plan = _run_for(steps, self.slice_s)
-        if plan is not None:
+        done, plan = self._slices().run_slice(steps)
+        if done and plan is not None:
             await self._act(plan)
             return
         # Not done within a slice (a big centre): the rest runs between the engine's events,
@@ -145,19 +143,17 @@ class CallerFlow:
     def _plan(self, calls: list[Call], now: float, queues: set[str]
               ) -> Generator[None, None, _Plan]:
         """Who is due a check, an announcement or an offer, with their places and EWTs, in
-        steps of STEP_CALLS calls (and ewt_batch.placed_steps's)."""
+        steps of ITEMS_PER_STEP calls (and ewt_batch.placed_steps's)."""
         # Callers on the line (a callback waits without one: nothing to tell it).
         waiting: list[Call] = []
-        for start in range(0, len(calls), STEP_CALLS):
-            waiting.extend(c for c in calls[start:start + STEP_CALLS]
-                           if c.state is CallState.WAITING and not c.callback)
+        for part in chunks(calls, ITEMS_PER_STEP):
+            waiting.extend(c for c in part if c.state is CallState.WAITING and not c.callback)
             yield
         live = {c.id for c in waiting}
         plan = _Plan(now, gone=[i for known in (self.announcer.known(), self.callbacks.known())
                                 for i in known if i not in live])
         yield
-        for start in range(0, len(waiting), STEP_CALLS):
-            part = waiting[start:start + STEP_CALLS]
+        for part in chunks(waiting, ITEMS_PER_STEP):
             plan.checked.extend(c for c in part if c.queue in queues)
             plan.told.extend(self.announcer.candidates(part, now))
             plan.offered.extend(self.callbacks.candidates(part))
@@ -196,11 +192,8 @@ class CallerFlow:
         self._arm()
 
     async def _finish_plan(self, steps: Generator[None, None, _Plan]) -> None:
-        while True:
-            await self._engine_quiet()  # (the tick's first slice has just run)
-            plan = _run_for(steps, self.slice_s)
-            if plan is not None:
-                break
+        await asyncio.sleep(0)  # (the tick's first slice has just run)
+        plan = await self._slices().run(steps)
         self.sliced += 1
         # Acted on a part at a time too: hundreds of announcements are ~10 ms.
         for part in plan.parts(ACT_PART):
@@ -210,13 +203,11 @@ class CallerFlow:
 
             await self.e.run_in_order(act)
 
-    async def _engine_quiet(self) -> None:
-        """Until the engine has nothing to do (a decision under way is not slowed by a slice
-        at each of its round trips), or STARVE_S at most: a busy engine's tick goes on too."""
-        await asyncio.sleep(0)
-        if not self.e.idle.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.e.idle.wait(), STARVE_S)
+    def _slices(self) -> Sliced:
+        """Slices of `slice_s`, each taken while the engine is idle (or after
+        slices.GATE_MAX_WAIT_S without an idle moment): a decision under way is not slowed by
+        a slice at each of its round trips, and a busy engine's tick still goes on."""
+        return Sliced(self.slice_s, gate=lambda: self.e.idle.is_set())
 
     async def _act(self, plan: _Plan) -> None:
         # Forgotten: callers gone from the queues (not waiting now either).
@@ -259,15 +250,3 @@ class _Plan:
             yield _Plan(self.now, self.checked[start:end], self.told[start:end],
                         self.offered[start:end], self.placed,
                         self.gone if start == 0 else [])
-
-
-def _run_for(steps: Generator[None, None, T], slice_s: float) -> T | None:
-    """Run steps for about `slice_s` (wall clock) at most: their answer, or None if not done."""
-    end = time.perf_counter() + slice_s
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        if time.perf_counter() >= end:
-            return None
