@@ -7,7 +7,7 @@ checked word by word against values worked out by hand from the EWT model."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,32 +92,43 @@ async def test_announcements_repeat_with_the_new_place(
     assert passes == []
 
 
+def before_the_first_pass(monkeypatch: pytest.MonkeyPatch,
+                          first: Callable[[], Iterator[None]]) -> None:
+    """The ticks' first EWT pass runs `first`'s steps before its own; the passes after it,
+    their own alone."""
+    from acd.service import flow
+    from acd.stats import ewt_batch
+
+    used: list[bool] = []
+
+    def patched(*args: Any, **kwargs: Any) -> Generator[None, None, Any]:
+        if not used:
+            used.append(True)
+            yield from first()
+        return (yield from ewt_batch.placed_steps(*args, **kwargs))
+
+    monkeypatch.setattr(flow, "placed_steps", patched)
+
+
 async def test_a_tick_run_in_slices_lets_calls_go_on_and_then_acts(
         lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # A big centre's tick takes a large part of a second (docs/admin-guide.md): it runs a
     # slice at a time, the engine's events in between. Here every tick runs in slices
     # (slice_s = 0) and the first one holds until a second caller has come through the IVR
     # into the queue meanwhile, which a tick holding the engine would not let happen.
-    from acd.service import flow
-    from acd.stats import ewt_batch
-
     h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
     h.engine.flow.slice_s = 0.0
     held: list[bool] = []
 
-    def holding(*args: Any, **kwargs: Any) -> Any:
-        def steps() -> Any:
-            if not held:
-                for _ in range(1_000_000):  # (bounded: one a turn of the event loop)
-                    queued = call_of(h, "6202")
-                    if queued is not None and queued.state is CallState.WAITING:
-                        break
-                    yield
-                held.append(call_of(h, "6202") is not None)
-            return (yield from ewt_batch.placed_steps(*args, **kwargs))
-        return steps()
+    def holding() -> Iterator[None]:
+        for _ in range(1_000_000):  # (bounded: one a turn of the event loop)
+            queued = call_of(h, "6202")
+            if queued is not None and queued.state is CallState.WAITING:
+                break
+            yield
+        held.append(call_of(h, "6202") is not None)
 
-    monkeypatch.setattr(flow, "placed_steps", holding)
+    before_the_first_pass(monkeypatch, holding)
     place(h, "6201", "2")
     await until_waiting(h, "6201")
     sent = h.engine.flow.announcer.sent
@@ -158,23 +169,16 @@ async def test_a_tick_in_slices_goes_on_when_the_engine_is_never_idle(lab: Any) 
 
 async def test_an_error_in_a_tick_run_in_slices_is_logged_and_the_ticks_go_on(
         lab: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from acd.service import flow
-    from acd.stats import ewt_batch
-
     h: Harness = await lab(centre(support={"announce": {"every_s": 1}}))
     h.engine.flow.slice_s = 0.0
     failed: list[int] = []
 
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        def steps() -> Any:
-            if not failed:
-                failed.append(1)
-                yield
-                raise RuntimeError("a bug in the pass")
-            return (yield from ewt_batch.placed_steps(*args, **kwargs))
-        return steps()
+    def failing() -> Iterator[None]:
+        failed.append(1)
+        yield
+        raise RuntimeError("a bug in the pass")
 
-    monkeypatch.setattr(flow, "placed_steps", failing)
+    before_the_first_pass(monkeypatch, failing)
     place(h, "6401", "2")
     await until_waiting(h, "6401")
     await wait_for(lambda: failed, 10, "the failing tick")
