@@ -14,7 +14,7 @@ carries no bench code. perf_counter is CLOCK_MONOTONIC, the simulator's clock to
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acd.ami.events import Frame
@@ -43,7 +43,7 @@ class EdgeProbe:
                 self.arrived[iface] = time.perf_counter()
         self._sink(frame)
 
-    def _on_start_many(self, actions: list[Mapping[str, Any]], **kw: Any) -> Any:
+    def _on_start_many(self, actions: Sequence[Mapping[str, Any]], **kw: Any) -> Any:
         now = time.perf_counter()
         for action in actions:
             if action.get("Action") == "Originate":

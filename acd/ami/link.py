@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -356,14 +356,14 @@ class AmiLink:
             raise answer
         return answer
 
-    async def send_many(self, actions: list[Mapping[str, str | list[str]]], *,
+    async def send_many(self, actions: Sequence[Mapping[str, str | list[str]]], *,
                         timeout_s: float | None = None, as_list: bool = False
                         ) -> list[list[Frame] | AmiError]:
         """send() of several actions at once (a routing round rings many agents): written one
         after the other, their answers awaited together. Each gets its frames or its error."""
         return await self.start_many(actions, timeout_s=timeout_s, as_list=as_list)
 
-    def start_many(self, actions: list[Mapping[str, str | list[str]]], *,
+    def start_many(self, actions: Sequence[Mapping[str, str | list[str]]], *,
                    timeout_s: float | None = None, as_list: bool = False
                    ) -> Coroutine[Any, Any, list[list[Frame] | AmiError]]:
         """send_many(), its actions written now, in this call: the returned coroutine (to be
@@ -385,7 +385,7 @@ class AmiLink:
                    for action in actions]
         return self._answers(actions, futures, lost, timeout_s or self._action_timeout_s)
 
-    async def _answers(self, actions: list[Mapping[str, str | list[str]]],
+    async def _answers(self, actions: Sequence[Mapping[str, str | list[str]]],
                        futures: list[asyncio.Future[Any]], lost: asyncio.Future[None],
                        timeout_s: float) -> list[list[Frame] | AmiError]:
         answered = asyncio.get_running_loop().create_future()

@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from acd import contract
@@ -359,8 +359,7 @@ class Engine:
             await self.link.send(action)
             return True
         except AmiError as exc:
-            log.log(logging.DEBUG if quiet else logging.WARNING, "%s failed: %s",
-                    action.get("Action"), exc)
+            _failed(action, exc, quiet)
             return False
 
     def send_later(self, action: actions.Action, *, quiet: bool = False) -> None:
@@ -375,11 +374,9 @@ class Engine:
             self.spawn(self._send_all(batch, quiet), "send all")
 
     async def _send_all(self, batch: list[actions.Action], quiet: bool) -> None:
-        written: list[Mapping[str, str | list[str]]] = list(batch)
-        for action, answer in zip(batch, await self.link.send_many(written), strict=True):
+        for action, answer in zip(batch, await self.link.send_many(batch), strict=True):
             if isinstance(answer, AmiError):
-                log.log(logging.DEBUG if quiet else logging.WARNING, "%s failed: %s",
-                        action.get("Action"), answer)
+                _failed(action, answer, quiet)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -399,6 +396,13 @@ class Engine:
     def _fire(self, key: tuple[str, str], event: DomainEvent) -> None:
         self._timers.pop(key, None)
         self.inbox.put_nowait(event)
+
+
+def _failed(action: actions.Action, exc: AmiError, quiet: bool) -> None:
+    """An action sent and forgotten failed: a warning, or (quiet: expected, e.g. the channel
+    may be gone already) a debug line."""
+    log.log(logging.DEBUG if quiet else logging.WARNING, "%s failed: %s",
+            action.get("Action"), exc)
 
 
 class _Callback:
