@@ -178,14 +178,12 @@ def placed_steps(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
 
 
 class _Picture:
-    """The working agents of one moment (a pass's first step), and who could take each kind
-    as the cache knows it, as long as the config is the one of that moment."""
+    """One pass's Shares (the working agents of its first step), as long as the config is the
+    one of that moment."""
 
     def __init__(self, agents: Sequence[Agent], cache: KindCache) -> None:
-        self.agents, self.cache = agents, cache
-        self.working = cache.working_now(agents)
-        self.working_mask, self.generation = cache.working_mask, cache.generation
-        self._by_id: dict[str, Agent] | None = None
+        self.shares, self.cache = Shares(agents, cache), cache
+        self.generation = cache.generation
 
     def _fresh(self) -> None:
         if self.cache.generation != self.generation:
@@ -195,19 +193,13 @@ class _Picture:
         """The kind, who could ever take it (a bit mask) and how many of them work: a column
         of share_row and share_weights."""
         self._fresh()
-        mask = self.cache.takers_mask(kind, self.agents)
-        return kind, mask, (self.working_mask & mask).bit_count()
+        mask = self.cache.takers_mask(kind, self.shares.agents)
+        return kind, mask, (self.shares.working_mask & mask).bit_count()
 
     def takers(self, kind: int) -> tuple[int, list[Agent]]:
-        """The working agents serving `kind`, as a bit mask and as agents (Shares.takers_mask,
-        Shares.able)."""
+        """The working agents serving `kind`, as a bit mask and as agents."""
         self._fresh()
-        if self._by_id is None:
-            self._by_id = {a.id: a for a in self.agents}
-        by_id = self._by_id
-        mask = self.working_mask & self.cache.takers_mask(kind, self.agents)
-        return mask, [by_id[i] for i in self.working.intersection(
-            self.cache.takers(kind, self.agents))]
+        return self.shares.takers_mask(kind), self.shares.able(kind)
 
 
 def _asked_into(waiting: Sequence[Call], only: Mapping[str, object] | None, cache: KindCache,

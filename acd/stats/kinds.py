@@ -228,6 +228,8 @@ class Shares:
         self.agents = agents
         self._by_id = by_id
         self.working = cache.working_now(agents)
+        # (kept: the cache's follows the agents, and a pass run in steps reads it later)
+        self.working_mask = cache.working_mask
         self.cache = cache
         self._takers: dict[int, frozenset[str]] = {}
         self._masks: dict[int, int] = {}
@@ -244,7 +246,7 @@ class Shares:
         """takers(kind) as a bit mask (KindCache's bits)."""
         found = self._masks.get(kind)
         if found is None:
-            found = self._masks[kind] = (self.cache.working_mask
+            found = self._masks[kind] = (self.working_mask
                                          & self.cache.takers_mask(kind, self.agents))
         return found
 
