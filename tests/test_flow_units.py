@@ -150,7 +150,8 @@ def _centres(draw: st.DrawFn) -> tuple[list[Call], list[Agent], float]:
             state=state, state_since=now - draw(st.floats(0, 900))))
     calls = []
     for i in range(draw(st.integers(0, 14))):
-        req = {s: lvl for s in _SKILLS if (lvl := draw(st.integers(0, 2)))}
+        # (a skill asked at level 0 is met by every agent, as by one not holding it)
+        req = {s: draw(st.integers(0, 2)) for s in _SKILLS if draw(st.booleans())}
         calls.append(Call(
             id=f"c{i:02d}", channel="", uniqueid="", caller_num="", dnis="",
             state=draw(st.sampled_from([CallState.WAITING] * 4 + [CallState.RINGING])),
@@ -477,6 +478,35 @@ def test_shares_summed_per_denominator_round_half_up_exactly(
             by_denominator = {**by_denominator, 6: by_denominator.get(6, 0) + int(need * 6)}
             exact = sum((Fraction(n, d) for d, n in by_denominator.items()), Fraction(0))
     assert ewt_batch._half_up_sum(by_denominator) == math.floor(exact + Fraction(1, 2))
+
+
+def test_kind_cache_follows_an_agent_into_kinds_first_met_after_it_moved() -> None:
+    # The cache learns which kinds an agent serves when it first moves, and catches up with
+    # the kinds met since at its next move: a count of a kind met later must follow it too.
+    now = 1000.0
+    agents = [Agent(id=f"a{i}", interface="x", skills={"s1": 2}, state=AgentState.ON_CALL,
+                    state_since=now - 30) for i in range(2)]
+    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
+                  state=CallState.WAITING, queue="q1", required={"s1": 1},
+                  entered_at=now - 100 + i) for i in range(4)]
+    census, cache = WaitingCensus(), KindCache()
+    for c in calls:
+        census.put(c)
+    first = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                 state=CallState.WAITING, queue="q1", required={"s1": 1}, entered_at=now)
+    later = dataclasses.replace(first, id="later", queue="q2", required={"s1": 2})
+
+    def same(probe: Call) -> None:
+        assert counted_entry_ewt(probe, now, census, {a.id: a for a in agents}, 120.0, 5.0,
+                                 cache) == call_ewt(probe, now, calls, agents, 120.0, 5.0)
+
+    same(first)
+    agents[0] = dataclasses.replace(agents[0], state=AgentState.NOT_READY)
+    same(first)  # a0 moved: the kinds it serves are worked out (q1's)
+    same(later)  # a kind met only now: its counts are made with a0 not working
+    agents[0] = dataclasses.replace(agents[0], state=AgentState.ON_CALL)
+    same(later)  # a0 is back: q2's counts must follow it
+    same(first)
 
 
 def test_kind_cache_follows_agents_leaving_and_config_changes() -> None:

@@ -3,13 +3,14 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
 
 - Each call's kind is a small int (`KindCache.of`), remembered while the Call object stays the
   same.
-- Who could ever take a kind is worked out once per config (`agents_changed`), once per
-  requirement the kinds share, from an index of the agents by skill.
+- Who could ever take a kind is worked out once per config (`agents_changed`) as a bit mask
+  (an agent's bit: `_bits`): the agents holding each required skill at its level, ANDed, and
+  those serving the kind's queue. The masks of a skill at a level and of a queue come from one
+  pass over the agents, made when first needed.
 - How many working agents (able to take calls now or later) serve each kind and each pair of
   kinds is kept from pass to pass, and follows the agents that start or stop working one by
   one.
-- The working agents and each kind's takers are bit masks too (an agent's bit: `_bits`): a
-  count not kept is an AND and a popcount.
+- The working agents are a bit mask too: a count not kept is an AND and a popcount.
 - `Shares` is one pass's view: the working agents of each kind, and the share of one kind's
   calls that another kind's agents take, pair by pair (`share`, with the counts kept).
   `share_row` and `share_weights` give one kind's shares of every kind waiting (the columns:
@@ -18,10 +19,9 @@ now: what the batch EWT (acd/stats/ewt_batch.py) shares the calls ahead out by. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from acd.core.model import Agent, Call
-from acd.core.policy import meets
 from acd.stats.ewt import ABLE_STATES, CallKind
 
 
@@ -40,20 +40,23 @@ class KindCache:
         self._seen: dict[str, tuple[Call, dict[str, int], str, int]] = {}
         self._index: dict[CallKind, int] = {}
         self.kinds: list[CallKind] = []
-        self._takers: dict[int, frozenset[str]] = {}
-        self._by_skill: dict[str, list[Agent]] | None = None  # skill -> agents holding it
-        # a requirement -> the agents meeting it (their queues aside)
-        self._meeting: dict[frozenset[tuple[str, int]], list[Agent]] = {}
         self.working: frozenset[str] = frozenset()
-        self._served: dict[str, list[int]] = {}  # agent id -> the kinds with known takers it serves
         self._size: dict[int, int] = {}  # kind -> working agents serving it
         self._overlap: dict[int, dict[int, int]] = {}  # kind -> kind -> working serving both
         self._pairs = 0  # entries in _overlap
-        # The same sets as bit masks (an agent's bit: _bits), for the counts not kept:
-        # (a & b).bit_count() is ~0.2 us where a frozenset intersection of a few hundred
-        # agents was ~7 us, and a tick of a big centre asks for 150,000 of them.
+        # Agents as bits of masks: (a & b).bit_count() is ~0.2 us where a frozenset
+        # intersection of a few hundred agents was ~7 us, and a tick of a big centre asks for
+        # 150,000 of them.
         self._bits: dict[str, int] = {}
+        self._ids: list[str] = []  # bit -> agent id
+        self._agents: _AgentMasks | None = None  # (made when first needed)
+        self._levels: dict[tuple[str, int], int] = {}  # (skill, level) -> agents meeting it
+        self._queues: dict[str, int] = {}  # queue -> agents serving it
         self._masks: dict[int, int] = {}  # kind -> who could ever take it
+        self._made: list[int] = []  # the kinds of _masks, in the order they were made
+        # agent id -> the kinds it serves among the first n made (n: the second item); made
+        # and caught up when the agent starts or stops working, for the counts that follow it
+        self._served: dict[str, tuple[list[int], int]] = {}
         self._working_mask: int | None = None  # the working agents (None: to be made)
         self.generation = 0  # one more at each agents_changed
 
@@ -84,30 +87,81 @@ class KindCache:
     def _bit(self, agent_id: str) -> int:
         bit = self._bits.get(agent_id)
         if bit is None:
-            bit = self._bits[agent_id] = len(self._bits)
+            bit = self._bits[agent_id] = len(self._ids)
+            self._ids.append(agent_id)
         return bit
 
+    def ids(self, mask: int) -> list[str]:
+        """The agents of a mask made by this cache."""
+        ids = self._ids
+        return [ids[bit] for bit in _bits_of(mask)]
+
     def takers_mask(self, kind: int, agents: Sequence[Agent]) -> int:
-        """takers(kind) (who could ever take it) as a bit mask."""
+        """Who could ever take `kind` (any state: it depends on the agents' skills and queues
+        alone), as a bit mask."""
         found = self._masks.get(kind)
         if found is None:
-            found = self._masks[kind] = _mask(self._bit(a) for a in self.takers(kind, agents))
+            queue, need = self.kinds[kind]
+            found = self._queue_mask(queue, agents)
+            for skill, level in need:
+                if found:
+                    found &= self._level_mask(skill, level, agents)
+            self._masks[kind] = found
+            self._made.append(kind)
+        return found
+
+    def _of_agents(self, agents: Sequence[Agent]) -> _AgentMasks:
+        if self._agents is None:
+            self._agents = _AgentMasks(agents, self._bit)
+        return self._agents
+
+    def _level_mask(self, skill: str, level: int, agents: Sequence[Agent]) -> int:
+        """The agents holding `skill` at `level` or above (meets(), one skill)."""
+        if level <= 0:  # (a skill not held counts as level 0)
+            return self._of_agents(agents).every
+        found = self._levels.get((skill, level))
+        if found is None:
+            found = self._levels[skill, level] = _mask(
+                bit for bit, held in self._of_agents(agents).by_skill.get(skill, ())
+                if held >= level)
+        return found
+
+    def _queue_mask(self, queue: str, agents: Sequence[Agent]) -> int:
+        """The agents whose queues allow `queue` (serves() without `now`: none listed is any)."""
+        found = self._queues.get(queue)
+        if found is None:
+            of = self._of_agents(agents)
+            found = self._queues[queue] = of.open | _mask(of.listed.get(queue, ()))
         return found
 
     def _moved(self, agent_id: str, step: int) -> None:
         """An agent started (+1) or stopped (-1) working: the counts of the kinds it serves."""
-        kinds = self._served.get(agent_id)
-        if not kinds:
+        size, overlap = self._size, self._overlap
+        if not size and not overlap:
             return
-        size = self._size
+        kinds = self._served_by(agent_id)
         for kind in kinds:
             if kind in size:
                 size[kind] += step
-            pairs = self._overlap.get(kind)
+            pairs = overlap.get(kind)
             if pairs is not None:
                 for other in kinds:
                     if other in pairs:
                         pairs[other] += step
+
+    def _served_by(self, agent_id: str) -> list[int]:
+        """The kinds with a mask made that the agent serves: caught up with the masks made
+        since it last moved (a cold cache makes a thousand at once; each agent then tests
+        them when it first moves, not each new mask every agent)."""
+        kinds, known = self._served.get(agent_id, ([], 0))
+        made = self._made
+        if known < len(made):
+            bit = self._bits.get(agent_id)
+            if bit is not None:
+                one, masks = 1 << bit, self._masks
+                kinds.extend(kind for kind in made[known:] if masks[kind] & one)
+            self._served[agent_id] = kinds, len(made)
+        return kinds
 
     def size(self, kind: int, agents: Sequence[Agent]) -> int:
         """Working agents serving `kind` (working_now called first, in the same pass)."""
@@ -151,53 +205,45 @@ class KindCache:
             self.kinds.append(kind)
         return index
 
-    def takers(self, kind: int, agents: Sequence[Agent]) -> frozenset[str]:
-        found = self._takers.get(kind)
-        if found is None:
-            # serves() without `now` is: the agent's queues allow the call's queue, and it
-            # meets the call's own requirement. The second depends on the requirement alone,
-            # which many kinds share (a thousand queues are often a few hundred skill sets).
-            queue, need = self.kinds[kind]
-            meeting = self._meeting.get(need)
-            if meeting is None:
-                required = dict(need)
-                meeting = self._meeting[need] = [
-                    a for a in self._candidates(required, agents) if meets(a, required)]
-            found = self._takers[kind] = frozenset(
-                a.id for a in meeting if not a.queues or queue in a.queues)
-            for agent_id in found:
-                self._served.setdefault(agent_id, []).append(kind)
-        return found
-
-    def _candidates(self, required: Mapping[str, int],
-                    agents: Sequence[Agent]) -> Sequence[Agent]:
-        """The agents holding the rarest skill the call requires (every agent, for a call that
-        requires none): the requirement is then checked for a few hundred agents, not for
-        every agent and kind. A first EWT with a thousand kinds waiting checked it 5 million
-        times at the full bench size: 2-3 s of the engine. Skills change only with the config
-        (agents_changed), so the index by skill is made once."""
-        if not required:
-            return agents
-        if self._by_skill is None:
-            self._by_skill = {}
-            for agent in agents:
-                for skill in agent.skills:
-                    self._by_skill.setdefault(skill, []).append(agent)
-        by_skill = self._by_skill
-        return min((by_skill.get(skill, []) for skill in required), key=len)
-
     def agents_changed(self) -> None:
         """Agents' skills or queues changed (a config reload), or agents came or went."""
         self.generation += 1
-        self._by_skill = None
-        self._meeting.clear()
-        self._takers.clear()
-        self._served.clear()
         self._size.clear()
         self._forget_pairs()
         self._bits.clear()
+        self._ids.clear()
+        self._agents = None
+        self._levels.clear()
+        self._queues.clear()
         self._masks.clear()
+        self._made.clear()
+        self._served.clear()
         self._working_mask = None
+
+
+class _AgentMasks:
+    """One pass over the agents (once per config) for the masks of KindCache: every agent,
+    those serving any queue, each listed queue's, and each skill's holders with their
+    levels. With a thousand kinds waiting, working each kind's takers out agent by agent was
+    ~0.35 s at the full bench size, in one step of the first EWT after a start or a reload."""
+
+    def __init__(self, agents: Sequence[Agent], bit_of: Callable[[str], int]) -> None:
+        every: list[int] = []
+        open_: list[int] = []
+        self.listed: dict[str, list[int]] = {}  # queue -> agents listing it
+        self.by_skill: dict[str, list[tuple[int, int]]] = {}  # skill -> (agent, level)
+        for agent in agents:
+            bit = bit_of(agent.id)
+            every.append(bit)
+            if agent.queues:
+                for queue in agent.queues:
+                    self.listed.setdefault(queue, []).append(bit)
+            else:
+                open_.append(bit)
+            for skill, level in agent.skills.items():
+                self.by_skill.setdefault(skill, []).append((bit, level))
+        self.every = _mask(every)
+        self.open = _mask(open_)
 
 
 def _mask(bits: Iterable[int]) -> int:
@@ -210,6 +256,18 @@ def _mask(bits: Iterable[int]) -> int:
     for bit in found:
         buf[bit >> 3] |= 1 << (bit & 7)
     return int.from_bytes(buf, "little")
+
+
+def _bits_of(mask: int) -> list[int]:
+    """The bits set in a mask, lowest first (a byte at a time: shifting a 5,000-bit int once
+    per bit copies it each time)."""
+    out = []
+    for at, byte in enumerate(mask.to_bytes((mask.bit_length() + 7) // 8, "little")):
+        while byte:
+            low = byte & -byte
+            out.append(8 * at + low.bit_length() - 1)
+            byte ^= low
+    return out
 
 
 # More agents than this starting or stopping work between two passes (a shift logging in):
@@ -231,19 +289,11 @@ class Shares:
         # (kept: the cache's follows the agents, and a pass run in steps reads it later)
         self.working_mask = cache.working_mask
         self.cache = cache
-        self._takers: dict[int, frozenset[str]] = {}
         self._masks: dict[int, int] = {}
 
-    def takers(self, kind: int) -> frozenset[str]:
-        """The working agents (able to take calls now or after their call) serving `kind`."""
-        found = self._takers.get(kind)
-        if found is None:
-            found = self._takers[kind] = self.working.intersection(
-                self.cache.takers(kind, self.agents))
-        return found
-
     def takers_mask(self, kind: int) -> int:
-        """takers(kind) as a bit mask (KindCache's bits)."""
+        """The working agents (able to take calls now or after their call) serving `kind`, as
+        a bit mask (KindCache's bits)."""
         found = self._masks.get(kind)
         if found is None:
             found = self._masks[kind] = (self.working_mask
@@ -251,10 +301,11 @@ class Shares:
         return found
 
     def able(self, kind: int) -> list[Agent]:
+        """takers_mask(kind) as agents."""
         if self._by_id is None:
             self._by_id = {a.id: a for a in self.agents}
         by_id = self._by_id
-        return [by_id[i] for i in self.takers(kind)]
+        return [by_id[i] for i in self.cache.ids(self.takers_mask(kind))]
 
     def share(self, kind: int, other: int) -> tuple[int, int]:
         """The share of `other`'s calls the agents of `kind` are expected to take, as
