@@ -133,7 +133,7 @@ def placed_steps(waiting: Sequence[Call], agents: Sequence[Agent], now: float,
     """waiting_placed in small steps, and with `places` (calls whose place alone is wanted, as
     places_only gives it) in the same walk: a generator that stops every few hundred calls,
     every kind and every caller's sum, and returns the answer. At 10,000 waiting, 166 of them
-    asked for, the whole pass is ~0.15 s (the first after a reload 1-2 s); the engine runs the
+    asked for, the whole pass is ~0.15 s (the first after a reload ~0.2 s); the engine runs the
     steps a slice of time at a time and goes on with the calls between them
     (acd/service/flow).
 
