@@ -47,12 +47,34 @@ async def test_each_refresh_reads_only_new_facts_and_equals_a_recount(store: Sto
     # the three new facts, not the hour again (the late one too: its score is in the margin)
     assert cache.facts_read == 43
     assert (await cache.windows(store, queues, B + 200))[900]["sales"].offered == 21
+    # A fact written later than LATE_S after its time is missed by the reads of new facts...
+    await offered(store, "later", "sales", B + 150)
+    got = await cache.windows(store, queues, B + 300)
+    recount = await store.queue_windows(queues, B + 300)
+    assert got[900]["sales"].offered == recount[900]["sales"].offered - 1
+    assert got[900]["support"] == recount[900]["support"]
+    # ... and counted when its queue is read in full again. The queues take turns, spread
+    # over RECOUNT_S from the first read (B + 100): support's comes at B + 550, sales's at
+    # B + 1000; each refresh reads the queues whose turn has come, not the whole hour.
+    before = cache.facts_read
+    await cache.windows(store, queues, B + 560)
+    assert cache.facts_read - before == await facts_of(store, "support", B + 560)
     # the windows slide: at B + 939 the first offers (B + 0..38) are out of the 15 minutes
-    for now in (B + 901.0, B + 939.0, B + 100 + RECOUNT_S):
+    for now in (B + 901.0, B + 939.0):
+        got = await cache.windows(store, queues, now)
+        recount = await store.queue_windows(queues, now)
+        assert got[900]["sales"].offered == recount[900]["sales"].offered - 1, now
+        assert got[3600]["support"] == recount[3600]["support"], now
+    before = cache.facts_read
+    await same_as_recount(cache, store, queues, B + 100 + RECOUNT_S)  # sales's turn
+    assert cache.facts_read - before == await facts_of(store, "sales", B + 100 + RECOUNT_S)
+    for now in (B + 1200.0, B + 3610.0, B + 3700.0):  # (each queue again every RECOUNT_S)
         await same_as_recount(cache, store, queues, now)
-    assert cache.facts_read == 43
-    for now in (B + 1200.0, B + 3610.0, B + 3700.0):  # (a recount every RECOUNT_S)
-        await same_as_recount(cache, store, queues, now)
+
+
+async def facts_of(s: Store, queue: str, now: float) -> int:
+    """The queue's recent facts in the hour before `now` (what reading it in full reads)."""
+    return sum([len(lot) async for lot in s.recent_facts([queue], now - 3600, now)])
 
 
 async def test_a_queue_added_later_has_its_hour_read(store: Store) -> None:
