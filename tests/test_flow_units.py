@@ -480,20 +480,28 @@ def test_shares_summed_per_denominator_round_half_up_exactly(
     assert ewt_batch._half_up_sum(by_denominator) == math.floor(exact + Fraction(1, 2))
 
 
+def _one_skill_centre(now: float, n_agents: int, n_calls: int
+                      ) -> tuple[list[Agent], list[Call], Call]:
+    """Agents on a call with s1 at level 2, callers of q1 waiting for s1 at level 1, and one
+    more about to join them."""
+    agents = [Agent(id=f"a{i}", interface="x", skills={"s1": 2}, state=AgentState.ON_CALL,
+                    state_since=now - 30) for i in range(n_agents)]
+    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
+                  state=CallState.WAITING, queue="q1", required={"s1": 1},
+                  entered_at=now - 100 + i) for i in range(n_calls)]
+    probe = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
+                 state=CallState.WAITING, queue="q1", required={"s1": 1}, entered_at=now)
+    return agents, calls, probe
+
+
 def test_kind_cache_follows_an_agent_into_kinds_first_met_after_it_moved() -> None:
     # The cache learns which kinds an agent serves when it first moves, and catches up with
     # the kinds met since at its next move: a count of a kind met later must follow it too.
     now = 1000.0
-    agents = [Agent(id=f"a{i}", interface="x", skills={"s1": 2}, state=AgentState.ON_CALL,
-                    state_since=now - 30) for i in range(2)]
-    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
-                  state=CallState.WAITING, queue="q1", required={"s1": 1},
-                  entered_at=now - 100 + i) for i in range(4)]
+    agents, calls, first = _one_skill_centre(now, 2, 4)
     census, cache = WaitingCensus(), KindCache()
     for c in calls:
         census.put(c)
-    first = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
-                 state=CallState.WAITING, queue="q1", required={"s1": 1}, entered_at=now)
     later = dataclasses.replace(first, id="later", queue="q2", required={"s1": 2})
 
     def same(probe: Call) -> None:
@@ -511,13 +519,7 @@ def test_kind_cache_follows_an_agent_into_kinds_first_met_after_it_moved() -> No
 
 def test_kind_cache_follows_agents_leaving_and_config_changes() -> None:
     now = 1000.0
-    agents = [Agent(id=f"a{i}", interface="x", skills={"s1": 2}, state=AgentState.ON_CALL,
-                    state_since=now - 30) for i in range(3)]
-    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
-                  state=CallState.WAITING, queue="q1", required={"s1": 1},
-                  entered_at=now - 100 + i) for i in range(5)]
-    probe = Call(id="new", channel="", uniqueid="", caller_num="", dnis="",
-                 state=CallState.WAITING, queue="q1", required={"s1": 1}, entered_at=now)
+    agents, calls, probe = _one_skill_centre(now, 3, 5)
     cache = KindCache()
 
     def same() -> None:
