@@ -285,7 +285,7 @@ class Shares:
                  by_id: Mapping[str, Agent] | None = None) -> None:
         self.agents = agents
         self._by_id = by_id
-        self.working = cache.working_now(agents)
+        cache.working_now(agents)
         # (kept: the cache's follows the agents, and a pass run in steps reads it later)
         self.working_mask = cache.working_mask
         self.cache = cache
