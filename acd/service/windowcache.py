@@ -66,6 +66,8 @@ class WindowCache:
                 # Read in full all together (a start): their next turns are spread over
                 # RECOUNT_S, as if the last ones had been.
                 self._recounted[queue] = upto - RECOUNT_S * i / len(new) if first else upto
+            if len(self._recounted) > len(self._queues):  # (queues gone from the config)
+                self._recounted = {q: self._recounted[q] for q in self._queues}
             self._read_upto = upto
             return w.all_counts(queues)
 
