@@ -49,9 +49,9 @@ class KindCache:
         # 150,000 of them.
         self._bits: dict[str, int] = {}
         self._ids: list[str] = []  # bit -> agent id
-        self._agents: _AgentMasks | None = None  # (made when first needed)
-        self._levels: dict[tuple[str, int], int] = {}  # (skill, level) -> agents meeting it
-        self._queues: dict[str, int] = {}  # queue -> agents serving it
+        self._agent_masks: _AgentMasks | None = None  # (made when first needed)
+        self._level_masks: dict[tuple[str, int], int] = {}  # (skill, level) -> agents meeting it
+        self._queue_masks: dict[str, int] = {}  # queue -> agents serving it
         self._masks: dict[int, int] = {}  # kind -> who could ever take it
         self._made: list[int] = []  # the kinds of _masks, in the order they were made
         # agent id -> the kinds it serves among the first n made (n: the second item); made
@@ -111,27 +111,27 @@ class KindCache:
         return found
 
     def _of_agents(self, agents: Sequence[Agent]) -> _AgentMasks:
-        if self._agents is None:
-            self._agents = _AgentMasks(agents, self._bit)
-        return self._agents
+        if self._agent_masks is None:
+            self._agent_masks = _AgentMasks(agents, self._bit)
+        return self._agent_masks
 
     def _level_mask(self, skill: str, level: int, agents: Sequence[Agent]) -> int:
         """The agents holding `skill` at `level` or above (meets(), one skill)."""
         if level <= 0:  # (a skill not held counts as level 0)
             return self._of_agents(agents).every
-        found = self._levels.get((skill, level))
+        found = self._level_masks.get((skill, level))
         if found is None:
-            found = self._levels[skill, level] = _mask(
+            found = self._level_masks[skill, level] = _mask(
                 bit for bit, held in self._of_agents(agents).by_skill.get(skill, ())
                 if held >= level)
         return found
 
     def _queue_mask(self, queue: str, agents: Sequence[Agent]) -> int:
         """The agents whose queues allow `queue` (serves() without `now`: none listed is any)."""
-        found = self._queues.get(queue)
+        found = self._queue_masks.get(queue)
         if found is None:
             of = self._of_agents(agents)
-            found = self._queues[queue] = of.open | _mask(of.listed.get(queue, ()))
+            found = self._queue_masks[queue] = of.open | _mask(of.listed.get(queue, ()))
         return found
 
     def _moved(self, agent_id: str, step: int) -> None:
@@ -212,9 +212,9 @@ class KindCache:
         self._forget_pairs()
         self._bits.clear()
         self._ids.clear()
-        self._agents = None
-        self._levels.clear()
-        self._queues.clear()
+        self._agent_masks = None
+        self._level_masks.clear()
+        self._queue_masks.clear()
         self._masks.clear()
         self._made.clear()
         self._served.clear()
