@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Generic, Self, TypeVar
 
-import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from acd.stats.raw import INTERVAL_S
 from acd.store import codec
 from acd.store.keys import Keys
+from acd.store.lane import ScriptLane, packed
 from acd.store.results import StoreError, is_stale
 
 R = TypeVar("R")
@@ -68,9 +69,7 @@ class _HiredisPacking:
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # e.g. "SCRIPT LOAD": two arguments
             args = (*args[0].split(), *args[1:])
-        # floats as redis-py writes them (repr), not hiredis's %.17g
-        packed: Any = tuple(repr(a) if isinstance(a, float) else a for a in args)
-        return [hiredis.pack_command(packed)]
+        return [packed(args)]
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """redis-py's write goes through asyncio.wait_for (its socket timeout): a Task, and a
@@ -103,39 +102,57 @@ _FAST_PACKING: dict[type, type] = {Connection: _TcpConnection,
                                    UnixDomainSocketConnection: _UnixConnection}
 
 
+class LuaScript:
+    """One of the store's scripts: called through the store's ScriptLane when it has one,
+    else through redis-py (which sends EVALSHA, and the script itself on NOSCRIPT)."""
+
+    __slots__ = ("_lane", "_redis", "sha", "source")
+
+    def __init__(self, client: Redis, lane: ScriptLane | None, source: str) -> None:
+        self._redis: AsyncScript = client.register_script(source)
+        self._lane = lane
+        self.source = source
+        self.sha: str = self._redis.sha
+
+    async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        if self._lane is None:
+            return await self._redis(keys=keys, args=args)
+        return await self._lane.evalsha(self.sha, self.source, keys, args)
+
+
 @dataclass(frozen=True, slots=True)
 class Scripts:
-    create_call: AsyncScript
-    update_call: AsyncScript
-    enqueue: AsyncScript
-    claim: AsyncScript
-    answer: AsyncScript
-    requeue: AsyncScript
-    end_call: AsyncScript
-    sync_agent: AsyncScript
-    remove_agent: AsyncScript
-    set_agent_state: AsyncScript
-    set_priority: AsyncScript
-    renew_leases: AsyncScript
-    repeat_call: AsyncScript
-    overflow: AsyncScript  # caller-facing policies: acd/store/policies.py
-    survey: AsyncScript
-    callback_request: AsyncScript
-    callback_attempt: AsyncScript
-    callback_due: AsyncScript
-    read_hashes: AsyncScript
-    wrapup: AsyncScript  # issue 9: acd/store/transfers.py, agents.py
-    transfer_queue: AsyncScript
-    transfer_agent: AsyncScript
-    consult: AsyncScript
-    steps: AsyncScript  # several of the STEP_SCRIPTS in one call (steps.lua)
+    create_call: LuaScript
+    update_call: LuaScript
+    enqueue: LuaScript
+    claim: LuaScript
+    answer: LuaScript
+    requeue: LuaScript
+    end_call: LuaScript
+    sync_agent: LuaScript
+    remove_agent: LuaScript
+    set_agent_state: LuaScript
+    set_priority: LuaScript
+    renew_leases: LuaScript
+    repeat_call: LuaScript
+    overflow: LuaScript  # caller-facing policies: acd/store/policies.py
+    survey: LuaScript
+    callback_request: LuaScript
+    callback_attempt: LuaScript
+    callback_due: LuaScript
+    read_hashes: LuaScript
+    wrapup: LuaScript  # issue 9: acd/store/transfers.py, agents.py
+    transfer_queue: LuaScript
+    transfer_agent: LuaScript
+    consult: LuaScript
+    steps: LuaScript  # several of the STEP_SCRIPTS in one call (steps.lua)
 
     @classmethod
-    def register(cls, client: Redis) -> Scripts:
-        """Register (no round trip): redis-py sends EVALSHA and loads on NOSCRIPT."""
+    def register(cls, client: Redis, lane: ScriptLane | None) -> Scripts:
+        """Register (no round trip): each call sends EVALSHA, and loads on NOSCRIPT."""
         lib = _source(_LIB)
         loaded = {
-            name: client.register_script(lib + "\n" + _source(f"{name}.lua"))
+            name: LuaScript(client, lane, lib + "\n" + _source(f"{name}.lua"))
             for name in cls.__dataclass_fields__ if name != "steps"
         }
         # Each step script's body as a function of its own KEYS and ARGV (the library inside
@@ -143,9 +160,9 @@ class Scripts:
         bodies = "\n".join(f"STEPS['{name}'] = function(KEYS, ARGV)\n{lib}\n"
                            f"{_source(f'{name}.lua')}\nend" for name in STEP_SCRIPTS)
         steps = f"local STEPS = {{}}\n{bodies}\n{_source('steps.lua')}"
-        return cls(**loaded, steps=client.register_script(steps))
+        return cls(**loaded, steps=LuaScript(client, lane, steps))
 
-    def step_name(self, script: AsyncScript) -> str | None:
+    def step_name(self, script: LuaScript) -> str | None:
         """The name of one of the STEP_SCRIPTS; None for any other script."""
         for name in STEP_SCRIPTS:
             if getattr(self, name) is script:
@@ -153,7 +170,7 @@ class Scripts:
         return None
 
 
-Step = tuple[AsyncScript, list[str], list[Any]]  # one script call: script, KEYS, ARGV
+Step = tuple[LuaScript, list[str], list[Any]]  # one script call: script, KEYS, ARGV
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +188,11 @@ class Prepared(Generic[R]):
 class StoreBase:
     def __init__(self, client: Redis, keys: Keys, *, events_maxlen: int = EVENTS_MAXLEN,
                  ended_ttl_s: int = ENDED_TTL_S, stats_ttl_s: int = STATS_TTL_S,
-                 origin: str = "") -> None:
+                 origin: str = "", lane: ScriptLane | None = None) -> None:
         self._r = client
         self._k = keys
-        self._lua = Scripts.register(client)
+        self._lane = lane  # the scripts' own connection (lane.py); None: through redis-py
+        self._lua = Scripts.register(client, lane)
         self._maxlen = events_maxlen
         if origin and (origin != origin.strip() or " " in origin):
             raise ValueError(f"an origin tag has no spaces: {origin!r}")
@@ -210,12 +228,14 @@ class StoreBase:
         """
         keys = Keys(prefix, pbx)
         extra: dict[str, Any] = {}
+        retry: Retry | None = None
         if wait_for_redis:
             # The service's own client: a lost connection (Redis restarting, unreachable for a
             # while) blocks the command until Redis answers again, so no event is dropped:
             # the engine simply pauses, and the events wait in its inbox, in order.
-            extra = {"retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), -1),
-                     "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
+            retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), -1,
+                          (RedisConnectionError, RedisTimeoutError))
+            extra = {"retry": retry, "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
         client = Redis.from_url(url, decode_responses=True, **extra)
         pool = client.connection_pool  # (no connection made yet: they are made lazily)
         pool.connection_class = _FAST_PACKING.get(pool.connection_class, pool.connection_class)
@@ -230,7 +250,8 @@ class StoreBase:
             await client.aclose()
             raise
         return cls(client, keys, events_maxlen=events_maxlen, ended_ttl_s=ended_ttl_s,
-                   stats_ttl_s=stats_ttl_s, origin=origin)
+                   stats_ttl_s=stats_ttl_s, origin=origin,
+                   lane=ScriptLane.for_url(url, copy.deepcopy(retry)))
 
     @property
     def keys(self) -> Keys:
@@ -238,6 +259,8 @@ class StoreBase:
 
     async def close(self) -> None:
         self.closed = True  # no new client after this (a late blocking read would leak one)
+        if self._lane is not None:
+            await self._lane.close()
         for client in (self._blocking, self._r):
             if client is not None:
                 await client.aclose()
@@ -333,7 +356,11 @@ class StoreBase:
     async def _eval_each(self, calls: list[Step]) -> list[Any]:
         """Script calls in one round trip (a pipeline, not a transaction). A script not yet
         loaded is run again alone, which loads it."""
-        if len(calls) == 1:  # no pipeline object for one call
+        replies: list[Any]
+        if self._lane is not None:
+            replies = await self._lane.call_many(
+                [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls])
+        elif len(calls) == 1:  # no pipeline object for one call
             script, keys, args = calls[0]
             try:
                 return [await script(keys=keys, args=args)]
@@ -341,10 +368,11 @@ class StoreBase:
                 if not _answered(exc):
                     raise
                 return [exc]
-        async with self._r.pipeline(transaction=False) as pipe:
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        else:
+            async with self._r.pipeline(transaction=False) as pipe:
+                for script, keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                replies = await pipe.execute(raise_on_error=False)
         for n, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
                 script, keys, args = calls[n]
