@@ -101,7 +101,7 @@ async def test_reads_everything_again_when_the_stream_was_deleted(
     assert f.full_reads == 2 and f.calls == {}
 
 
-async def test_offsets_go_to_the_routing_process_through_the_store(
+async def test_offsets_and_handle_times_go_to_the_routing_process_through_the_store(
         stores: tuple[Store, Store], redis_url: str) -> None:
     writer, reader = stores
     assert await writer.read_offsets() is None
@@ -110,6 +110,11 @@ async def test_offsets_go_to_the_routing_process_through_the_store(
     assert await writer.read_offsets() is None  # published at the next catch-up
     await f.catch_up()
     assert await writer.read_offsets() == {"sales": 4.5}
+    # the queues' handle times travel the same way (acd/service/flow/live_aht.py)
+    assert await writer.read_handle_times() is None
+    f.set_handle_times({"sales": 181.5})
+    await f.catch_up()
+    assert await writer.read_handle_times() == {"sales": 181.5}
     client = aioredis.from_url(redis_url)
     try:
         await client.set(reader._k.offsets, b"not json")

@@ -36,6 +36,7 @@ from acd.service.windowcache import WindowCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
 from acd.stats.jsonparts import encode_steps
+from acd.stats.raw import handle_times
 from acd.stats.reason_schema import HistoryStep
 from acd.stats.schema import Snapshot
 from acd.stats.timewin import local_midnight
@@ -179,6 +180,8 @@ class ServiceBackend:
         async with asyncio.timeout(reads_timeout_s):
             raws = dict(zip(names, await reads, strict=True))
         self.reads_s = loop.time() - started
+        for name, raw in raws.items():  # (each PBX's own hour: its callers' waits)
+            self.sources[name].set_handle_times(handle_times(raw.windows["60m"]))
         agent_pbx = {aid: name for name, engine in self.sources.items()
                      for aid in engine.agents}
         # Taken at once, before any pause: the calls and agents are replaced, never changed.

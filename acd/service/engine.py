@@ -327,6 +327,10 @@ class Engine:
         if offsets != self.rules.offsets:
             self.rules = self.rules.with_offsets(offsets)
 
+    def set_handle_times(self, times: dict[str, float]) -> None:
+        """(LiveSource) The queues' handle times over the last hour, from the figures."""
+        self.flow.aht.set_measured(times)
+
     async def catch_up(self) -> None:
         """(LiveSource) Nothing to do: the engine's picture is the live one."""
 

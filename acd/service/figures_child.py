@@ -123,14 +123,18 @@ class FiguresChild:
 
 
 async def follow_offsets(engines: Mapping[str, Engine], every_s: float) -> None:
-    """The steering offsets the figures process publishes, applied to the engines."""
+    """The steering offsets and the handle times the figures process publishes, applied to
+    the engines."""
     while True:
         for engine in engines.values():
             try:
                 offsets = await engine.store.read_offsets()
-            except Exception:  # Redis away: the engine keeps the offsets it has
+                times = await engine.store.read_handle_times()
+            except Exception:  # Redis away: the engine keeps what it has
                 log.debug("offsets not readable", exc_info=True)
                 continue
             if offsets is not None:
                 engine.set_offsets(offsets)
+            if times is not None:
+                engine.set_handle_times(times)
         await asyncio.sleep(every_s)

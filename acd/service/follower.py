@@ -54,6 +54,8 @@ class Follower:
         self._full_at: float | None = None  # monotonic time of the last full read
         self._offsets: dict[str, float] | None = None
         self._published: dict[str, float] | None = None
+        self._times: dict[str, float] | None = None  # handle times, the same way
+        self._times_published: dict[str, float] | None = None
         self.full_reads = 0
         # What a full read replaced: every call and agent at once, tens of ms to free at the
         # full size; the figures free it in slices (ServiceBackend.free_retired).
@@ -70,10 +72,17 @@ class Follower:
         """Published to the store at the next catch_up, for the routing process to apply."""
         self._offsets = dict(offsets)
 
+    def set_handle_times(self, times: dict[str, float]) -> None:
+        """Published to the store at the next catch_up, as the offsets are."""
+        self._times = dict(times)
+
     async def catch_up(self) -> None:
         if self._offsets is not None and self._offsets != self._published:
             await self.store.publish_offsets(self._offsets)
             self._published = self._offsets
+        if self._times is not None and self._times != self._times_published:
+            await self.store.publish_handle_times(self._times)
+            self._times_published = self._times
         if self._full_at is None or time.monotonic() - self._full_at >= FULL_READ_S:
             await self.read_all()
             return

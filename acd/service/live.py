@@ -39,6 +39,10 @@ class LiveSource(Protocol):
     def set_offsets(self, offsets: dict[str, float]) -> None:
         """The service-objective offsets the latest figures give (they steer the routing)."""
 
+    def set_handle_times(self, times: dict[str, float]) -> None:
+        """Each queue's handle time over the last hour, from the latest figures (the waits
+        are estimated with them: acd/service/flow/live_aht.py)."""
+
     async def catch_up(self) -> None:
         """Bring calls and agents up to date with the store before a refresh."""
 

@@ -9,7 +9,6 @@ price is memory: ~180 bytes per fact kept (52 MB for an hour of 60,000 calls, 29
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
 
 from acd.stats.raw import QueueCounts
 from acd.stats.sliding import SlidingWindows
@@ -22,17 +21,14 @@ from acd.store.stats import WINDOW_SPANS_S
 LATE_S = 15.0
 # Later than LATE_S is counted by reading each queue in full again every RECOUNT_S (bounded
 # drift). The queues take turns, spread over RECOUNT_S: all at once, an hour of a busy
-# centre's facts (~290,000 at the full bench size) was 1.3 s of one process's loop every
-# 15 minutes, routing's too (the live AHT).
+# centre's facts (~290,000 at the full bench size) was 1.3 s of the figures' loop every
+# 15 minutes.
 RECOUNT_S = 900.0
 
 
 class WindowCache:
-    def __init__(self, spans_s: tuple[int, ...] = WINDOW_SPANS_S,
-                 kinds: Collection[str] | None = None) -> None:
-        """`kinds`: only facts of these kinds are kept (SlidingWindows)."""
+    def __init__(self, spans_s: tuple[int, ...] = WINDOW_SPANS_S) -> None:
         self.spans = spans_s
-        self.kinds = kinds
         self._windows: SlidingWindows | None = None
         self._queues: set[str] = set()  # queues whose last hour was read in full
         self._read_upto = 0.0
@@ -48,7 +44,7 @@ class WindowCache:
             first = False  # (every queue is read in full now)
             if w is None or now < w.now - LATE_S:
                 first = True
-                w = self._windows = SlidingWindows(self.spans, self.kinds)
+                w = self._windows = SlidingWindows(self.spans)
                 self._queues.clear()
                 self._recounted.clear()
             # (a refresh that took its `now` just before another's: the windows stay put)

@@ -8,7 +8,7 @@ the config later: nothing is pre-aggregated against a threshold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 WAIT_CAP_S = 3600  # waits above this share the last bucket
@@ -134,6 +134,13 @@ def summed(parts: Iterable[QueueCounts]) -> QueueCounts:
     for counts in parts:
         total.add(counts)
     return total
+
+
+def handle_times(hour: Mapping[str, QueueCounts]) -> dict[str, float]:
+    """Each queue's handle time (talk + wrap-up per call handled, the AHT figure) over a
+    window's counts by queue; the queues with no call handled are left out."""
+    return {q: (c.talk_sum_s + c.wrapup_sum_s) / c.handled for q, c in hour.items()
+            if c.handled}
 
 
 @dataclass(slots=True)

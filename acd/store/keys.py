@@ -69,6 +69,12 @@ class Keys:
         computed, for the routing process to apply (`acd run` with http.own_process)."""
         return f"{self.base}:offsets"
 
+    @property
+    def handle_times(self) -> str:
+        """String (JSON): each queue's handle time over the last hour (talk + wrap-up per call
+        handled), from the figures, for the routing process's wait estimates."""
+        return f"{self.base}:aht"
+
     # --- statistics (written by the same scripts as the state change they count)
 
     def queue_interval(self, queue: str, start: int) -> str:

@@ -1,6 +1,6 @@
 """Reads for a process that shows the live picture without driving it (the figures process of
-`http.own_process`): calls and agents by id, the events stream without blocking, and the
-service-objective offsets handed between the two processes."""
+`http.own_process`): calls and agents by id, the events stream without blocking; and what
+the figures hand the routing process: the service-objective offsets, the handle times."""
 
 from __future__ import annotations
 
@@ -60,11 +60,24 @@ class LiveReads(StoreBase):
                 int(info["entries-added"]), int(info["length"]))
 
     async def publish_offsets(self, offsets: Mapping[str, float]) -> None:
-        await self._r.set(self._k.offsets, json.dumps(dict(offsets), sort_keys=True))
+        await self._publish(self._k.offsets, offsets)
 
     async def read_offsets(self) -> dict[str, float] | None:
         """The offsets last published (None: none yet, or unreadable)."""
-        raw = await self._r.get(self._k.offsets)
+        return await self._read(self._k.offsets)
+
+    async def publish_handle_times(self, times: Mapping[str, float]) -> None:
+        await self._publish(self._k.handle_times, times)
+
+    async def read_handle_times(self) -> dict[str, float] | None:
+        """The handle times last published (None: none yet, or unreadable)."""
+        return await self._read(self._k.handle_times)
+
+    async def _publish(self, key: str, values: Mapping[str, float]) -> None:
+        await self._r.set(key, json.dumps(dict(values), sort_keys=True))
+
+    async def _read(self, key: str) -> dict[str, float] | None:
+        raw = await self._r.get(key)
         if raw is None:
             return None
         try:

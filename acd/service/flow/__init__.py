@@ -80,7 +80,6 @@ class CallerFlow:
 
     def config_changed(self) -> None:
         self.kinds.agents_changed()
-        self.aht.forget()
         self.admission.config_changed()
         self._arm()
 
@@ -88,7 +87,6 @@ class CallerFlow:
     async def route_entry(self, call: Call, queue: str, priority: int,
                           required: dict[str, int]) -> EntryRoute:
         """Decided before the caller is moved to the hold loop; applied by `entered`."""
-        await self.aht.refresh(self.e.now())
         route = self.admission.route_entry(call, queue, priority, required)
         last = route.hops[-1]
         waits = route.final is None or route.final.action == "callback"
@@ -128,7 +126,6 @@ class CallerFlow:
     async def _tick(self) -> None:
         self.ticks += 1
         now = self.e.now()
-        await self.aht.refresh(now)
         # The tick works on the picture of now: the calls are replaced, never changed in place.
         steps = self._plan(list(self.e.calls.values()), now, self.admission.due(now))
         done, plan = self._slices().run_slice(steps)
@@ -172,7 +169,7 @@ class CallerFlow:
         yield
         waiting_now = self.e.mirror.census.in_order()
         yield
-        aht_s, wrapup_s = self.aht.frozen()  # (the handle times as last read)
+        aht_s, wrapup_s = self.aht.frozen()  # (the handle times as last handed over)
         plan.placed = yield from placed_steps(
             waiting_now, list(self.e.agents.values()), now, aht_s, wrapup_s, only=estimated,
             cache=self.kinds, places=placed_alone)
