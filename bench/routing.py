@@ -375,7 +375,8 @@ async def settle(h: Rig, timeout_s: float = 120.0) -> None:
 
 async def lua_baseline(redis_url: str, n: int) -> dict[str, Any]:
     """The bare round trip of the claim script from Python: Store.claim on pairs seeded in a
-    separate key prefix of the same Redis (one EVALSHA each; the hint is cached)."""
+    separate key prefix of the same Redis (one EVALSHA each, on the store's script lane as
+    routing's; the hint is cached)."""
     store = await Store.open(redis_url, prefix="benchbase", pbx="base")
     try:
         now = time.time()
