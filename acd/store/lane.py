@@ -114,6 +114,9 @@ class _Wire(asyncio.Protocol):
             future, _sent = self.waiting.popleft()
             if not future.done():
                 future.set_exception(self.lost)
+                # (the caller of a batch cancelled half-way awaits the rest no more: no
+                # "exception never retrieved" for them; an awaiting caller still gets it)
+                future.exception()
 
     def overdue(self, now: float, timeout_s: float) -> bool:
         return bool(self.waiting) and now - self.waiting[0][1] > timeout_s
