@@ -5,9 +5,9 @@ per queue (talk + wrap-up of the calls handled, as the 60-minute AHT figure), el
 The figures count that hour anyway, so they hand it over (`ServiceBackend` at each refresh:
 to the engine in the same process, or through the store to the routing process when the
 figures run in a process of their own, `follow_offsets`). The routing process used to read
-the hour's facts itself every 15 s: ~52 MB of the routing process's heap at the benchmark's
-full size, and a read of ~290,000 facts at each start (BENCHMARKS.md, session 18). Without
-figures (an own_process service with the HTTP API off) the assumed times are used."""
+the hour's facts itself every 15 s: ~28 MB of its heap at the benchmark's full size, and a
+read of ~290,000 facts (1.2 s) at each start (BENCHMARKS.md, session 18). Without figures
+(an own_process service with the HTTP API off) the assumed times are used."""
 
 from __future__ import annotations
 
