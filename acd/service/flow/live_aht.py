@@ -25,17 +25,15 @@ class LiveAht:
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self._measured: dict[str, float] = {}
-        self.handed = 0  # hand-overs that changed the times (for the tests)
 
     def set_measured(self, times: Mapping[str, float]) -> None:
         """The handle times of the latest figures (replaced whole, never changed in place:
         a tick worked out in slices keeps the ones it began with, see frozen)."""
         if times != self._measured:
             self._measured = dict(times)
-            self.handed += 1
 
     def frozen(self) -> tuple[Callable[[str], float | None], Callable[[str], float]]:
-        """aht_s and wrapup_s as they are now, whatever is read or reloaded later (for a tick
+        """aht_s and wrapup_s as they are now, whatever is handed or reloaded later (for a tick
         worked out in slices): the figures and the config are replaced, never changed."""
         return partial(_aht_s, self._measured, self.e.cfg.queues), \
             partial(_wrapup_s, self.e.cfg.queues)
