@@ -116,9 +116,10 @@ async def test_with_a_retrying_policy_a_call_waits_for_redis_to_come_back(
         assert await asyncio.wait_for(pending, 20) == 1
 
 
-async def _silent_server(path: Path, answer: Callable[[bytes], bytes | None]
+async def _fake_server(path: Path | None, answer: Callable[[bytes], bytes | None]
                          ) -> tuple[asyncio.AbstractServer, list[bytes]]:
-    """A unix-socket server that records what it is sent, and answers what `answer` says."""
+    """A server on a unix socket (or on TCP at 127.0.0.1, for no path) that records what it
+    is sent, and answers what `answer` says."""
     got: list[bytes] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -131,6 +132,8 @@ async def _silent_server(path: Path, answer: Callable[[bytes], bytes | None]
         finally:
             writer.close()
 
+    if path is None:
+        return await asyncio.start_server(serve, "127.0.0.1", 0), got
     return await asyncio.start_unix_server(serve, str(path)), got
 
 
@@ -140,7 +143,7 @@ async def _until(check: Callable[[], bool]) -> None:
 
 async def test_a_reply_that_never_comes_times_out_and_the_connection_is_made_again(
         tmp_path: Path) -> None:
-    server, got = await _silent_server(tmp_path / "r.sock", lambda _d: None)
+    server, got = await _fake_server(tmp_path / "r.sock", lambda _d: None)
     try:
         async with _lane(f"unix://{tmp_path / 'r.sock'}", reply_timeout_s=0.2) as lane:
             with pytest.raises(RedisTimeoutError):
@@ -160,7 +163,7 @@ async def test_auth_and_select_go_first_and_the_secret_is_never_told(tmp_path: P
                 * data.count(b"AUTH") + b"-NOAUTH Authentication required.\r\n"
                 * data.count(b"SELECT")) or None
 
-    server, got = await _silent_server(tmp_path / "a.sock", refuse)
+    server, got = await _fake_server(tmp_path / "a.sock", refuse)
     try:
         url = f"unix://alice:{secret}@{tmp_path / 'a.sock'}?db=3"
         async with _lane(url) as lane:
@@ -189,6 +192,18 @@ async def test_the_url_db_is_where_the_scripts_write(redis_url: str) -> None:
         await plain3.aclose()
         await plain0.aclose()
         await store.close()
+
+
+async def test_a_tcp_url_is_reached_over_tcp() -> None:
+    """(The tests' Redis listens on a unix socket; a deployment's usually on TCP.)"""
+    server, got = await _fake_server(None, lambda d: b"+PONG\r\n" * d.count(b"PING"))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with _lane(f"redis://127.0.0.1:{port}/0") as lane:
+            assert await asyncio.wait_for(lane.call("PING"), 10) == "PONG"
+            assert b"".join(got) == b"*1\r\n$4\r\nPING\r\n"  # (db 0: no SELECT)
+    finally:
+        server.close()
 
 
 def test_a_tls_url_keeps_redis_py_for_the_scripts() -> None:
