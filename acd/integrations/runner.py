@@ -189,7 +189,6 @@ class Runner:
 
     async def _process(self, feed: PbxFeed, eid: str, fields: dict[str, str]) -> None:
         ev = Event(feed.name, eid, fields, feed.store)
-        self.counts["events"] += 1
         try:
             ev.track = await _track_before(self.redis, feed.keys, ev)
         except Exception:
@@ -206,6 +205,8 @@ class Runner:
         except Exception:
             self.counts["track_errors"] += 1
             log.exception("integrations: tracking %s %s failed", ev.type, eid)
+        # (counted once every handler is through with it: what it wrote can be read now)
+        self.counts["events"] += 1
 
     async def _track_after(self, keys: IntKeys, ev: Event) -> None:
         if ev.type != "call_ended":
