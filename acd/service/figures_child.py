@@ -131,7 +131,7 @@ async def follow_offsets(engines: Mapping[str, Engine], every_s: float) -> None:
                 offsets = await engine.store.read_offsets()
                 times = await engine.store.read_handle_times()
             except Exception:  # Redis away: the engine keeps what it has
-                log.debug("offsets not readable", exc_info=True)
+                log.debug("offsets and handle times not readable", exc_info=True)
                 continue
             if offsets is not None:
                 engine.set_offsets(offsets)
