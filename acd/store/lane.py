@@ -38,8 +38,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.store.results import StoreError
 
-# As redis-py's connections default to: a connection not made, or a reply not come, within
-# this long is given up (and, with a retrying policy, made again).
+# As redis-py's connections default to (a URL's socket_connect_timeout / socket_timeout
+# overrides them, as for redis-py): a connection not made, or a reply not come, within this
+# long is given up (and, with a retrying policy, made again).
 CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 5.0
 
@@ -131,27 +132,27 @@ def _error_reply(message: str) -> Exception:
 class ScriptLane:
     """The connection, made on first use and again after it is lost."""
 
-    def __init__(self, params: dict[str, Any], retry: Retry,
-                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
+    def __init__(self, params: dict[str, Any], retry: Retry) -> None:
+        self._reply_timeout_s = float(params.pop("socket_timeout", None) or REPLY_TIMEOUT_S)
+        self._connect_timeout_s = float(params.pop("socket_connect_timeout", None)
+                                        or CONNECT_TIMEOUT_S)
         self._params = params  # host/port or path, db, username, password: never logged
         self._retry = retry
         self._retrying = retry.get_retries() != 0
-        self._reply_timeout_s = reply_timeout_s
         self._wire: _Wire | None = None
         self._connecting = asyncio.Lock()
         self._watch: asyncio.TimerHandle | None = None
         self._closed = False
 
     @classmethod
-    def for_url(cls, url: str, retry: Retry | None,
-                reply_timeout_s: float = REPLY_TIMEOUT_S) -> ScriptLane | None:
+    def for_url(cls, url: str, retry: Retry | None) -> ScriptLane | None:
         """A lane for the Redis at `url`; None for a TLS one (redis-py keeps its scripts).
         `retry`: the store's policy on a lost connection (None: fail at once)."""
         params: dict[str, Any] = dict(parse_url(url))
         kind = params.pop("connection_class", None)
         if kind not in (None, UnixDomainSocketConnection):
             return None
-        return cls(params, retry or Retry(NoBackoff(), 0), reply_timeout_s)
+        return cls(params, retry or Retry(NoBackoff(), 0))
 
     async def call(self, *args: Any) -> Any:
         """One command's reply; an error reply is raised (as redis-py raises it)."""
@@ -223,7 +224,7 @@ class ScriptLane:
             loop = asyncio.get_running_loop()
             p = self._params
             try:
-                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                async with asyncio.timeout(self._connect_timeout_s):
                     if "path" in p:
                         _t, wire = await loop.create_unix_connection(_Wire, p["path"])
                     else:
