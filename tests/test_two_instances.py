@@ -4,13 +4,19 @@ other takes its calls over within a few seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from acd.core.model import AgentState, CallState
 from acd.pbxsim import AgentPhone, CallerSpec
+from acd.service import leases
 from acd.service.app import Service
+from acd.service.engine import Engine
+from acd.service.leases import keep_leases
 from acd.testing.harness import Harness, wait_for
 
 from .conftest import RECOVERY
@@ -116,3 +122,95 @@ async def test_a_dead_instance_s_calls_are_taken_over(redis_url: str) -> None:
         for service in (second, h.service):
             await service.stop()
         await h.sim.stop()
+
+
+async def ten_waiting(h: Harness, second: Service) -> tuple[Engine, Engine]:
+    for n in range(10):
+        h.sim.place_call(CallerSpec(number=f"7{n:03d}", dnis="100"))
+    assert second.engine is not None
+    engines = (h.engine, second.engine)
+    await wait_for(lambda: sum(len(e.calls) for e in engines) == 10
+                   and all(c.state is CallState.WAITING for e in engines
+                           for c in e.calls.values()), 20, "ten waiting calls")
+    return engines
+
+
+async def test_a_paused_instance_finds_its_calls_taken_and_lets_them_go(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance whose key lapsed (a long pause, Redis out of reach) has lost its calls to
+    the other; at its next heartbeat it learns it had lapsed, checks every lease it holds (not
+    the slice a round it stamps again otherwise) and stops driving the calls taken: never two
+    instances driving one call for long."""
+    monkeypatch.setattr(leases, "RENEW_BATCH", 1)  # a slice: one lease a round
+    h, second = await two(redis_url, False, lambda i, e: AgentPhone(
+        interface=i, extension=e, answer_after_s=0.02, talk_s=None))
+    try:
+        first, other = await ten_waiting(h, second)
+        paused, survivor = (first, other) if len(first.calls) >= len(other.calls) else (
+            other, first)
+        held = set(paused.calls)
+        assert held and len(survivor.calls) < 10
+        paused._background[0].cancel()  # (reaching in: its lease rounds stop, as in a pause)
+        await asyncio.gather(paused._background[0], return_exceptions=True)
+        await paused.store.retire(paused.instance_id)  # its key lapses
+        await wait_for(lambda: len(survivor.calls) == 10, 20, "the takeover")
+        assert set(paused.calls) == held  # it has not noticed yet
+        paused._background[0] = asyncio.create_task(keep_leases(paused))  # the pause ends
+        await wait_for(lambda: len(paused.calls) < len(held), 20, "the paused one to let go")
+        assert not paused.calls  # every one at once
+        assert len(survivor.calls) == 10
+        for i in range(AGENTS):
+            h.sim.dial_feature(f"20{i:02d}", "*51")
+        await wait_for(lambda: sum(a.state is AgentState.ON_CALL
+                                   for a in survivor.agents.values()) == AGENTS, 20,
+                       "every agent on a call")
+    finally:
+        for service in (second, h.service):
+            await service.stop()
+        await h.sim.stop()
+
+
+async def test_a_stopping_instance_hands_its_calls_over(redis_url: str) -> None:
+    """A graceful stop releases its leases and retires its key: the other instance looks
+    for its calls at its next round, not after the key's TTL."""
+    h, second = await two(redis_url, False, lambda i, e: AgentPhone(
+        interface=i, extension=e, answer_after_s=0.02, talk_s=None))
+    try:
+        first, other = await ten_waiting(h, second)
+        leaving, staying = (h.service, other) if first.calls else (second, first)
+        gone = leaving.engine
+        assert gone is not None
+        await leaving.stop()
+        assert gone.instance_id in await staying.store.lapsed_instances(staying.instance_id)
+        await wait_for(lambda: len(staying.calls) == 10, 20, "the hand-over")
+        # Nothing left to look for: the retired instance is forgotten.
+        deadline = time.monotonic() + 10
+        while await staying.store.lapsed_instances(staying.instance_id):
+            assert time.monotonic() < deadline, "the retired instance never forgotten"
+            await asyncio.sleep(0.05)
+    finally:
+        for service in (second, h.service):
+            await service.stop()
+        await h.sim.stop()
+
+
+async def test_an_ended_call_s_lease_goes_at_the_next_round(redis_url: str) -> None:
+    """Leases are not renewed one by one any more, so they do not lapse by themselves soon:
+    the instance deletes the lease of a call that ended at its next lease round."""
+    h = await Harness.start(centre(False), redis_url, phone=lambda i, e: AgentPhone(
+        interface=i, extension=e, answer_after_s=0.02, talk_s=None), prompt_s=0.01)
+    try:
+        caller = h.sim.place_call(CallerSpec(number="6000", dnis="100"))
+        await wait_for(lambda: any(c.state is CallState.WAITING
+                                   for c in h.engine.calls.values()), 20, "a waiting call")
+        call_id = next(iter(h.engine.calls))
+        store = h.engine.store
+        assert not await store.acquire_lease(call_id, "probe", 60_000)  # the instance's
+        h.sim.hangup_caller(caller)
+        await wait_for(lambda: not h.engine.calls, 20, "the call to end")
+        deadline = time.monotonic() + 10
+        while not await store.acquire_lease(call_id, "probe", 60_000):  # released
+            assert time.monotonic() < deadline, "the ended call's lease was never released"
+            await asyncio.sleep(0.05)
+    finally:
+        await h.stop()

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("acd.engine")
 T = TypeVar("T")
 MAX_BATCH = 256  # inbox items applied before routing runs (a burst is routed in a few rounds)
-LEASE_MS = 5000  # a dead instance's calls are taken over after this long
+LEASE_MS = 5000  # a dead instance's calls are taken over after this long (its key's TTL)
+CALL_LEASE_MS = 3_600_000  # a lease key's own TTL: clears the leases a dead instance left
 RESYNC_RETRY_MIN_S = 1.0  # a failed resync is tried again after this, doubling ...
 RESYNC_RETRY_MAX_S = 30.0  # ... up to this
 
@@ -92,6 +93,8 @@ class Engine:
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        # Alive before the first lease is taken: a lease whose instance has no key is anyone's.
+        await self.store.heartbeat(self.instance_id, LEASE_MS)
         await self._load()
         self._runner = asyncio.create_task(self._consume(), name="engine")
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
@@ -119,6 +122,7 @@ class Engine:
 
     async def _release_leases(self) -> None:
         await self.store.release_leases(list(self.calls), self.instance_id)
+        await self.store.retire(self.instance_id)  # the others look for its calls at once
 
     async def _load(self) -> None:
         """Agents from config (keeping live state found in Redis), calls from Redis."""
@@ -127,7 +131,7 @@ class Engine:
                 self.mirror.set_agent(agent)  # busy: kept until its call ends
         await self.apply_config(self.cfg)
         for call in await self.store.load_live_calls():
-            if await self.store.acquire_lease(call.id, self.instance_id, LEASE_MS):
+            if await self.store.acquire_lease(call.id, self.instance_id, CALL_LEASE_MS):
                 self.handlers.put_call(call)  # with its policy timers
             else:
                 self.mirror.set_foreign(call)

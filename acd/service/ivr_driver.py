@@ -48,14 +48,14 @@ class IvrDriver:
     async def started(self, ev: AgiSessionStarted) -> None:
         if ev.uniqueid in self.e.calls:
             return  # a replay after a reconnect: the call is already ours
-        from acd.service.engine import LEASE_MS
+        from acd.service.engine import CALL_LEASE_MS
 
         now = self.e.now()
         call = Call(id=ev.uniqueid, channel=ev.channel, uniqueid=ev.uniqueid,
                     caller_num=ev.caller_num, dnis=ev.dnis, pbx=self.e.cfg.pbx.name,
                     arrived_at=now, language=ev.language)
         # The lease (one instance drives the call) and the call, in one round trip.
-        created = await self.e.store.create_leased_call(call, self.e.instance_id, LEASE_MS)
+        created = await self.e.store.create_leased_call(call, self.e.instance_id, CALL_LEASE_MS)
         if created == "leased":
             return  # another instance drives this call
         if created == "exists":

@@ -1,7 +1,8 @@
 """Several instances on one PBX and one Redis: leases and the store's event stream.
 
-- keep_leases: renew the leases of the calls this instance drives; drop a call whose lease was
-  lost; take over calls whose lease lapsed (their instance died), reconciled with the PBX.
+- keep_leases: keep this instance alive in the store (one key: a call's lease names its
+  instance, and is anyone's once that key has lapsed); drop a call whose lease was lost; take
+  over the calls of an instance that died, reconciled with the PBX.
 - follow_store: read every other instance's state change from the store's stream, so agent
   states and other instances' waiting calls stay current here (routing order spans all
   instances' calls); this instance's own changes (tagged by its store's origin) are skipped.
@@ -11,36 +12,77 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from functools import partial
 from typing import TYPE_CHECKING
 
 from acd.ami.link import AmiError
 from acd.core.events import StoreChanged
+from acd.store.leases import RENEW_BATCH
 
 if TYPE_CHECKING:
     from acd.service.engine import Engine
 
 log = logging.getLogger("acd.leases")
 RENEW_EVERY_S = 1.5
+FULL_SCAN_EVERY_S = 30.0  # live calls looked through for orphans even with no lapsed instance
 FOLLOW_GATHER_S = 0.02
 
 
 async def keep_leases(engine: Engine) -> None:
-    from acd.service.engine import LEASE_MS
+    from acd.service.engine import CALL_LEASE_MS, LEASE_MS
 
+    store, me = engine.store, engine.instance_id
+    rolling = _Rolling()
+    since_scan = 0.0
     while True:
         await asyncio.sleep(RENEW_EVERY_S)
+        since_scan += RENEW_EVERY_S
         try:
-            lost = await engine.store.renew_leases(list(engine.calls), engine.instance_id,
-                                                   LEASE_MS)
+            alive = await store.heartbeat(me, LEASE_MS)
+            # Ended since the last round: their leases go (a dead instance's lapse with
+            # their keys' TTL).
+            await store.release_leases(engine.mirror.take_dropped(), me)
+            now_driven = set(engine.calls)
+            # Lapsed (a long pause, Redis away): every lease is checked, another instance
+            # may have taken some. Else a slice of them, so that each lease key is stamped
+            # again well within its TTL.
+            check = list(now_driven) if not alive else rolling.take(now_driven)
+            lost = await store.renew_leases(check, me, CALL_LEASE_MS)
             if lost:
                 await engine.run_in_order(partial(_drop, engine, lost))
-            if engine.routing_enabled:
-                orphans = await engine.store.orphaned_calls(known=engine.calls)
+            if not engine.routing_enabled:
+                continue
+            # Calls are looked for only when an instance has lapsed, or now and then (a
+            # call with no lease at all: written by something that took none).
+            lapsed = await store.lapsed_instances(me)
+            if lapsed or since_scan >= FULL_SCAN_EVERY_S:
+                since_scan = 0.0
+                orphans = await store.orphaned_calls(known=engine.calls)
                 if orphans:
                     await engine.run_in_order(partial(takeover, engine, orphans))
+                else:
+                    await store.forget_instances(lapsed)
         except Exception:  # Redis away or the PBX gone: the next round tries again
             log.exception("lease round failed")
+
+
+class _Rolling:
+    """The calls whose lease keys are stamped again this round: a slice at a time, so that
+    every one comes round within a quarter of the keys' TTL."""
+
+    def __init__(self) -> None:
+        self._todo: list[str] = []
+
+    def take(self, driven: set[str]) -> list[str]:
+        from acd.service.engine import CALL_LEASE_MS
+
+        if not self._todo:
+            self._todo = sorted(driven)
+        rounds = CALL_LEASE_MS / 1000 / 4 / RENEW_EVERY_S
+        n = max(RENEW_BATCH, math.ceil(len(driven) / rounds))
+        part, self._todo = self._todo[:n], self._todo[n:]
+        return [c for c in part if c in driven]  # (not one that ended meanwhile)
 
 
 async def _drop(engine: Engine, call_ids: list[str]) -> None:
@@ -52,14 +94,14 @@ async def _drop(engine: Engine, call_ids: list[str]) -> None:
 
 async def takeover(engine: Engine, call_ids: list[str]) -> None:
     """Calls whose instance died: take their leases, then reconcile them with the PBX."""
-    from acd.service.engine import LEASE_MS
+    from acd.service.engine import CALL_LEASE_MS
     from acd.service.resync import live_channels, reconcile
 
     taken = []
     for call_id in call_ids:
         if call_id in engine.calls:
             continue
-        if not await engine.store.acquire_lease(call_id, engine.instance_id, LEASE_MS):
+        if not await engine.store.acquire_lease(call_id, engine.instance_id, CALL_LEASE_MS):
             continue
         call = await engine.store.get_call(call_id)
         if call is None or call.state.value == "ended":

@@ -133,7 +133,9 @@ class Scripts:
     remove_agent: LuaScript
     set_agent_state: LuaScript
     set_priority: LuaScript
-    renew_leases: LuaScript
+    renew_leases: LuaScript  # leases: acd/store/leases.py
+    acquire_lease: LuaScript
+    heartbeat: LuaScript
     repeat_call: LuaScript
     overflow: LuaScript  # caller-facing policies: acd/store/policies.py
     survey: LuaScript

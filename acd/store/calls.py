@@ -40,21 +40,23 @@ class CallSteps(StoreBase):
 
     async def create_leased_call(self, call: Call, owner: str, ttl_ms: int
                                  ) -> Literal["created", "exists", "leased"]:
-        """acquire_lease, then create_call, in one round trip: "leased" (another owner holds
-        the lease: nothing done), else the lease is `owner`'s and the call was "created" or
-        "exists" (a replay)."""
+        """acquire_lease, then create_call, in one round trip: "leased" (another instance that
+        is alive holds the lease: nothing done), else the lease is `owner`'s and the call was
+        "created" or "exists" (a replay)."""
         done = await self._create(call, (owner, ttl_ms))
         return "leased" if text(done) == "leased" else "created" if done == 1 else "exists"
 
     async def _create(self, call: Call, lease: tuple[str, int] | None = None) -> Any:
-        """create_call.lua; with `lease` (owner, TTL in ms), the call's lease taken first."""
+        """create_call.lua; with `lease` (owner, the lease key's TTL in ms), the call's lease
+        taken first."""
         if call.state is not CallState.IVR:
             raise ValueError(f"a new call starts in state ivr, not {call.state}")
         k = self._k
         leased = [k.lease(call.id)] if lease else []
         done = await self._lua.create_call(
             keys=[k.call(call.id), k.live_calls, k.events, *leased],
-            args=[*self._head(call.arrived_at), call.id, *(lease or ()),
+            args=[*self._head(call.arrived_at), call.id,
+                  *((*lease, k.instance_prefix) if lease else ()),
                   *flat(codec.encode_call(call))])
         if done == 1:
             self._seen(call)

@@ -41,9 +41,27 @@ class Keys:
         return f"{self.base}:calls"
 
     def lease(self, call_id: str) -> str:
-        """String: the id of the service instance that drives the call (expires unless
-        renewed, so another instance takes the call over when its owner dies)."""
+        """String: the id of the service instance that drives the call. Another instance
+        may take it once that instance's `instance` key has lapsed (it died). Its own TTL
+        (an hour, re-stamped now and then) only clears the leases of ended calls that a
+        dead instance left behind."""
         return f"{self.base}:lease:{call_id}"
+
+    @property
+    def instance_prefix(self) -> str:
+        """`instance` keys without the id (the lease scripts read a holder's key)."""
+        return f"{self.base}:instance:"
+
+    def instance(self, instance_id: str) -> str:
+        """String with a TTL: the instance is alive while it renews this (one key for all
+        its calls' leases: renewing 10,000 per-call leases held Redis every 1.5 s)."""
+        return f"{self.instance_prefix}{instance_id}"
+
+    @property
+    def instances(self) -> str:
+        """Set: ids of the instances that have held leases (a lapsed one's calls are looked
+        for only when one of these has lapsed)."""
+        return f"{self.base}:instances"
 
     def agent(self, agent_id: str) -> str:
         """Hash: one agent, fields mirror `Agent`."""

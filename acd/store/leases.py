@@ -1,9 +1,11 @@
 """Leases: which service instance drives which call, so two instances on one PBX and one Redis
 never both drive a call, and a call whose instance died is taken over by another.
 
-An instance takes a call's lease when it first sees it (or when the lease has lapsed), renews
-its leases well within their lifetime, and stops driving a call whose lease it lost. The store's
-scripts still decide every race on calls and agents; leases only keep the AMI side single.
+An instance is alive while it renews its own key (`heartbeat`); a call's lease names the
+instance that drives it, and is anyone's once that instance's key has lapsed. So an instance
+renews one key, not one per call (10,000 calls' leases every 1.5 s were scripts that held
+Redis, and every routing claim behind them, 4 % of the time). The store's scripts still decide
+every race on calls and agents; leases only keep the AMI side single.
 """
 
 from __future__ import annotations
@@ -23,26 +25,51 @@ class EventsRead(NamedTuple):
     events: list[tuple[str, dict[str, str]]]  # (id, fields) of those not skipped
 
 # Lease keys per renew_leases script. Redis runs one script at a time and every routing claim
-# waits behind it: 1,000 keys held Redis for 14-20 ms (10,000 calls renewed every 1.5 s);
-# 100 took 0.5-1.7 ms beside routing at 200 decisions a second (the decisions' tail queued
-# behind them); 50 halve that.
+# waits behind it: 1,000 keys held Redis for 14-20 ms; 100 took 0.5-1.7 ms beside routing at
+# 200 decisions a second (the decisions' tail queued behind them); 50 halve that.
 RENEW_BATCH = 50
 SCAN_COUNT = 500  # live calls per SSCAN step
 
 
 class LeaseSteps(StoreBase):
+    async def heartbeat(self, owner: str, ttl_ms: int) -> bool:
+        """The instance `owner` is alive for ttl_ms more. False if its key had lapsed (or is
+        new): another instance may have taken its calls meanwhile (renew_leases says which)."""
+        k = self._k
+        return bool(await self._lua.heartbeat(keys=[k.instance(owner), k.instances],
+                                              args=[owner, ttl_ms]))
+
+    async def retire(self, owner: str) -> None:
+        """The instance stops: its key goes, so the others take what it still drives at
+        their next lease round instead of after its key's TTL."""
+        await self._r.delete(self._k.instance(owner))
+
+    async def lapsed_instances(self, alive: str) -> list[str]:
+        """Instances known to have held leases whose key has lapsed (`alive`, the asker, is
+        not one of them)."""
+        ids = sorted(i for m in await self._r.smembers(self._k.instances)
+                     if (i := text(m)) != alive)
+        if not ids:
+            return []
+        alive_now = await self._each("exists", [self._k.instance(i) for i in ids])
+        return [i for i, there in zip(ids, alive_now, strict=True) if not there]
+
+    async def forget_instances(self, ids: Collection[str]) -> None:
+        """Lapsed instances that hold no live call any more: no need to look for their calls
+        again (one that comes back adds itself at its next heartbeat)."""
+        if ids:
+            await self._r.srem(self._k.instances, *ids)
+
     async def acquire_lease(self, call_id: str, owner: str, ttl_ms: int) -> bool:
-        """Take the call's lease if nobody holds it (or we do already)."""
-        key = self._k.lease(call_id)
-        if await self._r.set(key, owner, nx=True, px=ttl_ms):
-            return True
-        if text(await self._r.get(key)) == owner:
-            await self._r.pexpire(key, ttl_ms)
-            return True
-        return False
+        """Take the call's lease unless an instance that is alive holds it (we may hold it
+        already). `ttl_ms`: the lease key's own TTL (see Keys.lease)."""
+        k = self._k
+        return bool(await self._lua.acquire_lease(keys=[k.lease(call_id)],
+                                                  args=[owner, ttl_ms, k.instance_prefix]))
 
     async def renew_leases(self, call_ids: list[str], owner: str, ttl_ms: int) -> list[str]:
-        """Renew every lease we hold; returns the calls whose lease is no longer ours."""
+        """Stamp these leases again (ttl_ms: the lease keys' TTL); returns the calls whose
+        lease is no longer ours."""
         out: list[str] = []
         for start in range(0, len(call_ids), RENEW_BATCH):  # one script per batch of keys
             part = call_ids[start:start + RENEW_BATCH]
@@ -58,31 +85,39 @@ class LeaseSteps(StoreBase):
 
     async def release_leases(self, call_ids: list[str], owner: str) -> None:
         """release_lease of every call, PIPELINE_BATCH calls per two round trips (a stopping
-        instance hands thousands of calls over at once)."""
-        for start in range(0, len(call_ids), PIPELINE_BATCH):
-            keys = [self._k.lease(c) for c in call_ids[start:start + PIPELINE_BATCH]]
-            async with self._r.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.get(key)
-                holders = await pipe.execute()
-            mine = [k for k, holder in zip(keys, holders, strict=True) if text(holder) == owner]
-            if mine:
-                await self._r.delete(*mine)
+        instance hands thousands of calls over at once; ended calls' leases go a round's
+        worth at a time)."""
+        keys = [self._k.lease(c) for c in call_ids]
+        holders = await self._each("get", keys)
+        mine = [k for k, holder in zip(keys, holders, strict=True) if text(holder) == owner]
+        for start in range(0, len(mine), PIPELINE_BATCH):
+            await self._r.delete(*mine[start:start + PIPELINE_BATCH])
 
     async def orphaned_calls(self, known: Collection[str] = ()) -> list[str]:
-        """Live calls whose lease has lapsed: their instance is gone. Calls in `known` (those
-        the caller drives and renews itself) are not looked at."""
+        """Live calls whose lease no alive instance holds: none, or one whose instance key
+        has lapsed (it died). Calls in `known` (those the caller drives itself) are not looked
+        at."""
         # SSCAN, not SMEMBERS: the set of 10,000 live calls in one reply held Redis (and the
-        # routing claims behind it) 5-6 ms, every lease round. (SSCAN may repeat a member.)
+        # routing claims behind it) 5-6 ms. (SSCAN may repeat a member.)
         ids = sorted({call_id async for member in self._r.sscan_iter(
             self._k.live_calls, count=SCAN_COUNT) if (call_id := text(member)) not in known})
-        held: list[Any] = []
-        for start in range(0, len(ids), PIPELINE_BATCH):
+        holders = [text(h) if h is not None else None
+                   for h in await self._each("get", [self._k.lease(c) for c in ids])]
+        named = sorted({h for h in holders if h is not None})
+        there = await self._each("exists", [self._k.instance(h) for h in named])
+        alive = {h for h, up in zip(named, there, strict=True) if up}
+        return [call_id for call_id, holder in zip(ids, holders, strict=True)
+                if holder not in alive]
+
+    async def _each(self, command: str, keys: list[str]) -> list[Any]:
+        """One command of one key for each of `keys`, PIPELINE_BATCH to a round trip."""
+        out: list[Any] = []
+        for start in range(0, len(keys), PIPELINE_BATCH):
             async with self._r.pipeline(transaction=False) as pipe:
-                for call_id in ids[start:start + PIPELINE_BATCH]:
-                    pipe.exists(self._k.lease(call_id))
-                held += await pipe.execute()
-        return [call_id for call_id, h in zip(ids, held, strict=True) if not h]
+                for key in keys[start:start + PIPELINE_BATCH]:
+                    getattr(pipe, command)(key)
+                out += await pipe.execute()
+        return out
 
     async def follow_events(self, last_id: str, block_ms: int,
                             count: int = 500, skip_by: str = "") -> EventsRead:

@@ -227,3 +227,15 @@ local function transfer_entry(now, kind, from_queue, to_queue, from_agent, to_ag
   return {at = now, kind = kind, from_queue = from_queue, to_queue = to_queue,
           from_agent = from_agent, to_agent = to_agent}
 end
+
+-- Take a call's lease (KEYS-style `key`) for `owner`, unless an instance that is alive holds
+-- it: its holder's instance key (`instance_prefix` .. holder) exists. An instance whose key
+-- lapsed is dead, and its calls are anyone's. Returns true when `owner` holds it now.
+local function take_lease(key, owner, ttl_ms, instance_prefix)
+  local holder = redis.call('GET', key)
+  if holder and holder ~= owner and redis.call('EXISTS', instance_prefix .. holder) == 1 then
+    return false
+  end
+  redis.call('SET', key, owner, 'PX', ttl_ms)
+  return true
+end
