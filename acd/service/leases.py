@@ -33,7 +33,7 @@ async def keep_leases(engine: Engine) -> None:
     from acd.service.engine import CALL_LEASE_MS, LEASE_MS
 
     store, me = engine.store, engine.instance_id
-    rolling = _Rolling()
+    rolling = _Rolling(CALL_LEASE_MS / 1000)
     since_scan = 0.0
     while True:
         await asyncio.sleep(RENEW_EVERY_S)
@@ -71,16 +71,14 @@ class _Rolling:
     """The calls whose lease keys are stamped again this round: a slice at a time, so that
     every one comes round within a quarter of the keys' TTL."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: float) -> None:
+        self._rounds = ttl_s / 4 / RENEW_EVERY_S  # rounds in which all must come round
         self._todo: list[str] = []
 
     def take(self, driven: set[str]) -> list[str]:
-        from acd.service.engine import CALL_LEASE_MS
-
         if not self._todo:
             self._todo = sorted(driven)
-        rounds = CALL_LEASE_MS / 1000 / 4 / RENEW_EVERY_S
-        n = max(RENEW_BATCH, math.ceil(len(driven) / rounds))
+        n = max(RENEW_BATCH, math.ceil(len(driven) / self._rounds))
         part, self._todo = self._todo[:n], self._todo[n:]
         return [c for c in part if c in driven]  # (not one that ended meanwhile)
 

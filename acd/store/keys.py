@@ -59,8 +59,8 @@ class Keys:
 
     @property
     def instances(self) -> str:
-        """Set: ids of the instances that have held leases (a lapsed one's calls are looked
-        for only when one of these has lapsed)."""
+        """Set: ids of the instances that have held leases. The others look through the live
+        calls for orphans when one of these has lapsed (and only now and then otherwise)."""
         return f"{self.base}:instances"
 
     def agent(self, agent_id: str) -> str:
