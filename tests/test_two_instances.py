@@ -194,12 +194,25 @@ async def test_a_stopping_instance_hands_its_calls_over(redis_url: str) -> None:
         await h.sim.stop()
 
 
-async def test_an_ended_call_s_lease_goes_at_the_next_round(redis_url: str) -> None:
+async def test_an_ended_call_s_lease_goes_at_the_next_round(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Leases are not renewed one by one any more, so they do not lapse by themselves soon:
-    the instance deletes the lease of a call that ended at its next lease round."""
+    the instance deletes the lease of a call that ended at a lease round (the next one that
+    reaches Redis: the first attempt fails here)."""
     h = await Harness.start(centre(False), redis_url, phone=lambda i, e: AgentPhone(
         interface=i, extension=e, answer_after_s=0.02, talk_s=None), prompt_s=0.01)
     try:
+        real = h.engine.store.release_leases
+        attempts: list[list[str]] = []
+
+        async def failing_once(call_ids: list[str], owner: str) -> None:
+            if call_ids:
+                attempts.append(call_ids)
+                if len(attempts) == 1:
+                    raise ConnectionError("Redis away (the test's)")
+            await real(call_ids, owner)
+
+        monkeypatch.setattr(h.engine.store, "release_leases", failing_once)
         caller = h.sim.place_call(CallerSpec(number="6000", dnis="100"))
         await wait_for(lambda: any(c.state is CallState.WAITING
                                    for c in h.engine.calls.values()), 20, "a waiting call")
@@ -212,5 +225,6 @@ async def test_an_ended_call_s_lease_goes_at_the_next_round(redis_url: str) -> N
         while not await store.acquire_lease(call_id, "probe", 60_000):  # released
             assert time.monotonic() < deadline, "the ended call's lease was never released"
             await asyncio.sleep(0.05)
+        assert attempts == [[call_id], [call_id]]
     finally:
         await h.stop()
