@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from acd.core.model import CallOutcome
 from acd.store import Store, leases
 from acd.store.leases import RENEW_BATCH
 from tests.test_store import mk_call
@@ -167,5 +168,18 @@ async def test_a_retired_instance_is_lapsed_at_once_and_forgotten_when_told(
         assert await store.lapsed_instances("staying") == []
         assert await store.heartbeat("staying", 60_000)  # still alive, still known
         assert await store.lapsed_instances("x") == []
+    finally:
+        await store.close()
+
+
+async def test_ending_a_call_deletes_its_lease(redis_url: str) -> None:
+    store = await Store.open(redis_url, pbx="ends")
+    try:
+        await store.heartbeat("me", 60_000)
+        await store.heartbeat("other", 60_000)
+        assert await store.create_leased_call(mk_call("e1"), "me", 60_000) == "created"
+        assert not await store.acquire_lease("e1", "other", 60_000)
+        assert await store.end_call("e1", CallOutcome.ABANDONED, 1_000.0, 0.0) is not None
+        assert await store.acquire_lease("e1", "other", 60_000)  # nobody's any more
     finally:
         await store.close()

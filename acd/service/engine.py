@@ -38,7 +38,7 @@ log = logging.getLogger("acd.engine")
 T = TypeVar("T")
 MAX_BATCH = 256  # inbox items applied before routing runs (a burst is routed in a few rounds)
 LEASE_MS = 5000  # a dead instance's calls are taken over after this long (its key's TTL)
-CALL_LEASE_MS = 3_600_000  # a lease key's own TTL: clears the leases a dead instance left
+CALL_LEASE_MS = 3_600_000  # a lease key's own TTL: a backstop (end_call deletes it)
 RESYNC_RETRY_MIN_S = 1.0  # a failed resync is tried again after this, doubling ...
 RESYNC_RETRY_MAX_S = 30.0  # ... up to this
 

@@ -40,14 +40,6 @@ async def keep_leases(engine: Engine) -> None:
         since_scan += RENEW_EVERY_S
         try:
             alive = await store.heartbeat(me, LEASE_MS)
-            # Ended since the last round: their leases go (a dead instance's lapse with
-            # their keys' TTL).
-            ended = engine.mirror.take_dropped()
-            try:
-                await store.release_leases(ended, me)
-            except Exception:
-                engine.mirror.dropped.update(ended)  # (the next round tries them again)
-                raise
             now_driven = set(engine.calls)
             # Lapsed (a long pause, Redis away): every lease is checked, another instance
             # may have taken some. Else a slice of them, so that each lease key is stamped

@@ -30,9 +30,6 @@ class Mirror:
         self.by_last_agent: dict[str, set[str]] = {}
         self.ready: set[str] = set()
         self.all_calls: ChainMap[str, Call] = ChainMap(self.calls, self.foreign)
-        # Own calls dropped since the lease round last asked: their leases are deleted
-        # (acd/service/leases.py), however briefly they lived.
-        self.dropped: set[str] = set()
 
     def every_call(self) -> list[Call]:
         """Foreign then own calls, as iterating all_calls gives them, ten times quicker (a
@@ -65,8 +62,6 @@ class Mirror:
         """The call is gone from this picture, own or foreign (the own one is returned)."""
         self.foreign.pop(call_id, None)  # else it would stay listed but not indexed
         call = self.calls.pop(call_id, None)
-        if call is not None:
-            self.dropped.add(call_id)
         if call is not None and call.leg_id:
             self.leg_to_call.pop(call.leg_id, None)
         if call is not None and call.last_agent:
@@ -74,12 +69,6 @@ class Mirror:
         self.index.discard(call_id)
         self.census.discard(call_id)
         return call
-
-    def take_dropped(self) -> list[str]:
-        """The own calls dropped since the last time, and not driven again since."""
-        out = sorted(c for c in self.dropped if c not in self.calls)
-        self.dropped = set()
-        return out
 
     def _held(self, call: Call) -> None:
         if not call.last_agent:

@@ -287,7 +287,8 @@ class CallSteps(StoreBase):
             return await self._lua.end_call(
                 keys=[k.call(call_id), k.live_calls, k.queue(queue), k.agent(agent_id),
                       k.events, k.queue_interval(queue, start), k.queue_recent(queue),
-                      k.agent_interval(agent_id, start), k.funnel_interval(flow, start)],
+                      k.agent_interval(agent_id, start), k.funnel_interval(flow, start),
+                      k.lease(call_id)],
                 args=[*self._head(now), call_id, outcome.value, "1" if wrapup_s > 0 else "0",
                       queue, agent_id, self._ended_ttl_s, flow, self._stats_ttl_s,
                       RECENT_KEEP_S, ended_by])

@@ -42,9 +42,9 @@ class Keys:
 
     def lease(self, call_id: str) -> str:
         """String: the id of the service instance that drives the call. Another instance
-        may take it once that instance's `instance` key has lapsed (it died). Its own TTL
-        (an hour, re-stamped now and then) only clears the leases of ended calls that a
-        dead instance left behind."""
+        may take it once that instance's `instance` key has lapsed (it died). Deleted when
+        the call ends (end_call.lua); its own TTL (an hour, stamped again now and then) is
+        only a backstop for a lease that outlives its call."""
         return f"{self.base}:lease:{call_id}"
 
     @property

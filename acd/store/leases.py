@@ -85,8 +85,7 @@ class LeaseSteps(StoreBase):
 
     async def release_leases(self, call_ids: list[str], owner: str) -> None:
         """release_lease of every call, PIPELINE_BATCH calls per two round trips (a stopping
-        instance hands thousands of calls over at once; ended calls' leases go a round's
-        worth at a time)."""
+        instance hands thousands of calls over at once)."""
         keys = [self._k.lease(c) for c in call_ids]
         holders = await self._each("get", keys)
         mine = [k for k, holder in zip(keys, holders, strict=True) if text(holder) == owner]

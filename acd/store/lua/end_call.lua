@@ -16,7 +16,8 @@
 -- KEYS[1] call hash, KEYS[2] live call set, KEYS[3] zset of the call's queue (hint),
 -- KEYS[4] hash of the call's agent (hint), KEYS[5] events stream,
 -- KEYS[6] interval hash of the call's queue (hint), KEYS[7] recent facts of that queue,
--- KEYS[8] the agent's interval hash (hint), KEYS[9] funnel hash of the call's flow (hint)
+-- KEYS[8] the agent's interval hash (hint), KEYS[9] funnel hash of the call's flow (hint),
+-- KEYS[10] the call's lease (deleted: nobody drives an ended call)
 -- ARGV[1] now, ARGV[2] events maxlen, ARGV[3] call id, ARGV[4] outcome,
 -- ARGV[5] '1' if the agent wraps up, ARGV[6] hinted queue, ARGV[7] hinted agent id,
 -- ARGV[8] seconds to keep the ended hash (0: forever), ARGV[9] hinted flow,
@@ -40,6 +41,7 @@ local now, ttl, outcome = ARGV[1], ARGV[10], ARGV[4]
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', now, 'outcome', outcome)
 redis.call('SREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('DEL', KEYS[10])
 local agent_state = ''
 if call[3] ~= '' then
   local agent = redis.call('HMGET', KEYS[4], 'state', 'call_id', 'state_since')
