@@ -49,10 +49,8 @@ class LeaseSteps(StoreBase):
         not one of them)."""
         ids = sorted(i for m in await self._r.smembers(self._k.instances)
                      if (i := text(m)) != alive)
-        if not ids:
-            return []
-        alive_now = await self._each("exists", [self._k.instance(i) for i in ids])
-        return [i for i, there in zip(ids, alive_now, strict=True) if not there]
+        alive = await self._alive(ids)
+        return [i for i in ids if i not in alive]
 
     async def forget_instances(self, ids: Collection[str]) -> None:
         """Lapsed instances that hold no live call any more: no need to look for their calls
@@ -102,11 +100,14 @@ class LeaseSteps(StoreBase):
             self._k.live_calls, count=SCAN_COUNT) if (call_id := text(member)) not in known})
         holders = [text(h) if h is not None else None
                    for h in await self._each("get", [self._k.lease(c) for c in ids])]
-        named = sorted({h for h in holders if h is not None})
-        there = await self._each("exists", [self._k.instance(h) for h in named])
-        alive = {h for h, up in zip(named, there, strict=True) if up}
+        alive = await self._alive(sorted({h for h in holders if h is not None}))
         return [call_id for call_id, holder in zip(ids, holders, strict=True)
                 if holder not in alive]
+
+    async def _alive(self, ids: list[str]) -> set[str]:
+        """The instances of `ids` whose key has not lapsed."""
+        there = await self._each("exists", [self._k.instance(i) for i in ids])
+        return {i for i, up in zip(ids, there, strict=True) if up}
 
     async def _each(self, command: str, keys: list[str]) -> list[Any]:
         """One command of one key for each of `keys`, PIPELINE_BATCH to a round trip."""
