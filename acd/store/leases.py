@@ -44,11 +44,11 @@ class LeaseSteps(StoreBase):
         their next lease round instead of after its key's TTL."""
         await self._r.delete(self._k.instance(owner))
 
-    async def lapsed_instances(self, alive: str) -> list[str]:
-        """Instances known to have held leases whose key has lapsed (`alive`, the asker, is
-        not one of them)."""
+    async def lapsed_instances(self, asker: str) -> list[str]:
+        """Instances known to have held leases whose key has lapsed (the asker is never one
+        of them)."""
         ids = sorted(i for m in await self._r.smembers(self._k.instances)
-                     if (i := text(m)) != alive)
+                     if (i := text(m)) != asker)
         alive = await self._alive(ids)
         return [i for i in ids if i not in alive]
 
