@@ -150,7 +150,8 @@ async def burst(h: Rig, expected: int, *, stall_s: float = 30.0) -> dict[str, An
     return {"agents_logged_in": len(h.cfg.agents), "decisions": n, "expected": expected,
             "seconds": round(elapsed, 3), "sim_dial_s": round(dial_s, 3),
             "decisions_per_s": round(n / elapsed, 1),
-            "latency_ms": percentiles_ms(res["latencies"]), "loop_lag_ms": lag_p}
+            "latency_ms": percentiles_ms(res["latencies"]),
+            "latency_in_sim_ms": percentiles_ms(res["latencies_in_sim"]), "loop_lag_ms": lag_p}
 
 
 async def _held(h: Rig, n: int) -> bool:
@@ -210,7 +211,8 @@ async def arrivals(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, An
                    "the arrival queue's agents ready again")
     return {"rate_target_per_s": rate_per_s, "calls": placed, "seconds": round(seconds, 3),
             "agents": len(ids), "decisions": len(res["arrival_latencies"]),
-            "latency_ms": percentiles_ms(res["arrival_latencies"])}
+            "latency_ms": percentiles_ms(res["arrival_latencies"]),
+            "latency_in_sim_ms": percentiles_ms(res["arrival_latencies_in_sim"])}
 
 
 async def _rung(h: Rig, n: int) -> bool:
@@ -278,7 +280,10 @@ async def paced(h: Rig, rate_per_s: float, duration_s: float) -> dict[str, Any]:
             "seconds": round(t_end - t_start, 3),
             "rate_achieved_per_s": round(sent / (t_end - t_start), 1),
             "starved_ticks": starved, "latency_ms": percentiles_ms(res["latencies"]),
-            # the same decisions timed at the service's edge (bench/probe.py)
+            # the same decisions timed inside the simulator (bench/simproc.py), and at the
+            # service's edge (bench/probe.py)
+            "latency_in_sim_ms": percentiles_ms(res["latencies_in_sim"]),
+            "wire_sessions": res["wire"],
             "service_latency_ms": percentiles_ms(edge.latencies),
             "loop_lag_ms": lag_p, "stalls": stalls(res["slow"]), "sim_gc": res["gc"],
             "sim_loop_lag_ms": res["loop_lag_ms"], "redis_slowlog": redis_slow,

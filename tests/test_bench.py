@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import json
 from pathlib import Path
+from typing import Any
 
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, centre, report, routing
@@ -44,6 +45,7 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
     edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
     assert edge["n"] == whole["n"]
     assert 0 < edge["p50"] <= whole["p50"] and edge["max"] <= whole["max"]
+    _timed_on_the_wire(main)
     # the collector's pauses per phase: of the service's process, of the simulator's
     for part in (main["burst"]["gc"], main["paced"]["gc"], main["paced"]["sim_gc"]):
         assert sorted(part) == ["gen0", "gen1", "gen2"]
@@ -86,6 +88,8 @@ async def test_bench_parts_run_at_a_tiny_size(redis_server: RedisServer, redis_u
         assert key in result["routing"]
     assert result["routing"]["ratio_p99_to_loaded_lua_p99"] > 0
     assert "beside the load" in report.row(result)
+    assert "inside the simulator" in report.row(result)
+    assert result["routing"]["ratio_in_sim_p99_to_lua_p99"] > 0
     # the same pollers with routing idle, apart from what sharing the cores with it adds
     assert api["routing_idle"]["requests"] > 0 and api["routing_idle"]["errors"] == 0
     # and the figures process's collections and loop lag meanwhile, read from its /metrics
@@ -122,6 +126,18 @@ async def test_bench_routing_with_the_sim_in_process(redis_server: RedisServer,
     edge, whole = main["paced"]["service_latency_ms"], main["paced"]["latency_ms"]
     assert edge["n"] == whole["n"]
     assert 0 < edge["p50"] <= whole["p50"] and edge["max"] <= whole["max"]
+    _timed_on_the_wire(main)
+
+
+def _timed_on_the_wire(main: dict[str, Any]) -> None:
+    """End to end is timed where the frames cross the simulator's socket (the service's
+    session watched): each decision inside the time the simulator's own loop saw, and the
+    in-simulator time of every one kept beside it."""
+    assert main["paced"]["wire_sessions"] == 1
+    for phase in (main["paced"], main["burst"], main["arrivals"]):
+        wire, in_sim = phase["latency_ms"], phase["latency_in_sim_ms"]
+        assert wire["n"] == in_sim["n"] > 0
+        assert 0 < wire["p50"] <= in_sim["p50"] and wire["max"] <= in_sim["max"]
 
 
 def test_slow_decisions_close_together_are_one_stall() -> None:
