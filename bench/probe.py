@@ -1,11 +1,11 @@
 """The decision's latency at the service's own edge: from the freeing AMI event leaving the
 link's parser to the Originate that rings that agent handed to the link to write.
 
-The end-to-end figure (bench/simproc.py) is timed inside the simulator: from the PBX raising
-the event to its AMI server reading the Originate. It also holds the simulator's own loop
-(writing the event, reading the action: at the full size its 10,000 callers' hold loops keep
-it busy) and the two socket hops. This probe, in the service's process, takes out those: the
-difference between the two is what the PBX side and the transport add.
+The end-to-end figure (bench/simproc.py) is timed on the simulator's socket: from the event's
+frame written to the kernel's receive time of the Originate. It also holds the two socket hops
+and the service's own reading and parsing of the event. This probe, in the service's process,
+takes those out: the difference between the two is what the transport and the link's reading
+add.
 
 Installed from outside (the link's sink and start_many wrapped on the instance), so the service
 carries no bench code. perf_counter is CLOCK_MONOTONIC, the simulator's clock too.
