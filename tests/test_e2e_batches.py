@@ -92,10 +92,15 @@ async def waiting_calls(h: Harness) -> list[str]:
 
 
 async def consistent(h: Harness) -> None:
-    """Every ringing call and its agent point at each other, in the mirror and in Redis."""
+    """Every ringing call and its agent point at each other, in the mirror and in Redis; and
+    the mirror's calls and agents are the store's, field for field (a won claim's reply is
+    lean: the engine applies the claim's change to its own copies)."""
     store = h.engine.store
+    for agent_id, mine in h.engine.agents.items():
+        assert await store.get_agent(agent_id) == mine, agent_id
     for call in h.engine.calls.values():
         stored = await store.get_call(call.id)
+        assert stored == call, call.id
         assert stored is not None and stored.state is call.state, call.id
         assert stored.agent_id == call.agent_id and stored.leg_id == call.leg_id
         if call.state is CallState.RINGING:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -167,6 +168,41 @@ async def test_claim_happy_path(store: Store) -> None:
     assert await store.waiting_ids("sales") == []
     assert res.call == await store.get_call("c1")
     assert res.agent == await store.get_agent("a1")
+
+
+async def test_a_lean_claim_answers_neither_hash_and_its_change_is_the_stores(
+        store: Store) -> None:
+    """Won: only 'ok' comes back, and the change applied to the caller's copies is exactly
+    what Redis holds; the next step's hint knows the agent (no stale hint, no extra read).
+    Refused: both hashes, as always (the caller's copies were wrong)."""
+    await store.sync_agent(mk_agent("a1"))
+    await store.sync_agent(mk_agent("a2", AgentState.NOT_READY))
+    await waiting_call(store, "c1")
+    call, agent = await store.get_call("c1"), await store.get_agent("a1")
+    assert call is not None and agent is not None
+    refused = store.prepare_claim("c1", "a2", "l0", T0 + 2, lean=True)
+    assert refused is not None
+    [lost] = await store.run_prepared([refused])
+    assert not lost.ok and lost.agent is not None and lost.agent.state is AgentState.NOT_READY
+    assert lost.call == call and not lost.lean
+    prepared = store.prepare_claim("c1", "a1", "leg1", T0 + 3, lean=True)
+    assert prepared is not None
+    [won] = await store.run_prepared([prepared])
+    assert won.ok and won.lean and won.call is None and won.agent is None and won.at == T0 + 3
+    aside = Store(store._r, store._k)  # (reads that leave this store's hints alone)
+    assert won.claimed(call, agent, "leg1") == (await aside.get_call("c1"),
+                                                await aside.get_agent("a1"))
+    assert await store.waiting_ids("sales") == []
+    reads: list[str] = []
+    hmget = store._r.hmget
+
+    async def read(key: str, fields: list[str]) -> Any:
+        reads.append(key)
+        return await hmget(key, fields)
+
+    store._r.hmget = read  # type: ignore[method-assign,assignment]
+    assert await store.requeue("c1", "leg1", T0 + 9, AgentState.NOT_READY, "rona") is not None
+    assert reads == []  # its keys from the hint the lean claim left: not read again first
 
 
 async def test_claim_refusals(store: Store) -> None:

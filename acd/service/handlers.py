@@ -182,7 +182,7 @@ class Handlers:
         enqueue refused, or redone after a stale hint) changed nothing: the router's ordinary
         round takes the call."""
         leg = self.e.new_leg_id(call)
-        claim = self.e.store.prepare_claim_in(call.id, agent.id, leg, now, queue)
+        claim = self.e.store.prepare_claim_in(call.id, agent.id, leg, now, queue, lean=True)
         oks: list[bool | None] = []
         try:
             queued, claimed = await self.e.store.run_prepared([enqueue, claim])
@@ -205,7 +205,7 @@ class Handlers:
         trip. False for each pair whose claim was lost."""
         claims = [(call, agent, self.e.new_leg_id(call)) for call, agent in pairs]
         results = await self.e.store.claim_many(
-            [(call.id, agent.id, leg) for call, agent, leg in claims], self.e.now())
+            [(call.id, agent.id, leg) for call, agent, leg in claims], self.e.now(), lean=True)
         return [ok is True for ok in await self.settle_claims(claims, results)]
 
     def prepare_claims(self, pairs: list[tuple[Call, Agent]]
@@ -217,7 +217,7 @@ class Handlers:
         now = self.e.now()
         for call, agent in pairs:
             leg = self.e.new_leg_id(call)
-            step = self.e.store.prepare_claim(call.id, agent.id, leg, now)
+            step = self.e.store.prepare_claim(call.id, agent.id, leg, now, lean=True)
             if step is not None:
                 claims.append((call, agent, leg))
                 prepared.append(step)
@@ -244,27 +244,47 @@ class Handlers:
                 await self._refresh(call.id, agent.id)
                 out.append(False)
             else:
-                self._claimed(result, agent, leg_id, rings)
+                claimed = await self._as_claimed(result, call.id, agent.id, leg_id)
+                if claimed is None:  # gone from the store meanwhile (ended): nothing to ring
+                    log.error("claimed call %s or agent %s not found", call.id, agent.id)
+                    await self._refresh(call.id, agent.id)
+                    out.append(False)
+                    continue
+                self._claimed(*claimed, leg_id, rings)
                 out.append(True)
         if rings:
             self.originate(rings)
         return out
 
-    def _claimed(self, result: ClaimResult, agent: Agent, leg_id: str,
+    async def _as_claimed(self, result: ClaimResult, call_id: str, agent_id: str, leg_id: str
+                          ) -> tuple[Call, Agent] | None:
+        """The call and agent as a won claim left them: from its reply, or (a lean claim)
+        the mirror's copies with the claim's change. Those copies are the store's: every
+        change of an own call or of an agent comes back into the mirror from the step that
+        made it (another instance's agent changes, from the follower), and the claim found
+        the call waiting and the agent ready as the mirror had them."""
+        if result.call is not None and result.agent is not None:
+            return result.call, result.agent
+        call, agent = self.e.calls.get(call_id), self.e.agents.get(agent_id)
+        if call is None or agent is None:  # (not seen: read as the store has them now)
+            call, agent = await self.e.store.get_call(call_id), await self.e.store.get_agent(
+                agent_id)
+            return None if call is None or agent is None else (call, agent)
+        return result.claimed(call, agent, leg_id)
+
+    def _claimed(self, call: Call, agent: Agent, leg_id: str,
                  rings: list[tuple[str, actions.Action]]) -> None:
         """A won claim: the mirror updated, the agent rung (or a callback's customer dialled)."""
-        assert result.call is not None and result.agent is not None
-        call = result.call
         self.put_call(call)
-        self.put_agent(result.agent)
+        self.put_agent(agent)
         ring_s = self.e.cfg.queues[call.queue].ring_timeout_s
         log.info("call %s rings agent %s (%s)", call.id, agent.id, agent.interface,
                  extra={"call_id": call.id, "state": "ringing"})
         if call.callback:  # no caller on the line: the agent leg dials the customer
-            self.e.flow.callbacks.ring(call, result.agent, leg_id, ring_s)
+            self.e.flow.callbacks.ring(call, agent, leg_id, ring_s)
             return
         self.e.set_timer(("ring", call.id), ring_s + RING_GRACE_S, RingOverdue(call.id, leg_id))
-        rings.append(self.ring_action(call, result.agent, leg_id, ring_s))
+        rings.append(self.ring_action(call, agent, leg_id, ring_s))
 
     def ring_action(self, call: Call, agent: Agent, leg_id: str, ring_s: float
                      ) -> tuple[str, actions.Action]:

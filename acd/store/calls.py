@@ -160,15 +160,16 @@ class CallSteps(StoreBase):
         self._seen(result.call)
         return result
 
-    async def claim_many(self, pairs: list[tuple[str, str, str]], now: float
-                         ) -> list[ClaimResult | Exception]:
+    async def claim_many(self, pairs: list[tuple[str, str, str]], now: float, *,
+                         lean: bool = False) -> list[ClaimResult | Exception]:
         """claim() of each (call id, agent id, leg id): the calls the store has seen (their
         queue is the hint) in one round trip (run_prepared: a stale hint is redone), the others
         one by one. Each pair is atomic on its own; a pair whose script failed gets its
-        exception."""
+        exception. `lean`: as prepare_claim's."""
         out: list[ClaimResult | Exception | None] = [None] * len(pairs)
         hinted = [n for n, (call_id, _a, _l) in enumerate(pairs) if call_id in self._call_hints]
-        results = await self.run_prepared([self._prepare_claim(*pairs[n], now) for n in hinted])
+        results = await self.run_prepared([self._prepare_claim(*pairs[n], now, lean=lean)
+                                           for n in hinted])
         for n, result in zip(hinted, results, strict=True):
             out[n] = result
         for n, (call_id, agent_id, leg_id) in enumerate(pairs):
@@ -179,39 +180,47 @@ class CallSteps(StoreBase):
                     out[n] = exc
         return [r for r in out if r is not None]
 
-    def prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float
-                      ) -> Prepared[ClaimResult] | None:
+    def prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float, *,
+                      lean: bool = False) -> Prepared[ClaimResult] | None:
         """claim() prepared for run_prepared; None for a call the store has not seen (its
-        queue, the hint, unknown: claim() reads it first)."""
-        return (self._prepare_claim(call_id, agent_id, leg_id, now)
+        queue, the hint, unknown: claim() reads it first). `lean`: a won claim answers
+        neither hash (ClaimResult.lean: the caller applies the change to its own copies,
+        ClaimResult.claimed); a refused one answers both, as always."""
+        return (self._prepare_claim(call_id, agent_id, leg_id, now, lean=lean)
                 if call_id in self._call_hints else None)
 
     def prepare_claim_in(self, call_id: str, agent_id: str, leg_id: str, now: float,
-                         queue: str) -> Prepared[ClaimResult]:
+                         queue: str, *, lean: bool = False) -> Prepared[ClaimResult]:
         """claim() prepared for a call that will be waiting in `queue` when it runs: after
         its prepare_enqueue, in the same round trip (a stale enqueue is redone first, then
-        this claim)."""
-        return self._prepare_claim(call_id, agent_id, leg_id, now, queue)
+        this claim). `lean`: as prepare_claim's."""
+        return self._prepare_claim(call_id, agent_id, leg_id, now, queue, lean=lean)
 
     def _prepare_claim(self, call_id: str, agent_id: str, leg_id: str, now: float,
-                       queue: str | None = None) -> Prepared[ClaimResult]:
+                       queue: str | None = None, *, lean: bool = False
+                       ) -> Prepared[ClaimResult]:
+        queue = self._call_hints[call_id][0] if queue is None else queue
+
         def decode(reply: Any) -> ClaimResult:
-            result = claim_result(reply)
-            self._seen(result.call)
+            result = claim_result(reply, now)
+            if result.lean:  # where the call is now, for its next step's hint
+                flow = self._call_hints.get(call_id, ("", "", ""))[2]
+                self._call_hints[call_id] = (queue, agent_id, flow)
+            else:
+                self._seen(result.call)
             return result
 
-        return Prepared(self._claim_step(call_id, agent_id, leg_id, now,
-                                         self._call_hints[call_id][0] if queue is None
-                                         else queue),
-                        decode, lambda: self.claim(call_id, agent_id, leg_id, now))
+        return Prepared(self._claim_step(call_id, agent_id, leg_id, now, queue, lean), decode,
+                        lambda: self.claim(call_id, agent_id, leg_id, now))
 
-    def _claim_step(self, call_id: str, agent_id: str, leg_id: str, now: float, queue: str
-                    ) -> Step:
+    def _claim_step(self, call_id: str, agent_id: str, leg_id: str, now: float, queue: str,
+                    lean: bool = False) -> Step:
         k = self._k
         return (self._lua.claim,
                 [k.call(call_id), k.agent(agent_id), k.queue(queue), k.events,
                  k.agent_interval(agent_id, interval_start(now))],
-                [*self._head(now), call_id, agent_id, leg_id, queue, self._stats_ttl_s])
+                [*self._head(now), call_id, agent_id, leg_id, queue, self._stats_ttl_s,
+                 "1" if lean else ""])
 
     async def answer(self, call_id: str, leg_id: str, now: float,
                      leg_channel: str = "") -> tuple[Call, Agent] | None:

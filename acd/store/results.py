@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
-from acd.core.model import Agent, Call
+from acd.core.model import Agent, AgentState, Call, CallState
 from acd.store.codec import decode_agent, decode_call, pairs
 
 ClaimReason = Literal["ok", "call_not_waiting", "agent_not_ready", "no_such_call", "no_such_agent"]
@@ -19,8 +19,24 @@ class StoreError(RuntimeError):
 class ClaimResult:
     ok: bool
     reason: ClaimReason
-    call: Call | None  # the call as it is now (claimed or not), None if unknown
-    agent: Agent | None  # the agent as it is now, None if unknown
+    call: Call | None  # the call as it is now (claimed or not), None if unknown or lean
+    agent: Agent | None  # the agent as it is now, None if unknown or lean
+    at: float | None = None  # the claim's time (`now`), given with a lean result
+
+    @property
+    def lean(self) -> bool:
+        """A won lean claim (Store.prepare_claim): neither hash came back."""
+        return self.ok and self.call is None
+
+    def claimed(self, call: Call, agent: Agent, leg_id: str) -> tuple[Call, Agent]:
+        """The waiting call and the ready agent as the claim left them (what claim.lua
+        changes, and nothing else): a lean result's call and agent, from the caller's
+        copies of them before it."""
+        if self.at is None:
+            raise StoreError("the claim's time is unknown: not a lean result")
+        return (replace(call, state=CallState.RINGING, agent_id=agent.id, leg_id=leg_id),
+                replace(agent, state=AgentState.RESERVED, reason="", state_since=self.at,
+                        call_id=call.id, leg_id=leg_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +67,15 @@ def agent_of(reply: Any) -> Agent | None:
 _REASONS: dict[str, ClaimReason] = {r: r for r in get_args(ClaimReason)}
 
 
-def claim_result(reply: list[Any]) -> ClaimResult:
+def claim_result(reply: list[Any], now: float | None = None) -> ClaimResult:
+    """{reason, call, agent}, or {'ok'} alone from a lean claim made at `now`."""
     reason = _REASONS.get(reply[0])
     if reason is None:
         raise StoreError(f"unexpected claim reply: {reply!r}")
+    if len(reply) == 1 and reason == "ok":
+        if now is None:
+            raise StoreError("a lean claim's reply, without the claim's time")
+        return ClaimResult(True, reason, None, None, now)
     return ClaimResult(reason == "ok", reason, call_of(reply[1]), agent_of(reply[2]))
 
 
