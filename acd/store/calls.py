@@ -204,8 +204,9 @@ class CallSteps(StoreBase):
         def decode(reply: Any) -> ClaimResult:
             result = claim_result(reply, now)
             if result.lean:  # where the call is now, for its next step's hint
-                flow = self._call_hints.get(call_id, ("", "", ""))[2]
-                self._call_hints[call_id] = (queue, agent_id, flow)
+                hint = self._call_hints.get(call_id)
+                if hint is not None:  # (else the next step reads it, as for any call)
+                    self._call_hints[call_id] = (queue, agent_id, hint[2])
             else:
                 self._seen(result.call)
             return result

@@ -6,10 +6,9 @@
 -- Returns {reason, call HGETALL, agent HGETALL}; reason is 'ok', 'no_such_call',
 -- 'no_such_agent', 'call_not_waiting' or 'agent_not_ready'; {'stale'} if the hint was wrong.
 -- Lean: {'ok'} alone on success. The caller's copies of the waiting call and the ready agent
--- are the hashes but for what this script changes (below), which it applies itself: the two
--- HGETALLs were a third of this script's time in Redis, and their decoding most of the
--- caller's work on the reply. A refusal still answers both hashes (the caller's copies were
--- wrong).
+-- are the hashes but for what this script changes (below), and the caller applies that
+-- change to them itself: the two HGETALLs were about a third of this script's time in Redis.
+-- A refusal still answers both hashes (the caller's copies were wrong).
 -- On 'ok': call waiting -> ringing (agent_id, leg_id) and out of its queue; agent ready ->
 -- reserved (call_id, leg_id, state_since = now). Counts the agent's ready time (ready_s).
 local function reply(reason)
