@@ -37,6 +37,7 @@ import contextlib
 import socket
 import struct
 import time
+import weakref
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -102,21 +103,23 @@ class WireClock:
 
     def __init__(self, on_write: Callable[[float], None]) -> None:
         self.on_write = on_write
-        self._socks: dict[int, _StampedSocket] = {}  # id(session) -> its socket
-        self._seen: set[int] = set()
+        # (by the session itself, weakly: an id() of a session gone could be a new one's)
+        self._socks: weakref.WeakKeyDictionary[sim_ami.Session, _StampedSocket] = (
+            weakref.WeakKeyDictionary())
+        self._seen: weakref.WeakSet[sim_ami.Session] = weakref.WeakSet()
 
     def watch(self, sessions: list[sim_ami.Session]) -> None:
         for session in sessions:
-            if id(session) in self._seen:
+            if session in self._seen:
                 continue
-            self._seen.add(id(session))
+            self._seen.add(session)
             self._watch_writes(session)
             transport = session.writer.transport
             sock = getattr(transport, "_sock", None)  # asyncio's selector transport reads it
             if isinstance(sock, socket.socket):
                 stamped = _StampedSocket(sock)
                 transport._sock = stamped  # type: ignore[attr-defined]
-                self._socks[id(session)] = stamped
+                self._socks[session] = stamped
 
     def _watch_writes(self, session: sim_ami.Session) -> None:
         writer = session.writer
@@ -134,7 +137,7 @@ class WireClock:
         return len(self._socks)
 
     def arrived(self, session: sim_ami.Session) -> float | None:
-        sock = self._socks.get(id(session))
+        sock = self._socks.get(session)
         return None if sock is None else sock.received_at
 
 
