@@ -7,7 +7,7 @@ and the service's own reading and parsing of the event. This probe, in the servi
 takes those out: the difference between the two is what the transport and the link's reading
 add.
 
-Installed from outside (the link's sink and start_many wrapped on the instance), so the service
+Installed from outside (the link's sink and fire_many wrapped on the instance), so the service
 carries no bench code. perf_counter is CLOCK_MONOTONIC, the simulator's clock too.
 """
 
@@ -28,13 +28,13 @@ class EdgeProbe:
         self.arrived: dict[str, float] = {}  # interface -> when its freeing event was parsed
         self.latencies: list[float] = []
         self._sink = self.link.sink
-        self._start_many = self.link.start_many
+        self._fire_many = self.link.fire_many
         self.link.sink = self._on_frame
-        self.link.start_many = self._on_start_many  # type: ignore[method-assign]
+        self.link.fire_many = self._on_fire_many  # type: ignore[method-assign]
 
     def close(self) -> None:
         self.link.sink = self._sink
-        self.link.start_many = self._start_many  # type: ignore[method-assign]
+        self.link.fire_many = self._fire_many  # type: ignore[method-assign]
 
     def _on_frame(self, frame: Frame) -> None:
         if frame.get("Event") == "UserEvent" and frame.get("UserEvent") == "AcdAgent":
@@ -43,11 +43,11 @@ class EdgeProbe:
                 self.arrived[iface] = time.perf_counter()
         self._sink(frame)
 
-    def _on_start_many(self, actions: Sequence[Mapping[str, Any]], **kw: Any) -> Any:
+    def _on_fire_many(self, actions: Sequence[Mapping[str, Any]], *args: Any, **kw: Any) -> Any:
         now = time.perf_counter()
         for action in actions:
             if action.get("Action") == "Originate":
                 t0 = self.arrived.pop(str(action.get("Channel", "")), None)
                 if t0 is not None:
                     self.latencies.append(now - t0)
-        return self._start_many(actions, **kw)
+        return self._fire_many(actions, *args, **kw)

@@ -293,15 +293,16 @@ class Handlers:
         return leg_id, actions.ring_agent(call, agent, leg_id, ring_s, tag)
 
     def originate(self, rings: list[tuple[str, actions.Action]]) -> None:
-        """The Originates of one routing round, written together now (AmiLink.start_many:
-        not by a task, which would start after whatever else the loop has ready); a failed
-        one requeues its call (as the OriginateResponse of a leg that never rang would)."""
-        answers = self.e.link.start_many([action for _leg, action in rings])
-        self.e.spawn(self._originated(rings, answers), "originate")
+        """The Originates of one routing round, written together now (AmiLink.fire_many:
+        not by a task, which would start after whatever else the loop has ready, and no task
+        awaits their answers either); a failed one requeues its call (as the
+        OriginateResponse of a leg that never rang would)."""
+        self.e.link.fire_many([action for _leg, action in rings],
+                              lambda answers: self._originated(rings, answers))
 
-    async def _originated(self, rings: list[tuple[str, actions.Action]],
-                          answers: Awaitable[list[list[Frame] | AmiError]]) -> None:
-        for (leg_id, action), answer in zip(rings, await answers, strict=True):
+    def _originated(self, rings: list[tuple[str, actions.Action]],
+                    answers: list[list[Frame] | AmiError]) -> None:
+        for (leg_id, action), answer in zip(rings, answers, strict=True):
             if isinstance(answer, AmiError):
                 log.warning("%s failed: %s", action.get("Action"), answer)
                 self.e.inbox.put_nowait(OriginateFailed(leg_id, reason=-1))
