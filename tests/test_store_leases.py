@@ -22,7 +22,7 @@ async def test_release_leases_frees_only_our_own(redis_url: str) -> None:
     try:
         ids = [f"c{i}" for i in range(300)]  # more than one batch
         for owner in ("me", "other", "third"):
-            await store.heartbeat(owner, 60_000)
+            await store.mark_alive(owner, 60_000)
         for call_id in ids[:-1]:
             assert await store.acquire_lease(call_id, "me", 60_000)
         assert await store.acquire_lease(ids[-1], "other", 60_000)
@@ -38,7 +38,7 @@ async def test_orphaned_calls_skips_the_known_ones(redis_url: str) -> None:
     try:
         for call_id in ("a", "b", "c"):
             await store.create_call(mk_call(call_id))
-        await store.heartbeat("me", 60_000)
+        await store.mark_alive("me", 60_000)
         assert await store.acquire_lease("a", "me", 60_000)
         assert sorted(await store.orphaned_calls()) == ["b", "c"]
         assert await store.orphaned_calls(known={"b": None}) == ["c"]
@@ -83,7 +83,7 @@ async def test_orphaned_calls_are_found_across_scan_steps(redis_url: str,
         ids = [f"s{i:02}" for i in range(23)]
         for call_id in ids:
             await store.create_call(mk_call(call_id))
-        await store.heartbeat("me", 60_000)
+        await store.mark_alive("me", 60_000)
         for call_id in ids[::2]:
             assert await store.acquire_lease(call_id, "me", 60_000)
         assert await store.orphaned_calls(known={"s01": None}) == ids[3::2]
@@ -97,7 +97,7 @@ async def test_a_leased_create_takes_the_lease_and_the_call_together(redis_url: 
     store = await Store.open(redis_url, pbx="leased")
     try:
         for owner in ("me", "other"):
-            await store.heartbeat(owner, 60_000)
+            await store.mark_alive(owner, 60_000)
         call = mk_call("x1")
         assert await store.create_leased_call(call, "me", 60_000) == "created"
         assert await store.create_leased_call(call, "other", 60_000) == "leased"
@@ -126,9 +126,9 @@ async def test_a_lapsed_instance_s_leases_are_anyone_s(redis_url: str) -> None:
     its key lapses (it died), they are orphans, and the first to take one has it."""
     store = await Store.open(redis_url, pbx="lapse")
     try:
-        assert not await store.heartbeat("short", 200)  # new: nothing to check yet
-        assert await store.heartbeat("short", 200)  # alive
-        await store.heartbeat("other", 60_000)
+        assert not await store.mark_alive("short", 200)  # new: nothing to check yet
+        assert await store.mark_alive("short", 200)  # alive
+        await store.mark_alive("other", 60_000)
         for call_id in ("d1", "d2", "d3"):
             await store.create_call(mk_call(call_id))
             assert await store.acquire_lease(call_id, "short", 60_000)
@@ -143,7 +143,7 @@ async def test_a_lapsed_instance_s_leases_are_anyone_s(redis_url: str) -> None:
         assert await store.create_leased_call(mk_call("d4"), "other", 60_000) == "exists"
         assert await store.orphaned_calls() == ["d2", "d3"]
         # the lapsed instance, back: it had lapsed, and the calls taken are not its own
-        assert not await store.heartbeat("short", 60_000)
+        assert not await store.mark_alive("short", 60_000)
         assert sorted(await store.renew_leases(["d1", "d2", "d3", "d4"], "short", 60_000)
                       ) == ["d1", "d4"]
         assert await store.orphaned_calls() == []
@@ -156,8 +156,8 @@ async def test_a_retired_instance_is_lapsed_at_once_and_forgotten_when_told(
         redis_url: str) -> None:
     store = await Store.open(redis_url, pbx="retire")
     try:
-        await store.heartbeat("leaving", 60_000)
-        await store.heartbeat("staying", 60_000)
+        await store.mark_alive("leaving", 60_000)
+        await store.mark_alive("staying", 60_000)
         await store.create_call(mk_call("r1"))
         assert await store.acquire_lease("r1", "leaving", 60_000)
         await store.retire("leaving")
@@ -166,7 +166,7 @@ async def test_a_retired_instance_is_lapsed_at_once_and_forgotten_when_told(
         assert await store.orphaned_calls() == ["r1"]
         await store.forget_instances(["leaving"])
         assert await store.lapsed_instances("staying") == []
-        assert await store.heartbeat("staying", 60_000)  # still alive, still known
+        assert await store.mark_alive("staying", 60_000)  # still alive, still known
         assert await store.lapsed_instances("x") == []
     finally:
         await store.close()
@@ -175,8 +175,8 @@ async def test_a_retired_instance_is_lapsed_at_once_and_forgotten_when_told(
 async def test_ending_a_call_deletes_its_lease(redis_url: str) -> None:
     store = await Store.open(redis_url, pbx="ends")
     try:
-        await store.heartbeat("me", 60_000)
-        await store.heartbeat("other", 60_000)
+        await store.mark_alive("me", 60_000)
+        await store.mark_alive("other", 60_000)
         assert await store.create_leased_call(mk_call("e1"), "me", 60_000) == "created"
         assert not await store.acquire_lease("e1", "other", 60_000)
         assert await store.end_call("e1", CallOutcome.ABANDONED, 1_000.0, 0.0) is not None

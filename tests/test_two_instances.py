@@ -138,9 +138,9 @@ async def ten_waiting(h: Harness, second: Service) -> tuple[Engine, Engine]:
 async def test_a_paused_instance_finds_its_calls_taken_and_lets_them_go(
         redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An instance whose key lapsed (a long pause, Redis out of reach) has lost its calls to
-    the other; at its next heartbeat it learns it had lapsed, checks every lease it holds (not
-    the slice a round it stamps again otherwise) and stops driving the calls taken: never two
-    instances driving one call for long."""
+    the other; when it is next marked alive it learns it had lapsed, checks every lease it
+    holds (not the slice a round it stamps again otherwise) and stops driving the calls
+    taken: never two instances driving one call for long."""
     monkeypatch.setattr(leases, "RENEW_BATCH", 1)  # a slice: one lease a round
     h, second = await two(redis_url, False, lambda i, e: AgentPhone(
         interface=i, extension=e, answer_after_s=0.02, talk_s=None))

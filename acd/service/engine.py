@@ -94,7 +94,7 @@ class Engine:
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         # Alive before the first lease is taken: a lease whose instance has no key is anyone's.
-        await self.store.heartbeat(self.instance_id, LEASE_MS)
+        await self.store.mark_alive(self.instance_id, LEASE_MS)
         await self._load()
         self._runner = asyncio.create_task(self._consume(), name="engine")
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")

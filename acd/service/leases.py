@@ -39,7 +39,7 @@ async def keep_leases(engine: Engine) -> None:
         await asyncio.sleep(RENEW_EVERY_S)
         since_scan += RENEW_EVERY_S
         try:
-            alive = await store.heartbeat(me, LEASE_MS)
+            alive = await store.mark_alive(me, LEASE_MS)
             now_driven = set(engine.calls)
             # Lapsed (a long pause, Redis away): every lease is checked, another instance
             # may have taken some. Else a slice of them, so that each lease key is stamped

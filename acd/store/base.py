@@ -135,7 +135,7 @@ class Scripts:
     set_priority: LuaScript
     renew_leases: LuaScript  # leases: acd/store/leases.py
     acquire_lease: LuaScript
-    heartbeat: LuaScript
+    mark_alive: LuaScript
     repeat_call: LuaScript
     overflow: LuaScript  # caller-facing policies: acd/store/policies.py
     survey: LuaScript

@@ -1,7 +1,7 @@
 """Leases: which service instance drives which call, so two instances on one PBX and one Redis
 never both drive a call, and a call whose instance died is taken over by another.
 
-An instance is alive while it renews its own key (`heartbeat`); a call's lease names the
+An instance is alive while it renews its own key (`mark_alive`); a call's lease names the
 instance that drives it, and is anyone's once that instance's key has lapsed. So an instance
 renews one key, not one per call (10,000 calls' leases every 1.5 s were scripts that held
 Redis, and every routing claim behind them, 4 % of the time). The store's scripts still decide
@@ -32,11 +32,11 @@ SCAN_COUNT = 500  # live calls per SSCAN step
 
 
 class LeaseSteps(StoreBase):
-    async def heartbeat(self, owner: str, ttl_ms: int) -> bool:
+    async def mark_alive(self, owner: str, ttl_ms: int) -> bool:
         """The instance `owner` is alive for ttl_ms more. False if its key had lapsed (or is
         new): another instance may have taken its calls meanwhile (renew_leases says which)."""
         k = self._k
-        return bool(await self._lua.heartbeat(keys=[k.instance(owner), k.instances],
+        return bool(await self._lua.mark_alive(keys=[k.instance(owner), k.instances],
                                               args=[owner, ttl_ms]))
 
     async def retire(self, owner: str) -> None:
@@ -54,7 +54,7 @@ class LeaseSteps(StoreBase):
 
     async def forget_instances(self, ids: Collection[str]) -> None:
         """Lapsed instances that hold no live call any more: no need to look for their calls
-        again (one that comes back adds itself at its next heartbeat)."""
+        again (one that comes back adds itself when it is next marked alive)."""
         if ids:
             await self._r.srem(self._k.instances, *ids)
 
