@@ -39,6 +39,7 @@ import struct
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -71,6 +72,15 @@ def bench_phone(iface: str, ext: str) -> AgentPhone:
         return AgentPhone(interface=iface, extension=ext, answer_after_s=0.0,
                           talk_s=ARRIVAL_TALK_S)
     return ring_only(iface, ext)
+
+
+@dataclass(slots=True)
+class _Sent:
+    """t0 of one decision: when the simulator emitted its event, and when that event's frame
+    was written to the wire (the emission's time until then)."""
+
+    emitted: float
+    written: float
 
 
 class _StampedSocket:
@@ -148,9 +158,8 @@ class SimDriver:
         self.sim = sim
         self.iface_of_ext = {p.extension: p.interface for p in sim.pbx.phones.values()}
         self.ext_of_iface = {i: e for e, i in self.iface_of_ext.items()}
-        # interface -> t0 of its last freeing event: [as emitted, as written to the wire]
-        self.freed_at: dict[str, list[float]] = {}
-        self._unsent: list[list[float]] = []  # those t0s whose frames wait to be written
+        self.freed_at: dict[str, _Sent] = {}  # interface -> t0 of its last freeing event
+        self._unsent: list[_Sent] = []  # those t0s whose frames wait to be written
         self.wire = WireClock(self._written)
         self.originates = 0
         self.last_originate = 0.0
@@ -163,7 +172,7 @@ class SimDriver:
         self.auto_reject = False
         self.held_events = 0  # freeing events emitted since the last hold()
         self.arriving: set[str] = set()  # arrival callers' channels, until their AGI starts
-        self.arrived_at: dict[str, list[float]] = {}  # caller channel -> t0s of its AsyncAGIStart
+        self.arrived_at: dict[str, _Sent] = {}  # caller channel -> t0 of its AsyncAGIStart
         self.arrival_latencies: list[float] = []
         self.arrival_latencies_in_sim: list[float] = []
         self.arrivals = 0
@@ -195,10 +204,10 @@ class SimDriver:
                 self.freed_at[iface] = self._emitted()
                 self.held_events += 1
 
-    def _emitted(self) -> list[float]:
-        """t0 of an event just emitted: [now, now until its frame is written]."""
+    def _emitted(self) -> _Sent:
+        """t0 of an event just emitted (written: stamped again when its frame is)."""
         now = time.perf_counter()
-        stamp = [now, now]
+        stamp = _Sent(now, now)
         self._unsent.append(stamp)
         return stamp
 
@@ -206,7 +215,7 @@ class SimDriver:
         """A session's frames are being written: the events emitted so far are on the wire
         now (the simulator writes each turn's frames together, at the end of the turn)."""
         for stamp in self._unsent:
-            stamp[1] = t
+            stamp.written = t
         self._unsent.clear()
 
     def _originate(self, s: Any, a: Headers) -> None:
@@ -218,18 +227,18 @@ class SimDriver:
         self.last_originate = t1
         t0 = self.freed_at.pop(iface, None)
         if t0 is not None:
-            latency = t1_wire - t0[1]
+            latency = t1_wire - t0.written
             self.latencies.append(latency)
-            self.latencies_in_sim.append(t1 - t0[0])
+            self.latencies_in_sim.append(t1 - t0.emitted)
             if latency > SLOW_S:
-                self.slow.append((t0[1], latency))
+                self.slow.append((t0.written, latency))
         elif self.arrived_at:
             caller = next((v.partition("=")[2] for k, v in a
                            if k == "Variable" and v.startswith(f"{VAR_CALLER}=")), "")
             t0 = self.arrived_at.pop(caller, None)
             if t0 is not None:
-                self.arrival_latencies.append(t1_wire - t0[1])
-                self.arrival_latencies_in_sim.append(t1 - t0[0])
+                self.arrival_latencies.append(t1_wire - t0.written)
+                self.arrival_latencies_in_sim.append(t1 - t0.emitted)
         # The PBX's own work on the action comes after: the actions already read are timed
         # as they arrive, not after the simulator has dialled the ones before them.
         asyncio.get_running_loop().call_soon(self._dial_leg, s, a, iface)
@@ -309,7 +318,7 @@ class SimDriver:
         (its event is only now sent). Returns the time of the release."""
         t0 = time.perf_counter()
         for stamp in self.freed_at.values():
-            stamp[:] = [t0, t0]  # (and the write below stamps them again, on the wire)
+            stamp.emitted = stamp.written = t0  # (the write below stamps `written` again)
         self.sim.ami.hold_output(False)
         return t0
 
