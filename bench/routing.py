@@ -58,7 +58,7 @@ HOUR_CALLS_PER_AGENT = 12
 ARRIVAL_RATE_PER_S = 20.0
 # paced(): the agents to free in the next 20 ms go to the simulator in one question
 PLAN_AHEAD_S = 0.02
-KEEPS_UP_P50 = 2.0  # a rate keeps up while its p50 is within this many times the lightest's
+KEEPS_UP_P50 = 2.0  # a rate keeps up while its p50 is within this many times the least one's
 
 
 def paced_phases(latency_curve: bool) -> int:
@@ -329,14 +329,21 @@ def stalls(slow: list[tuple[float, float]]) -> dict[str, Any]:
 
 def keeps_up(ladder: list[dict[str, Any]]) -> dict[str, Any]:
     """The phase at the highest rate the service keeps up with: every freed agent rung, and
-    its median latency within KEEPS_UP_P50 times that of the lightest rate (above it, events
-    queue up and the latency is the queue's). The first phase if none does."""
-    lightest = min(ladder, key=lambda p: p["rate_target_per_s"])
-    floor = lightest["latency_ms"]["p50"]
-    ok = [p for p in ladder if p["decisions"] >= p["freed"] and floor is not None
-          and p["latency_ms"]["p50"] is not None
-          and p["latency_ms"]["p50"] <= KEEPS_UP_P50 * floor]
-    return max(ok, key=lambda p: p["rate_target_per_s"]) if ok else ladder[0]
+    its median latency within KEEPS_UP_P50 times the least median of the rungs that rang
+    every agent (above it, events queue up and the latency is the queue's). The first phase
+    if none does.
+
+    The floor is the least median, not the lightest rate's: at 50/s every process sleeps
+    between decisions and is woken from idle for each, so that median is higher than at
+    200/s (1.05 against 0.82 ms, quick, session 20), and measured against it a rate whose
+    median had doubled (1,000/s: 3.2 ms, 5.6x the least) counted as kept up in some runs and
+    not in others."""
+    rung = [p for p in ladder if p["decisions"] >= p["freed"] and p["latency_ms"]["p50"]]
+    if not rung:
+        return ladder[0]
+    floor = min(p["latency_ms"]["p50"] for p in rung)
+    ok = [p for p in rung if p["latency_ms"]["p50"] <= KEEPS_UP_P50 * floor]
+    return max(ok, key=lambda p: p["rate_target_per_s"])
 
 
 def _backlog(h: Rig) -> str:

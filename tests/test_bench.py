@@ -151,6 +151,25 @@ def test_slow_decisions_close_together_are_one_stall() -> None:
     assert routing.stalls([]) == {"slow_decisions": 0, "episodes": 0, "worst": []}
 
 
+def _rung(rate: float, p50: float, *, freed: int = 100, rung: int = 100) -> dict[str, Any]:
+    return {"rate_target_per_s": rate, "freed": freed, "decisions": rung,
+            "latency_ms": {"p50": p50, "p99": 4 * p50}}
+
+
+def test_the_reported_rate_is_the_highest_whose_median_has_not_doubled() -> None:
+    # the lightest rate's median is above the least (processes woken from idle at 50/s):
+    # 1,000/s is 2.4x the least median, under 2x the lightest's, and does not keep up
+    ladder = [_rung(1000, 1.7), _rung(500, 0.73), _rung(200, 0.97), _rung(50, 1.28)]
+    assert routing.keeps_up(ladder)["rate_target_per_s"] == 500
+    # a rung that left agents unrung neither keeps up nor sets the floor
+    ladder = [_rung(1000, 0.2, rung=90), _rung(500, 0.9), _rung(50, 0.8)]
+    assert routing.keeps_up(ladder)["rate_target_per_s"] == 500
+    assert routing.keeps_up([_rung(1000, 1.5), _rung(50, 1.0)])["rate_target_per_s"] == 1000
+    # none rang every agent: the first phase, as measured
+    ladder = [_rung(1000, 9.0, rung=10), _rung(50, 1.0, rung=40)]
+    assert routing.keeps_up(ladder) is ladder[0]
+
+
 def test_bench_snapshot_alone() -> None:
     from bench import snapshot
 
