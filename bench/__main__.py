@@ -27,7 +27,7 @@ from typing import Any
 
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
-from bench.common import load_average, rss_mb, say
+from bench.common import NiceError, bystanders_nice, load_average, rss_mb, say, serve_at_nice
 from bench.loaded import LoadedClaims, pairs_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,7 @@ class Plan:
         self.ami_paced_rate = 20_000.0
         self.ami_paced_s = 2.0 if quick else 10.0
         self.lua_n = 1000 if quick else 5000
+        self.nice: int | None = None  # --nice: the service's processes and Redis at it
 
 
 async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
@@ -94,6 +95,7 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
     }
     with RedisServer() as redis_server:
         url = redis_server.url
+        result["nice"] = _serve_at_nice(plan.nice, redis_server)
         say("baseline: claim Lua round trip")
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
@@ -148,9 +150,10 @@ async def _flush(url: str) -> None:
 
 async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float,
                sim_in_process: bool = False, own_process: bool = True,
-               rate_per_s: float | None = None) -> None:
+               rate_per_s: float | None = None, nice: int | None = None) -> None:
     """A long paced routing run: RSS, Redis memory and latency per window, then the drift.
-    `rate_per_s`: freed agents per second (default half the burst's rate, at most 200)."""
+    `rate_per_s`: freed agents per second (default half the burst's rate, at most 200);
+    `nice`: as --nice."""
     from bench.common import redis_used_bytes
 
     rows: list[dict[str, Any]] = []
@@ -161,6 +164,7 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
                                   timespec="seconds")}
     with RedisServer() as redis_server:
         url = redis_server.url
+        result["nice"] = _serve_at_nice(nice, redis_server)
         h = await routing.start(centre.build(sizes, own_process=own_process), url,
                                 sim_in_process=sim_in_process)
         result["sim"] = "in process" if sim_in_process else "child process"
@@ -195,7 +199,17 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
             await routing.stop(h)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _serve_at_nice(nice: int | None, redis_server: RedisServer) -> dict[str, int] | None:
+    """--nice applied (bench.common.serve_at_nice); what each process runs at, for the
+    result file (None: everything at the nice the bench was started with)."""
+    if nice is None:
+        return None
+    serve_at_nice(nice, redis_server.pid)
+    return {"routing": nice, "figures": min(19, nice + 5), "redis": nice,
+            "simulator_and_clients": bystanders_nice()}
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, under 90 s")
@@ -218,22 +232,39 @@ def main(argv: list[str] | None = None) -> int:
                     help="each of the API's 500 pollers asks every S seconds (default 1)")
     ap.add_argument("--api-plain-pollers", action="store_true",
                     help="the pollers send neither Accept-Encoding: gzip nor If-None-Match")
+    ap.add_argument("--nice", type=int, metavar="N",
+                    help="the service's routing process and redis-server at nice N (-20..19), "
+                         "the figures process at N+5, as docs/admin-guide.md's \"Priority\" "
+                         "sets them up; the simulator and the bench's clients stay at the "
+                         "nice the bench was started with (a negative N needs root or "
+                         "CAP_SYS_NICE)")
     ap.add_argument("--announce-every", type=float, default=0.0, metavar="S",
                     help="every queue's callers told their place and EWT every S seconds "
                          "(the policies' tick at work; default: no announcements)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _settings(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The options' checks (ap.error names what was wrong), and the settings they make."""
     api_load.BROWSER_LIKE = not args.api_plain_pollers
     if args.api_poll_interval <= 0:
         ap.error("--api-poll-interval: seconds above 0")
     if args.announce_every < 0:
         ap.error("--announce-every: seconds, 0 or above")
     centre.ANNOUNCE_EVERY_S = args.announce_every
+    if args.nice is not None:
+        if not -20 <= args.nice <= 19:
+            ap.error(f"--nice: a nice value from -20 to 19, not {args.nice}")
+        try:
+            serve_at_nice(args.nice)  # (now: whatever the service starts inherits it)
+        except NiceError as exc:
+            ap.error(str(exc))
     if args.soak_rate is not None and not args.soak_rate > 0:
         ap.error("--soak-rate: freed agents per second above 0")
-    # Killed (SIGTERM) as if interrupted: the runs' clean-up then stops the service, the
-    # simulator and redis-server, rather than leave them running.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _mode_and_sizes(args: argparse.Namespace) -> tuple[str, centre.Sizes]:
+    """The run's name (its result file's, and its row's in BENCHMARKS.md) and sizes."""
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
     sizes = centre.QUICK if args.quick or args.soak else centre.FULL
     if args.sizes:
@@ -247,14 +278,29 @@ def main(argv: list[str] | None = None) -> int:
         mode += "-one-process"
     if args.announce_every:
         mode += f"-announce-{args.announce_every:g}s"
+    if args.nice is not None:
+        mode += f"-nice{args.nice}"
+    return mode, sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
+    args = ap.parse_args(argv)
+    _settings(ap, args)
+    # Killed (SIGTERM) as if interrupted: the runs' clean-up then stops the service, the
+    # simulator and redis-server, rather than leave them running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    mode, sizes = _mode_and_sizes(args)
     out = args.out or RESULTS / f"{mode}.json"
     if args.soak:
         asyncio.run(soak(args.soak, sizes, out, args.soak_every, args.sim_in_process,
-                         not args.one_process, args.soak_rate))
+                         not args.one_process, args.soak_rate, args.nice))
         print(out)
         return 0
     plan = Plan(mode, sizes, args.sim_in_process, not args.one_process)
     plan.api_interval_s = args.api_poll_interval
+    plan.nice = args.nice
     result = asyncio.run(run(plan, out))
     if not args.no_md:
         report.update_markdown(ROOT / "BENCHMARKS.md", result)

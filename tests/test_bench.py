@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acd.testing.redis_server import RedisServer
-from bench import ami_ingest, centre, report, routing
+from bench import ami_ingest, centre, common, report, routing
+from bench.__main__ import main as bench_main
 from bench.api_load import baseline
 from bench.loaded import LoadedClaims
 
@@ -168,6 +173,30 @@ def test_the_reported_rate_is_the_highest_whose_median_has_not_doubled() -> None
     # none rang every agent: the first phase, as measured
     ladder = [_rung(1000, 9.0, rung=10), _rung(50, 1.0, rung=40)]
     assert routing.keeps_up(ladder) is ladder[0]
+
+
+def _report_nice(conn: Connection) -> None:
+    conn.send(os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def test_the_bench_s_children_run_at_the_nice_it_was_started_with(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # --nice gives the service's process a priority; the simulator and the clients it
+    # spawns must not inherit it (raising one's nice needs no privilege: the test can)
+    bystanders = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
+    monkeypatch.setattr(common._Nice, "bystanders", bystanders)
+    proc, conn = common.spawn_child(_report_nice)
+    try:
+        assert conn.poll(30) and conn.recv() == bystanders
+    finally:
+        proc.join(10)
+
+
+def test_a_nice_out_of_range_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench_main(["--quick", "--nice", "30", "--no-md"])
+    assert exc.value.code == 2
+    assert "--nice: a nice value from -20 to 19, not 30" in capsys.readouterr().err
 
 
 def test_bench_snapshot_alone() -> None:

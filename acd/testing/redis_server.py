@@ -36,6 +36,11 @@ class RedisServer:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (the benchmark sets its priority)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         args = [self._exe, "--port", "0", "--unixsocket", str(self.socket_path),
                 "--unixsocketperm", "700", "--dir", str(self._dir), "--save", "",
