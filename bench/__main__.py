@@ -57,8 +57,11 @@ def git_commit() -> dict[str, Any]:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                               check=False).stdout.strip()
 
+    # dirty: the code differs from the commit; the bench's own outputs (the table, the
+    # result files) do not count, so that runs one after another all name their commit
     return {"commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                              ":!BENCHMARKS.md", ":!bench/results"))}
 
 
 SCALE_RATE = 100.0  # agents freed per s in the paced phase of the scale curve's runs
