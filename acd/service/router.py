@@ -40,6 +40,8 @@ class Router:
         self._queues_of: dict[str, tuple[list[str], frozenset[str]]] = {}
         self._members: _Membership | None = None
         self.decisions = 0
+        engine.mirror.ready.index_by(lambda agent_id: self._queue_set(
+            self.e.mirror.agents[agent_id]))
 
     @property
     def pending(self) -> bool:
@@ -55,6 +57,7 @@ class Router:
 
     def config_changed(self) -> None:
         self._queues_of.clear()
+        self.e.mirror.ready.drop_index()
         self._full = True
 
     async def route(self) -> None:
@@ -106,11 +109,10 @@ class Router:
     def _best_agent(self, call: Call, now: float) -> Agent | None:
         """The ready agent that takes the call now. Only the ready agents with the call's
         queue among their _queues are tested (the queues _best_call walks: the two ways
-        agree); a big centre has hundreds ready for other queues, ~3 us each to test."""
+        agree), found by the mirror's index (acd/service/ready.py): a big centre has
+        hundreds ready for other queues."""
         m = self.e.mirror
-        queue = call.queue
-        pool = [agent for agent in map(m.agents.__getitem__, m.ready)
-                if queue in self._queue_set(agent)]
+        pool = map(m.agents.__getitem__, m.ready.serving(call.queue))
         return routing.best_agent_for_call(call, pool, now, self.e.rules, m.agents)
 
     def _plan(self, free: Iterable[Agent], now: float, agents: Mapping[str, Agent]
