@@ -12,7 +12,6 @@ from collections import ChainMap
 from acd.core.model import Agent, AgentState, Call, CallState
 from acd.core.policy import PLAIN, Rules
 from acd.core.waiting import WaitingIndex
-from acd.service.ready import ReadyAgents
 from acd.stats.census import WaitingCensus
 
 
@@ -29,7 +28,7 @@ class Mirror:
         # Own waiting calls by the agent that took the caller's previous call (last-agent
         # routing): when that agent stops being about to be free, they are routed again.
         self.by_last_agent: dict[str, set[str]] = {}
-        self.ready = ReadyAgents()  # by queue too, once the router has said who serves what
+        self.ready: set[str] = set()
         self.all_calls: ChainMap[str, Call] = ChainMap(self.calls, self.foreign)
 
     def every_call(self) -> list[Call]:
