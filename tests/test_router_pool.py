@@ -69,3 +69,23 @@ def test_the_narrowed_pool_picks_who_every_ready_agent_would(
     want = best_agent_for_call(call, ready, now, router.e.rules, router.e.mirror.agents)
     got = router._best_agent(call, now)
     assert (got.id if got else None) == (want.id if want else None)
+
+
+def test_a_config_change_is_seen_by_the_narrowed_pool() -> None:
+    def config(sales_skill: str) -> Any:
+        return parse_config({
+            "pbx": {"secret": "x"},
+            "queues": {"sales": {"skills": {sales_skill: 1}}, "support": {"skills": {"es": 1}}},
+            "flows": {"f": {"dnis": ["1"], "start": "q",
+                            "nodes": {"q": {"type": "queue", "queue": "sales"}}}}})
+
+    agent = Agent(id="a1", interface="PJSIP/x", skills={"en": 1}, state=AgentState.READY)
+    call = Call(id="c1", channel="PJSIP/t-1", uniqueid="1.1", caller_num="1", dnis="1",
+                state=CallState.WAITING, queue="sales", entered_at=90.0, required={"en": 1})
+    router = _router(config("es"), [agent], 100.0)
+    assert router._best_agent(call, 100.0) is None  # sales needs es: a1 does not serve it
+    router.e.cfg = config("en")
+    router.e.rules = rules_from_config(router.e.cfg.queues)
+    router.config_changed()
+    got = router._best_agent(call, 100.0)
+    assert got is not None and got.id == "a1"
