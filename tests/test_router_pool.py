@@ -79,11 +79,12 @@ def test_a_config_change_is_seen_by_the_narrowed_pool() -> None:
             "flows": {"f": {"dnis": ["1"], "start": "q",
                             "nodes": {"q": {"type": "queue", "queue": "sales"}}}}})
 
-    agent = Agent(id="a1", interface="PJSIP/x", skills={"en": 1}, state=AgentState.READY)
+    agent = Agent(id="a1", interface="PJSIP/x", skills={"en": 1, "es": 1},
+                  state=AgentState.READY)
     call = Call(id="c1", channel="PJSIP/t-1", uniqueid="1.1", caller_num="1", dnis="1",
                 state=CallState.WAITING, queue="sales", entered_at=90.0, required={"en": 1})
-    router = _router(config("es"), [agent], 100.0)
-    assert router._best_agent(call, 100.0) is None  # sales needs es: a1 does not serve it
+    router = _router(config("fr"), [agent], 100.0)
+    assert router._best_agent(call, 100.0) is None  # sales needs fr: a1 serves support only
     router.e.cfg = config("en")
     router.e.rules = rules_from_config(router.e.cfg.queues)
     router.config_changed()
