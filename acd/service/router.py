@@ -36,8 +36,8 @@ class Router:
         self._calls: set[str] = set()
         self._agents: set[str] = set()
         self._full = False
-        # agent id -> its _queues, as a list (in config order) and as a set; and the set alone
-        self._queues_of: dict[str, tuple[list[str], frozenset[str]]] = {}
+        # agent id -> its _queues, in config order; and the same as a set
+        self._queues_of: dict[str, list[str]] = {}
         self._serves: dict[str, frozenset[str]] = {}
         self._members: _Membership | None = None
         self.decisions = 0
@@ -198,24 +198,24 @@ class Router:
     def _queues(self, agent: Agent) -> list[str]:
         """Queues whose own skills, or the skills of one of their expansion steps, the agent
         holds (a call may add skills, and steps depend on the wait: checked per call)."""
-        return self._queues_known(agent)[0]
+        queues = self._queues_of.get(agent.id)
+        return queues if queues is not None else self._work_out_queues(agent)[0]
 
     def _queue_set(self, agent: Agent) -> frozenset[str]:
         """_queues as a set (does the agent serve a queue?)."""
-        return self._queues_known(agent)[1]
+        serves = self._serves.get(agent.id)
+        return serves if serves is not None else self._work_out_queues(agent)[1]
 
-    def _queues_known(self, agent: Agent) -> tuple[list[str], frozenset[str]]:
-        known = self._queues_of.get(agent.id)
-        if known is None:
-            members = self._membership()
-            queues = list(members.serving.queues_of(agent))
-            # skill expansion: a queue whose expansion step the agent meets, too
-            queues += [q for q, steps in members.expanding
-                       if q not in queues and (not agent.queues or q in agent.queues)
-                       and any(meets(agent, step.skills) for step in steps)]
-            known = self._queues_of[agent.id] = (queues, frozenset(queues))
-            self._serves[agent.id] = known[1]
-        return known
+    def _work_out_queues(self, agent: Agent) -> tuple[list[str], frozenset[str]]:
+        members = self._membership()
+        queues = list(members.serving.queues_of(agent))
+        # skill expansion: a queue whose expansion step the agent meets, too
+        queues += [q for q, steps in members.expanding
+                   if q not in queues and (not agent.queues or q in agent.queues)
+                   and any(meets(agent, step.skills) for step in steps)]
+        serves = frozenset(queues)
+        self._queues_of[agent.id], self._serves[agent.id] = queues, serves
+        return queues, serves
 
     def _membership(self) -> _Membership:
         cfg = self.e.cfg
