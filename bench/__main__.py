@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd.service.figures_process import NICE_ABOVE_ROUTING
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
 from bench.common import NiceError, bystanders_nice, load_average, rss_mb, say, serve_at_nice
@@ -208,7 +209,7 @@ def _serve_at_nice(nice: int | None, redis_server: RedisServer) -> dict[str, int
     if nice is None:
         return None
     serve_at_nice(nice, redis_server.pid)
-    return {"routing": nice, "figures": min(19, nice + 5), "redis": nice,
+    return {"routing": nice, "figures": min(19, nice + NICE_ABOVE_ROUTING), "redis": nice,
             "simulator_and_clients": bystanders_nice()}
 
 

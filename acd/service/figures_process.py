@@ -42,6 +42,7 @@ TOKEN_ENV = "ACD_ROUTING_TOKEN"  # the internal API's token, handed over by `acd
 READY_LINE = "acd-figures-http-port"  # the line that tells the routing process the port
 PARENT_CHECK_S = 1.0
 SWITCH_INTERVAL_S = 0.0005  # the GIL's (sys.setswitchinterval): see main
+NICE_ABOVE_ROUTING = 5  # this process's nice, above the routing process's it inherits
 
 
 class FiguresBackend(ServiceBackend):
@@ -213,7 +214,7 @@ def main(config: str | None, redis_url: str | None, routing_url: str, instance: 
     if url is None:
         print("acd figures: redis.url: required", file=sys.stderr)
         return 2
-    os.nice(5)  # routing, in the other process, comes first when both want a core
+    os.nice(NICE_ABOVE_ROUTING)  # routing, in the other process, comes first for a core
     # The bodies and pushes of each refresh are made in worker threads. A thread that holds
     # the GIL keeps the event loop waiting up to the switch interval (5 ms) each time the loop
     # wants it back, after every read and write of a request: at the full bench size, 500
