@@ -28,7 +28,7 @@ from typing import Any
 from acd.service.figures_process import NICE_ABOVE_ROUTING
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
-from bench.common import NiceError, bystanders_nice, load_average, rss_mb, say, serve_at_nice
+from bench.common import BYSTANDERS_NICE, NiceError, load_average, rss_mb, say, set_nice
 from bench.loaded import LoadedClaims, pairs_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ async def run(plan: Plan, out_path: Path) -> dict[str, Any]:
     }
     with RedisServer() as redis_server:
         url = redis_server.url
-        result["nice"] = _serve_at_nice(plan.nice, redis_server)
+        result["nice"] = _redis_at_nice_too(plan.nice, redis_server)
         say("baseline: claim Lua round trip")
         lua = await routing.lua_baseline(url, plan.lua_n)
         await _flush(url)
@@ -168,7 +168,7 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
                                   timespec="seconds")}
     with RedisServer() as redis_server:
         url = redis_server.url
-        result["nice"] = _serve_at_nice(nice, redis_server)
+        result["nice"] = _redis_at_nice_too(nice, redis_server)
         h = await routing.start(centre.build(sizes, own_process=own_process), url,
                                 sim_in_process=sim_in_process)
         result["sim"] = "in process" if sim_in_process else "child process"
@@ -203,14 +203,15 @@ async def soak(hours: float, sizes: centre.Sizes, out_path: Path, every_s: float
             await routing.stop(h)
 
 
-def _serve_at_nice(nice: int | None, redis_server: RedisServer) -> dict[str, int] | None:
-    """--nice applied (bench.common.serve_at_nice); what each process runs at, for the
-    result file (None: everything at the nice the bench was started with)."""
+def _redis_at_nice_too(nice: int | None, redis_server: RedisServer) -> dict[str, int] | None:
+    """--nice for the run's redis-server (this process got it at the start: _settings); what
+    each process runs at, for the result file (None: all at the nice the bench had)."""
     if nice is None:
         return None
-    serve_at_nice(nice, redis_server.pid)
+    if redis_server.pid is not None:
+        set_nice(nice, "redis-server", redis_server.pid)
     return {"routing": nice, "figures": min(19, nice + NICE_ABOVE_ROUTING), "redis": nice,
-            "simulator_and_clients": bystanders_nice()}
+            "simulator_and_clients": BYSTANDERS_NICE}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,7 +261,7 @@ def _settings(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if not -20 <= args.nice <= 19:
             ap.error(f"--nice: a nice value from -20 to 19, not {args.nice}")
         try:
-            serve_at_nice(args.nice)  # (now: whatever the service starts inherits it)
+            set_nice(args.nice, "the bench's process")  # (the service's: it inherits it)
         except NiceError as exc:
             ap.error(str(exc))
     if args.soak_rate is not None and not args.soak_rate > 0:

@@ -33,51 +33,37 @@ class NiceError(RuntimeError):
     pass
 
 
-class _Nice:
-    """The nice value the bench was started with: its children (the simulated PBX, the
-    API's clients, the probes) run at it, whatever `serve_at_nice` gave the service."""
-
-    bystanders: int | None = None
+# The nice this process had when the bench started: the processes spawn_child starts (the
+# simulated PBX, the API's clients, the probes) run at it, whatever --nice gave the service.
+BYSTANDERS_NICE = os.getpriority(os.PRIO_PROCESS, 0)
 
 
-def serve_at_nice(nice: int, redis_pid: int | None = None) -> None:
-    """This process (the service's routing, and the figures process it starts, which adds 5)
-    and redis-server at `nice`, as a deployment gives them (docs/admin-guide.md, "Priority");
-    the processes spawn_child starts later at the nice this one had. A lower value than the
-    one now needs CAP_SYS_NICE: NiceError says so."""
-    if _Nice.bystanders is None:
-        _Nice.bystanders = os.getpriority(os.PRIO_PROCESS, 0)
-    for who, pid in (("the bench's process", 0), ("redis-server", redis_pid)):
-        if pid is None:
-            continue
-        try:
-            os.setpriority(os.PRIO_PROCESS, pid, nice)
-        except PermissionError as exc:
-            raise NiceError(f"--nice {nice}: {who} may not be given that priority here "
-                            f"({exc.strerror}; a nice below the current one needs root or "
-                            "CAP_SYS_NICE)") from exc
+def set_nice(nice: int, who: str, pid: int = 0) -> None:
+    """Process `pid` (0: this one) at `nice`, as a deployment gives the service's processes
+    (docs/admin-guide.md, "Priority on a shared box"). A value below the current one needs
+    root or CAP_SYS_NICE: NiceError says so, naming `who`."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except PermissionError as exc:
+        raise NiceError(f"--nice {nice}: {who} may not be given that priority here "
+                        f"({exc.strerror}; a nice below the current one needs root or "
+                        "CAP_SYS_NICE)") from exc
 
 
-def bystanders_nice() -> int:
-    """The nice of the processes spawn_child starts (the bench's own at its start)."""
-    return _Nice.bystanders if _Nice.bystanders is not None else os.getpriority(
-        os.PRIO_PROCESS, 0)
-
-
-def _as_bystander(nice: int | None, target: Callable[..., None], *args: Any) -> None:
-    if nice is not None and os.getpriority(os.PRIO_PROCESS, 0) != nice:
+def _as_bystander(nice: int, target: Callable[..., None], *args: Any) -> None:
+    if os.getpriority(os.PRIO_PROCESS, 0) != nice:
         os.setpriority(os.PRIO_PROCESS, 0, nice)  # (up from the service's: always allowed)
     target(*args)
 
 
 def spawn_child(target: Callable[..., None], *args: Any) -> tuple[Any, Connection]:
     """target(its end of a pipe, *args) in a spawned process (a fresh interpreter, none of
-    this process's state), at the nice the bench was started with (serve_at_nice); returns
+    this process's state), at the nice the bench was started with (BYSTANDERS_NICE); returns
     the process and this end. The child's end is closed here, so a dead child reads as
     EOFError, not as a silent wait."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_as_bystander, args=(_Nice.bystanders, target, child, *args),
+    proc = ctx.Process(target=_as_bystander, args=(BYSTANDERS_NICE, target, child, *args),
                        daemon=True)
     proc.start()
     child.close()

@@ -184,7 +184,7 @@ def test_the_bench_s_children_run_at_the_nice_it_was_started_with(
     # --nice gives the service's process a priority; the simulator and the clients it
     # spawns must not inherit it (raising one's nice needs no privilege: the test can)
     bystanders = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
-    monkeypatch.setattr(common._Nice, "bystanders", bystanders)
+    monkeypatch.setattr(common, "BYSTANDERS_NICE", bystanders)
     proc, conn = common.spawn_child(_report_nice)
     try:
         assert conn.poll(30) and conn.recv() == bystanders
