@@ -31,7 +31,7 @@ from acd.service.daycache import DayCache
 from acd.service.dismantle import dismantle_steps, sole_holder
 from acd.service.reasons import ReasonReads, live_and_today_steps
 from acd.service.runtime import collector_held
-from acd.service.slices import Sliced
+from acd.service.slices import SLICE_S, Sliced
 from acd.service.windowcache import WindowCache
 from acd.stats.fig_merge import RawFigures, add_intervals, merge_raw
 from acd.stats.figures import dump_steps, history_rows, membership_of, snapshot_steps
@@ -66,11 +66,13 @@ class ServiceBackend:
     """`engines`: one engine, or the engines by PBX name (config order); `cfg`: the whole
     config (default: the first engine's). The figures are made from `sources` (default: the
     engines themselves); the figures process (figures_process.py) gives Followers of the
-    store instead, and no engines: its commands go to the routing process."""
+    store instead, and no engines: its commands go to the routing process. `slice_s`: how
+    long each slice of a refresh holds the event loop (slices.py)."""
 
     def __init__(self, engines: Engine | Mapping[str, Engine], config_path: Path | None = None,
                  *, cfg: Config | None = None,
-                 sources: Mapping[str, LiveSource] | None = None) -> None:
+                 sources: Mapping[str, LiveSource] | None = None,
+                 slice_s: float = SLICE_S) -> None:
         self.engines: dict[str, Engine] = dict(engines) if isinstance(engines, Mapping) \
             else {engines.cfg.pbx.name: engines}
         self.sources: dict[str, LiveSource] = dict(sources) if sources is not None \
@@ -90,7 +92,7 @@ class ServiceBackend:
         self.reads_s = 0.0  # how long the store reads of the last refresh took
         # Who serves which queue, per config object (a reload brings a new one).
         self._membership: dict[int, tuple[Config, QueueMembership]] = {}
-        self._sliced = Sliced(gate=self._engines_idle)
+        self._sliced = Sliced(slice_s, gate=self._engines_idle)
         self._started = 0  # refreshes started / the latest one published (see refresh)
         self._published = 0
         self._task: asyncio.Task[None] | None = None

@@ -43,6 +43,12 @@ READY_LINE = "acd-figures-http-port"  # the line that tells the routing process 
 PARENT_CHECK_S = 1.0
 SWITCH_INTERVAL_S = 0.0005  # the GIL's (sys.setswitchinterval): see main
 NICE_ABOVE_ROUTING = 5  # this process's nice, above the routing process's it inherits
+# A refresh's slices here: nothing routes in this process, so what waits behind a slice is the
+# pollers' requests, each for a few loop turns, a slice each. At the full bench size, 500
+# pollers' p99 with routing idle was 5.2-5.6 ms with 1 ms slices, 2.5-2.6 ms with these (in
+# the routing process a slice waits for routing to be idle, and keeps slices.SLICE_S: 4x as
+# many would each wait so under a sustained load). BENCHMARKS.md, session 22.
+SLICE_S = 0.00025
 
 
 class FiguresBackend(ServiceBackend):
@@ -50,7 +56,7 @@ class FiguresBackend(ServiceBackend):
 
     def __init__(self, followers: dict[str, Follower], routing: RoutingClient,
                  config_path: Path | None, cfg: Config) -> None:
-        super().__init__({}, config_path, cfg=cfg, sources=followers)
+        super().__init__({}, config_path, cfg=cfg, sources=followers, slice_s=SLICE_S)
         self.followers = followers
         self.routing = routing
 
