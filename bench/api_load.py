@@ -16,7 +16,8 @@
 Clients run in a child process (their CPU is not the service's); the SSE listeners on
 `/api/v1/stream?parts=centre,queues,agents` (what the wallboard asks for) run in another (in
 a process busy with 500 clients they read the pushes late, and the push delay would be that
-process's), and time each pushed snapshot against its `generated_at`.
+process's), and time each pushed snapshot against its `generated_at`. Both run at
+CLIENTS_NICE, below the service (bench/common.py): screens elsewhere take none of its CPU.
 
 Baseline in the same run: the same clients, both modes, against a bare aiohttp handler in this
 process that returns a JSON body of the same size (no figures, no routing, no ETag, no gzip).
@@ -35,7 +36,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import percentiles_ms, spawn_child
+from bench.common import CLIENTS_NICE, percentiles_ms, spawn_child
 
 STREAM_LISTENERS = 5
 # Pollers send Accept-Encoding: gzip and If-None-Match, as a browser does; False (`python -m
@@ -283,7 +284,7 @@ def start_clients(url: str, stream_url: str | None, clients: int, seconds: float
                      "seconds": seconds})
     out: Clients = []
     for job in jobs:
-        out.append(spawn_child(_child, job))
+        out.append(spawn_child(_child, job, nice=CLIENTS_NICE))
     return out
 
 

@@ -128,6 +128,7 @@ def _api_figures(api: dict[str, Any], base: dict[str, Any], snapshot: dict[str, 
     return {
         "pollers": api["pollers"], "interval_s": api["interval_s"],
         "pollers_browser_like": api.get("browser_like"),
+        "clients_nice": api.get("clients_nice"),
         "requests_per_s": api["requests_per_s"],
         "p50_ms": lat["p50"], "p99_ms": lat["p99"], "p999_ms": lat["p999"], "max_ms": lat["max"],
         "late": api["late"], "unanswered": api["unanswered"], "errors": api["errors"],

@@ -31,6 +31,7 @@ from acd.store import Store
 from acd.testing.harness import Harness, wait_for
 from bench import api_load, centre, history
 from bench.common import (
+    CLIENTS_NICE,
     CpuShares,
     LoopLag,
     RedisSlowLog,
@@ -572,7 +573,7 @@ async def _api(h: Rig, rate: float, pollers: int, seconds: float, interval_s: fl
     say(f"api saturation: {result['saturation']['requests_per_s']} req/s, p99 "
         f"{result['saturation']['latency_ms']['p99']} ms")
     result.update(body_bytes=len(body), gzip_bytes=gzip_bytes, pollers=pollers, _body=body,
-                  routing_idle=idle)
+                  routing_idle=idle, clients_nice=CLIENTS_NICE)
     return result
 
 

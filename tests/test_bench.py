@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from acd.testing.redis_server import RedisServer
-from bench import ami_ingest, centre, common, report, routing
+from bench import ami_ingest, api_load, centre, common, report, routing
 from bench.__main__ import main as bench_main
 from bench.api_load import baseline
 from bench.loaded import LoadedClaims
@@ -188,6 +188,26 @@ def test_the_bench_s_children_run_at_the_nice_it_was_started_with(
     proc, conn = common.spawn_child(_report_nice)
     try:
         assert conn.poll(30) and conn.recv() == bystanders
+    finally:
+        proc.join(10)
+
+
+def test_the_api_s_clients_run_below_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pollers and the push listeners stand for screens elsewhere: they must not hold the
+    # service's processes off a core
+    assert common.CLIENTS_NICE > common.BYSTANDERS_NICE or common.CLIENTS_NICE == 19
+    spawned: list[int | None] = []
+
+    def spawn(_target: object, *_args: object, nice: int | None = None) -> tuple[None, None]:
+        spawned.append(nice)
+        return None, None
+
+    monkeypatch.setattr(api_load, "spawn_child", spawn)
+    api_load.start_clients("http://127.0.0.1:1/q", "http://127.0.0.1:1/s", 3, 1.0, 1.0)
+    assert spawned == [common.CLIENTS_NICE, common.CLIENTS_NICE]  # pollers, listeners
+    proc, conn = common.spawn_child(_report_nice, nice=common.CLIENTS_NICE)
+    try:
+        assert conn.poll(30) and conn.recv() == common.CLIENTS_NICE
     finally:
         proc.join(10)
 
