@@ -9,9 +9,10 @@ from typing import TypeVar, cast
 
 T = TypeVar("T")
 
-# How many items a step handles. A slice (slices.py) is 1 ms and never cuts a step, so a step
-# must stay well under that, and must not grow with the centre. An agent's figures row (or
-# its dump, or its JSON) is ~20 us; a plain pass over a call or an agent, ~1-3 us.
+# How many items a step handles. A slice (slices.py) is 1 ms (0.25 ms in the figures process)
+# and never cuts a step, so a step must stay near that, and must not grow with the centre. An
+# agent's figures row (or its dump, or its JSON) is ~20 us; a plain pass over a call or an
+# agent, ~1-3 us.
 ROWS_PER_STEP = 8
 ITEMS_PER_STEP = 128
 QUEUES_PER_STEP = 32  # a queue's counts (histograms) added to a total: ~7 us
