@@ -10,6 +10,7 @@ from acd.config import parse_config
 from acd.service.backend import (
     MAX_REFRESH_TIMEOUT_S,
     REFRESH_TIMEOUT_S,
+    RETRY_FIRST_S,
     ServiceBackend,
     refresh_failure,
 )
@@ -60,3 +61,46 @@ async def test_reads_that_time_out_get_more_time_on_the_next_refresh(
         await backend.stop()
         await store.close()
     assert limits[:7] == [REFRESH_TIMEOUT_S, 6.0, 12.0, 24.0, 48.0, MAX_REFRESH_TIMEOUT_S, 5.0]
+
+
+async def test_a_failed_refresh_is_tried_again_soon_not_after_the_whole_interval(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With snapshot_interval_s = 60, a big centre whose first reads timed out served no
+    figures for a minute (the bench, session 22). The next try comes after RETRY_FIRST_S,
+    then twice as late each time, at most the interval; after a success, the interval."""
+    data = CFG.as_data()
+    data["http"] = {**data.get("http", {}), "snapshot_interval_s": 60.0}
+    cfg = parse_config(data)
+    store = await Store.open(redis_url, pbx="pbx1")
+    backend = ServiceBackend({}, cfg=cfg, sources={"pbx1": Follower(cfg, store)})
+    outcomes = [TimeoutError(), StoreError("redis away"), TimeoutError(), None] + \
+        [StoreError("redis away")] * 8
+    waits: list[float] = []
+    done = asyncio.Event()
+    real_sleep = asyncio.sleep
+
+    async def refresh(reads_timeout_s: float | None = None) -> None:
+        outcome = outcomes.pop(0)
+        if not outcomes:
+            done.set()
+        if outcome is not None:
+            raise outcome
+
+    async def sleep(delay: float, result: object = None) -> object:
+        if asyncio.current_task() is backend._task:
+            waits.append(delay)  # the backend's waits, recorded, not waited
+            delay = 0
+        return await real_sleep(delay, result)
+
+    monkeypatch.setattr(backend, "refresh", refresh)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    backend.start()
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await backend.stop()
+        await store.close()
+    first = RETRY_FIRST_S
+    assert waits[:12] == [first, 2 * first, 4 * first, 60.0,  # three failures, a success
+                          first, 2 * first, 4 * first, 8 * first, 16 * first, 32 * first,
+                          60.0, 60.0]

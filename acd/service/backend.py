@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("acd.api")
 REFRESH_TIMEOUT_S = 3.0
 MAX_REFRESH_TIMEOUT_S = 60.0
+# After a failed refresh the next comes this soon, then twice as late each time up to
+# snapshot_interval_s: waiting the whole interval, a big centre whose first reads timed out
+# served no figures at all (503) for a minute with snapshot_interval_s = 60.
+RETRY_FIRST_S = 1.0
 # Replaced snapshots kept for free_retired at most: a backend whose loop is not running (a
 # refresh asked for directly) must not keep every one it replaced.
 MAX_RETIRED = 8
@@ -116,8 +120,10 @@ class ServiceBackend:
 
     async def _loop(self) -> None:
         timeout_s = REFRESH_TIMEOUT_S
+        retry_s = RETRY_FIRST_S
         while True:
             busy = self._sliced.busy_s
+            failed = False
             try:
                 # The store waits through a Redis outage; readiness must not wait with it.
                 snap = await self.refresh(reads_timeout_s=timeout_s)
@@ -129,7 +135,9 @@ class ServiceBackend:
                 del snap
                 await self.free_retired()
                 timeout_s = max(REFRESH_TIMEOUT_S, 10 * self.reads_s)
+                retry_s = RETRY_FIRST_S
             except Exception as exc:  # Redis away: keep serving the last snapshot
+                failed = True
                 if self._redis_ok:
                     log.warning("figures not refreshed: %s", refresh_failure(exc, timeout_s))
                 self._redis_ok = False
@@ -138,10 +146,16 @@ class ServiceBackend:
                     # time, or the reads would be cut short at the same point every time.
                     timeout_s = min(2 * timeout_s, MAX_REFRESH_TIMEOUT_S)
             self.refresh_s = self._sliced.busy_s - busy + self.reads_s
-            # Figures never take more than a fifth of the loop: a big centre refreshes less
-            # often than snapshot_interval_s rather than starving the routing. What counts is
-            # the refresh's own time: its slices wait whenever routing has work.
-            await asyncio.sleep(max(self.cfg.http.snapshot_interval_s, 4 * self.refresh_s))
+            interval_s = self.cfg.http.snapshot_interval_s
+            if failed:
+                wait_s = retry_s = min(retry_s, interval_s)
+                retry_s *= 2
+            else:
+                # Figures never take more than a fifth of the loop: a big centre refreshes
+                # less often than snapshot_interval_s rather than starving the routing. What
+                # counts is the refresh's own time: its slices wait whenever routing has work.
+                wait_s = max(interval_s, 4 * self.refresh_s)
+            await asyncio.sleep(wait_s)
 
     async def _raw(self, engine: LiveSource, now: float) -> RawFigures:
         """One PBX's counts from its store."""
