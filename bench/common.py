@@ -37,13 +37,13 @@ class NiceError(RuntimeError):
 # simulated PBX, the API's clients, the probes) run at it, whatever --nice gave the service.
 BYSTANDERS_NICE = os.getpriority(os.PRIO_PROCESS, 0)
 # The API's clients (500 pollers, the push listeners) stand for screens on other machines,
-# which take none of the service's CPU: here they run this much below everything else, so
+# which take none of the service's CPU: here their nice is this much above the bench's, so
 # they take the CPU the service leaves rather than holding the figures process off a core
 # (at the same nice they did: API p99 23-68 ms against 9-28 beside routing at the full
 # size, BENCHMARKS.md session 22). They time the requests themselves, so a client kept off
 # a core by its low priority counts against the service, never for it.
-CLIENTS_BELOW = 10
-CLIENTS_NICE = min(19, BYSTANDERS_NICE + CLIENTS_BELOW)
+CLIENTS_NICE_ABOVE = 10
+CLIENTS_NICE = min(19, BYSTANDERS_NICE + CLIENTS_NICE_ABOVE)
 
 
 def set_nice(nice: int, who: str, pid: int = 0) -> None:

@@ -48,7 +48,7 @@ NICE_ABOVE_ROUTING = 5  # this process's nice, above the routing process's it in
 # pollers' p99 with routing idle was 5.2-5.6 ms with 1 ms slices, 2.5-2.6 ms with these (in
 # the routing process a slice waits for routing to be idle, and keeps slices.SLICE_S: 4x as
 # many would each wait so under a sustained load). BENCHMARKS.md, session 22.
-SLICE_S = 0.00025
+REFRESH_SLICE_S = 0.00025
 
 
 class FiguresBackend(ServiceBackend):
@@ -56,7 +56,7 @@ class FiguresBackend(ServiceBackend):
 
     def __init__(self, followers: dict[str, Follower], routing: RoutingClient,
                  config_path: Path | None, cfg: Config) -> None:
-        super().__init__({}, config_path, cfg=cfg, sources=followers, slice_s=SLICE_S)
+        super().__init__({}, config_path, cfg=cfg, sources=followers, slice_s=REFRESH_SLICE_S)
         self.followers = followers
         self.routing = routing
 
