@@ -28,7 +28,16 @@ from typing import Any
 from acd.service.figures_process import NICE_ABOVE_ROUTING
 from acd.testing.redis_server import RedisServer
 from bench import ami_ingest, api_load, centre, report, routing
-from bench.common import BYSTANDERS_NICE, NiceError, load_average, rss_mb, say, set_nice
+from bench.common import (
+    BYSTANDERS_NICE,
+    CLIENTS_NICE,
+    CLIENTS_NICE_ABOVE,
+    NiceError,
+    load_average,
+    rss_mb,
+    say,
+    set_nice,
+)
 from bench.loaded import LoadedClaims, pairs_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +220,7 @@ def _redis_at_nice_too(nice: int | None, redis_server: RedisServer) -> dict[str,
     if redis_server.pid is not None:
         set_nice(nice, "redis-server", redis_server.pid)
     return {"routing": nice, "figures": min(19, nice + NICE_ABOVE_ROUTING), "redis": nice,
-            "simulator_and_clients": BYSTANDERS_NICE}
+            "simulator": BYSTANDERS_NICE, "api_clients": CLIENTS_NICE}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -239,9 +248,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="the pollers send neither Accept-Encoding: gzip nor If-None-Match")
     ap.add_argument("--nice", type=int, metavar="N",
                     help="the service's routing process and redis-server at nice N (-20..19), "
-                         "the figures process at N+5, as docs/admin-guide.md's \"Priority\" "
-                         "sets them up; the simulator and the bench's clients stay at the "
-                         "nice the bench was started with (a negative N needs root or "
+                         f"the figures process at N+{NICE_ABOVE_ROUTING}, as "
+                         "docs/admin-guide.md's \"Priority\" sets them up; the simulator "
+                         "stays at the nice the bench was started with, the API's clients "
+                         f"{CLIENTS_NICE_ABOVE} above it (a negative N needs root or "
                          "CAP_SYS_NICE)")
     ap.add_argument("--announce-every", type=float, default=0.0, metavar="S",
                     help="every queue's callers told their place and EWT every S seconds "

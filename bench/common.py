@@ -34,7 +34,8 @@ class NiceError(RuntimeError):
 
 
 # The nice this process had when the bench started: the processes spawn_child starts (the
-# simulated PBX, the API's clients, the probes) run at it, whatever --nice gave the service.
+# simulated PBX, the probes) run at it, whatever --nice gave the service; the API's clients
+# run at CLIENTS_NICE.
 BYSTANDERS_NICE = os.getpriority(os.PRIO_PROCESS, 0)
 # The API's clients (500 pollers, the push listeners) stand for screens on other machines,
 # which take none of the service's CPU: here their nice is this much above the bench's, so

@@ -181,7 +181,7 @@ def _report_nice(conn: Connection) -> None:
 
 def test_the_bench_s_children_run_at_the_nice_it_was_started_with(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # --nice gives the service's process a priority; the simulator and the clients it
+    # --nice gives the service's process a priority; the simulator and the probes it
     # spawns must not inherit it (raising one's nice needs no privilege: the test can)
     bystanders = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
     monkeypatch.setattr(common, "BYSTANDERS_NICE", bystanders)
