@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from acd.api.backend import Backend
+from acd.api.backend import Backend, Readiness
 from acd.gcpauses import GC_PAUSES, GENERATIONS, GcPauses
 from acd.looplag import LOOP_LAG, LoopLag
 
@@ -43,48 +43,67 @@ _WINDOW_VALUES = (("asa_s", "asa_seconds", "average speed of answer"),
                   ("aht_s", "aht_seconds", "average handling time (talk + wrap-up)"))
 
 
-def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+class Gauge(Protocol):
+    def add_metric(self, labels: Sequence[str], value: float) -> None: ...
+
+
+G = TypeVar("G", bound=Gauge)
+# A new gauge family: (name without the `acd_` prefix, help, label names).
+MakeGauge = Callable[[str, str, list[str]], G]
+
+
+def _client_gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(f"acd_{name}", doc, labels=labels)
 
 
+def _ready_metric(ready: Readiness, gauge: MakeGauge[G]) -> G:
+    up = gauge("ready", "1 when the part is up (all: the service is ready)", ["part"])
+    for part, value in (("all", ready.ready), ("ami", ready.ami), ("redis", ready.redis)):
+        up.add_metric([part], float(value))
+    return up
+
+
+def _snapshot_metrics(snap: dict[str, Any], gauge: MakeGauge[G]) -> Iterator[G]:
+    """The families of the snapshot's figures (none before the first snapshot)."""
+    if not snap or "queues" not in snap:
+        return
+    generated = gauge("snapshot_generated_timestamp_seconds", "when the figures were computed",
+                      [])
+    generated.add_metric([], snap["generated_at"])
+    yield generated
+    yield from _queue_metrics([snap["centre"], *snap["queues"]], gauge)
+    yield from _agent_metrics(snap["agents"], gauge)
+    yield _lookup_metric(snap.get("ivr_funnel") or {}, gauge)
+    calls = gauge("calls", "calls by state", ["state"])
+    for state, count in sorted(Counter(c["state"] for c in snap["calls"]).items()):
+        calls.add_metric([state], count)
+    yield calls
+
+
 class SnapshotCollector(Collector):
+
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
     def collect(self) -> Iterator[Metric]:
-        ready = self._backend.readiness()
-        up = _gauge("ready", "1 when the part is up (all: the service is ready)", ["part"])
-        for part, value in (("all", ready.ready), ("ami", ready.ami), ("redis", ready.redis)):
-            up.add_metric([part], float(value))
-        yield up
-        snap = self._backend.snapshot()
-        if not snap or "queues" not in snap:
-            return
-        yield GaugeMetricFamily("acd_snapshot_generated_timestamp_seconds",
-                                "when the figures were computed", value=snap["generated_at"])
-        yield from _queue_metrics([snap["centre"], *snap["queues"]])
-        yield from _agent_metrics(snap["agents"])
-        yield _lookup_metric(snap.get("ivr_funnel") or {})
-        calls = _gauge("calls", "calls by state", ["state"])
-        for state, count in sorted(Counter(c["state"] for c in snap["calls"]).items()):
-            calls.add_metric([state], count)
-        yield calls
+        yield _ready_metric(self._backend.readiness(), _client_gauge)
+        yield from _snapshot_metrics(self._backend.snapshot(), _client_gauge)
 
 
-def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
+def _queue_metrics(queues: list[dict[str, Any]], gauge: MakeGauge[G]) -> Iterator[G]:
     q, qw = ["queue"], ["queue", "window"]
-    waiting = _gauge("queue_waiting", "callers waiting", q)
-    longest = _gauge("queue_longest_wait_seconds", "longest current wait", q)
-    ewt = _gauge("queue_ewt_seconds", "estimated wait for the next caller", q)
-    agents = _gauge("queue_agents", "agents serving the queue, by state", ["queue", "state"])
-    target = _gauge("queue_service_level_target", "service level target (share 0..1)", q)
-    threshold = _gauge("queue_service_level_threshold_seconds", "service level threshold", q)
-    occupancy = _gauge("queue_occupancy", "occupancy today of the queue's agents", q)
-    counts = {k: _gauge(f"queue_{k}", f"calls {k.replace('_', ' ')} in the window", qw)
+    waiting = gauge("queue_waiting", "callers waiting", q)
+    longest = gauge("queue_longest_wait_seconds", "longest current wait", q)
+    ewt = gauge("queue_ewt_seconds", "estimated wait for the next caller", q)
+    agents = gauge("queue_agents", "agents serving the queue, by state", ["queue", "state"])
+    target = gauge("queue_service_level_target", "service level target (share 0..1)", q)
+    threshold = gauge("queue_service_level_threshold_seconds", "service level threshold", q)
+    occupancy = gauge("queue_occupancy", "occupancy today of the queue's agents", q)
+    counts = {k: gauge(f"queue_{k}", f"calls {k.replace('_', ' ')} in the window", qw)
               for k in _WINDOW_COUNTS}
-    level = _gauge("queue_service_level", "service level in the window (share 0..1)", qw)
-    values = {k: _gauge(f"queue_{name}", doc, qw) for k, name, doc in _WINDOW_VALUES}
-    nested = {(sec, k): _gauge(f"queue_{name}", doc, qw) for sec, k, name, doc in _WINDOW_NESTED}
+    level = gauge("queue_service_level", "service level in the window (share 0..1)", qw)
+    values = {k: gauge(f"queue_{name}", doc, qw) for k, name, doc in _WINDOW_VALUES}
+    nested = {(sec, k): gauge(f"queue_{name}", doc, qw) for sec, k, name, doc in _WINDOW_NESTED}
     for queue in queues:
         name = queue["name"]
         waiting.add_metric([name], queue["waiting"])
@@ -115,10 +134,10 @@ def _queue_metrics(queues: list[dict[str, Any]]) -> Iterator[Metric]:
     yield from nested.values()
 
 
-def _lookup_metric(funnel: dict[str, dict[str, Any]]) -> Metric:
-    lookups = _gauge("ivr_lookups_today", "CRM lookups of the IVR since local midnight, by "
-                     "outcome (hit, miss, cache, timeout, error, skipped)",
-                     ["flow", "node", "outcome"])
+def _lookup_metric(funnel: dict[str, dict[str, Any]], gauge: MakeGauge[G]) -> G:
+    lookups = gauge("ivr_lookups_today", "CRM lookups of the IVR since local midnight, by "
+                    "outcome (hit, miss, cache, timeout, error, skipped)",
+                    ["flow", "node", "outcome"])
     for flow, nodes in sorted(funnel.items()):
         for node, counts in sorted(nodes.items()):
             for outcome, n in sorted((counts.get("lookups") or {}).items()):
@@ -126,8 +145,8 @@ def _lookup_metric(funnel: dict[str, dict[str, Any]]) -> Metric:
     return lookups
 
 
-def _agent_metrics(agents: list[dict[str, Any]]) -> Iterator[Metric]:
-    by_state = _gauge("agents", "agents by state", ["state"])
+def _agent_metrics(agents: list[dict[str, Any]], gauge: MakeGauge[G]) -> Iterator[G]:
+    by_state = gauge("agents", "agents by state", ["state"])
     counts = Counter(a["state"] for a in agents)
     for state in sorted({*AGENT_STATES, *counts}):
         by_state.add_metric([state], counts.get(state, 0))
