@@ -19,7 +19,7 @@ from acd.api.call_models import TransferBody, TransferOut, WrapupBody, WrapupOut
 from acd.api.conditional import BodyCache
 from acd.api.errors import Handler, error_middleware
 from acd.api.keys import BACKEND, HEARTBEAT_S, HTTP, OPENAPI, ROUTES, TOKENS
-from acd.api.metrics import REGISTRY, make_registry, metrics
+from acd.api.metrics import REGISTRY, TEXTS, SnapshotTexts, make_registry, metrics
 from acd.api.models import (
     AgentsOut,
     CallsOut,
@@ -231,7 +231,8 @@ def create_app(backend: Backend, http: HttpConfig, *, heartbeat_s: float = 15.0,
     app[OPENAPI] = build_openapi(table, http)
     app[STREAMS] = StreamHub()
     app[handlers.BODIES] = BodyCache()
-    app[REGISTRY] = make_registry(backend)
+    app[REGISTRY] = make_registry()
+    app[TEXTS] = SnapshotTexts()
     for route in table:
         app.router.add_route(route.method, route.path, route.handler)
     app.cleanup_ctx.append(hub_ctx)
