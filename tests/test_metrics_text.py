@@ -288,3 +288,11 @@ async def test_the_endpoint_serves_the_clients_body(accept: str,
             assert resp.status == 200 and resp.headers["Content-Type"] == content_type
             assert await resp.read() == client_body(encoder, backend, client.app[REGISTRY])
     assert written == ([] if accept in LEFT_TO_THE_CLIENT else [dialect_of(encoder)])
+
+
+def test_the_cost_script_at_a_small_size() -> None:
+    from bench import centre, metrics_cost
+
+    out = metrics_cost.measure(centre.Sizes(calls=20, agents=10, queues=4), runs=1)
+    for name in metrics_cost.ACCEPTS:
+        assert out[name]["same_bytes"] and out[name]["lines"] > 4 * 27

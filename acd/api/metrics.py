@@ -1,16 +1,17 @@
 """`GET /metrics`: the snapshot's figures in the Prometheus text format (or OpenMetrics).
 
 The snapshot's families are written to text by hand (metrics_text.py), not by prometheus-client:
-at a big centre (1,000 queues x the windows: some 50,000 samples, 2.7 MB) the client's encoders
-spent ~440 ms of CPU per scrape on an object and a formatting per sample, in a worker thread
-that holds the GIL against the event loop. The same traversal fills either kind of family
-(`gauge`): prometheus-client's GaugeMetricFamily (SnapshotCollector, `client_body`: the
-reference, and what serves an Accept header the text writer does not cover) or a TextGauge;
+at a big centre (1,000 queues x the windows: 50,000-63,000 samples, 2.7-3.6 MB) the client's
+encoders spent 400-570 ms of CPU per scrape on an object and a formatting per sample, in a
+worker thread that holds the GIL against the event loop; written, ~60 ms, and under 1 ms for a
+snapshot already written (`python -m bench.metrics_cost`). One traversal fills either kind of
+family (`gauge`): prometheus-client's GaugeMetricFamily (SnapshotCollector, `client_body`: the
+reference, and what serves the Accept headers the writer does not cover) or a TextGauge;
 tests/test_metrics_text.py holds the written body to the client's, byte for byte, for every
-format and escaping that `choose_encoder` picks. The text of a snapshot is kept for the
-snapshot it was made from (two Prometheus servers scraping one snapshot pay once);
-readiness (written too) and the process's own figures (ProcessCollector, small, rendered by
-prometheus-client) change between scrapes and are made at each.
+format and escaping `choose_encoder` picks. A snapshot's text is kept while it is the
+published one (two Prometheus servers scraping it pay once); readiness (written too) and the
+process's own figures (ProcessCollector, small, rendered by prometheus-client) change between
+scrapes and are made at each.
 
 Window figures (15m, 60m, today) are gauges: they slide or reset at midnight, so they are not
 Prometheus counters. The centre (all queues together) has `queue="*"`: leave it out when
