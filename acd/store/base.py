@@ -31,11 +31,11 @@ HINT_TRIES = 8
 # Commands per pipeline round trip for reads of many keys: redis-py packs and parses a pipeline
 # in one go, so a pipeline of thousands would hold the event loop for tens of milliseconds.
 PIPELINE_BATCH = 256
-# Keys per read_hashes script: Redis runs one script at a time, and every client's command (a
-# routing claim) waits behind it. 256 call hashes took 14-17 ms of Redis at the full size
-# (10,000 calls); 64 take a quarter of that, for a few more round trips of a bulk read. (32
-# halved the scripts, 0.4-1.4 ms beside routing at 200 decisions a second, but the figures
-# process's extra round trips cost the API's p99 ~1.5 ms at 500 pollers: BENCHMARKS.md.)
+# Keys per round trip of a bulk read of hashes. Redis runs one command at a time, and every
+# client's command (a routing claim) waits behind what it was given at once: 64 call hashes
+# are ~0.2 ms of Redis as plain HGETALLs on the store's lane (0.65 ms through the read_hashes
+# script, which blocked the claims enough to double the decision p99 at the full size while
+# the figures process read: BENCHMARKS.md, session 23).
 READ_BATCH = 64
 HANDED_AT_ONCE = 16  # replies a bulk reader decodes between two turns of the event loop
 HINT_CACHE_MAX = 50_000  # remembered (queue, agent_id, flow) of calls; cleared whole when full
@@ -426,17 +426,28 @@ class StoreBase:
 
     async def _hgetall_chunks(self, keys: list[str]) -> AsyncIterator[list[dict[str, str]]]:
         """HGETALL of every key ({} for a missing one), in order: READ_BATCH keys per round
-        trip (one read_hashes script each: one reply to parse, not one per key), handed on
-        HANDED_AT_ONCE at a time with the loop let run in between, so that what the reader
-        does with them (decoding a call is ~20 us) never holds it for long."""
+        trip, handed on HANDED_AT_ONCE at a time with the loop let run in between, so that
+        what the reader does with them (decoding a call is ~20 us) never holds it for long."""
         for start in range(0, len(keys), READ_BATCH):
-            flat_replies = await self._lua.read_hashes(keys=keys[start:start + READ_BATCH],
-                                                       args=[])
+            flat_replies = await self._flat_hashes(keys[start:start + READ_BATCH])
             for at in range(0, len(flat_replies), HANDED_AT_ONCE):
                 if at:
                     await asyncio.sleep(0)
                 yield [dict(zip(map(text, f[::2]), map(text, f[1::2]), strict=True))
                        for f in flat_replies[at:at + HANDED_AT_ONCE]]
+
+    async def _flat_hashes(self, keys: list[str]) -> list[list[Any]]:
+        """Each key's fields and values, one flat list a key. On the lane: plain HGETALLs in
+        one write, which hiredis parses in C (Redis's time for 64 call hashes: 0.19 ms, against
+        0.65 ms for the same read as a script, whose Lua tables are the difference). Without
+        a lane (TLS), the read_hashes script: one reply for redis-py to parse, not one a key."""
+        if self._lane is None:
+            return list(await self._lua.read_hashes(keys=keys, args=[]))
+        replies = await self._lane.call_many([("HGETALL", key) for key in keys])
+        for reply in replies:
+            if isinstance(reply, RedisError):  # (a key of another type: as the script raised)
+                raise reply
+        return replies
 
 
 def interval_start(now: float) -> int:
