@@ -26,8 +26,11 @@ _ids = itertools.count()
 
 queues_st = st.dictionaries(
     st.sampled_from(QUEUES),
+    # (handle times drawn from a few values too: queues that share their serving agents and
+    # their handle times share their busy times)
     st.tuples(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 3), max_size=2),
-              st.one_of(st.none(), st.floats(0, 300)), st.floats(0, 60)),
+              st.one_of(st.none(), st.sampled_from([0.0, 120.0]), st.floats(0, 300)),
+              st.one_of(st.sampled_from([0.0, 15.0]), st.floats(0, 60))),
     min_size=1)
 agent_st = st.builds(
     lambda skills, only, state, ago: Agent(
@@ -87,6 +90,28 @@ def test_a_share_total_of_exactly_x_5_rounds_up_both_ways() -> None:
     # 3 callers ahead (2.5 rounded up, not 2): the one agent (free in 100 s) takes a's next
     # caller 4th, after 3 more handle times
     assert got["a"] == 400.0
+
+
+def test_queues_served_alike_keep_their_own_handle_times() -> None:
+    # Two queues of the same skills have the same serving agents (one list, shared), but
+    # not the same handle times: each queue's busy agents are free when its own say.
+    agents = [Agent(id=f"a{i}", interface="x", state=AgentState.ON_CALL,
+                    state_since=NOW - 10 * i) for i in range(3)]
+    agents.append(Agent(id="ready", interface="x", state=AgentState.READY, state_since=NOW))
+    calls = [Call(id=f"c{i}", channel="", uniqueid="", caller_num="", dnis="",
+                  state=CallState.WAITING, queue=q, entered_at=NOW - 30 - i)
+             for i, q in enumerate(["short", "long"])]
+    queues: dict[str, Any] = {"short": ({}, 60.0, 5.0), "long": ({}, 300.0, 30.0),
+                              "alike": ({}, 60.0, 5.0), "slow_wrap": ({}, 60.0, 55.0)}
+    got = fast(queues, calls, agents)
+    assert got == expected(queues, calls, agents)
+    # 2 callers ahead of 4 able agents, 1 ready: the probe takes the 2nd busy agent to be
+    # free, a1, 10 s into its call: 50 s left of the one queue's handle time, 290 of the other's
+    assert got["short"] == 50.0 and got["long"] == 290.0
+    assert got["alike"] == got["short"]
+    # (an agent is free when its wrap-up ends: a1 and a2 in 55 s, whatever is left of their
+    # calls)
+    assert got["slow_wrap"] == 55.0
 
 
 def centre(n_calls: int = 40) -> tuple[Any, list[Call], list[Agent]]:
