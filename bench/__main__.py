@@ -233,7 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--soak-rate", type=float, metavar="PER_S",
                     help="soak: freed agents per second (default half the burst's rate, "
                          "at most 200)")
-    ap.add_argument("--sizes", metavar="CALLS,AGENTS,QUEUES", help="override the sizes")
+    ap.add_argument("--sizes", metavar="CALLS,AGENTS,QUEUES", type=centre.parse_sizes,
+                    help="override the sizes")
     ap.add_argument("--out", type=Path, help="result file (default bench/results/<mode>.json)")
     ap.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md")
     ap.add_argument("--sim-in-process", action="store_true",
@@ -283,10 +284,9 @@ def _mode_and_sizes(args: argparse.Namespace) -> tuple[str, centre.Sizes]:
     mode = "soak" if args.soak else ("quick" if args.quick else "full")
     sizes = centre.QUICK if args.quick or args.soak else centre.FULL
     if args.sizes:
-        c, a, q = (int(x) for x in args.sizes.split(","))
-        sizes = centre.Sizes(calls=c, agents=a, queues=q)
+        sizes = args.sizes
         if not args.soak:
-            mode = f"{mode}-{c}-{a}-{q}"
+            mode = f"{mode}-{sizes.calls}-{sizes.agents}-{sizes.queues}"
     if args.sim_in_process:
         mode += "-sim-in-process"
     if args.one_process:

@@ -13,6 +13,7 @@ No other call ever waits there, so an arriving call finds an agent ready.
 
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -32,6 +33,17 @@ class Sizes:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def parse_sizes(text: str) -> Sizes:
+    """`CALLS,AGENTS,QUEUES` as the command lines take them (an argparse `type`: a bad value
+    is the command's usage error, naming it)."""
+    try:
+        calls, agents, queues = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"sizes must be three whole numbers such as 1000,500,100, not {text!r}") from None
+    return Sizes(calls=calls, agents=agents, queues=queues)
 
 
 FULL = Sizes(calls=10_000, agents=5_000, queues=1_000, skills=50)

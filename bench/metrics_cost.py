@@ -86,15 +86,11 @@ def measure(sizes: centre.Sizes, runs: int = 3) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.metrics_cost")
-    parser.add_argument("sizes", nargs="?", default="10000,5000,1000",
+    parser.add_argument("sizes", nargs="?", default="10000,5000,1000", type=centre.parse_sizes,
                         help="calls,agents,queues (default 10000,5000,1000)")
     parser.add_argument("--runs", type=int, default=3, help="scrapes timed of each kind")
     args = parser.parse_args(argv)
-    try:
-        c, a, q = (int(x) for x in args.sizes.split(","))
-    except ValueError:
-        parser.error(f"sizes must be three whole numbers such as 1000,500,100, not {args.sizes!r}")
-    print(measure(centre.Sizes(calls=c, agents=a, queues=q), max(1, args.runs)))
+    print(measure(args.sizes, max(1, args.runs)))
     return 0
 
 

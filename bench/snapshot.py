@@ -122,17 +122,13 @@ def measure(sizes: centre.Sizes, gc_mode: str = "tuned", runs: int = 3) -> dict[
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.snapshot")
-    parser.add_argument("sizes", nargs="?", default="1000,500,100",
+    parser.add_argument("sizes", nargs="?", default="1000,500,100", type=centre.parse_sizes,
                         help="calls,agents,queues (default 1000,500,100)")
     parser.add_argument("--gc", choices=GC_MODES, default="tuned",
                         help="the collector's setting (default: tuned, as the service runs)")
     parser.add_argument("--runs", type=int, default=3, help="snapshots made one after another")
     args = parser.parse_args(argv)
-    try:
-        c, a, q = (int(x) for x in args.sizes.split(","))
-    except ValueError:
-        parser.error(f"sizes must be three whole numbers such as 1000,500,100, not {args.sizes!r}")
-    print(measure(centre.Sizes(calls=c, agents=a, queues=q), args.gc, max(1, args.runs)))
+    print(measure(args.sizes, args.gc, max(1, args.runs)))
     return 0
 
 

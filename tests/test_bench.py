@@ -219,6 +219,22 @@ def test_a_nice_out_of_range_is_refused_by_name(capsys: pytest.CaptureFixture[st
     assert "--nice: a nice value from -20 to 19, not 30" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["--quick", "--sizes", "1000,five,100", "--no-md"],
+                                  ["snapshot", "1000,five,100"],
+                                  ["metrics_cost", "1000,five,100"]])
+def test_sizes_not_three_numbers_are_refused_by_name(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import metrics_cost, snapshot
+
+    commands = {"snapshot": snapshot.main, "metrics_cost": metrics_cost.main}
+    command = commands.get(argv[0], bench_main)
+    with pytest.raises(SystemExit) as exc:
+        command(argv[1:] if argv[0] in commands else argv)
+    assert exc.value.code == 2
+    assert "three whole numbers such as 1000,500,100, not '1000,five,100'" \
+        in capsys.readouterr().err
+
+
 def test_bench_snapshot_alone() -> None:
     from bench import snapshot
 

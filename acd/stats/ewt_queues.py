@@ -78,7 +78,7 @@ def probe_ewts(params: Mapping[str, QueueParams], now: float, calls: Sequence[Ca
         group = serving.get(queue, ())
         known = of_group.get(id(group))
         if known is None:
-            known = of_group[id(group)] = _group(group, now, weight, counts, takers_of)
+            known = of_group[id(group)] = _group_of(group, now, weight, counts, takers_of)
         out[queue] = known.probe_ewt(aht_s, wrapup_s)
         yield
     return out
@@ -119,8 +119,9 @@ class _Group:
             + [aht_s] * self.reserved
 
 
-def _group(group: Sequence[Agent], now: float, weight: Mapping[str, float],
-           counts: Mapping[CallKind, int], takers_of: Mapping[CallKind, list[str]]) -> _Group:
+def _group_of(group: Sequence[Agent], now: float, weight: Mapping[str, float],
+              counts: Mapping[CallKind, int], takers_of: Mapping[CallKind, list[str]]
+              ) -> _Group:
     able = [a for a in group if a.state in ABLE_STATES]
     ready = sum(1 for a in able if a.state is AgentState.READY)
     on_call = [max(0.0, now - a.state_since) for a in able if a.state is AgentState.ON_CALL]
