@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 
@@ -51,6 +52,46 @@ def test_many_agents_approach_position_times_aht_over_agents() -> None:
 def test_bad_input(args: tuple[int, int, list[float], float]) -> None:
     with pytest.raises(ValueError):
         estimate_wait(*args)
+
+
+def one_take_at_a_time(position: int, able: int, busy: list[float], aht: float) -> float | None:
+    """The model taken literally: the agent free first takes the next caller, and is free
+    again one handle time later (what estimate_wait must give to the last bit)."""
+    times = [0.0] * (able - len(busy)) + [max(0.0, r) for r in busy]
+    heapq.heapify(times)
+    for _ in range(position - 1):
+        heapq.heapreplace(times, times[0] + aht)
+    return None if math.isinf(times[0]) else times[0]
+
+
+# times and handle times that tie, that are far apart (a free-up later than several handle
+# times), zero, tiny and huge (where adding a handle time changes nothing), unknown
+free_up = st.one_of(st.sampled_from([0.0, 10.0, 30.0, 100.0, 1e-9, 1e17, math.inf]),
+                    st.floats(min_value=-10, max_value=5000, allow_nan=False))
+handle = st.one_of(st.sampled_from([0.0, 1e-9, 0.1, 30.0, 100.0, 180.5]),
+                   st.floats(min_value=0, max_value=1000, allow_nan=False))
+
+
+@settings(max_examples=500, deadline=None)
+@given(busy=st.lists(free_up, max_size=30), ready=st.integers(0, 5),
+       position=st.integers(1, 400), aht=handle)
+def test_the_estimate_is_the_model_taken_one_caller_at_a_time(
+        busy: list[float], ready: int, position: int, aht: float) -> None:
+    able = len(busy) + ready
+    if able == 0:
+        return
+    assert estimate_wait(position, able, busy, aht) == \
+        one_take_at_a_time(position, able, busy, aht)
+
+
+def test_a_long_queue_is_taken_in_rounds_and_in_single_takes_alike() -> None:
+    # 200 agents within one handle time of each other, 750 callers ahead: rounds; one agent
+    # free much later first: single takes until the others catch up with it, then rounds
+    busy = [(i * 7.3) % 180 for i in range(200)]
+    for late in (0.0, 900.0):
+        got = estimate_wait(751, 200, [*busy[:-1], busy[-1] + late], 180.0)
+        assert got == one_take_at_a_time(751, 200, [*busy[:-1], busy[-1] + late], 180.0)
+        assert got is not None and 540.0 <= got < 720.0
 
 
 remaining = st.floats(min_value=-10, max_value=3600, allow_nan=False)

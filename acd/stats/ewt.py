@@ -62,10 +62,31 @@ def estimate_wait(position: int, able_agents: int, busy_remaining_s: Sequence[fl
         found = times[position - 1]
     else:
         heapq.heapify(times)
-        for _ in range(position - 1):
-            heapq.heapreplace(times, times[0] + aht_s)
-        found = times[0]
+        found = _after_takes(times, position - 1, aht_s)
     return None if math.isinf(found) else found
+
+
+def _after_takes(heap: list[float], takes: int, aht_s: float) -> float:
+    """The earliest free-up time once `takes` callers are taken: each taken by the agent
+    free first, free again `aht_s` later (the heap changed in place).
+
+    One take at a time, a heap operation each; but while every time is within one handle
+    time of the earliest (`max <= min + aht_s`), the next len(heap) takes take each of them
+    once, whatever their order, and leave each plus aht_s: one pass, the same float additions
+    (so the same figure to the last bit). At the full bench size, a queue's next caller had
+    ~750 callers ahead of ~200 agents: 751,000 heap operations a figures snapshot."""
+    if aht_s == 0:
+        return heap[0]  # (each take puts the earliest time back as it was)
+    n = len(heap)
+    while takes:
+        if takes >= n and max(heap) <= heap[0] + aht_s:
+            heap[:] = [t + aht_s for t in heap]  # (still a heap: adding keeps the order)
+            takes -= n
+        else:
+            for _ in range(min(takes, n)):
+                heapq.heapreplace(heap, heap[0] + aht_s)
+            takes -= min(takes, n)
+    return heap[0]
 
 
 def busy_remaining_s(agent: Agent, now: float, aht_s: float | None, wrapup_s: float) -> float:
