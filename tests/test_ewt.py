@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.core.model import Agent, AgentState, Call, CallState
-from acd.stats.ewt import busy_remaining_s, call_ewt, estimate_wait
+from acd.stats.ewt import busy_remaining_many, busy_remaining_s, call_ewt, estimate_wait
 
 _ids = itertools.count()
 
@@ -52,6 +52,28 @@ def test_many_agents_approach_position_times_aht_over_agents() -> None:
 def test_bad_input(args: tuple[int, int, list[float], float]) -> None:
     with pytest.raises(ValueError):
         estimate_wait(*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(agents=st.lists(st.tuples(st.sampled_from([AgentState.ON_CALL, AgentState.WRAP_UP,
+                                                  AgentState.RESERVED]),
+                                 st.floats(min_value=-5, max_value=2000, allow_nan=False)),
+                       max_size=12),
+       aht=st.one_of(st.none(), st.sampled_from([0.0, 30.0]), st.floats(0, 900)),
+       wrapup=st.one_of(st.sampled_from([0.0, 15.0]), st.floats(0, 120)))
+def test_busy_times_of_many_agents_at_once_are_each_agents(
+        agents: list[tuple[AgentState, float]], aht: float | None, wrapup: float) -> None:
+    now = 10_000.0
+    one_by_one = [busy_remaining_s(Agent(id="a", interface="x", state=state,
+                                         state_since=now - ago), now, aht, wrapup)
+                  for state, ago in agents]
+    # (how long each has been in its state, as ewt_queues works it out from state_since)
+    since = {state: [max(0.0, now - (now - ago)) for kind, ago in agents if kind is state]
+             for state in (AgentState.ON_CALL, AgentState.WRAP_UP)}
+    reserved = sum(1 for state, _ in agents if state is AgentState.RESERVED)
+    at_once = busy_remaining_many(since[AgentState.ON_CALL], since[AgentState.WRAP_UP],
+                                  reserved, aht, wrapup)
+    assert sorted(at_once) == sorted(one_by_one)
 
 
 def one_take_at_a_time(position: int, able: int, busy: list[float], aht: float) -> float | None:

@@ -83,9 +83,10 @@ def _after_takes(heap: list[float], takes: int, aht_s: float) -> float:
             heap[:] = [t + aht_s for t in heap]  # (still a heap: adding keeps the order)
             takes -= n
         else:
-            for _ in range(min(takes, n)):
+            step = min(takes, n)
+            for _ in range(step):
                 heapq.heapreplace(heap, heap[0] + aht_s)
-            takes -= min(takes, n)
+            takes -= step
     return heap[0]
 
 
@@ -93,7 +94,9 @@ def busy_remaining_s(agent: Agent, now: float, aht_s: float | None, wrapup_s: fl
     """Expected seconds until an able agent is free for the next caller (math.inf: unknown).
 
     ready: 0; wrap-up: what is left of `wrapup_s`; on a call: what is left of the handle time,
-    and at least the wrap-up; reserved (phone ringing): a whole handle time.
+    and at least the wrap-up; reserved (phone ringing): a whole handle time. (The same rules
+    for many agents at once: busy_remaining_many, which must change with them; a test holds
+    the two together.)
     """
     elapsed = max(0.0, now - agent.state_since)
     if agent.state is AgentState.READY:
@@ -105,6 +108,19 @@ def busy_remaining_s(agent: Agent, now: float, aht_s: float | None, wrapup_s: fl
     if agent.state is AgentState.ON_CALL:
         return max(aht_s - elapsed, wrapup_s)
     return aht_s
+
+
+def busy_remaining_many(on_call_s: Sequence[float], wrap_up_s: Sequence[float], reserved: int,
+                        aht_s: float | None, wrapup_s: float) -> list[float]:
+    """busy_remaining_s of many agents at once, given how long each agent on a call and each
+    in wrap-up has been in that state (not negative) and how many are reserved: the same
+    rules, in another order (which estimate_wait does not depend on), for a list of serving
+    agents shared by many queues (ewt_queues.py), one pass a state instead of a call an
+    agent."""
+    done = [max(0.0, wrapup_s - e) for e in wrap_up_s]
+    if aht_s is None:
+        return done + [math.inf] * (len(on_call_s) + reserved)
+    return done + [max(aht_s - e, wrapup_s) for e in on_call_s] + [aht_s] * reserved
 
 
 CallKind = tuple[str, frozenset[tuple[str, int]]]  # queue, required skills

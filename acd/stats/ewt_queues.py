@@ -27,7 +27,7 @@ from fractions import Fraction
 from acd.core.model import PRIORITY_NORMAL, Agent, AgentState, Call, CallState
 from acd.core.routing import call_key, serves
 from acd.core.steps import ITEMS_PER_STEP
-from acd.stats.ewt import ABLE_STATES, CallKind, estimate_wait
+from acd.stats.ewt import ABLE_STATES, CallKind, busy_remaining_many, estimate_wait
 from acd.stats.fig_agents import PROBE_ID
 
 QueueParams = tuple[Mapping[str, int], float | None, float]  # skills, aht_s, wrapup_s
@@ -106,17 +106,9 @@ class _Group:
             return 0.0  # (estimate_wait's own answer: an agent is free for the probe)
         busy = self._busy.get((aht_s, wrapup_s))
         if busy is None:
-            busy = self._busy[aht_s, wrapup_s] = self.busy(aht_s, wrapup_s)
+            busy = self._busy[aht_s, wrapup_s] = busy_remaining_many(
+                self.on_call, self.wrap_up, self.reserved, aht_s, wrapup_s)
         return estimate_wait(1 + self.ahead, self.able, busy, aht_s)
-
-    def busy(self, aht_s: float | None, wrapup_s: float) -> list[float]:
-        """ewt.busy_remaining_s of every able agent not ready, in another order (which
-        estimate_wait does not depend on): a list made at once, not a call an agent."""
-        done = [max(0.0, wrapup_s - e) for e in self.wrap_up]
-        if aht_s is None:
-            return done + [math.inf] * (len(self.on_call) + self.reserved)
-        return done + [max(aht_s - e, wrapup_s) for e in self.on_call] \
-            + [aht_s] * self.reserved
 
 
 def _group_of(group: Sequence[Agent], now: float, weight: Mapping[str, float],
